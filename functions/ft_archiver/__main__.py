@@ -1,0 +1,3 @@
+from ft_archiver.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The only modules that do I/O: Together over requests, AWS over boto3."""

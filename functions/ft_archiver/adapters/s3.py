@@ -1,0 +1,239 @@
+"""S3 writes over boto3: single PutObject or a multipart upload that can only complete or abort.
+
+``MultipartUpload`` is a context manager: leaving its block by any exception, including
+KeyboardInterrupt, or without calling ``complete``, aborts the upload. ``complete``
+verifies what S3 stored (size and full-object checksum) and deletes the object again if
+it does not match, so a key never holds unverified bytes.
+"""
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ft_archiver.domain.checksums import Buffer, CrcAlgorithm
+from ft_archiver.errors import IntegrityError, StorageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+else:
+    S3Client = Any
+
+log = logging.getLogger(__name__)
+AWS_ERRORS = (ClientError, BotoCoreError)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    bucket: str
+    key: str
+    etag: str
+    version_id: str | None
+
+    @classmethod
+    def from_response(cls, spec: "ObjectSpec", response: Mapping[str, Any]) -> "StoredObject":
+        # "null" is the version of an object in a bucket without versioning: no version.
+        version = response.get("VersionId")
+        return cls(spec.bucket, spec.key, response["ETag"], None if version == "null" else version)
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    number: int
+    etag: str
+    crc: int
+    length: int
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """Everything about the object but its bytes."""
+
+    bucket: str
+    key: str
+    content_type: str
+    metadata: dict[str, str]
+    algorithm: CrcAlgorithm
+
+
+def _storage_error(action: str, spec: ObjectSpec, exc: Exception) -> StorageError:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        detail = f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
+    else:
+        detail = type(exc).__name__
+    return StorageError(f"S3 {action} of s3://{spec.bucket}/{spec.key} failed ({detail})")
+
+
+def _checksum_arg(algorithm: CrcAlgorithm, crc: int) -> dict[str, Any]:
+    return {algorithm.s3_field: algorithm.encode(crc)}
+
+
+def _version_arg(stored: StoredObject) -> dict[str, Any]:
+    return {"VersionId": stored.version_id} if stored.version_id else {}
+
+
+class S3Store:
+    """The archive bucket, through one thread-safe boto3 client."""
+
+    def __init__(self, client: S3Client) -> None:
+        self._client = client
+
+    def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject:
+        """One request for small archives; S3 checks the checksum before it stores anything."""
+        try:
+            response = self._client.put_object(
+                Bucket=spec.bucket,
+                Key=spec.key,
+                Body=bytes(body),
+                ContentType=spec.content_type,
+                Metadata=spec.metadata,
+                ChecksumAlgorithm=spec.algorithm.name,  # type: ignore[arg-type]
+                **_checksum_arg(spec.algorithm, crc),
+            )
+        except AWS_ERRORS as exc:
+            raise _storage_error("PutObject", spec, exc) from None
+        stored = StoredObject.from_response(spec, response)
+        self.verify(spec, stored, len(body), crc)
+        return stored
+
+    def start_multipart(self, spec: ObjectSpec) -> "MultipartUpload":
+        try:
+            response = self._client.create_multipart_upload(
+                Bucket=spec.bucket,
+                Key=spec.key,
+                ContentType=spec.content_type,
+                Metadata=spec.metadata,
+                ChecksumAlgorithm=spec.algorithm.name,  # type: ignore[arg-type]
+                ChecksumType="FULL_OBJECT",
+            )
+        except AWS_ERRORS as exc:
+            raise _storage_error("CreateMultipartUpload", spec, exc) from None
+        return MultipartUpload(self._client, spec, response["UploadId"], self)
+
+    def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
+        extra = _version_arg(stored)
+        try:
+            self._client.put_object_tagging(
+                Bucket=stored.bucket,
+                Key=stored.key,
+                Tagging={"TagSet": [{"Key": k, "Value": v} for k, v in tags.items()]},
+                **extra,
+            )
+        except AWS_ERRORS as exc:
+            self.delete(stored)
+            raise StorageError(
+                f"S3 PutObjectTagging of s3://{stored.bucket}/{stored.key} failed "
+                f"({type(exc).__name__}); the object was removed"
+            ) from None
+
+    def verify(self, spec: ObjectSpec, stored: StoredObject, size: int, crc: int) -> None:
+        """Read back size and checksum; remove the object and raise if S3 holds other bytes."""
+        extra = _version_arg(stored)
+        try:
+            head = self._client.head_object(
+                Bucket=spec.bucket, Key=spec.key, ChecksumMode="ENABLED", **extra
+            )
+        except AWS_ERRORS as exc:
+            self.delete(stored)
+            raise _storage_error("HeadObject", spec, exc) from None
+        expected = spec.algorithm.encode(crc)
+        found = head.get(spec.algorithm.s3_field)
+        if head["ContentLength"] != size or found != expected:
+            self.delete(stored)
+            raise IntegrityError(
+                f"s3://{spec.bucket}/{spec.key} holds {head['ContentLength']} bytes with "
+                f"{spec.algorithm.name} {found}, expected {size} bytes with {expected}; "
+                "the object was removed"
+            )
+
+    def delete(self, stored: StoredObject) -> None:
+        extra = _version_arg(stored)
+        try:
+            self._client.delete_object(Bucket=stored.bucket, Key=stored.key, **extra)
+        except AWS_ERRORS:
+            log.exception("could not remove s3://%s/%s", stored.bucket, stored.key)
+
+
+class MultipartUpload:
+    """One open multipart upload. Thread-safe: parts may be uploaded concurrently."""
+
+    def __init__(self, client: S3Client, spec: ObjectSpec, upload_id: str, store: S3Store) -> None:
+        self._client = client
+        self._spec = spec
+        self._store = store
+        self.upload_id = upload_id
+        self._finished = False
+
+    def __enter__(self) -> "MultipartUpload":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if not self._finished:
+            self.abort()
+
+    def upload_part(self, number: int, body: Buffer, crc: int) -> UploadedPart:
+        spec = self._spec
+        try:
+            response = self._client.upload_part(
+                Bucket=spec.bucket,
+                Key=spec.key,
+                UploadId=self.upload_id,
+                PartNumber=number,
+                Body=body,  # type: ignore[arg-type]
+                ChecksumAlgorithm=spec.algorithm.name,  # type: ignore[arg-type]
+                **_checksum_arg(spec.algorithm, crc),
+            )
+        except AWS_ERRORS as exc:
+            raise _storage_error(f"UploadPart {number}", spec, exc) from None
+        return UploadedPart(number, response["ETag"], crc, len(body))
+
+    def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject:
+        spec = self._spec
+        algorithm = spec.algorithm
+        try:
+            response = self._client.complete_multipart_upload(
+                Bucket=spec.bucket,
+                Key=spec.key,
+                UploadId=self.upload_id,
+                ChecksumType="FULL_OBJECT",
+                MultipartUpload={
+                    "Parts": [
+                        {
+                            "PartNumber": part.number,
+                            "ETag": part.etag,
+                            algorithm.s3_field: algorithm.encode(part.crc),  # type: ignore[misc]
+                        }
+                        for part in sorted(parts, key=lambda p: p.number)
+                    ]
+                },
+                **_checksum_arg(algorithm, crc),
+            )
+        except AWS_ERRORS as exc:
+            raise _storage_error("CompleteMultipartUpload", spec, exc) from None
+        self._finished = True
+        stored = StoredObject.from_response(spec, response)
+        self._store.verify(spec, stored, size, crc)
+        return stored
+
+    def abort(self) -> None:
+        self._finished = True
+        try:
+            self._client.abort_multipart_upload(
+                Bucket=self._spec.bucket, Key=self._spec.key, UploadId=self.upload_id
+            )
+        except AWS_ERRORS:
+            log.exception(
+                "could not abort upload %s of s3://%s/%s; the bucket's lifecycle rule will",
+                self.upload_id,
+                self._spec.bucket,
+                self._spec.key,
+            )

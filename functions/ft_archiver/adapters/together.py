@@ -1,0 +1,294 @@
+"""Together's fine-tune API and download endpoint over requests.
+
+The API key goes only to the base URL's scheme, host and port: a redirect to storage
+never carries it. Error texts name hosts and paths, never query strings (a presigned
+storage URL's signature is a credential too) and never the key.
+"""
+
+import re
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from ft_archiver import __version__
+from ft_archiver.adapters.retry import RetryPolicy
+from ft_archiver.domain.checkpoints import DownloadSpec
+from ft_archiver.domain.job import Checkpoint, FineTuneJob
+from ft_archiver.errors import (
+    FineTuneNotFoundError,
+    SourceChangedError,
+    SourceSizeMismatchError,
+    TogetherAuthError,
+    TogetherError,
+    TogetherUnavailableError,
+    TransferCancelledError,
+)
+
+READ_CHUNK = 1024 * 1024
+MAX_REDIRECTS = 5
+RETRYABLE_STATUS = {429, 500, 502, 503, 504}
+REDIRECT_STATUS = {301, 302, 303, 307, 308}
+TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
+
+
+@dataclass(frozen=True)
+class ArchiveSource:
+    """Where the archive's bytes are, learned by the Range probe."""
+
+    url: str
+    size: int
+    content_type: str
+    etag: str | None
+
+
+def describe(url: str) -> str:
+    """A URL fit for an error message: no query string, no credentials."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{parts.hostname}{port}{parts.path}"
+
+
+class TogetherClient:
+    def __init__(
+        self,
+        api_key: str,
+        base_url: str = "https://api.together.xyz/v1",
+        *,
+        connect_timeout_s: float = 10.0,
+        read_timeout_s: float = 60.0,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 16,
+    ) -> None:
+        self._api_key = api_key
+        self._base_url = base_url.rstrip("/")
+        self._origin = _origin(self._base_url)
+        self._timeout = (connect_timeout_s, read_timeout_s)
+        self._retry = retry or RetryPolicy()
+        self._session = requests.Session()
+        self._session.trust_env = False  # no proxy or .netrc credentials sneaking in
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.update(
+            {"User-Agent": f"ft-archiver/{__version__}", "Accept-Encoding": "identity"}
+        )
+
+    def close(self) -> None:
+        self._session.close()
+
+    def __repr__(self) -> str:
+        return f"TogetherClient(base_url={self._base_url!r})"
+
+    # -- API ---------------------------------------------------------------------------
+
+    def retrieve(self, fine_tune_id: str) -> FineTuneJob:
+        response = self._request(
+            f"{self._base_url}/fine-tunes/{fine_tune_id}", not_found=f"fine-tune {fine_tune_id}"
+        )
+        return FineTuneJob.model_validate(_json(response))
+
+    def list_checkpoints(self, fine_tune_id: str) -> list[Checkpoint]:
+        response = self._request(
+            f"{self._base_url}/fine-tunes/{fine_tune_id}/checkpoints",
+            not_found=f"fine-tune {fine_tune_id}",
+        )
+        return [Checkpoint.model_validate(item) for item in _json(response).get("data", [])]
+
+    def open_download(self, spec: DownloadSpec) -> ArchiveSource:
+        """Follow the download redirect and learn size, type and ETag from a 2-byte probe."""
+        url = f"{self._base_url}/finetune/download?{urlencode(spec.query())}"
+        what = f"fine-tune {spec.id} {spec.checkpoint} archive" + (
+            f" at step {spec.checkpoint_step}" if spec.checkpoint_step is not None else ""
+        )
+        probe = {"Range": "bytes=0-1"}
+        answers = REDIRECT_STATUS | {416}
+        response = self._request(url, headers=probe, not_found=what, allow=answers)
+        for _ in range(MAX_REDIRECTS):
+            if response.status_code not in REDIRECT_STATUS:
+                break
+            location = response.headers.get("Location")
+            response.close()
+            if not location:
+                raise TogetherError(f"{what}: redirect without a Location from {describe(url)}")
+            url = urljoin(url, location)
+            response = self._request(url, headers=probe, not_found=what, allow=answers)
+        else:
+            raise TogetherError(f"{what}: more than {MAX_REDIRECTS} redirects")
+        with response:
+            size = _total_size(response, url)
+            if response.status_code == HTTPStatus.PARTIAL_CONTENT:
+                _ = response.content  # two bytes: read them so the connection is reused
+            return ArchiveSource(
+                url=url,
+                size=size,
+                content_type=response.headers.get("Content-Type", "application/octet-stream"),
+                etag=response.headers.get("ETag"),
+            )
+
+    def read_range(
+        self,
+        source: ArchiveSource,
+        start: int,
+        into: memoryview,
+        cancelled: threading.Event | None = None,
+    ) -> None:
+        """Fill ``into`` with the bytes at ``start``; a broken body resumes where it stopped."""
+        length = len(into)
+        filled = 0
+        failures = 0
+        while filled < length:
+            first = start + filled
+            headers = {"Range": f"bytes={first}-{start + length - 1}"}
+            if source.etag:
+                headers["If-Match"] = source.etag
+            try:
+                with self._request(source.url, headers=headers, stream=True) as response:
+                    _check_range(response, first, start + length - 1, source)
+                    while filled < length:
+                        if cancelled is not None and cancelled.is_set():
+                            raise TransferCancelledError("transfer cancelled")
+                        got = response.raw.readinto(into[filled : min(length, filled + READ_CHUNK)])
+                        if not got:
+                            break
+                        filled += got
+            except TRANSPORT_ERRORS as exc:
+                failures += 1
+                if failures >= self._retry.max_attempts:
+                    raise TogetherUnavailableError(
+                        f"reading bytes {first}-{start + length - 1} of {describe(source.url)} "
+                        f"failed {failures} times: {type(exc).__name__}"
+                    ) from None
+                self._retry.wait(failures)
+                continue
+            if filled < length:
+                failures += 1
+                if failures >= self._retry.max_attempts:
+                    raise SourceSizeMismatchError(
+                        f"{describe(source.url)} ended at byte {start + filled} of a "
+                        f"{source.size}-byte archive, {failures} times"
+                    )
+                self._retry.wait(failures)
+
+    # -- transport ---------------------------------------------------------------------
+
+    def _headers_for(self, url: str, extra: Mapping[str, str] | None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if _origin(url) == self._origin:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
+    def _request(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        not_found: str | None = None,
+        allow: set[int] | frozenset[int] = frozenset(),
+    ) -> requests.Response:
+        """GET with bounded retries on transport errors, 429 and 5xx; map the rest to errors."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._session.get(
+                    url,
+                    headers=self._headers_for(url, headers),
+                    timeout=self._timeout,
+                    stream=stream,
+                    allow_redirects=False,
+                )
+            except TRANSPORT_ERRORS as exc:
+                if attempt >= self._retry.max_attempts:
+                    raise TogetherUnavailableError(
+                        f"{describe(url)} unreachable after {attempt} attempts: "
+                        f"{type(exc).__name__}"
+                    ) from None
+                self._retry.wait(attempt)
+                continue
+            status = response.status_code
+            if status < 300 or status in allow:
+                return response
+            response.close()
+            if status in RETRYABLE_STATUS:
+                if attempt >= self._retry.max_attempts:
+                    raise TogetherUnavailableError(
+                        f"{describe(url)} answered HTTP {status} to {attempt} attempts"
+                    )
+                self._retry.wait(attempt, response.headers.get("Retry-After"))
+                continue
+            raise _status_error(status, url, not_found, response)
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return (parts.scheme, parts.hostname, port)
+
+
+def _json(response: requests.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        raise TogetherError(f"{describe(response.url)} did not answer JSON") from None
+    if not isinstance(body, dict):
+        raise TogetherError(f"{describe(response.url)} answered JSON that is not an object")
+    return body
+
+
+def _status_error(
+    status: int, url: str, not_found: str | None, response: requests.Response
+) -> TogetherError:
+    if status in (401, 403):
+        return TogetherAuthError(
+            f"the Together API key was rejected (HTTP {status} from {describe(url)}); "
+            "check TOGETHER_API_KEY"
+        )
+    if status == 404 and not_found:
+        return FineTuneNotFoundError(f"{not_found} not found (HTTP 404 from {describe(url)})")
+    if status == 412:
+        return SourceChangedError(f"{describe(url)} changed while it was being copied (HTTP 412)")
+    return TogetherError(f"{describe(url)} answered HTTP {status} {response.reason}")
+
+
+def _total_size(response: requests.Response, url: str) -> int:
+    content_range = response.headers.get("Content-Range")
+    if response.status_code in (206, 416) and content_range:
+        match = CONTENT_RANGE.fullmatch(content_range.strip())
+        if match and match.group(3) != "*":
+            return int(match.group(3))
+        raise TogetherError(f"{describe(url)} did not tell the archive's total size")
+    if response.status_code == 200 and response.headers.get("Content-Length", "").isdigit():
+        return int(response.headers["Content-Length"])
+    raise TogetherError(
+        f"{describe(url)} answered HTTP {response.status_code} without a usable size"
+    )
+
+
+def _check_range(response: requests.Response, first: int, last: int, source: ArchiveSource) -> None:
+    """The server must send exactly the range asked for, of an archive of the same size."""
+    if response.status_code == 200 and first == 0 and last == source.size - 1:
+        return
+    match = CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
+    if (
+        response.status_code != 206
+        or not match
+        or match.group(1) is None
+        or (int(match.group(1)), int(match.group(2))) != (first, last)
+    ):
+        raise TogetherError(
+            f"{describe(source.url)} answered HTTP {response.status_code} with "
+            f"Content-Range {response.headers.get('Content-Range')!r} to Range bytes={first}-{last}"
+        )
+    if match.group(3) != str(source.size):
+        raise SourceChangedError(
+            f"{describe(source.url)} now reports size {match.group(3)}, not {source.size}"
+        )

@@ -1,0 +1,43 @@
+"""Full-object CRC checksums as S3 wants them: per part, then combined without re-reading."""
+
+import base64
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from awscrt import checksums as crt
+
+Buffer = bytes | bytearray | memoryview
+
+
+@dataclass(frozen=True)
+class CrcAlgorithm:
+    name: str  # as S3 spells it: CRC64NVME, CRC32C, CRC32
+    width_bytes: int
+    _compute: Callable[[Buffer, int], int]
+    _combine: Callable[[int, int, int], int]
+
+    def compute(self, data: Buffer, previous: int = 0) -> int:
+        return self._compute(data, previous)
+
+    def combine(self, parts: Iterable[tuple[int, int]]) -> int:
+        """CRC of the concatenation, from (crc, length) of each part in order."""
+        total = 0
+        for crc, length in parts:
+            total = self._combine(total, crc, length)
+        return total
+
+    def encode(self, crc: int) -> str:
+        """S3's wire form: base64 of the big-endian CRC."""
+        return base64.b64encode(crc.to_bytes(self.width_bytes, "big")).decode("ascii")
+
+    @property
+    def s3_field(self) -> str:
+        """The boto3 parameter and response field: ChecksumCRC64NVME and so on."""
+        return f"Checksum{self.name}"
+
+
+ALGORITHMS = {
+    "CRC64NVME": CrcAlgorithm("CRC64NVME", 8, crt.crc64nvme, crt.combine_crc64nvme),
+    "CRC32C": CrcAlgorithm("CRC32C", 4, crt.crc32c, crt.combine_crc32c),
+    "CRC32": CrcAlgorithm("CRC32", 4, crt.crc32, crt.combine_crc32),
+}

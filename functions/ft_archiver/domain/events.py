@@ -1,0 +1,48 @@
+"""The EventBridge events ft-archiver emits: the contract downstream pipelines consume."""
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+EVENT_SOURCE = "ft-archiver"
+ARCHIVED = "Fine-tune Archived"
+ARCHIVE_FAILED = "Fine-tune Archive Failed"
+
+
+class ArchivedDetail(BaseModel):
+    """Detail of ``Fine-tune Archived``; its first five fields mirror the SDK's download result."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    object: Literal["s3"] = "s3"
+    id: str
+    checkpoint_step: int | None
+    checkpoint_type: str
+    training_type: str
+    filename: str
+    bucket: str
+    key: str
+    size: int
+    etag: str
+    version_id: str | None
+    content_type: str
+    sha256: str
+    checksum_algorithm: str
+    checksum: str
+    parts: int
+    part_size: int
+    model_output_name: str | None
+    duration_s: float
+
+
+class ArchiveFailedDetail(BaseModel):
+    """Detail of ``Fine-tune Archive Failed``; ``error`` never carries a secret."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    checkpoint_step: int | None
+    checkpoint_type: str
+    error_type: str
+    error: str
+    retryable: bool

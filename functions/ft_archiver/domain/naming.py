@@ -1,0 +1,57 @@
+"""Archive file names and S3 object keys."""
+
+import unicodedata
+
+from ft_archiver.domain.checkpoints import DownloadSpec
+from ft_archiver.errors import InvalidObjectKeyError
+
+MAX_KEY_BYTES = 1024
+
+
+def normalize(name: str) -> str:
+    """The SDK's ``normalize_key``: '/' to '--', '_' and ' ' to '-', lower case."""
+    return name.replace("/", "--").replace("_", "-").replace(" ", "-").lower()
+
+
+def archive_extension(content_type: str | None) -> str:
+    return ".tar.gz" if content_type and "x-tar" in content_type else ".tar.zst"
+
+
+def archive_filename(
+    spec: DownloadSpec, model_output_name: str | None, content_type: str | None
+) -> str:
+    """The SDK's name plus what it forgets: the step suffix, and '-adapter' for adapters."""
+    name = normalize(model_output_name or spec.id)
+    if spec.checkpoint_step:
+        name += f"-checkpoint-{spec.checkpoint_step}"
+    if spec.is_adapter:
+        name += "-adapter"
+    return name + archive_extension(content_type)
+
+
+def validate_key(key: str) -> str:
+    """Refuse keys that are ambiguous, traverse, or that S3 would refuse."""
+    if not key:
+        raise InvalidObjectKeyError("object key is empty")
+    size = len(key.encode("utf-8", "surrogatepass"))
+    if size > MAX_KEY_BYTES:
+        raise InvalidObjectKeyError(
+            f"object key is {size} bytes in UTF-8; S3 allows at most {MAX_KEY_BYTES}"
+        )
+    if key.startswith("/"):
+        raise InvalidObjectKeyError(f"object key {key!r} starts with '/'; drop the leading slash")
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in key):
+        raise InvalidObjectKeyError(f"object key {key!r} contains control characters")
+    for segment in key.split("/"):
+        if segment == "":
+            raise InvalidObjectKeyError(
+                f"object key {key!r} has an empty path segment ('//' or a trailing '/')"
+            )
+        if segment in (".", ".."):
+            raise InvalidObjectKeyError(f"object key {key!r} has a {segment!r} path segment")
+    return key
+
+
+def object_key(prefix: str, filename: str, override: str | None = None) -> str:
+    """``{prefix}{filename}`` unless an explicit key overrides it; both are validated."""
+    return validate_key(override if override is not None else prefix + filename)

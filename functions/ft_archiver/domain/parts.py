@@ -1,0 +1,89 @@
+"""Part planning for S3 multipart uploads."""
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ft_archiver.errors import ArchiveTooLargeError, RuleError
+
+KIB = 1024
+MIB = 1024 * KIB
+GIB = 1024 * MIB
+S3_MIN_PART_SIZE = 5 * MIB
+S3_MAX_PART_SIZE = 5 * GIB
+S3_MAX_PARTS = 10_000
+# Our floor sits above S3's 5 MiB so that a 10,000-part archive is at least 78 GiB before
+# parts grow; emulator tests lower it (Settings.part_size_floor).
+PART_SIZE_FLOOR = 8 * MIB
+DEFAULT_PART_SIZE = 16 * MIB
+
+
+@dataclass(frozen=True)
+class PartRange:
+    number: int  # 1-based, as S3 numbers parts
+    start: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        """Inclusive last byte, as an HTTP Range header wants it."""
+        return self.start + self.length - 1
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    size: int
+    part_size: int
+
+    @property
+    def count(self) -> int:
+        return max(1, -(-self.size // self.part_size))
+
+    @property
+    def single_request(self) -> bool:
+        """At most one part's worth: one PutObject, no multipart upload."""
+        return self.size <= self.part_size
+
+    def ranges(self) -> Iterator[PartRange]:
+        for index in range(self.count):
+            start = index * self.part_size
+            yield PartRange(index + 1, start, min(self.part_size, self.size - start))
+
+
+def plan_parts(
+    size: int, part_size: int = DEFAULT_PART_SIZE, min_part_size: int = PART_SIZE_FLOOR
+) -> PartPlan:
+    """Grow the part size (in whole MiB) until the archive fits in 10,000 parts."""
+    if size < 0:
+        raise RuleError(f"archive size {size} is negative")
+    if not min_part_size <= part_size <= S3_MAX_PART_SIZE:
+        raise RuleError(
+            f"part size {part_size} bytes is outside S3's limits "
+            f"({min_part_size} bytes to {S3_MAX_PART_SIZE} bytes)"
+        )
+    needed = -(-size // S3_MAX_PARTS)
+    if needed > part_size:
+        part_size = -(-needed // MIB) * MIB
+    if part_size > S3_MAX_PART_SIZE:
+        raise ArchiveTooLargeError(
+            f"archive of {size} bytes needs parts over 5 GiB to fit in {S3_MAX_PARTS} parts"
+        )
+    return PartPlan(size, part_size)
+
+
+def buffers_in_flight(concurrency: int, part_size: int, memory_budget: int) -> int:
+    """How many part buffers may be alive at once: the concurrency, capped by the budget."""
+    return max(1, min(concurrency, memory_budget // part_size))
+
+
+def parse_size(text: str) -> int:
+    """'16MiB', '8 MB', '1048576' -> bytes."""
+    units = {
+        "": 1, "b": 1, "k": KIB, "kb": 1000, "kib": KIB, "m": MIB, "mb": 1000**2,
+        "mib": MIB, "g": GIB, "gb": 1000**3, "gib": GIB,
+    }  # fmt: skip
+    cleaned = text.strip().lower()
+    number = cleaned.rstrip("abcdefghijklmnopqrstuvwxyz ")
+    unit = cleaned[len(number) :].strip()
+    if not number or unit not in units:
+        raise ValueError(f"cannot read {text!r} as a size; write e.g. 16MiB or 8388608")
+    return int(float(number) * units[unit])

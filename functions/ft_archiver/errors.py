@@ -1,0 +1,111 @@
+"""The exceptions ft-archiver raises.
+
+Two families matter to callers: a ``RuleError`` is the request's fault (fix the input,
+retrying will not help; CLI exit 2, HTTP 400), everything else is an ``ArchiveError``
+raised while doing the work. ``retryable`` tells a queue consumer whether another
+attempt can succeed. No message ever contains a secret.
+"""
+
+
+class ArchiverError(Exception):
+    """Base of every error ft-archiver raises on purpose."""
+
+    retryable: bool = False
+
+
+class RuleError(ArchiverError, ValueError):
+    """The request breaks one of Together's download rules or our naming rules."""
+
+
+class InvalidFineTuneIdError(RuleError):
+    """The fine-tune ID cannot name a Together fine-tune job."""
+
+
+class StepGivenTwiceError(RuleError):
+    """A compound ``ft-...:STEP`` ID and an explicit checkpoint step were both given."""
+
+
+class InvalidCheckpointStepError(RuleError):
+    """The checkpoint step is negative or absurdly large."""
+
+
+class InvalidCheckpointTypeError(RuleError):
+    """The checkpoint type is not one of default, merged, adapter."""
+
+
+class CheckpointTypeNotAllowedError(RuleError):
+    """The checkpoint type does not fit the job's training type."""
+
+
+class UnsupportedTrainingTypeError(RuleError):
+    """The job's training type is neither Full nor Lora."""
+
+
+class InvalidObjectKeyError(RuleError):
+    """An explicit S3 object key override is not a safe key."""
+
+
+class ArchiveTooLargeError(RuleError):
+    """The archive cannot fit in 10,000 parts of at most 5 GiB."""
+
+
+class ArchiveError(ArchiverError):
+    """Something failed while archiving an accepted request."""
+
+
+class ConfigurationError(ArchiverError):
+    """A required setting is missing or invalid."""
+
+
+class TogetherError(ArchiveError):
+    """The Together API or its download storage failed."""
+
+
+class TogetherAuthError(TogetherError):
+    """The Together API key was rejected (401/403)."""
+
+
+class FineTuneNotFoundError(TogetherError):
+    """Together has no such fine-tune job, or no such checkpoint (404)."""
+
+
+class TogetherUnavailableError(TogetherError):
+    """Connection errors, 429 or 5xx persisted after every retry."""
+
+    retryable = True
+
+
+class SourceChangedError(TogetherError):
+    """The archive changed while it was being copied (ETag or size moved)."""
+
+    retryable = True
+
+
+class SourceSizeMismatchError(TogetherError):
+    """The source delivered a different number of bytes than it announced."""
+
+    retryable = True
+
+
+class StorageError(ArchiveError):
+    """S3 refused or failed a request."""
+
+    retryable = True
+
+
+class IntegrityError(ArchiveError):
+    """What S3 stored is not what was read from Together."""
+
+    retryable = True
+
+
+class EventPublishError(ArchiveError):
+    """EventBridge did not accept the result event."""
+
+    retryable = True
+
+
+class TransferCancelledError(ArchiveError):
+    """The transfer was stopped before it finished (interrupt or shutdown)."""
+
+    retryable = True

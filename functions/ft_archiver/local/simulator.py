@@ -1,0 +1,379 @@
+"""A Together API simulator on 127.0.0.1: fine-tune jobs, checkpoints, and the download
+endpoint with its 302 to blob storage, Range, ETag and fault injection.
+
+The blob URL uses another host name for the same socket (``localhost`` against the API's
+``127.0.0.1``), as storage sits on another host in production: the request log shows
+whether a client carried the API key across.
+"""
+
+import hashlib
+import json
+import re
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from ft_archiver.local import archive_bytes
+
+ZSTD = "application/zstd"
+TAR = "application/x-tar"
+RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+@dataclass(frozen=True)
+class SimArchive:
+    size: int
+    seed: int
+    content_type: str = ZSTD
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.seed:016x}-{self.size:x}"'
+
+
+@dataclass
+class SimJob:
+    id: str
+    training_type: str  # "Full", "Lora", or anything to test refusal
+    model_output_name: str | None
+    status: str = "completed"
+    final: dict[str, SimArchive] = field(default_factory=dict)  # checkpoint kind -> archive
+    steps: dict[int, SimArchive] = field(default_factory=dict)  # intermediate checkpoints
+
+    def as_api(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "model": "meta-llama/Meta-Llama-3-8B",
+            "model_output_name": self.model_output_name,
+            "training_type": {"type": self.training_type},
+            "created_at": "2026-11-25T12:00:00Z",
+        }
+
+
+@dataclass
+class Faults:
+    """Switches for the blob endpoint (``targets`` widens them to the API)."""
+
+    fail_first: int = 0  # answer the first K matching requests with fail_status
+    fail_status: int = 503
+    retry_after: int | None = None
+    drop_after_bytes: int | None = None  # close the socket after N body bytes...
+    drop_times: int = 1  # ...on this many responses (-1: every one)
+    rate_limit_bps: int | None = None  # per connection
+    targets: frozenset[str] = frozenset({"blob"})  # "blob", "api", "download"
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    method: str
+    path: str
+    target: str
+    host: str
+    range: str | None
+    authorization: bool
+    status: int
+
+
+class TogetherSimulator:
+    def __init__(self, api_key: str = "sim-together-key", blob_host: str = "localhost") -> None:
+        self.api_key = api_key
+        self.blob_host = blob_host
+        self.jobs: dict[str, SimJob] = {}
+        self.faults = Faults()
+        self.log: list[LoggedRequest] = []
+        self._blobs: dict[str, SimArchive] = {}
+        self._digests: dict[SimArchive, str] = {}
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._fault_count = 0
+        self._drop_count = 0
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    def start(self) -> "TogetherSimulator":
+        handler = type("Handler", (_Handler,), {"sim": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "TogetherSimulator":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "simulator not started"
+        return int(self._server.server_address[1])
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- data --------------------------------------------------------------------------
+
+    def add_job(
+        self,
+        training_type: str = "Lora",
+        *,
+        size: int = 1024 * 1024,
+        model_output_name: str | None = "acme/Llama-3-8B-ft",
+        content_type: str = ZSTD,
+        steps: dict[int, int] | None = None,
+        job_id: str | None = None,
+        status: str = "completed",
+    ) -> SimJob:
+        """A job with final archives (merged and adapter for Lora) and optional checkpoints."""
+        job_id = job_id or f"ft-{uuid.uuid4()}"
+        job = SimJob(job_id, training_type, model_output_name, status)
+        kinds = ["model_output_path"] if training_type == "Full" else ["merged", "adapter"]
+        for n, kind in enumerate(kinds):
+            archive_size = size if n == 0 else max(0, size // 4)
+            job.final[kind] = SimArchive(archive_size, _seed(job_id, kind), content_type)
+        for step, step_size in (steps or {}).items():
+            job.steps[step] = SimArchive(step_size, _seed(job_id, f"step-{step}"), content_type)
+        self.jobs[job_id] = job
+        return job
+
+    def archive_for(self, job_id: str, checkpoint: str, step: int | None = None) -> SimArchive:
+        job = self.jobs[job_id]
+        return job.steps[step] if step is not None else job.final[checkpoint]
+
+    def sha256(self, archive: SimArchive) -> str:
+        with self._lock:
+            known = self._digests.get(archive)
+        if known is None:
+            known = archive_bytes.sha256(archive.seed, archive.size)
+            with self._lock:
+                self._digests[archive] = known
+        return known
+
+    def requests_to(self, target: str) -> list[LoggedRequest]:
+        with self._lock:
+            return [entry for entry in self.log if entry.target == target]
+
+    # -- used by the handler -----------------------------------------------------------
+
+    def blob_url(self, archive: SimArchive) -> str:
+        token = hashlib.sha256(f"{archive.seed}:{archive.size}".encode()).hexdigest()[:24]
+        with self._lock:
+            self._blobs[token] = archive
+        signature = hashlib.sha256(f"{token}{self.api_key}".encode()).hexdigest()
+        return f"http://{self.blob_host}:{self.port}/blobs/{token}?X-Amz-Signature={signature}"
+
+    def blob(self, token: str) -> SimArchive | None:
+        with self._lock:
+            return self._blobs.get(token)
+
+    def take_fault(self, target: str) -> bool:
+        with self._lock:
+            if target in self.faults.targets and self._fault_count < self.faults.fail_first:
+                self._fault_count += 1
+                return True
+            return False
+
+    def take_drop(self) -> int | None:
+        with self._lock:
+            faults = self.faults
+            if faults.drop_after_bytes is None:
+                return None
+            if faults.drop_times >= 0 and self._drop_count >= faults.drop_times:
+                return None
+            self._drop_count += 1
+            return faults.drop_after_bytes
+
+    def record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self.log.append(entry)
+
+    def set_faults(self, faults: Faults) -> None:
+        with self._lock:
+            self.faults = faults
+            self._fault_count = 0
+            self._drop_count = 0
+
+
+def _seed(job_id: str, kind: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{job_id}/{kind}".encode()).digest()[:8], "big")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    sim: TogetherSimulator
+    protocol_version = "HTTP/1.1"
+    server_version = "TogetherSimulator/1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_HEAD(self) -> None:
+        self._dispatch(head=True)
+
+    def do_GET(self) -> None:
+        self._dispatch(head=False)
+
+    # -- routing -----------------------------------------------------------------------
+
+    def _dispatch(self, head: bool) -> None:
+        url = urlsplit(self.path)
+        target = (
+            "blob"
+            if url.path.startswith("/blobs/")
+            else ("download" if url.path == "/v1/finetune/download" else "api")
+        )
+        status = self._route(url.path, parse_qs(url.query), target, head)
+        self.sim.record(
+            LoggedRequest(
+                self.command, url.path, target, self.headers.get("Host", ""),
+                self.headers.get("Range"), "Authorization" in self.headers, status,
+            )
+        )  # fmt: skip
+
+    def _route(self, path: str, query: dict[str, list[str]], target: str, head: bool) -> int:
+        faults = self.sim.faults
+        if self.sim.take_fault(target):
+            extra = (
+                {"Retry-After": str(faults.retry_after)} if faults.retry_after is not None else {}
+            )
+            return self._json(faults.fail_status, {"message": "simulated failure"}, extra)
+        if target == "blob":
+            return self._blob(path.removeprefix("/blobs/"), head)
+        if self.headers.get("Authorization") != f"Bearer {self.sim.api_key}":
+            return self._json(401, {"message": "Invalid API key"})
+        if target == "download":
+            return self._download(query)
+        match = re.fullmatch(r"/v1/fine-tunes/([^/]+)(/checkpoints)?", path)
+        job = self.sim.jobs.get(match.group(1)) if match else None
+        if job is None:
+            return self._json(404, {"message": "fine-tune job not found"})
+        if match and match.group(2):
+            return self._json(200, {"data": _checkpoints(job)})
+        return self._json(200, job.as_api())
+
+    def _download(self, query: dict[str, list[str]]) -> int:
+        ft_id = query.get("ft_id", [""])[0]
+        checkpoint = query.get("checkpoint", [""])[0]
+        step_text = query.get("checkpoint_step", [None])[0]
+        job = self.sim.jobs.get(ft_id)
+        if job is None:
+            return self._json(404, {"message": f"fine-tune {ft_id} not found"})
+        if step_text is not None:
+            archive = job.steps.get(int(step_text)) if step_text.isdigit() else None
+        else:
+            archive = job.final.get(checkpoint)
+        if archive is None:
+            return self._json(404, {"message": "checkpoint not found"})
+        return self._send(302, b"", {"Location": self.sim.blob_url(archive)})
+
+    def _blob(self, token: str, head: bool) -> int:
+        archive = self.sim.blob(token)
+        if archive is None:
+            return self._json(404, {"message": "no such blob"})
+        if_match = self.headers.get("If-Match")
+        if if_match and if_match != archive.etag:
+            return self._send(412, b"", {})
+        headers = {"Content-Type": archive.content_type, "ETag": archive.etag,
+                   "Accept-Ranges": "bytes"}  # fmt: skip
+        start, length, status = 0, archive.size, 200
+        requested = self.headers.get("Range")
+        if requested:
+            parsed = _parse_range(requested, archive.size)
+            if parsed is None:
+                headers["Content-Range"] = f"bytes */{archive.size}"
+                return self._send(416, b"", headers)
+            start, length = parsed
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{start + length - 1}/{archive.size}"
+        headers["Content-Length"] = str(length)
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        if not head:
+            self._stream(archive, start, length)
+        return status
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _stream(self, archive: SimArchive, start: int, length: int) -> None:
+        rate = self.sim.faults.rate_limit_bps
+        drop_after = self.sim.take_drop()
+        piece_size = 64 * 1024 if rate else 256 * 1024
+        began = time.monotonic()
+        sent = 0
+        try:
+            for piece in archive_bytes.iter_range(archive.seed, start, length, piece_size):
+                if drop_after is not None and sent + len(piece) > drop_after:
+                    self.wfile.write(piece[: max(0, drop_after - sent)])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                self.wfile.write(piece)
+                sent += len(piece)
+                if rate:
+                    ahead = sent / rate - (time.monotonic() - began)
+                    if ahead > 0:
+                        time.sleep(ahead)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _json(self, status: int, body: dict[str, Any], extra: dict[str, str] | None = None) -> int:
+        return self._send(
+            status, json.dumps(body).encode(), {"Content-Type": "application/json", **(extra or {})}
+        )
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str]) -> int:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        return status
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | None:
+    """One byte range as (start, length), or None when it cannot be satisfied."""
+    match = RANGE.fullmatch(header.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        return None
+    if not match.group(1):  # suffix: the last N bytes
+        length = min(int(match.group(2)), size)
+        return (size - length, length) if length else None
+    start = int(match.group(1))
+    end = int(match.group(2)) if match.group(2) else size - 1
+    if start >= size or end < start:
+        return None
+    end = min(end, size - 1)
+    return start, end - start + 1
+
+
+def _checkpoints(job: SimJob) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = [
+        {"step": step, "checkpoint_type": "Intermediate", "created_at": "2026-11-25T11:00:00Z",
+         "path": f"s3://together-sim/{job.id}/step-{step}"}
+        for step in sorted(job.steps)
+    ]  # fmt: skip
+    final_step = max(job.steps, default=0) + 1
+    entries.append(
+        {"step": final_step, "checkpoint_type": "Final", "created_at": "2026-11-25T12:00:00Z",
+         "path": f"s3://together-sim/{job.id}"}
+    )  # fmt: skip
+    return entries

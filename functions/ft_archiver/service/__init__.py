@@ -1,0 +1,1 @@
+"""Use cases: archive one fine-tune; the parallel transfer that does the heavy lifting."""

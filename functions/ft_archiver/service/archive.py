@@ -1,0 +1,225 @@
+"""archive(request) -> ArchivedDetail: the one use case everything else calls."""
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from ft_archiver.adapters.s3 import ObjectSpec, S3Store
+from ft_archiver.adapters.together import ArchiveSource
+from ft_archiver.domain.checkpoints import (
+    DownloadSpec,
+    JobRef,
+    parse_checkpoint_type,
+    parse_job_ref,
+    resolve_download,
+)
+from ft_archiver.domain.checksums import CrcAlgorithm
+from ft_archiver.domain.events import (
+    ARCHIVE_FAILED,
+    ARCHIVED,
+    ArchivedDetail,
+    ArchiveFailedDetail,
+)
+from ft_archiver.domain.job import FineTuneJob
+from ft_archiver.domain.naming import archive_filename, object_key, validate_key
+from ft_archiver.domain.parts import buffers_in_flight, plan_parts
+from ft_archiver.errors import ArchiverError, EventPublishError
+from ft_archiver.service.transfer import (
+    ProgressCallback,
+    TransferResult,
+    transfer_multipart,
+    transfer_single,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ArchiveRequest:
+    """What a webhook or a command line asks for."""
+
+    fine_tune_id: str
+    checkpoint_step: int | None = None
+    checkpoint_type: str | None = None
+    key: str | None = None  # overrides {prefix}{filename}
+
+
+@dataclass(frozen=True)
+class Destination:
+    bucket: str
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class TransferOptions:
+    part_size: int
+    part_size_floor: int
+    concurrency: int
+    memory_budget: int
+    algorithm: CrcAlgorithm
+
+
+class FineTuneSource(Protocol):
+    def retrieve(self, fine_tune_id: str) -> FineTuneJob: ...
+
+    def open_download(self, spec: DownloadSpec) -> ArchiveSource: ...
+
+    def read_range(
+        self,
+        source: ArchiveSource,
+        start: int,
+        into: memoryview,
+        cancelled: threading.Event | None = None,
+    ) -> None: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, detail_type: str, detail: BaseModel) -> str: ...
+
+
+@dataclass(frozen=True)
+class ValidatedRequest:
+    """A request that passed every rule needing no job lookup."""
+
+    ref: JobRef
+    requested_type: str
+    key: str | None
+
+
+def validate_request(request: ArchiveRequest) -> ValidatedRequest:
+    """The rules a webhook can refuse with 400 before anything is queued."""
+    ref = parse_job_ref(request.fine_tune_id, request.checkpoint_step)
+    requested = parse_checkpoint_type(request.checkpoint_type)
+    key = validate_key(request.key) if request.key is not None else None
+    return ValidatedRequest(ref, requested.value, key)
+
+
+class Archiver:
+    def __init__(
+        self,
+        together: FineTuneSource,
+        store: S3Store,
+        publisher: EventPublisher,
+        options: TransferOptions,
+    ) -> None:
+        self._together = together
+        self._store = store
+        self._publisher = publisher
+        self._options = options
+
+    def archive(
+        self,
+        request: ArchiveRequest,
+        destination: Destination,
+        on_progress: ProgressCallback | None = None,
+        stop: threading.Event | None = None,
+        on_size: Callable[[int], None] | None = None,
+    ) -> ArchivedDetail:
+        """Archive one fine-tune. Rule errors found before any lookup raise without an
+        event; any failure after that publishes ``Fine-tune Archive Failed`` and re-raises."""
+        valid = validate_request(request)
+        resolved_type = valid.requested_type
+        try:
+            started = time.monotonic()
+            job = self._together.retrieve(valid.ref.id)
+            spec = resolve_download(
+                valid.ref, parse_checkpoint_type(valid.requested_type), job.training_type
+            )
+            resolved_type = spec.checkpoint
+            source = self._together.open_download(spec)
+            if on_size:
+                on_size(source.size)
+            filename = archive_filename(spec, job.model_output_name, source.content_type)
+            key = object_key(destination.prefix, filename, valid.key)
+            result = self._transfer(spec, source, destination.bucket, key, on_progress, stop)
+            detail = ArchivedDetail(
+                id=spec.id,
+                checkpoint_step=spec.checkpoint_step,
+                checkpoint_type=spec.checkpoint,
+                training_type=spec.training_type.value,
+                filename=f"s3://{destination.bucket}/{key}",
+                bucket=destination.bucket,
+                key=key,
+                size=result.size,
+                etag=result.stored.etag,
+                version_id=result.stored.version_id,
+                content_type=source.content_type,
+                sha256=result.sha256,
+                checksum_algorithm=self._options.algorithm.name,
+                checksum=self._options.algorithm.encode(result.crc),
+                parts=result.parts,
+                part_size=result.part_size,
+                model_output_name=job.model_output_name,
+                duration_s=round(time.monotonic() - started, 3),
+            )
+        except BaseException as exc:
+            self._publish_failure(valid.ref, resolved_type, exc)
+            raise
+        self._publisher.publish(ARCHIVED, detail)
+        return detail
+
+    def _transfer(
+        self,
+        spec: DownloadSpec,
+        source: ArchiveSource,
+        bucket: str,
+        key: str,
+        on_progress: ProgressCallback | None,
+        stop: threading.Event | None,
+    ) -> TransferResult:
+        options = self._options
+        plan = plan_parts(source.size, options.part_size, options.part_size_floor)
+        object_spec = ObjectSpec(
+            bucket=bucket,
+            key=key,
+            content_type=source.content_type,
+            metadata={
+                "fine-tune-id": spec.id,
+                "checkpoint-step": "final"
+                if spec.checkpoint_step is None
+                else str(spec.checkpoint_step),
+                "checkpoint-type": spec.checkpoint,
+                "training-type": spec.training_type.value,
+            },
+            algorithm=options.algorithm,
+        )
+        stop = stop or threading.Event()
+
+        def read(start: int, into: memoryview, cancelled: threading.Event) -> None:
+            self._together.read_range(source, start, into, cancelled)
+
+        if plan.single_request:
+            result = transfer_single(self._store, object_spec, plan.size, read, stop)
+            if on_progress:
+                on_progress(plan.size)
+        else:
+            in_flight = buffers_in_flight(
+                options.concurrency, plan.part_size, options.memory_budget
+            )
+            result = transfer_multipart(
+                self._store, object_spec, plan, read, in_flight, stop, on_progress
+            )
+        # Metadata is fixed when an upload starts; the digest is known only at its end.
+        self._store.tag(result.stored, {"sha256": result.sha256})
+        return result
+
+    def _publish_failure(self, ref: JobRef, checkpoint_type: str, exc: BaseException) -> None:
+        retryable = exc.retryable if isinstance(exc, ArchiverError) else True
+        message = str(exc) if isinstance(exc, ArchiverError) else type(exc).__name__
+        detail = ArchiveFailedDetail(
+            id=ref.id,
+            checkpoint_step=ref.checkpoint_step,
+            checkpoint_type=checkpoint_type,
+            error_type=type(exc).__name__,
+            error=message,
+            retryable=retryable,
+        )
+        try:
+            self._publisher.publish(ARCHIVE_FAILED, detail)
+        except EventPublishError:
+            log.exception("the failure event for %s could not be published", ref.id)

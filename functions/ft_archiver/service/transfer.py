@@ -1,0 +1,227 @@
+"""Parallel ranged GETs into parallel UploadPart calls, memory bounded by the buffers alive.
+
+Each part is read into one of ``in_flight`` preallocated buffers, its CRC computed, and
+uploaded; the SHA-256 of the whole archive is fed in part order by whichever thread
+finishes the next part, so hashing overlaps the transfer. A buffer returns to the pool
+only once its part is both uploaded and hashed, so at most ``in_flight`` buffers exist.
+"""
+
+import hashlib
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from ft_archiver.adapters.s3 import MultipartUpload, ObjectSpec, S3Store, StoredObject, UploadedPart
+from ft_archiver.domain.parts import PartPlan, PartRange
+from ft_archiver.errors import IntegrityError, TransferCancelledError
+
+ProgressCallback = Callable[[int], None]
+
+
+class RangeReader(Protocol):
+    def __call__(self, start: int, into: memoryview, cancelled: threading.Event) -> None:
+        """Fill ``into`` with the archive's bytes from ``start`` on, or raise."""
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    stored: StoredObject
+    size: int
+    sha256: str
+    crc: int
+    parts: int
+    part_size: int
+
+
+class BufferPool:
+    """At most ``capacity`` buffers of ``size`` bytes; allocated on first use, then reused."""
+
+    def __init__(self, capacity: int, size: int) -> None:
+        self.capacity = capacity
+        self.size = size
+        self.allocated = 0
+        self._free: list[bytearray] = []
+        self._slots = threading.Semaphore(capacity)
+        self._lock = threading.Lock()
+
+    def acquire(self, stop: threading.Event) -> bytearray:
+        while not self._slots.acquire(timeout=0.05):
+            if stop.is_set():
+                raise TransferCancelledError("transfer stopped")
+        with self._lock:
+            if self._free:
+                return self._free.pop()
+            self.allocated += 1
+        return bytearray(self.size)
+
+    def release(self, buffer: bytearray) -> None:
+        with self._lock:
+            self._free.append(buffer)
+        self._slots.release()
+
+
+class OrderedDigest:
+    """SHA-256 fed with parts that arrive in any order, hashing them in part order."""
+
+    def __init__(self, on_hashed: Callable[[int], None]) -> None:
+        self._sha = hashlib.sha256()
+        self._next = 1
+        self._pending: dict[int, memoryview] = {}
+        self._draining = False
+        self._lock = threading.Lock()
+        self._on_hashed = on_hashed
+        self.hashed_bytes = 0
+
+    def add(self, number: int, data: memoryview) -> None:
+        with self._lock:
+            self._pending[number] = data
+        while True:
+            with self._lock:
+                if self._draining or self._next not in self._pending:
+                    return
+                self._draining = True
+                number = self._next
+                data = self._pending.pop(number)
+            try:
+                self._sha.update(data)  # releases the GIL: other parts keep moving
+            finally:
+                with self._lock:
+                    self._next += 1
+                    self._draining = False
+                    self.hashed_bytes += len(data)
+            self._on_hashed(number)
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
+
+
+def transfer_single(
+    store: S3Store, spec: ObjectSpec, size: int, read: RangeReader, stop: threading.Event
+) -> TransferResult:
+    """An archive of at most one part: one read, one PutObject (a zero-byte one for 0 bytes)."""
+    buffer = bytearray(size)
+    if size:
+        read(0, memoryview(buffer), stop)
+    crc = spec.algorithm.compute(buffer)
+    sha256 = hashlib.sha256(buffer).hexdigest()
+    with_digest = replace(spec, metadata={**spec.metadata, "sha256": sha256})
+    stored = store.put_object(with_digest, buffer, crc)
+    return TransferResult(stored, size, sha256, crc, 1, size)
+
+
+class _PartTransfer:
+    """The shared state of one multipart transfer."""
+
+    def __init__(
+        self,
+        upload: MultipartUpload,
+        spec: ObjectSpec,
+        read: RangeReader,
+        pool: BufferPool,
+        stop: threading.Event,
+        on_progress: ProgressCallback | None,
+    ) -> None:
+        self.upload = upload
+        self.spec = spec
+        self.read = read
+        self.pool = pool
+        self.stop = stop
+        self.on_progress = on_progress
+        self.digest = OrderedDigest(self._hashed)
+        self._buffers: dict[int, bytearray] = {}
+        self._holds: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def _done_with(self, number: int) -> None:
+        """Called twice per part (uploaded, hashed); the second call frees its buffer."""
+        with self._lock:
+            self._holds[number] -= 1
+            if self._holds[number]:
+                return
+            del self._holds[number]
+            buffer = self._buffers.pop(number)
+        self.pool.release(buffer)
+
+    def _hashed(self, number: int) -> None:
+        self._done_with(number)
+
+    def run_part(self, part: PartRange, buffer: bytearray) -> UploadedPart:
+        with self._lock:
+            self._buffers[part.number] = buffer
+            self._holds[part.number] = 2
+        hashed = False
+        try:
+            view = memoryview(buffer)[: part.length]
+            self.read(part.start, view, self.stop)
+            crc = self.spec.algorithm.compute(view)
+            hashed = True
+            self.digest.add(part.number, view)
+            body = buffer if part.length == len(buffer) else buffer[: part.length]
+            uploaded = self.upload.upload_part(part.number, body, crc)
+        except BaseException:
+            self.stop.set()
+            if not hashed:
+                self._done_with(part.number)  # never reaches the digest: drop its hash hold
+            raise
+        finally:
+            self._done_with(part.number)
+        if self.on_progress:
+            self.on_progress(part.length)
+        return uploaded
+
+
+def transfer_multipart(
+    store: S3Store,
+    spec: ObjectSpec,
+    plan: PartPlan,
+    read: RangeReader,
+    in_flight: int,
+    stop: threading.Event,
+    on_progress: ProgressCallback | None = None,
+) -> TransferResult:
+    """Upload every part, complete with the full-object CRC, verify; abort on any failure."""
+    pool = BufferPool(in_flight, plan.part_size)
+    with store.start_multipart(spec) as upload:
+        state = _PartTransfer(upload, spec, read, pool, stop, on_progress)
+        futures: list[Future[UploadedPart]] = []
+        executor = ThreadPoolExecutor(in_flight, thread_name_prefix="ft-part")
+        try:
+            for part in plan.ranges():
+                buffer = pool.acquire(stop)
+                futures.append(executor.submit(state.run_part, part, buffer))
+        except TransferCancelledError:
+            pass  # a part failed (its error is raised below) or the caller set stop
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            executor.shutdown(wait=True, cancel_futures=stop.is_set())
+        _raise_first_failure(futures, stop)
+        parts = [f.result() for f in futures]
+        if state.digest.hashed_bytes != plan.size:
+            raise IntegrityError(
+                f"hashed {state.digest.hashed_bytes} bytes of a {plan.size}-byte archive"
+            )
+        crc = spec.algorithm.combine((p.crc, p.length) for p in parts)
+        stored = upload.complete(parts, plan.size, crc)
+    return TransferResult(
+        stored, plan.size, state.digest.hexdigest(), crc, len(parts), plan.part_size
+    )
+
+
+def _raise_first_failure(futures: list[Future[UploadedPart]], stop: threading.Event) -> None:
+    """The root cause, not the cancellations it caused in the other parts."""
+    errors = [
+        error
+        for future in futures
+        if not future.cancelled() and (error := future.exception()) is not None
+    ]
+    for error in errors:
+        if not isinstance(error, TransferCancelledError):
+            raise error
+    if errors:
+        raise errors[0]
+    if stop.is_set():
+        raise TransferCancelledError("transfer stopped before every part was uploaded")

@@ -1,0 +1,53 @@
+"""The one settings model, read from the environment once.
+
+boto3 reads its own variables (AWS_ENDPOINT_URL, AWS_REGION, credentials); nothing here
+knows whether it talks to AWS or to an emulator.
+"""
+
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ft_archiver.domain.parts import DEFAULT_PART_SIZE, GIB, PART_SIZE_FLOOR, parse_size
+
+ChecksumAlgorithm = Literal["CRC64NVME", "CRC32C", "CRC32"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    together_api_key: SecretStr | None = Field(None, validation_alias="TOGETHER_API_KEY")
+    together_base_url: str = Field(
+        "https://api.together.xyz/v1", validation_alias="TOGETHER_BASE_URL"
+    )
+    archive_bucket: str | None = Field(None, validation_alias="ARCHIVE_BUCKET")
+    archive_prefix: str = Field("", validation_alias="ARCHIVE_PREFIX")
+    event_bus_name: str = Field("default", validation_alias="EVENT_BUS_NAME")
+
+    part_size: int = Field(DEFAULT_PART_SIZE, validation_alias="FT_ARCHIVER_PART_SIZE")
+    # Lowered only against emulators that accept small parts (moto's S3_UPLOAD_PART_MIN_SIZE).
+    part_size_floor: int = Field(PART_SIZE_FLOOR, validation_alias="FT_ARCHIVER_PART_SIZE_FLOOR")
+    concurrency: int = Field(8, ge=1, le=64, validation_alias="FT_ARCHIVER_CONCURRENCY")
+    memory_budget: int = Field(GIB, validation_alias="FT_ARCHIVER_MEMORY_BUDGET")
+    checksum_algorithm: ChecksumAlgorithm = Field(
+        "CRC64NVME", validation_alias="FT_ARCHIVER_CHECKSUM_ALGORITHM"
+    )
+
+    connect_timeout_s: float = Field(10.0, gt=0, validation_alias="FT_ARCHIVER_CONNECT_TIMEOUT")
+    read_timeout_s: float = Field(60.0, gt=0, validation_alias="FT_ARCHIVER_READ_TIMEOUT")
+    max_attempts: int = Field(5, ge=1, le=20, validation_alias="FT_ARCHIVER_MAX_ATTEMPTS")
+    retry_base_delay_s: float = Field(0.5, ge=0, validation_alias="FT_ARCHIVER_RETRY_BASE_DELAY")
+    retry_max_delay_s: float = Field(20.0, ge=0, validation_alias="FT_ARCHIVER_RETRY_MAX_DELAY")
+
+    @field_validator("part_size", "part_size_floor", "memory_budget", mode="before")
+    @classmethod
+    def _sizes(cls, value: Any) -> Any:
+        return parse_size(value) if isinstance(value, str) else value
+
+    @field_validator("together_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("TOGETHER_BASE_URL must start with http:// or https://")
+        return value.rstrip("/")
