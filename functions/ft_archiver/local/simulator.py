@@ -170,8 +170,14 @@ class TogetherSimulator:
 
     # -- used by the handler -----------------------------------------------------------
 
+    def blob_requests(self, archive: SimArchive) -> list[LoggedRequest]:
+        """Every request for this archive's bytes, probe included."""
+        path = f"/blobs/{_token(archive)}"
+        with self._lock:
+            return [entry for entry in self.log if entry.path == path]
+
     def blob_url(self, archive: SimArchive) -> str:
-        token = hashlib.sha256(f"{archive.seed}:{archive.size}".encode()).hexdigest()[:24]
+        token = _token(archive)
         with self._lock:
             self._blobs[token] = archive
         signature = hashlib.sha256(f"{token}{self.api_key}".encode()).hexdigest()
@@ -207,6 +213,10 @@ class TogetherSimulator:
             self.faults = faults
             self._fault_count = 0
             self._drop_count = 0
+
+
+def _token(archive: SimArchive) -> str:
+    return hashlib.sha256(f"{archive.seed}:{archive.size}".encode()).hexdigest()[:24]
 
 
 def _seed(job_id: str, kind: str) -> int:

@@ -9,7 +9,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from ft_archiver.adapters.s3 import ObjectSpec, S3Store
+from ft_archiver.adapters.s3 import ObjectSpec
 from ft_archiver.adapters.together import ArchiveSource
 from ft_archiver.domain.checkpoints import (
     DownloadSpec,
@@ -30,6 +30,7 @@ from ft_archiver.domain.naming import archive_filename, object_key, validate_key
 from ft_archiver.domain.parts import buffers_in_flight, plan_parts
 from ft_archiver.errors import ArchiverError, EventPublishError
 from ft_archiver.service.transfer import (
+    ObjectStore,
     ProgressCallback,
     TransferResult,
     transfer_multipart,
@@ -103,7 +104,7 @@ class Archiver:
     def __init__(
         self,
         together: FineTuneSource,
-        store: S3Store,
+        store: ObjectStore,
         publisher: EventPublisher,
         options: TransferOptions,
     ) -> None:

@@ -11,9 +11,11 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from types import TracebackType
 from typing import Protocol
 
-from ft_archiver.adapters.s3 import MultipartUpload, ObjectSpec, S3Store, StoredObject, UploadedPart
+from ft_archiver.adapters.s3 import ObjectSpec, StoredObject, UploadedPart
+from ft_archiver.domain.checksums import Buffer
 from ft_archiver.domain.parts import PartPlan, PartRange
 from ft_archiver.errors import IntegrityError, TransferCancelledError
 
@@ -23,6 +25,31 @@ ProgressCallback = Callable[[int], None]
 class RangeReader(Protocol):
     def __call__(self, start: int, into: memoryview, cancelled: threading.Event) -> None:
         """Fill ``into`` with the archive's bytes from ``start`` on, or raise."""
+
+
+class PartUpload(Protocol):
+    """An open multipart upload; leaving its ``with`` block without completing aborts it."""
+
+    def __enter__(self) -> "PartUpload": ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def upload_part(self, number: int, body: Buffer, crc: int) -> UploadedPart: ...
+
+    def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject: ...
+
+
+class ObjectStore(Protocol):
+    def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject: ...
+
+    def start_multipart(self, spec: ObjectSpec) -> PartUpload: ...
+
+    def tag(self, stored: StoredObject, tags: dict[str, str]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -98,7 +125,7 @@ class OrderedDigest:
 
 
 def transfer_single(
-    store: S3Store, spec: ObjectSpec, size: int, read: RangeReader, stop: threading.Event
+    store: ObjectStore, spec: ObjectSpec, size: int, read: RangeReader, stop: threading.Event
 ) -> TransferResult:
     """An archive of at most one part: one read, one PutObject (a zero-byte one for 0 bytes)."""
     buffer = bytearray(size)
@@ -116,7 +143,7 @@ class _PartTransfer:
 
     def __init__(
         self,
-        upload: MultipartUpload,
+        upload: PartUpload,
         spec: ObjectSpec,
         read: RangeReader,
         pool: BufferPool,
@@ -173,7 +200,7 @@ class _PartTransfer:
 
 
 def transfer_multipart(
-    store: S3Store,
+    store: ObjectStore,
     spec: ObjectSpec,
     plan: PartPlan,
     read: RangeReader,

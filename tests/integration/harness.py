@@ -1,0 +1,113 @@
+"""What the integration tests do again and again: archive, then look at S3 and the bus."""
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from ft_archiver.domain.events import ArchivedDetail
+from ft_archiver.local.aws import LocalResources, MotoServer, read_events
+from ft_archiver.local.simulator import SimArchive, TogetherSimulator
+from ft_archiver.service.archive import ArchiveRequest, Destination
+from ft_archiver.settings import Settings
+from ft_archiver.wiring import build_archiver
+
+PREFIX = "models/"
+
+
+@dataclass
+class Harness:
+    aws: MotoServer
+    together: TogetherSimulator
+    resources: LocalResources
+    part_min_size: int
+
+    @property
+    def bucket(self) -> str:
+        return self.resources.bucket
+
+    def settings(self, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "TOGETHER_API_KEY": self.together.api_key,
+            "TOGETHER_BASE_URL": self.together.base_url,
+            "ARCHIVE_BUCKET": self.bucket,
+            "ARCHIVE_PREFIX": PREFIX,
+            "EVENT_BUS_NAME": self.resources.bus_name,
+            "FT_ARCHIVER_PART_SIZE": 256 * 1024,
+            "FT_ARCHIVER_PART_SIZE_FLOOR": self.part_min_size,
+            "FT_ARCHIVER_CONCURRENCY": 4,
+            "FT_ARCHIVER_MAX_ATTEMPTS": 3,
+            "FT_ARCHIVER_RETRY_BASE_DELAY": 0.01,
+            "FT_ARCHIVER_READ_TIMEOUT": 10,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    def archive(self, request: ArchiveRequest, **overrides: Any) -> ArchivedDetail:
+        settings = self.settings(**overrides)
+        archiver = build_archiver(settings)
+        return archiver.archive(request, Destination(self.bucket, settings.archive_prefix))
+
+    # -- what landed -------------------------------------------------------------------
+
+    def sha256_of(self, key: str) -> str:
+        body = self.aws.client("s3").get_object(Bucket=self.bucket, Key=key)["Body"]
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: body.read(1 << 20), b""):
+            digest.update(chunk)
+        return digest.hexdigest()
+
+    def head(self, key: str) -> dict[str, Any]:
+        s3 = self.aws.client("s3")
+        return dict(s3.head_object(Bucket=self.bucket, Key=key, ChecksumMode="ENABLED"))
+
+    def tags(self, key: str) -> dict[str, str]:
+        tag_set = self.aws.client("s3").get_object_tagging(Bucket=self.bucket, Key=key)["TagSet"]
+        return {tag["Key"]: tag["Value"] for tag in tag_set}
+
+    def keys(self) -> list[str]:
+        listing = self.aws.client("s3").list_objects_v2(Bucket=self.bucket)
+        return [item["Key"] for item in listing.get("Contents", [])]
+
+    def open_uploads(self) -> list[dict[str, Any]]:
+        listing = self.aws.client("s3").list_multipart_uploads(Bucket=self.bucket)
+        return list(listing.get("Uploads", []))
+
+    def events(self, wait_s: float = 3.0) -> list[dict[str, Any]]:
+        return read_events(self.aws, self.resources.queue_url, wait_s)
+
+    def assert_nothing_written(self) -> None:
+        assert self.keys() == []
+        assert self.open_uploads() == []
+
+    def assert_archived(
+        self, detail: ArchivedDetail, archive: SimArchive, key: str
+    ) -> dict[str, Any]:
+        """Bytes, key, metadata, tags and the one success event; returns the event."""
+        expected = self.together.sha256(archive)
+        assert detail.key == key
+        assert detail.filename == f"s3://{self.bucket}/{key}"
+        assert detail.size == archive.size
+        assert detail.sha256 == expected
+        assert self.sha256_of(key) == expected
+        head = self.head(key)
+        assert head["ContentLength"] == archive.size
+        assert head["ContentType"] == archive.content_type
+        assert head["ChecksumCRC64NVME"] == detail.checksum
+        assert head["Metadata"]["fine-tune-id"] == detail.id
+        assert head["Metadata"]["checkpoint-type"] == detail.checkpoint_type
+        assert head["Metadata"]["checkpoint-step"] == (
+            "final" if detail.checkpoint_step is None else str(detail.checkpoint_step)
+        )
+        assert self.tags(key) == {"sha256": expected}
+        assert self.open_uploads() == []
+        events = self.events()
+        assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
+        assert events[0]["source"] == "ft-archiver"
+        assert events[0]["detail"] == detail.model_dump(mode="json")
+        return events[0]
+
+    def failure_event(self) -> dict[str, Any]:
+        events = self.events()
+        assert [e["detail-type"] for e in events] == ["Fine-tune Archive Failed"]
+        detail: dict[str, Any] = events[0]["detail"]
+        return detail

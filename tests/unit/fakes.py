@@ -1,0 +1,67 @@
+"""In-memory fakes of the transfer's ports, for narrow unit tests of the engine."""
+
+import threading
+import time
+from types import TracebackType
+
+from ft_archiver.adapters.s3 import ObjectSpec, StoredObject, UploadedPart
+from ft_archiver.domain.checksums import Buffer
+
+
+class FakeUpload:
+    def __init__(self, store: "FakeStore", spec: ObjectSpec) -> None:
+        self.store = store
+        self.spec = spec
+        self.parts: dict[int, bytes] = {}
+        self.completed = False
+        self.aborted = False
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> "FakeUpload":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if not self.completed:
+            self.aborted = True
+
+    def upload_part(self, number: int, body: Buffer, crc: int) -> UploadedPart:
+        if self.store.fail_part == number:
+            raise RuntimeError(f"part {number} refused")
+        time.sleep(self.store.upload_delay.get(number, 0.0))
+        assert crc == self.spec.algorithm.compute(body)
+        with self._lock:
+            self.parts[number] = bytes(body)
+        return UploadedPart(number, f'"etag-{number}"', crc, len(body))
+
+    def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject:
+        data = b"".join(self.parts[p.number] for p in sorted(parts, key=lambda p: p.number))
+        assert len(data) == size
+        assert crc == self.spec.algorithm.compute(data)
+        self.completed = True
+        self.store.objects[self.spec.key] = data
+        return StoredObject(self.spec.bucket, self.spec.key, '"etag-x"', None)
+
+
+class FakeStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+        self.uploads: list[FakeUpload] = []
+        self.fail_part: int | None = None
+        self.upload_delay: dict[int, float] = {}
+
+    def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject:
+        self.objects[spec.key] = bytes(body)
+        return StoredObject(spec.bucket, spec.key, '"etag-single"', None)
+
+    def start_multipart(self, spec: ObjectSpec) -> FakeUpload:
+        upload = FakeUpload(self, spec)
+        self.uploads.append(upload)
+        return upload
+
+    def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
+        pass

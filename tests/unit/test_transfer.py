@@ -1,0 +1,154 @@
+"""The transfer engine against in-memory fakes: ordering, bounded buffers, clean failure."""
+
+import hashlib
+import os
+import threading
+import time
+
+import pytest
+
+from ft_archiver.adapters.s3 import ObjectSpec
+from ft_archiver.domain.checksums import ALGORITHMS
+from ft_archiver.domain.parts import plan_parts
+from ft_archiver.errors import TransferCancelledError
+from ft_archiver.service import transfer
+from ft_archiver.service.transfer import OrderedDigest, transfer_multipart, transfer_single
+
+from .fakes import FakeStore
+
+PART = 64 * 1024
+SPEC = ObjectSpec("bucket", "key", "application/zstd", {}, ALGORITHMS["CRC64NVME"])
+
+
+class Source:
+    """Serves ``data`` by range, with a delay per part to shuffle completion order."""
+
+    def __init__(self, data: bytes, delays: dict[int, float] | None = None) -> None:
+        self.data = data
+        self.delays = delays or {}
+        self.active = 0
+        self.max_active = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, start: int, into: memoryview, cancelled: threading.Event) -> None:
+        with self._lock:
+            self.active += 1
+            self.max_active = max(self.max_active, self.active)
+        try:
+            time.sleep(self.delays.get(start // PART, 0.0))
+            into[:] = self.data[start : start + len(into)]
+        finally:
+            with self._lock:
+                self.active -= 1
+
+
+def run(
+    data: bytes, source: Source, store: FakeStore, in_flight: int = 4
+) -> transfer.TransferResult:
+    plan = plan_parts(len(data), PART, min_part_size=PART)
+    return transfer_multipart(store, SPEC, plan, source, in_flight, threading.Event())
+
+
+def test_parts_finishing_out_of_order_give_the_right_object_and_digest() -> None:
+    data = os.urandom(10 * PART + 123)
+    source = Source(data, delays={0: 0.05, 1: 0.03, 2: 0.0, 5: 0.02})
+    store = FakeStore()
+    result = run(data, source, store)
+    assert store.objects["key"] == data
+    assert result.sha256 == hashlib.sha256(data).hexdigest()
+    assert result.crc == SPEC.algorithm.compute(data)
+    assert result.parts == 11
+
+
+def test_at_most_in_flight_buffers_are_ever_allocated(monkeypatch: pytest.MonkeyPatch) -> None:
+    pools: list[transfer.BufferPool] = []
+    real_pool = transfer.BufferPool
+
+    def recording_pool(capacity: int, size: int) -> transfer.BufferPool:
+        pool = real_pool(capacity, size)
+        pools.append(pool)
+        return pool
+
+    monkeypatch.setattr(transfer, "BufferPool", recording_pool)
+    data = os.urandom(40 * PART)
+    # Part 0 is slow: later parts finish but must wait for it to be hashed.
+    source = Source(data, delays={0: 0.2})
+    store = FakeStore()
+    store.upload_delay = {n: 0.005 for n in range(1, 41)}
+    run(data, source, store, in_flight=3)
+    assert pools[0].allocated <= 3
+    assert source.max_active <= 3
+
+
+def test_a_failed_part_aborts_and_raises_the_root_cause() -> None:
+    data = os.urandom(12 * PART)
+    store = FakeStore()
+    store.fail_part = 5
+    with pytest.raises(RuntimeError, match="part 5 refused"):
+        run(data, Source(data), store)
+    assert store.uploads[0].aborted
+    assert "key" not in store.objects
+
+
+def test_keyboard_interrupt_in_a_read_aborts_the_upload() -> None:
+    data = os.urandom(12 * PART)
+
+    def interrupted(start: int, into: memoryview, cancelled: threading.Event) -> None:
+        if start >= 6 * PART:
+            raise KeyboardInterrupt
+        into[:] = data[start : start + len(into)]
+
+    store = FakeStore()
+    with pytest.raises(KeyboardInterrupt):
+        run(data, interrupted, store)  # type: ignore[arg-type]
+    assert store.uploads[0].aborted
+    assert not store.uploads[0].completed
+
+
+def test_an_external_stop_cancels_the_transfer() -> None:
+    data = os.urandom(12 * PART)
+    stop = threading.Event()
+    stop.set()
+    store = FakeStore()
+    plan = plan_parts(len(data), PART, min_part_size=PART)
+    with pytest.raises(TransferCancelledError):
+        transfer_multipart(store, SPEC, plan, Source(data), 2, stop)
+    assert store.uploads[0].aborted
+
+
+def test_single_request_reads_once_and_records_the_digest() -> None:
+    data = os.urandom(PART - 1)
+    store = FakeStore()
+    puts: list[ObjectSpec] = []
+    original = store.put_object
+
+    def recording_put(spec: ObjectSpec, body: bytes, crc: int) -> object:
+        puts.append(spec)
+        return original(spec, body, crc)
+
+    store.put_object = recording_put  # type: ignore[method-assign,assignment]
+    result = transfer_single(store, SPEC, len(data), Source(data), threading.Event())
+    assert store.objects["key"] == data
+    assert puts[0].metadata["sha256"] == hashlib.sha256(data).hexdigest() == result.sha256
+
+
+def test_zero_bytes_make_an_empty_object_without_reading() -> None:
+    def never(start: int, into: memoryview, cancelled: threading.Event) -> None:
+        raise AssertionError("nothing to read")
+
+    store = FakeStore()
+    result = transfer_single(store, SPEC, 0, never, threading.Event())
+    assert store.objects["key"] == b""
+    assert result.sha256 == hashlib.sha256(b"").hexdigest()
+
+
+def test_ordered_digest_hashes_in_part_order_whatever_the_arrival() -> None:
+    chunks = {n: os.urandom(1000) for n in range(1, 8)}
+    hashed: list[int] = []
+    digest = OrderedDigest(hashed.append)
+    for number in [3, 1, 7, 2, 5, 4, 6]:
+        digest.add(number, memoryview(chunks[number]))
+    assert hashed == list(range(1, 8))
+    assert (
+        digest.hexdigest() == hashlib.sha256(b"".join(chunks[n] for n in range(1, 8))).hexdigest()
+    )
