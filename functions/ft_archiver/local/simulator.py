@@ -194,15 +194,14 @@ class TogetherSimulator:
                 return True
             return False
 
-    def take_drop(self) -> int | None:
+    def take_drop(self) -> bool:
+        """Whether a response that reached ``drop_after_bytes`` is to be cut there."""
         with self._lock:
             faults = self.faults
-            if faults.drop_after_bytes is None:
-                return None
             if faults.drop_times >= 0 and self._drop_count >= faults.drop_times:
-                return None
+                return False
             self._drop_count += 1
-            return faults.drop_after_bytes
+            return True
 
     def record(self, entry: LoggedRequest) -> None:
         with self._lock:
@@ -322,13 +321,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _stream(self, archive: SimArchive, start: int, length: int) -> None:
         rate = self.sim.faults.rate_limit_bps
-        drop_after = self.sim.take_drop()
+        drop_after = self.sim.faults.drop_after_bytes
         piece_size = 64 * 1024 if rate else 256 * 1024
         began = time.monotonic()
         sent = 0
         try:
             for piece in archive_bytes.iter_range(archive.seed, start, length, piece_size):
-                if drop_after is not None and sent + len(piece) > drop_after:
+                if (
+                    drop_after is not None
+                    and sent + len(piece) > drop_after
+                    and self.sim.take_drop()
+                ):
                     self.wfile.write(piece[: max(0, drop_after - sent)])
                     self.wfile.flush()
                     self.connection.shutdown(socket.SHUT_RDWR)
