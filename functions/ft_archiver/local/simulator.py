@@ -66,6 +66,7 @@ class Faults:
     drop_after_bytes: int | None = None  # close the socket after N body bytes...
     drop_times: int = 1  # ...on this many responses (-1: every one)
     rate_limit_bps: int | None = None  # per connection
+    ignore_range: bool = False  # answer 200 with the whole archive, as some servers do
     targets: frozenset[str] = frozenset({"blob"})  # "blob", "api", "download"
 
 
@@ -224,6 +225,7 @@ def _seed(job_id: str, kind: str) -> int:
 
 class _Handler(BaseHTTPRequestHandler):
     sim: TogetherSimulator
+    _target: str = "api"
     protocol_version = "HTTP/1.1"
     server_version = "TogetherSimulator/1"
 
@@ -240,18 +242,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, head: bool) -> None:
         url = urlsplit(self.path)
-        target = (
-            "blob"
-            if url.path.startswith("/blobs/")
-            else ("download" if url.path == "/v1/finetune/download" else "api")
-        )
-        status = self._route(url.path, parse_qs(url.query), target, head)
+        if url.path.startswith("/blobs/"):
+            self._target = "blob"
+        elif url.path == "/v1/finetune/download":
+            self._target = "download"
+        else:
+            self._target = "api"
+        self._route(url.path, parse_qs(url.query), self._target, head)
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # Logged before the client can see the answer, so tests never race the log.
         self.sim.record(
             LoggedRequest(
-                self.command, url.path, target, self.headers.get("Host", ""),
-                self.headers.get("Range"), "Authorization" in self.headers, status,
+                self.command, urlsplit(self.path).path, self._target,
+                self.headers.get("Host", ""), self.headers.get("Range"),
+                "Authorization" in self.headers, code,
             )
         )  # fmt: skip
+        super().send_response(code, message)
 
     def _route(self, path: str, query: dict[str, list[str]], target: str, head: bool) -> int:
         faults = self.sim.faults
@@ -300,7 +308,7 @@ class _Handler(BaseHTTPRequestHandler):
                    "Accept-Ranges": "bytes"}  # fmt: skip
         start, length, status = 0, archive.size, 200
         requested = self.headers.get("Range")
-        if requested:
+        if requested and not self.sim.faults.ignore_range:
             parsed = _parse_range(requested, archive.size)
             if parsed is None:
                 headers["Content-Range"] = f"bytes */{archive.size}"

@@ -1,0 +1,152 @@
+"""The ft-archiver command as a user runs it: a separate process, configured by environment."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from ft_archiver.local.simulator import Faults, SimJob
+
+from .harness import PREFIX, Harness
+
+
+def cli_env(harness: Harness, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TOGETHER_API_KEY": harness.together.api_key,
+        "TOGETHER_BASE_URL": harness.together.base_url,
+        "ARCHIVE_BUCKET": harness.bucket,
+        "ARCHIVE_PREFIX": PREFIX,
+        "EVENT_BUS_NAME": harness.resources.bus_name,
+        "FT_ARCHIVER_PART_SIZE": "256KiB",
+        "FT_ARCHIVER_PART_SIZE_FLOOR": "64KiB",
+        "FT_ARCHIVER_MAX_ATTEMPTS": "2",
+        "FT_ARCHIVER_RETRY_BASE_DELAY": "0.01",
+        **extra,
+    }
+
+
+def run(harness: Harness, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ft_archiver", *args],
+        env=cli_env(harness, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def lora_job(harness: Harness, size: int = 700 * 1024) -> SimJob:
+    return harness.together.add_job("Lora", size=size, model_output_name="acme/cli")
+
+
+def test_archive_json_prints_the_event_detail(harness: Harness) -> None:
+    job = lora_job(harness)
+    done = run(harness, "archive", job.id, "--checkpoint-type", "ADAPTER", "--json")
+    assert done.returncode == 0, done.stderr
+    detail: dict[str, Any] = json.loads(done.stdout)
+    assert detail["key"] == f"{PREFIX}acme--cli-adapter.tar.zst"
+    archive = harness.together.archive_for(job.id, "adapter")
+    assert detail["sha256"] == harness.together.sha256(archive)
+    assert harness.events()[0]["detail"] == detail
+    assert done.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_flags_override_the_environment(harness: Harness) -> None:
+    job = lora_job(harness)
+    done = run(harness, "archive", job.id, "--prefix", "other/", "--part-size", "64KiB",
+               "--concurrency", "2", "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    detail = json.loads(done.stdout)
+    assert detail["key"] == "other/acme--cli.tar.zst"
+    assert detail["part_size"] == 64 * 1024
+    assert detail["parts"] == 11
+
+
+def test_human_output(harness: Harness) -> None:
+    job = lora_job(harness)
+    done = run(harness, "archive", job.id)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"archived s3://{harness.bucket}/{PREFIX}acme--cli.tar.zst: ")
+
+
+def test_rule_error_exits_2_with_one_line(harness: Harness) -> None:
+    job = lora_job(harness)
+    done = run(harness, "archive", f"{job.id}:10", "--checkpoint-step", "10")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.startswith("ft-archiver: error: fine-tune ID")
+    harness.assert_nothing_written()
+
+
+def test_usage_error_exits_2(harness: Harness) -> None:
+    done = run(harness, "archive", "ft-abc", "--part-size", "huge")
+    assert done.returncode == 2
+    assert "cannot read 'huge' as a size" in done.stderr
+
+
+def test_missing_bucket_exits_2(harness: Harness) -> None:
+    done = run(harness, "archive", "ft-abc", ARCHIVE_BUCKET="")
+    assert done.returncode == 2
+    assert "pass --bucket or set ARCHIVE_BUCKET" in done.stderr
+
+
+def test_missing_api_key_exits_2(harness: Harness) -> None:
+    done = run(harness, "archive", "ft-abc", TOGETHER_API_KEY="")
+    assert done.returncode == 2
+    assert "TOGETHER_API_KEY is not set" in done.stderr
+
+
+def test_unknown_job_exits_1_with_one_line(harness: Harness) -> None:
+    done = run(harness, "archive", "ft-0000")
+    assert done.returncode == 1
+    assert done.stderr == (
+        "ft-archiver: error: fine-tune ft-0000 not found "
+        f"(HTTP 404 from {harness.together.base_url}/fine-tunes/ft-0000)\n"
+    )
+    harness.assert_nothing_written()
+
+
+def test_failing_source_exits_1_and_leaves_nothing(harness: Harness) -> None:
+    job = lora_job(harness, size=2 * 1024 * 1024)
+    harness.together.set_faults(Faults(fail_first=1000, fail_status=500))
+    done = run(harness, "archive", job.id)
+    assert done.returncode == 1
+    assert "answered HTTP 500" in done.stderr
+    harness.assert_nothing_written()
+    assert harness.failure_event()["error_type"] == "TogetherUnavailableError"
+
+
+def test_interrupt_aborts_the_upload(harness: Harness) -> None:
+    job = lora_job(harness, size=8 * 1024 * 1024)
+    harness.together.set_faults(Faults(rate_limit_bps=256 * 1024))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ft_archiver", "archive", job.id],
+        env=cli_env(harness),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not harness.open_uploads() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert harness.open_uploads(), "the upload never started"
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "interrupted; the upload was aborted" in stderr
+    harness.assert_nothing_written()
+    assert harness.failure_event()["error_type"] == "KeyboardInterrupt"
+
+
+def test_version() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ft_archiver", "--version"],
+        capture_output=True, text=True, check=True, timeout=30,
+    )  # fmt: skip
+    assert done.stdout.startswith("ft-archiver ")

@@ -1,0 +1,61 @@
+"""The simulator itself: the bytes it serves are the bytes it claims, in any range."""
+
+import hashlib
+
+import requests
+
+from ft_archiver.local import archive_bytes
+from ft_archiver.local.simulator import TogetherSimulator
+
+MIB = 1024 * 1024
+
+
+def test_every_mib_and_chunk_differs() -> None:
+    blocks = {archive_bytes.block(7, n) for n in range(4)}
+    assert len(blocks) == 4
+    first = archive_bytes.block(7, 0)
+    chunks = {first[i : i + 4096] for i in range(0, MIB, 4096)}
+    assert len(chunks) == MIB // 4096
+
+
+def test_ranges_concatenate_to_the_announced_digest() -> None:
+    size = 2 * MIB + 333
+    pieces = [archive_bytes.read(3, start, min(700_001, size - start))
+              for start in range(0, size, 700_001)]  # fmt: skip
+    assert hashlib.sha256(b"".join(pieces)).hexdigest() == archive_bytes.sha256(3, size)
+
+
+def test_swapped_parts_change_the_digest() -> None:
+    whole = archive_bytes.read(5, 0, 2 * MIB)
+    half = len(whole) // 2
+    swapped = whole[half:] + whole[:half]
+    assert hashlib.sha256(swapped).digest() != hashlib.sha256(whole).digest()
+
+
+def test_blob_answers_head_get_and_ranges(together: TogetherSimulator) -> None:
+    job = together.add_job("Full", size=5000)
+    archive = together.archive_for(job.id, "model_output_path")
+    url = together.blob_url(archive)
+    head = requests.head(url, timeout=5)
+    assert head.status_code == 200
+    assert head.headers["Content-Length"] == "5000"
+    assert head.headers["ETag"] == archive.etag
+    ranged = requests.get(url, headers={"Range": "bytes=100-199"}, timeout=5)
+    assert ranged.status_code == 206
+    assert ranged.headers["Content-Range"] == "bytes 100-199/5000"
+    assert ranged.content == archive_bytes.read(archive.seed, 100, 100)
+    suffix = requests.get(url, headers={"Range": "bytes=-10"}, timeout=5)
+    assert suffix.content == archive_bytes.read(archive.seed, 4990, 10)
+    beyond = requests.get(url, headers={"Range": "bytes=5000-"}, timeout=5)
+    assert beyond.status_code == 416
+    assert beyond.headers["Content-Range"] == "bytes */5000"
+    whole = requests.get(url, timeout=5)
+    assert hashlib.sha256(whole.content).hexdigest() == together.sha256(archive)
+
+
+def test_api_wants_the_bearer_key(together: TogetherSimulator) -> None:
+    job = together.add_job("Lora")
+    url = f"{together.base_url}/fine-tunes/{job.id}"
+    assert requests.get(url, timeout=5).status_code == 401
+    ok = requests.get(url, headers={"Authorization": f"Bearer {together.api_key}"}, timeout=5)
+    assert ok.json()["training_type"] == {"type": "Lora"}

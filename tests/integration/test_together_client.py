@@ -1,0 +1,182 @@
+"""TogetherClient over HTTP against the simulator: auth, redirects, probes, retries, resume."""
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from ft_archiver.adapters.retry import RetryPolicy
+from ft_archiver.adapters.together import TogetherClient
+from ft_archiver.domain.checkpoints import DownloadSpec, TrainingType
+from ft_archiver.errors import (
+    FineTuneNotFoundError,
+    SourceChangedError,
+    TogetherAuthError,
+    TogetherError,
+    TogetherUnavailableError,
+)
+from ft_archiver.local import archive_bytes
+from ft_archiver.local.simulator import Faults, TogetherSimulator
+
+
+@pytest.fixture
+def sim(together: TogetherSimulator) -> Iterator[TogetherSimulator]:
+    together.set_faults(Faults())
+    yield together
+    together.set_faults(Faults())
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def client(
+    sim: TogetherSimulator, sleeps: Sleeps | None = None, key: str | None = None
+) -> TogetherClient:
+    policy = RetryPolicy(
+        max_attempts=4,
+        base_delay_s=0.01,
+        max_delay_s=5,
+        sleep=sleeps if sleeps is not None else Sleeps(),
+    )
+    return TogetherClient(key or sim.api_key, sim.base_url, read_timeout_s=5, retry=policy)
+
+
+def merged(job_id: str, step: int | None = None) -> DownloadSpec:
+    return DownloadSpec(job_id, step, TrainingType.LORA, "merged")
+
+
+def test_retrieve_reads_the_nested_training_type(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora", model_output_name="acme/x")
+    found = client(sim).retrieve(job.id)
+    assert (found.id, found.training_type, found.model_output_name) == (job.id, "Lora", "acme/x")
+
+
+def test_list_checkpoints(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Full", steps={10: 100, 20: 100})
+    checkpoints = client(sim).list_checkpoints(job.id)
+    assert [c.step for c in checkpoints] == [10, 20, 21]
+    assert checkpoints[-1].checkpoint_type == "Final"
+
+
+def test_open_download_follows_the_redirect_and_probes(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora", size=12345)
+    source = client(sim).open_download(merged(job.id))
+    archive = sim.archive_for(job.id, "merged")
+    assert source.size == 12345
+    assert source.etag == archive.etag
+    assert source.content_type == "application/zstd"
+    assert source.url.startswith(f"http://localhost:{sim.port}/blobs/")
+    probe = sim.blob_requests(archive)[-1]
+    assert probe.range == "bytes=0-1"
+    assert not probe.authorization
+
+
+def test_zero_byte_archive_probe_learns_size_zero(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora", size=0)
+    assert client(sim).open_download(merged(job.id)).size == 0
+
+
+def test_read_range_returns_exact_bytes(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora", size=3 * 1024 * 1024)
+    together = client(sim)
+    source = together.open_download(merged(job.id))
+    buffer = bytearray(700_000)
+    together.read_range(source, 1_500_000, memoryview(buffer), threading.Event())
+    archive = sim.archive_for(job.id, "merged")
+    assert bytes(buffer) == archive_bytes.read(archive.seed, 1_500_000, 700_000)
+
+
+def test_read_range_resumes_after_a_drop(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora", size=1024 * 1024)
+    together = client(sim)
+    source = together.open_download(merged(job.id))
+    sim.set_faults(Faults(drop_after_bytes=300_000, drop_times=1))
+    buffer = bytearray(1024 * 1024)
+    together.read_range(source, 0, memoryview(buffer))
+    archive = sim.archive_for(job.id, "merged")
+    assert bytes(buffer) == archive_bytes.read(archive.seed, 0, 1024 * 1024)
+    assert [r.range for r in sim.blob_requests(archive)][-2:] == [
+        "bytes=0-1048575",
+        "bytes=300000-1048575",
+    ]
+
+
+def test_429_with_retry_after_is_honoured(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora")
+    sim.set_faults(Faults(fail_first=2, fail_status=429, retry_after=3, targets=frozenset({"api"})))
+    sleeps = Sleeps()
+    assert client(sim, sleeps).retrieve(job.id).id == job.id
+    assert sleeps == [3.0, 3.0]
+
+
+def test_5xx_retries_are_bounded(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora")
+    sim.set_faults(Faults(fail_first=100, fail_status=502, targets=frozenset({"api"})))
+    sleeps = Sleeps()
+    with pytest.raises(TogetherUnavailableError, match="HTTP 502 to 4 attempts"):
+        client(sim, sleeps).retrieve(job.id)
+    assert len(sleeps) == 3
+
+
+def test_unreachable_host_is_retried_then_reported_without_secrets() -> None:
+    policy = RetryPolicy(max_attempts=2, base_delay_s=0, sleep=Sleeps())
+    together = TogetherClient("sk-secret-value", "http://127.0.0.1:9/v1", retry=policy)
+    with pytest.raises(TogetherUnavailableError, match="unreachable after 2 attempts") as caught:
+        together.retrieve("ft-abc")
+    assert "sk-secret-value" not in str(caught.value)
+    assert "sk-secret-value" not in repr(together)
+
+
+def test_rejected_key(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora")
+    with pytest.raises(TogetherAuthError, match="the Together API key was rejected") as caught:
+        client(sim, key="sk-wrong").retrieve(job.id)
+    assert "sk-wrong" not in str(caught.value)
+
+
+def test_unknown_job(sim: TogetherSimulator) -> None:
+    with pytest.raises(FineTuneNotFoundError, match="fine-tune ft-nope not found"):
+        client(sim).retrieve("ft-nope")
+
+
+def test_changed_source_is_detected(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora", size=1000)
+    together = client(sim)
+    source = together.open_download(merged(job.id))
+    stale = type(source)(source.url, source.size, source.content_type, '"stale-etag"')
+    with pytest.raises(SourceChangedError, match="412"):
+        together.read_range(stale, 0, memoryview(bytearray(10)))
+
+
+def test_signature_query_string_never_appears_in_errors(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora", size=1000)
+    together = client(sim)
+    source = together.open_download(merged(job.id))
+    sim.set_faults(Faults(fail_first=100, fail_status=500))
+    with pytest.raises(TogetherUnavailableError) as caught:
+        together.read_range(source, 0, memoryview(bytearray(10)))
+    assert "/blobs/" in str(caught.value)
+    assert "X-Amz-Signature" not in str(caught.value)
+
+
+def test_size_from_content_length_when_range_is_ignored(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora", size=4321)
+    sim.set_faults(Faults(ignore_range=True))
+    together = client(sim)
+    source = together.open_download(merged(job.id))
+    assert source.size == 4321
+    whole = bytearray(4321)
+    together.read_range(source, 0, memoryview(whole))
+    archive = sim.archive_for(job.id, "merged")
+    assert bytes(whole) == archive_bytes.read(archive.seed, 0, 4321)
+
+
+def test_server_ignoring_a_partial_range_is_an_error(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora", size=4321)
+    together = client(sim)
+    source = together.open_download(merged(job.id))
+    sim.set_faults(Faults(ignore_range=True))
+    with pytest.raises(TogetherError, match="answered HTTP 200"):
+        together.read_range(source, 100, memoryview(bytearray(10)))
