@@ -109,3 +109,9 @@ class TransferCancelledError(ArchiveError):
     """The transfer was stopped before it finished (interrupt or shutdown)."""
 
     retryable = True
+
+
+class ArchiveInProgressError(ArchiveError):
+    """Another archiver holds the lease on this request; try again later."""
+
+    retryable = True

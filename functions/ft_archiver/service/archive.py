@@ -3,13 +3,16 @@
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 
 from ft_archiver.adapters.s3 import ObjectSpec
+from ft_archiver.adapters.state import FinishedArchive
 from ft_archiver.adapters.together import ArchiveSource
 from ft_archiver.domain.checkpoints import (
     DownloadSpec,
@@ -28,7 +31,7 @@ from ft_archiver.domain.events import (
 from ft_archiver.domain.job import FineTuneJob
 from ft_archiver.domain.naming import archive_filename, object_key, validate_key
 from ft_archiver.domain.parts import buffers_in_flight, plan_parts
-from ft_archiver.errors import ArchiverError, EventPublishError
+from ft_archiver.errors import ArchiveInProgressError, ArchiverError, EventPublishError
 from ft_archiver.service.transfer import (
     ObjectStore,
     ProgressCallback,
@@ -83,6 +86,34 @@ class EventPublisher(Protocol):
     def publish(self, detail_type: str, detail: BaseModel) -> str: ...
 
 
+class ArchiveLedger(Protocol):
+    """Idempotency and leases: one archiver per request, one success event per archive."""
+
+    def claim_archive(
+        self, key: str, owner: str, lease_s: float, ttl_s: int
+    ) -> FinishedArchive | None: ...
+
+    def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None: ...
+
+    def mark_published(self, key: str) -> None: ...
+
+    def release_archive(self, key: str, owner: str) -> None: ...
+
+
+Span = Callable[[str], AbstractContextManager[Any]]
+
+
+def _no_span(name: str) -> AbstractContextManager[Any]:
+    return nullcontext()
+
+
+def idempotency_key(spec: DownloadSpec, destination: Destination, key: str | None) -> str:
+    """One archive = one job, step and resolved type into one place."""
+    step = "final" if spec.checkpoint_step is None else str(spec.checkpoint_step)
+    place = f"key={key}" if key is not None else f"prefix={destination.prefix}"
+    return f"{spec.id}#{step}#{spec.checkpoint}#{destination.bucket}#{place}"
+
+
 @dataclass(frozen=True)
 class ValidatedRequest:
     """A request that passed every rule needing no job lookup."""
@@ -107,11 +138,19 @@ class Archiver:
         store: ObjectStore,
         publisher: EventPublisher,
         options: TransferOptions,
+        ledger: ArchiveLedger | None = None,
+        span: Span = _no_span,
+        lease_s: float = 960.0,
+        ledger_ttl_s: int = 30 * 24 * 3600,
     ) -> None:
         self._together = together
         self._store = store
         self._publisher = publisher
         self._options = options
+        self._ledger = ledger
+        self._span = span
+        self._lease_s = lease_s
+        self._ledger_ttl_s = ledger_ttl_s
 
     def archive(
         self,
@@ -125,19 +164,32 @@ class Archiver:
         event; any failure after that publishes ``Fine-tune Archive Failed`` and re-raises."""
         valid = validate_request(request)
         resolved_type = valid.requested_type
+        owner = uuid.uuid4().hex
+        ledger_key: str | None = None
         try:
             started = time.monotonic()
-            job = self._together.retrieve(valid.ref.id)
+            with self._span("together.retrieve"):
+                job = self._together.retrieve(valid.ref.id)
             spec = resolve_download(
                 valid.ref, parse_checkpoint_type(valid.requested_type), job.training_type
             )
             resolved_type = spec.checkpoint
-            source = self._together.open_download(spec)
+            if self._ledger is not None:
+                candidate = idempotency_key(spec, destination, valid.key)
+                finished = self._ledger.claim_archive(
+                    candidate, owner, self._lease_s, self._ledger_ttl_s
+                )
+                if finished is not None:
+                    return self._already_archived(candidate, finished)
+                ledger_key = candidate
+            with self._span("together.open_download"):
+                source = self._together.open_download(spec)
             if on_size:
                 on_size(source.size)
             filename = archive_filename(spec, job.model_output_name, source.content_type)
             key = object_key(destination.prefix, filename, valid.key)
-            result = self._transfer(spec, source, destination.bucket, key, on_progress, stop)
+            with self._span("s3.transfer"):
+                result = self._transfer(spec, source, destination.bucket, key, on_progress, stop)
             detail = ArchivedDetail(
                 id=spec.id,
                 checkpoint_step=spec.checkpoint_step,
@@ -158,11 +210,38 @@ class Archiver:
                 model_output_name=job.model_output_name,
                 duration_s=round(time.monotonic() - started, 3),
             )
+            if self._ledger is not None and ledger_key is not None:
+                self._ledger.finish_archive(ledger_key, owner, detail.model_dump(mode="json"))
+        except ArchiveInProgressError:
+            raise  # not a failure of this request: the lease holder reports the outcome
         except BaseException as exc:
+            if self._ledger is not None and ledger_key is not None:
+                self._release(ledger_key, owner)
             self._publish_failure(valid.ref, resolved_type, exc)
             raise
-        self._publisher.publish(ARCHIVED, detail)
+        self._publish_success(detail, ledger_key)
         return detail
+
+    def _publish_success(self, detail: ArchivedDetail, ledger_key: str | None) -> None:
+        with self._span("eventbridge.put_events"):
+            self._publisher.publish(ARCHIVED, detail)
+        if self._ledger is not None and ledger_key is not None:
+            self._ledger.mark_published(ledger_key)
+
+    def _already_archived(self, ledger_key: str, finished: FinishedArchive) -> ArchivedDetail:
+        """A redelivery of a finished request: publish its event only if that never happened."""
+        detail = ArchivedDetail.model_validate(finished.detail)
+        log.info("already archived as %s", detail.filename)
+        if not finished.published:
+            self._publish_success(detail, ledger_key)
+        return detail
+
+    def _release(self, ledger_key: str, owner: str) -> None:
+        assert self._ledger is not None
+        try:
+            self._ledger.release_archive(ledger_key, owner)
+        except ArchiverError:
+            log.exception("could not release the lease on %s; it expires by itself", ledger_key)
 
     def _transfer(
         self,

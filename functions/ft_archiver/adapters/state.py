@@ -1,0 +1,195 @@
+"""The state table (DynamoDB): webhook-ids seen, and one ledger entry per archive.
+
+Every write is conditional, so two Lambdas racing on the same item cannot both win:
+``claim_archive`` succeeds for exactly one caller until that caller finishes, releases,
+or lets its lease expire.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ft_archiver.errors import ArchiveInProgressError, StorageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+RUNNING, DONE, FAILED = "running", "done", "failed"
+
+
+@dataclass(frozen=True)
+class FinishedArchive:
+    """An archive already completed: its event detail, and whether the event went out."""
+
+    detail: dict[str, Any]
+    published: bool
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class DynamoStateStore:
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, clock: Callable[[], float] = time.time
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._clock = clock
+
+    # -- webhooks ----------------------------------------------------------------------
+
+    def claim_webhook(self, webhook_id: str, ttl_s: int) -> bool:
+        """True the first time a webhook-id is seen; False for a replay."""
+        now = int(self._clock())
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"webhook#{webhook_id}"},
+                    "received_at": {"N": str(now)},
+                    "expires_at": {"N": str(now + ttl_s)},
+                },
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise self._error("PutItem", exc) from None
+        except BotoCoreError as exc:
+            raise self._error("PutItem", exc) from None
+        return True
+
+    def record_webhook_message(self, webhook_id: str, message_id: str) -> None:
+        self._update(f"webhook#{webhook_id}", "SET message_id = :m", {":m": {"S": message_id}})
+
+    def webhook_message(self, webhook_id: str) -> str | None:
+        item = self._get(f"webhook#{webhook_id}")
+        return item["message_id"]["S"] if item and "message_id" in item else None
+
+    def forget_webhook(self, webhook_id: str) -> None:
+        try:
+            self._client.delete_item(
+                TableName=self._table, Key={"pk": {"S": f"webhook#{webhook_id}"}}
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("DeleteItem", exc) from None
+
+    # -- archives ----------------------------------------------------------------------
+
+    def claim_archive(
+        self, key: str, owner: str, lease_s: float, ttl_s: int
+    ) -> FinishedArchive | None:
+        """None: the caller now holds the lease. A FinishedArchive: nothing to do but
+        (maybe) publish. ArchiveInProgressError: another caller holds a live lease."""
+        now = self._clock()
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={
+                    "pk": {"S": f"archive#{key}"},
+                    "status": {"S": RUNNING},
+                    "owner": {"S": owner},
+                    "lease_until": {"N": f"{now + lease_s:.3f}"},
+                    "expires_at": {"N": str(int(now) + ttl_s)},
+                },
+                ConditionExpression=(
+                    "attribute_not_exists(pk) OR #s = :failed "
+                    "OR (#s = :running AND lease_until < :now)"
+                ),
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":failed": {"S": FAILED},
+                    ":running": {"S": RUNNING},
+                    ":now": {"N": f"{now:.3f}"},
+                },
+            )
+            return None
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise self._error("PutItem", exc) from None
+        except BotoCoreError as exc:
+            raise self._error("PutItem", exc) from None
+        item = self._get(f"archive#{key}")
+        if item and item["status"]["S"] == DONE:
+            return FinishedArchive(
+                json.loads(item["detail"]["S"]), item.get("published", {}).get("BOOL", False)
+            )
+        raise ArchiveInProgressError(
+            "another archiver is working on this request; it will be retried"
+        )
+
+    def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
+        self._update(
+            f"archive#{key}",
+            "SET #s = :done, detail = :d, published = :false",
+            {
+                ":done": {"S": DONE},
+                ":d": {"S": json.dumps(detail)},
+                ":false": {"BOOL": False},
+                ":owner": {"S": owner},
+            },
+            condition="#o = :owner",
+        )
+
+    def mark_published(self, key: str) -> None:
+        self._update(f"archive#{key}", "SET published = :true", {":true": {"BOOL": True}})
+
+    def release_archive(self, key: str, owner: str) -> None:
+        self._update(
+            f"archive#{key}",
+            "SET #s = :failed",
+            {":failed": {"S": FAILED}, ":owner": {"S": owner}},
+            condition="#o = :owner",
+        )
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _get(self, pk: str) -> dict[str, Any] | None:
+        try:
+            response = self._client.get_item(
+                TableName=self._table, Key={"pk": {"S": pk}}, ConsistentRead=True
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("GetItem", exc) from None
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def _update(
+        self,
+        pk: str,
+        expression: str,
+        values: dict[str, Any],
+        condition: str | None = None,
+    ) -> None:
+        names = {"#s": "status"} if "#s" in expression else {}
+        extra: dict[str, Any] = {}
+        if condition:
+            names["#o"] = "owner"
+            extra["ConditionExpression"] = condition
+        if names:
+            extra["ExpressionAttributeNames"] = names
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": pk}},
+                UpdateExpression=expression,
+                ExpressionAttributeValues=values,
+                **extra,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("UpdateItem", exc) from None
+
+    def _error(self, action: str, exc: Exception) -> StorageError:
+        detail = (
+            exc.response.get("Error", {}).get("Code", "Error")
+            if isinstance(exc, ClientError)
+            else type(exc).__name__
+        )
+        return StorageError(f"DynamoDB {action} on {self._table} failed ({detail})")
