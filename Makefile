@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check functions tests
-	$(BIN)/ruff format --check functions tests
+	$(BIN)/ruff check functions infra tests
+	$(BIN)/ruff format --check functions infra tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

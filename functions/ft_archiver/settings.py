@@ -25,6 +25,17 @@ class Settings(BaseSettings):
     archive_prefix: str = Field("", validation_alias="ARCHIVE_PREFIX")
     event_bus_name: str = Field("default", validation_alias="EVENT_BUS_NAME")
 
+    # In Lambda the secrets come from Secrets Manager by name (cached, so rotation works);
+    # a direct value wins where one is set (CLI, local runs).
+    together_api_key_secret_name: str | None = Field(
+        None, validation_alias="TOGETHER_API_KEY_SECRET_NAME"
+    )
+    webhook_secret: SecretStr | None = Field(None, validation_alias="WEBHOOK_SECRET")
+    webhook_secret_name: str | None = Field(None, validation_alias="WEBHOOK_SECRET_NAME")
+    secret_max_age_s: int = Field(300, ge=0, validation_alias="FT_ARCHIVER_SECRET_MAX_AGE")
+    archive_queue_url: str | None = Field(None, validation_alias="ARCHIVE_QUEUE_URL")
+    state_table_name: str | None = Field(None, validation_alias="STATE_TABLE_NAME")
+
     part_size: int = Field(DEFAULT_PART_SIZE, validation_alias="FT_ARCHIVER_PART_SIZE")
     # Lowered only against emulators that accept small parts (moto's S3_UPLOAD_PART_MIN_SIZE).
     part_size_floor: int = Field(PART_SIZE_FLOOR, validation_alias="FT_ARCHIVER_PART_SIZE_FLOOR")

@@ -6,12 +6,16 @@ import boto3
 from botocore.config import Config
 
 from ft_archiver.adapters.events import EventBridgePublisher
+from ft_archiver.adapters.queue import SqsArchiveQueue
 from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.adapters.s3 import S3Store
+from ft_archiver.adapters.state import DynamoStateStore
 from ft_archiver.adapters.together import TogetherClient
 from ft_archiver.domain.checksums import ALGORITHMS
+from ft_archiver.domain.webhook import decode_secret
 from ft_archiver.errors import ConfigurationError
-from ft_archiver.service.archive import Archiver, TransferOptions
+from ft_archiver.service.archive import Archiver, Span, TransferOptions, no_span
+from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.settings import Settings
 
 
@@ -29,11 +33,43 @@ def aws_client(service: str, settings: Settings, pool_size: int = 10) -> Any:
     return boto3.client(service, config=config)  # type: ignore[call-overload]
 
 
+def _secret(name: str, settings: Settings) -> str:
+    from aws_lambda_powertools.utilities import parameters
+
+    try:
+        value = parameters.get_secret(name, max_age=settings.secret_max_age_s)
+    except parameters.exceptions.GetParameterError as exc:
+        raise ConfigurationError(
+            f"secret {name!r} could not be read ({type(exc).__name__})"
+        ) from None
+    return value if isinstance(value, str) else str(value)
+
+
+def together_api_key(settings: Settings) -> str:
+    if settings.together_api_key is not None and settings.together_api_key.get_secret_value():
+        return settings.together_api_key.get_secret_value()
+    if settings.together_api_key_secret_name:
+        return _secret(settings.together_api_key_secret_name, settings).strip()
+    raise ConfigurationError("TOGETHER_API_KEY is not set")
+
+
+def webhook_signing_keys(settings: Settings) -> list[bytes]:
+    """Every secret in the value, space-separated, so a sender can rotate without downtime."""
+    if settings.webhook_secret is not None:
+        value = settings.webhook_secret.get_secret_value()
+    elif settings.webhook_secret_name:
+        value = _secret(settings.webhook_secret_name, settings)
+    else:
+        raise ConfigurationError("neither WEBHOOK_SECRET nor WEBHOOK_SECRET_NAME is set")
+    try:
+        return [decode_secret(part) for part in value.split()]
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+
+
 def together_client(settings: Settings) -> TogetherClient:
-    if settings.together_api_key is None or not settings.together_api_key.get_secret_value():
-        raise ConfigurationError("TOGETHER_API_KEY is not set")
     return TogetherClient(
-        settings.together_api_key.get_secret_value(),
+        together_api_key(settings),
         settings.together_base_url,
         connect_timeout_s=settings.connect_timeout_s,
         read_timeout_s=settings.read_timeout_s,
@@ -44,7 +80,25 @@ def together_client(settings: Settings) -> TogetherClient:
     )
 
 
-def build_archiver(settings: Settings) -> Archiver:
+def state_store(settings: Settings) -> DynamoStateStore | None:
+    if not settings.state_table_name:
+        return None
+    return DynamoStateStore(aws_client("dynamodb", settings), settings.state_table_name)
+
+
+def build_intake(settings: Settings) -> WebhookIntake:
+    store = state_store(settings)
+    if store is None or not settings.archive_queue_url:
+        raise ConfigurationError("the webhook needs STATE_TABLE_NAME and ARCHIVE_QUEUE_URL")
+    webhook_signing_keys(settings)  # fail at cold start, not on the first request
+    return WebhookIntake(
+        lambda: webhook_signing_keys(settings),
+        SqsArchiveQueue(aws_client("sqs", settings), settings.archive_queue_url),
+        store,
+    )
+
+
+def build_archiver(settings: Settings, span: Span = no_span) -> Archiver:
     pool_size = settings.concurrency + 4
     return Archiver(
         together=together_client(settings),
@@ -57,4 +111,6 @@ def build_archiver(settings: Settings) -> Archiver:
             memory_budget=settings.memory_budget,
             algorithm=ALGORITHMS[settings.checksum_algorithm],
         ),
+        ledger=state_store(settings),
+        span=span,
     )

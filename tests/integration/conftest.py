@@ -9,8 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from ft_archiver.local.aws import TEST_CREDENTIALS, MotoServer, create_archive_resources
+from ft_archiver.local.aws import TEST_CREDENTIALS, MotoServer, capture_events
 from ft_archiver.local.simulator import Faults, TogetherSimulator
+from infra.local_stack import deploy_local
 
 from .harness import Harness
 
@@ -45,6 +46,9 @@ def _isolated_environment(aws: MotoServer, monkeypatch: pytest.MonkeyPatch) -> N
 def harness(aws: MotoServer, together: TogetherSimulator) -> Iterator[Harness]:
     together.set_faults(Faults())
     name = f"t-{uuid.uuid4().hex[:12]}"
-    resources = create_archive_resources(aws, name, name, name)
-    yield Harness(aws, together, resources, PART_MIN_SIZE)
+    stack = deploy_local(
+        aws, name, together_api_key=together.api_key, together_base_url=together.base_url
+    )
+    capture_queue_url = capture_events(aws, stack.bus_name, f"{name}-capture")
+    yield Harness(aws, together, stack, capture_queue_url, PART_MIN_SIZE)
     together.set_faults(Faults())

@@ -5,11 +5,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ft_archiver.domain.events import ArchivedDetail
-from ft_archiver.local.aws import LocalResources, MotoServer, read_events
+from ft_archiver.local.aws import MotoServer, read_events
 from ft_archiver.local.simulator import SimArchive, TogetherSimulator
 from ft_archiver.service.archive import ArchiveRequest, Destination
 from ft_archiver.settings import Settings
 from ft_archiver.wiring import build_archiver
+from infra.local_stack import LocalStack
 
 PREFIX = "models/"
 
@@ -18,12 +19,13 @@ PREFIX = "models/"
 class Harness:
     aws: MotoServer
     together: TogetherSimulator
-    resources: LocalResources
+    stack: LocalStack
+    capture_queue_url: str
     part_min_size: int
 
     @property
     def bucket(self) -> str:
-        return self.resources.bucket
+        return self.stack.bucket
 
     def settings(self, **overrides: Any) -> Settings:
         values: dict[str, Any] = {
@@ -31,7 +33,7 @@ class Harness:
             "TOGETHER_BASE_URL": self.together.base_url,
             "ARCHIVE_BUCKET": self.bucket,
             "ARCHIVE_PREFIX": PREFIX,
-            "EVENT_BUS_NAME": self.resources.bus_name,
+            "EVENT_BUS_NAME": self.stack.bus_name,
             "FT_ARCHIVER_PART_SIZE": 256 * 1024,
             "FT_ARCHIVER_PART_SIZE_FLOOR": self.part_min_size,
             "FT_ARCHIVER_CONCURRENCY": 4,
@@ -68,15 +70,23 @@ class Harness:
         listing = self.aws.client("s3").list_objects_v2(Bucket=self.bucket)
         return [item["Key"] for item in listing.get("Contents", [])]
 
+    def versions(self) -> list[str]:
+        """Every object version and delete marker in the bucket: nothing half-written hides."""
+        listing = self.aws.client("s3").list_object_versions(Bucket=self.bucket)
+        return [item["Key"] for item in listing.get("Versions", [])] + [
+            item["Key"] for item in listing.get("DeleteMarkers", [])
+        ]
+
     def open_uploads(self) -> list[dict[str, Any]]:
         listing = self.aws.client("s3").list_multipart_uploads(Bucket=self.bucket)
         return list(listing.get("Uploads", []))
 
     def events(self, wait_s: float = 3.0) -> list[dict[str, Any]]:
-        return read_events(self.aws, self.resources.queue_url, wait_s)
+        return read_events(self.aws, self.capture_queue_url, wait_s)
 
     def assert_nothing_written(self) -> None:
         assert self.keys() == []
+        assert self.versions() == []
         assert self.open_uploads() == []
 
     def assert_archived(

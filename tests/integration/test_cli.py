@@ -20,7 +20,7 @@ def cli_env(harness: Harness, **extra: str) -> dict[str, str]:
         "TOGETHER_BASE_URL": harness.together.base_url,
         "ARCHIVE_BUCKET": harness.bucket,
         "ARCHIVE_PREFIX": PREFIX,
-        "EVENT_BUS_NAME": harness.resources.bus_name,
+        "EVENT_BUS_NAME": harness.stack.bus_name,
         "FT_ARCHIVER_PART_SIZE": "256KiB",
         "FT_ARCHIVER_PART_SIZE_FLOOR": "64KiB",
         "FT_ARCHIVER_MAX_ATTEMPTS": "2",

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -103,42 +102,15 @@ class MotoServer:
         )
 
 
-@dataclass(frozen=True)
-class LocalResources:
-    bucket: str
-    bus_name: str
-    rule_name: str
-    queue_url: str
-
-
-def create_archive_resources(
-    server: MotoServer, bucket: str, bus_name: str, queue_name: str
-) -> LocalResources:
-    """The bucket (lifecycle rule aborts stale uploads), a bus, and a rule that forwards
-    every ft-archiver event to an SQS queue so it can be read back."""
-    s3 = server.client("s3")
-    s3.create_bucket(Bucket=bucket)
-    s3.put_bucket_lifecycle_configuration(
-        Bucket=bucket,
-        LifecycleConfiguration={
-            "Rules": [
-                {
-                    "ID": "abort-incomplete-multipart-uploads",
-                    "Status": "Enabled",
-                    "Filter": {"Prefix": ""},
-                    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-                }
-            ]
-        },
-    )
-    events = server.client("events")
-    if bus_name != "default":
-        events.create_event_bus(Name=bus_name)
+def capture_events(server: MotoServer, bus_name: str, queue_name: str) -> str:
+    """A rule on the bus that forwards every ft-archiver event to a new SQS queue, so
+    tests and the demo can read back what was emitted. Returns the queue's URL."""
     sqs = server.client("sqs")
-    queue_url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    queue_url: str = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
         "Attributes"
     ]["QueueArn"]
+    events = server.client("events")
     rule_name = f"{queue_name}-rule"
     rule_arn = events.put_rule(
         Name=rule_name,
@@ -161,7 +133,7 @@ def create_archive_resources(
     events.put_targets(
         Rule=rule_name, EventBusName=bus_name, Targets=[{"Id": "capture", "Arn": queue_arn}]
     )
-    return LocalResources(bucket, bus_name, rule_name, queue_url)
+    return queue_url
 
 
 def read_events(server: MotoServer, queue_url: str, wait_s: float = 5.0) -> list[dict[str, Any]]:

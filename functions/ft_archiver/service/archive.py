@@ -103,7 +103,7 @@ class ArchiveLedger(Protocol):
 Span = Callable[[str], AbstractContextManager[Any]]
 
 
-def _no_span(name: str) -> AbstractContextManager[Any]:
+def no_span(name: str) -> AbstractContextManager[Any]:
     return nullcontext()
 
 
@@ -139,7 +139,7 @@ class Archiver:
         publisher: EventPublisher,
         options: TransferOptions,
         ledger: ArchiveLedger | None = None,
-        span: Span = _no_span,
+        span: Span = no_span,
         lease_s: float = 960.0,
         ledger_ttl_s: int = 30 * 24 * 3600,
     ) -> None:

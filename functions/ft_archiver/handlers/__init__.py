@@ -1,0 +1,1 @@
+"""Lambda entry points: thin Powertools adapters around the service."""

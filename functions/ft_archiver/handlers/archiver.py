@@ -1,0 +1,66 @@
+"""ArchiverFunction: one ArchiveQueue message per invocation, partial batch failures on."""
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from ft_archiver.domain.messages import ArchiveMessage
+from ft_archiver.errors import ArchiveInProgressError, ArchiverError
+from ft_archiver.handlers import dependencies
+from ft_archiver.observability import logger, metrics, tracer
+from ft_archiver.service.archive import ArchiveRequest, Destination
+
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def archive_record(record: SQSRecord) -> None:
+    """Raise to have the message retried (and, at last, dead-lettered)."""
+    message = ArchiveMessage.model_validate_json(record.body)  # malformed: to the DLQ
+    logger.set_correlation_id(message.webhook_id)
+    logger.append_keys(fine_tune_id=message.id, checkpoint_step=message.checkpoint_step)
+    settings = dependencies.settings()
+    if not settings.archive_bucket:
+        raise ArchiverError("ARCHIVE_BUCKET is not set")
+    request = ArchiveRequest(
+        message.id, message.checkpoint_step, message.checkpoint_type, message.key
+    )
+    try:
+        detail = dependencies.archiver().archive(
+            request, Destination(settings.archive_bucket, settings.archive_prefix)
+        )
+    except ArchiveInProgressError:
+        logger.info("another archiver holds this request; retrying later")
+        raise
+    except ArchiverError as exc:
+        metrics.add_metric(name="ArchiveFailures", unit=MetricUnit.Count, value=1)
+        if exc.retryable:
+            logger.warning("archive failed; the message will be retried", extra={"error": str(exc)})
+            raise
+        logger.error("archive refused; not retried", extra={"error": str(exc)})
+        return
+    metrics.add_metric(name="BytesArchived", unit=MetricUnit.Bytes, value=detail.size)
+    metrics.add_metric(name="ArchiveDuration", unit=MetricUnit.Seconds, value=detail.duration_s)
+    if detail.duration_s > 0:
+        metrics.add_metric(
+            name="ArchiveThroughput",
+            unit=MetricUnit.BytesPerSecond,
+            value=detail.size / detail.duration_s,
+        )
+    logger.info("archived", extra={"object": detail.filename, "size": detail.size})
+
+
+@logger.inject_lambda_context(clear_state=True)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=archive_record, processor=processor, context=context
+    )

@@ -1,0 +1,13 @@
+"""The one Logger, Tracer and Metrics of the Lambda functions (Powertools).
+
+Service name, log level and metrics namespace come from the POWERTOOLS_* variables the
+template sets in Globals. The Tracer patches nothing globally: the transfer's worker
+threads have no X-Ray context, so the archiver opens subsegments itself around the
+Together, S3 and EventBridge calls.
+"""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+logger = Logger()
+tracer = Tracer(auto_patch=False)
+metrics = Metrics()

@@ -1,0 +1,112 @@
+"""The webhook's front door: verify, parse, filter, apply the lookup-free rules, enqueue.
+
+Never streams and never calls Together: it answers within milliseconds. Order matters:
+cheap refusals (size, media type) before the HMAC, the HMAC before reading the JSON,
+and nothing is written or queued unless every check passed.
+"""
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ft_archiver.domain.messages import ArchiveMessage
+from ft_archiver.domain.webhook import (
+    WebhookError,
+    check_size_and_type,
+    ignore_reason,
+    parse_payload,
+    verify_signature,
+)
+from ft_archiver.errors import RuleError
+from ft_archiver.service.archive import ArchiveRequest, validate_request
+
+# A webhook-id is remembered well past the five minutes in which its signature is valid.
+WEBHOOK_ID_TTL_S = 24 * 3600
+
+
+class ArchiveQueue(Protocol):
+    def send(self, message: ArchiveMessage) -> str: ...
+
+
+class WebhookLedger(Protocol):
+    def claim_webhook(self, webhook_id: str, ttl_s: int) -> bool: ...
+
+    def record_webhook_message(self, webhook_id: str, message_id: str) -> None: ...
+
+    def webhook_message(self, webhook_id: str) -> str | None: ...
+
+    def forget_webhook(self, webhook_id: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    webhook_id: str | None = field(default=None, compare=False)
+
+
+def refusal(status: int, code: str, message: str) -> Answer:
+    return Answer(status, {"error": code, "message": message})
+
+
+class WebhookIntake:
+    def __init__(
+        self,
+        signing_keys: Callable[[], list[bytes]],
+        queue: ArchiveQueue,
+        ledger: WebhookLedger,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._signing_keys = signing_keys
+        self._queue = queue
+        self._ledger = ledger
+        self._clock = clock
+
+    def handle(self, headers: Mapping[str, str], body: bytes) -> Answer:
+        """``headers`` with lower-case names, as Lambda Function URLs deliver them."""
+        now = self._clock()
+        try:
+            check_size_and_type(headers, body)
+            webhook_id = verify_signature(self._signing_keys(), headers, body, now)
+            event_type, completion = parse_payload(body)
+        except WebhookError as exc:
+            return refusal(exc.status, exc.code, str(exc))
+        reason = ignore_reason(event_type, completion)
+        if reason is not None:
+            return Answer(200, {"ignored": True, "reason": reason}, webhook_id)
+        try:
+            valid = validate_request(
+                ArchiveRequest(
+                    completion.id,
+                    completion.checkpoint_step,
+                    completion.checkpoint_type,
+                    completion.key,
+                )
+            )
+        except RuleError as exc:
+            return Answer(400, {"error": "rule_violation", "message": str(exc)}, webhook_id)
+        summary = {
+            "accepted": True,
+            "id": valid.ref.id,
+            "checkpoint_step": valid.ref.checkpoint_step,
+            "checkpoint_type": valid.requested_type,
+        }
+        if not self._ledger.claim_webhook(webhook_id, WEBHOOK_ID_TTL_S):
+            message_id = self._ledger.webhook_message(webhook_id)
+            return Answer(200, {**summary, "duplicate": True, "message_id": message_id}, webhook_id)
+        message = ArchiveMessage(
+            webhook_id=webhook_id,
+            id=valid.ref.id,
+            checkpoint_step=valid.ref.checkpoint_step,
+            checkpoint_type=valid.requested_type,
+            key=valid.key,
+            received_at=now,
+        )
+        try:
+            message_id = self._queue.send(message)
+        except BaseException:
+            self._ledger.forget_webhook(webhook_id)  # so the sender's retry is not a "replay"
+            raise
+        self._ledger.record_webhook_message(webhook_id, message_id)
+        return Answer(202, {**summary, "message_id": message_id}, webhook_id)

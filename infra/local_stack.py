@@ -1,0 +1,181 @@
+"""Creates template.yaml's resources in a local emulator (moto's server), read from the
+template itself so the two cannot drift; ``tests/integration/test_local_stack.py``
+reads every setting back and compares it with the template.
+
+Not reproduced locally, on purpose: the TLS-only bucket policy (loopback is plain HTTP,
+and moto does not evaluate bucket policies), IAM (moto does not enforce it), and the
+functions themselves (``ft-archiver serve`` runs their handlers in-process).
+"""
+
+import base64
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from ft_archiver.local.aws import MotoServer
+from infra.template import Evaluator, function_environment, load_template, resource
+
+
+@dataclass(frozen=True)
+class LocalStack:
+    bucket: str
+    prefix: str
+    queue_url: str
+    queue_arn: str
+    dead_letter_queue_url: str
+    table_name: str
+    bus_name: str
+    together_secret_name: str
+    webhook_secret_name: str
+    webhook_secret: str
+    environments: dict[str, dict[str, str]]  # function logical id -> its environment
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def deploy_local(
+    server: MotoServer,
+    name: str,
+    *,
+    together_api_key: str,
+    together_base_url: str,
+    webhook_secret: str | None = None,
+    parameters: dict[str, Any] | None = None,
+) -> LocalStack:
+    """Every resource of the template, named after ``name``; returns what was made."""
+    template = load_template()
+    webhook_secret = webhook_secret or new_webhook_secret()
+    values: dict[str, Any] = {
+        "EventBusName": name,
+        "TogetherApiKeySecretName": f"{name}/together-api-key",
+        "WebhookSecretName": f"{name}/webhook-secret",
+        "TogetherBaseUrl": together_base_url,
+        "AWS::Partition": "aws",
+        "AWS::Region": "us-east-1",
+        "AWS::AccountId": "123456789012",
+        "AWS::StackName": name,
+    }
+    values.update(parameters or {})
+    evaluator = Evaluator(template, values)
+    values = evaluator.values
+
+    bucket = _bucket(server, template, evaluator, name)
+    values["ArchiveBucket"] = bucket
+    dlq_url, dlq_arn = _queue(server, template, evaluator, "ArchiveDeadLetterQueue", f"{name}-dlq")
+    values["ArchiveDeadLetterQueue.Arn"] = dlq_arn
+    queue_url, queue_arn = _queue(server, template, evaluator, "ArchiveQueue", f"{name}-archive")
+    values["ArchiveQueue"] = queue_url
+    values["ArchiveQueue.Arn"] = queue_arn
+    table = _table(server, template, evaluator, f"{name}-state")
+    values["StateTable"] = table
+    bus = str(values["EventBusName"])
+    if bus != "default":
+        server.client("events").create_event_bus(Name=bus)
+    secretsmanager = server.client("secretsmanager")
+    secretsmanager.create_secret(
+        Name=values["TogetherApiKeySecretName"], SecretString=together_api_key
+    )
+    secretsmanager.create_secret(Name=values["WebhookSecretName"], SecretString=webhook_secret)
+
+    environments = {
+        function: {
+            key: str(value)
+            for key, value in evaluator.resolve(function_environment(template, function)).items()
+        }
+        for function in ("WebhookFunction", "ArchiverFunction")
+    }
+    return LocalStack(
+        bucket=bucket,
+        prefix=str(values["ArchivePrefix"]),
+        queue_url=queue_url,
+        queue_arn=queue_arn,
+        dead_letter_queue_url=dlq_url,
+        table_name=table,
+        bus_name=bus,
+        together_secret_name=str(values["TogetherApiKeySecretName"]),
+        webhook_secret_name=str(values["WebhookSecretName"]),
+        webhook_secret=webhook_secret,
+        environments=environments,
+    )
+
+
+def _bucket(server: MotoServer, template: dict[str, Any], evaluator: Evaluator, name: str) -> str:
+    if not evaluator.condition("CreateBucket"):
+        return str(evaluator.values["ArchiveBucketName"])
+    props = evaluator.resolve(resource(template, "ArchiveBucket"))
+    s3 = server.client("s3")
+    s3.create_bucket(Bucket=name)
+    s3.put_public_access_block(
+        Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+    )
+    s3.put_bucket_encryption(
+        Bucket=name,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                    **{k: v for k, v in rule.items() if k == "BucketKeyEnabled"},
+                }
+                for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            ]
+        },
+    )
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=name,
+        LifecycleConfiguration={
+            "Rules": [_lifecycle_rule(rule) for rule in props["LifecycleConfiguration"]["Rules"]]
+        },
+    )
+    return name
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """CloudFormation's spelling of a rule to the S3 API's."""
+    converted: dict[str, Any] = {
+        "ID": rule["Id"],
+        "Status": rule["Status"],
+        "Filter": {"Prefix": rule.get("Prefix", "")},
+    }
+    if "AbortIncompleteMultipartUpload" in rule:
+        converted["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+    return converted
+
+
+def _queue(
+    server: MotoServer, template: dict[str, Any], evaluator: Evaluator, logical_id: str, name: str
+) -> tuple[str, str]:
+    props = evaluator.resolve(resource(template, logical_id))
+    attributes = {
+        key: (json.dumps(value) if isinstance(value, dict) else str(value).lower()
+              if isinstance(value, bool) else str(value))
+        for key, value in props.items()
+        if key in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy",
+                   "SqsManagedSseEnabled")
+    }  # fmt: skip
+    sqs = server.client("sqs")
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    return url, arn
+
+
+def _table(server: MotoServer, template: dict[str, Any], evaluator: Evaluator, name: str) -> str:
+    props = evaluator.resolve(resource(template, "StateTable"))
+    dynamodb = server.client("dynamodb")
+    dynamodb.create_table(
+        TableName=name,
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        BillingMode=props["BillingMode"],
+    )
+    ttl = props["TimeToLiveSpecification"]
+    dynamodb.update_time_to_live(
+        TableName=name,
+        TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": ttl["Enabled"]},
+    )
+    return name
