@@ -63,6 +63,22 @@ def build_parser() -> argparse.ArgumentParser:
         "demo", help="archive a simulated fine-tune into a local S3 emulator, end to end"
     )
     demo.add_argument("--size", type=_size, default=parse_size("300MiB"), help="archive size")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the webhook endpoint and the queue-fed archiver locally (moto + simulator)",
+    )
+    serve.add_argument(
+        "--sample-size", type=_size, default=parse_size("64MiB"), help="sample job's size"
+    )
+
+    send = commands.add_parser("send-webhook", help="POST a signed job-completion webhook")
+    send.add_argument("url", help="the webhook endpoint")
+    send.add_argument("id", help="fine-tune ID, ft-... or ft-...:STEP")
+    send.add_argument("--secret", required=True, help="whsec_... (Standard Webhooks secret)")
+    send.add_argument("--checkpoint-step", type=int)
+    send.add_argument("--checkpoint-type")
+    send.add_argument("--key")
     return parser
 
 
@@ -78,6 +94,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ft_archiver.local.demo import run_demo
 
             return run_demo(args.size)
+        if args.command == "serve":
+            from ft_archiver.local.serve_command import run_serve
+
+            return run_serve(args.sample_size)
+        if args.command == "send-webhook":
+            from ft_archiver.local.serve_command import run_send_webhook
+
+            extra = {
+                name: getattr(args, name)
+                for name in ("checkpoint_step", "checkpoint_type", "key")
+                if getattr(args, name) is not None
+            }
+            return run_send_webhook(args.url, args.secret, args.id, extra)
         return _archive(args)
     except (RuleError, ConfigurationError) as exc:
         return _fail(EXIT_USAGE, str(exc))

@@ -6,8 +6,14 @@ threads have no X-Ray context, so the archiver opens subsegments itself around t
 Together, S3 and EventBridge calls.
 """
 
+import os
+
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
-logger = Logger()
-tracer = Tracer(auto_patch=False)
-metrics = Metrics()
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "ft-archiver")
+
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE, auto_patch=False)
+metrics = Metrics(
+    service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "FtArchiver")
+)

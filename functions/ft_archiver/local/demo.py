@@ -1,98 +1,95 @@
-"""``ft-archiver demo``: the whole archive path on one machine, nothing but loopback.
+"""``ft-archiver demo``: the deployed topology on one machine, nothing but loopback.
 
-Starts moto's server and the Together simulator, creates the bucket (with its lifecycle
-rule), an event bus and a rule forwarding to an SQS queue, archives a simulated LoRA
-fine-tune, reads the event back from the queue, checks the object's SHA-256 against
-the simulator's, and stops everything again.
+A moto server holds template.yaml's resources, the Together simulator plays Together.
+A signed webhook goes to the local webhook endpoint, the queue poller runs the archiver
+handler as Lambda's event source mapping would, and the event is read back from an SQS
+target of a rule on the bus. The object's SHA-256 is checked against the simulator's.
 """
 
 import hashlib
 import json
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import Any
 
 from ft_archiver.domain.parts import MIB
-from ft_archiver.local.aws import (
-    TEST_CREDENTIALS,
-    MotoServer,
-    create_archive_resources,
-    read_events,
-)
+from ft_archiver.local.aws import capture_events, read_events
+from ft_archiver.local.serve import LocalDeployment
 from ft_archiver.local.simulator import TogetherSimulator
-from ft_archiver.service.archive import ArchiveRequest, Destination
-from ft_archiver.settings import Settings
-from ft_archiver.wiring import build_archiver
+from ft_archiver.local.webhook_sender import send_webhook
 
-BUCKET = "ft-archiver-demo"
-BUS = "ft-archiver-demo"
-
-
-@contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+# The handlers' JSON logs and EMF metrics would bury the demo's own lines.
+QUIET = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
 
 
 def _step(text: str) -> None:
     print(f"==> {text}", flush=True)
 
 
+def _wait_for_event(deployment: LocalDeployment, queue_url: str, timeout_s: float) -> list[Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        events = read_events(deployment.aws, queue_url, wait_s=2)
+        if events:
+            return events
+    return []
+
+
 def run_demo(size: int) -> int:
-    _step("starting the AWS emulator (moto server) and the Together simulator on 127.0.0.1")
+    _step("starting the Together simulator, moto, and template.yaml's resources on 127.0.0.1")
     with (
-        MotoServer() as aws,
         TogetherSimulator() as together,
-        _environment({**TEST_CREDENTIALS, "AWS_ENDPOINT_URL": aws.endpoint_url}),
+        LocalDeployment(
+            together.api_key, together.base_url, name="ft-archiver-demo", extra_environment=QUIET
+        ) as deployment,
     ):
-        print(f"    moto: {aws.endpoint_url}   together: {together.base_url}")
-        _step(f"creating bucket {BUCKET} (abort-incomplete-uploads rule), bus {BUS}, capture queue")
-        resources = create_archive_resources(aws, BUCKET, BUS, "ft-archiver-demo-events")
+        stack = deployment.stack
+        assert stack is not None
+        print(f"    moto: {deployment.aws.endpoint_url}   together: {together.base_url}")
+        print(f"    bucket {stack.bucket}, queue + DLQ, table {stack.table_name}")
+        capture = capture_events(deployment.aws, stack.bus_name, "ft-archiver-demo-capture")
         job = together.add_job("Lora", size=size, model_output_name="acme/Llama-3-8B-demo")
         archive = together.archive_for(job.id, "merged")
-        _step(f"archiving LoRA fine-tune {job.id} ({size / MIB:,.0f} MiB merged model)")
-        settings = Settings(
-            TOGETHER_API_KEY=together.api_key,
-            TOGETHER_BASE_URL=together.base_url,
-            ARCHIVE_BUCKET=BUCKET,
-            ARCHIVE_PREFIX="models/",
-            EVENT_BUS_NAME=BUS,
-        )
-        started = time.monotonic()
-        detail = build_archiver(settings).archive(
-            ArchiveRequest(job.id), Destination(BUCKET, settings.archive_prefix)
-        )
-        elapsed = time.monotonic() - started
+
+        _step(f"POST signed webhook to {deployment.webhook_url} for LoRA job {job.id}")
+        payload = {
+            "type": "fine_tuning.job.completed",
+            "data": {"id": job.id, "status": "completed"},
+        }
+        answer = send_webhook(deployment.webhook_url, stack.webhook_secret, payload)
+        print(f"    HTTP {answer.status_code} {answer.text}")
+        if answer.status_code != 202:
+            _step("FAILED: the webhook was not accepted")
+            return 1
+
+        _step(f"archiver streams {size / MIB:,.0f} MiB from the simulator into S3 ...")
+        events = _wait_for_event(deployment, capture, timeout_s=600)
+        archived = [e for e in events if e.get("detail-type") == "Fine-tune Archived"]
+        if len(archived) != 1:
+            _step("FAILED: no success event arrived")
+            print(json.dumps(events, indent=2))
+            return 1
+        detail = archived[0]["detail"]
 
         _step("verifying the object against the simulator")
-        s3 = aws.client("s3")
-        body = s3.get_object(Bucket=BUCKET, Key=detail.key)["Body"]
+        body = deployment.aws.client("s3").get_object(Bucket=stack.bucket, Key=detail["key"])[
+            "Body"
+        ]
         digest = hashlib.sha256()
         for chunk in iter(lambda: body.read(8 * MIB), b""):
             digest.update(chunk)
         expected = together.sha256(archive)
-        verified = digest.hexdigest() == expected == detail.sha256
-        print(f"    key:        s3://{BUCKET}/{detail.key}")
-        parts = f"{detail.parts} parts of {detail.part_size // MIB} MiB"
-        print(f"    size:       {detail.size:,} bytes in {parts}")
+        verified = digest.hexdigest() == expected == detail["sha256"]
+        parts = f"{detail['parts']} parts of {detail['part_size'] // MIB} MiB"
+        rate = detail["size"] / detail["duration_s"] / MIB if detail["duration_s"] else 0.0
+        print(f"    key:        {detail['filename']}")
+        print(f"    size:       {detail['size']:,} bytes in {parts}")
         check = "matches the simulator" if verified else "MISMATCH"
-        print(f"    sha256:     {detail.sha256} ({check})")
-        print(f"    checksum:   {detail.checksum_algorithm} {detail.checksum} (full object)")
-        print(f"    throughput: {detail.size / elapsed / MIB:,.1f} MiB/s ({elapsed:.1f} s)")
+        print(f"    sha256:     {detail['sha256']} ({check})")
+        print(f"    checksum:   {detail['checksum_algorithm']} {detail['checksum']} (full object)")
+        print(f"    throughput: {rate:,.1f} MiB/s ({detail['duration_s']:.1f} s)")
 
-        _step("reading the event back from the rule's SQS target")
-        events = read_events(aws, resources.queue_url)
-        print(json.dumps(events, indent=2))
-        delivered = [e for e in events if e.get("detail-type") == "Fine-tune Archived"]
-        ok = verified and len(delivered) == 1 and delivered[0]["detail"]["sha256"] == expected
-        _step("done: archive verified, event delivered" if ok else "FAILED")
+        _step("the event, as it arrived on the bus's SQS target")
+        print(json.dumps(archived[0], indent=2))
+        ok = verified
+        _step("done: webhook in, archive verified, event out" if ok else "FAILED")
         return 0 if ok else 1

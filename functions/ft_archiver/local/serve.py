@@ -23,9 +23,6 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from ft_archiver.handlers import archiver as archiver_handler
-from ft_archiver.handlers import dependencies
-from ft_archiver.handlers import webhook as webhook_handler
 from ft_archiver.local.aws import REGION, TEST_CREDENTIALS, MotoServer
 from infra.local_stack import LocalStack, deploy_local
 
@@ -134,7 +131,12 @@ class _WebhookEndpoint(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         headers = {name.lower(): value for name, value in self.headers.items()}
         event = function_url_event(self.command, self.path, headers, body)
-        result = webhook_handler.handler(event, LambdaContext("WebhookFunction", 10))
+        from ft_archiver.handlers import webhook as webhook_handler
+
+        try:
+            result = webhook_handler.handler(event, LambdaContext("WebhookFunction", 10))
+        except Exception:  # what a Function URL answers when the function raises
+            result = {"statusCode": 502, "body": '{"Message":"Internal Server Error"}'}
         payload = result.get("body", "").encode()
         self.send_response(result["statusCode"])
         for name, value in result.get("headers", {}).items():
@@ -198,6 +200,10 @@ class LocalDeployment:
         }
         self._saved_environment = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
+        # Imported only now, so that Powertools reads the environment just set, as it
+        # would at a Lambda cold start.
+        from ft_archiver.handlers import dependencies
+
         dependencies.reset()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _WebhookEndpoint)
         self._http.daemon_threads = True
@@ -223,6 +229,8 @@ class LocalDeployment:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        from ft_archiver.handlers import dependencies
+
         dependencies.reset()
         self.aws.stop()
 
@@ -241,6 +249,8 @@ class LocalDeployment:
     def poll_once(self, wait_s: int = 0) -> int:
         """Receive at most one message and run the archiver on it; returns how many ran."""
         assert self.stack is not None
+        from ft_archiver.handlers import archiver as archiver_handler
+
         sqs = self.aws.client("sqs")
         messages = sqs.receive_message(
             QueueUrl=self.stack.queue_url,
