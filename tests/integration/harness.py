@@ -12,6 +12,8 @@ from ft_archiver.settings import Settings
 from ft_archiver.wiring import build_archiver
 from infra.local_stack import LocalStack
 
+from .event_schemas import validate_event
+
 PREFIX = "models/"
 
 
@@ -82,7 +84,10 @@ class Harness:
         return list(listing.get("Uploads", []))
 
     def events(self, wait_s: float = 3.0) -> list[dict[str, Any]]:
-        return read_events(self.aws, self.capture_queue_url, wait_s)
+        events = read_events(self.aws, self.capture_queue_url, wait_s)
+        for event in events:
+            validate_event(event)
+        return events
 
     def assert_nothing_written(self) -> None:
         assert self.keys() == []

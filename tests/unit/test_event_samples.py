@@ -3,10 +3,18 @@
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 from pydantic import BaseModel
 
-from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED, ArchivedDetail, ArchiveFailedDetail
+from ft_archiver.domain.events import (
+    ARCHIVE_FAILED,
+    ARCHIVED,
+    SCHEMA_FILES,
+    ArchivedDetail,
+    ArchiveFailedDetail,
+    detail_schema,
+)
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 
@@ -25,3 +33,23 @@ def test_sample_event_matches_the_model(
     assert event["source"] == "ft-archiver"
     assert event["detail-type"] == detail_type
     assert model.model_validate(event["detail"]).model_dump(mode="json") == event["detail"]
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA_FILES))
+def test_published_schema_is_the_models_schema(name: str) -> None:
+    """events/schemas/ cannot drift from the pydantic models that produce the events."""
+    detail_type, _ = SCHEMA_FILES[name]
+    committed = json.loads((EVENTS / "schemas" / name).read_text())
+    assert committed == detail_schema(detail_type)
+
+
+@pytest.mark.parametrize(
+    ("name", "schema"),
+    [
+        ("fine-tune-archived.json", "fine-tune-archived.schema.json"),
+        ("fine-tune-archive-failed.json", "fine-tune-archive-failed.schema.json"),
+    ],
+)
+def test_sample_events_satisfy_the_schema(name: str, schema: str) -> None:
+    event = json.loads((EVENTS / name).read_text())
+    jsonschema.validate(event["detail"], json.loads((EVENTS / "schemas" / schema).read_text()))

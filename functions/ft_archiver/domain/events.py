@@ -1,6 +1,6 @@
 """The EventBridge events ft-archiver emits: the contract downstream pipelines consume."""
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,3 +46,20 @@ class ArchiveFailedDetail(BaseModel):
     error_type: str
     error: str
     retryable: bool
+
+
+SCHEMA_FILES: dict[str, tuple[str, type[BaseModel]]] = {
+    "fine-tune-archived.schema.json": (ARCHIVED, ArchivedDetail),
+    "fine-tune-archive-failed.schema.json": (ARCHIVE_FAILED, ArchiveFailedDetail),
+}
+
+
+def detail_schema(detail_type: str) -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of an event's detail: the published contract."""
+    models = dict(SCHEMA_FILES.values())
+    schema = models[detail_type].model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://ft-archiver.dev/schemas/{detail_type.lower().replace(' ', '-')}.json",
+        **schema,
+    }

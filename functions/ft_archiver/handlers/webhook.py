@@ -49,5 +49,5 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     except ArchiverError as exc:
         logger.exception("webhook intake failed")
         answer = refusal(503, "unavailable", f"{type(exc).__name__}: try again later")
-    logger.info("webhook answered", extra={"status": answer.status, **answer.body})
+    logger.info("webhook answered", extra={"status": answer.status, "response": answer.body})
     return _respond(answer)

@@ -172,6 +172,7 @@ class LocalDeployment:
         self.archiver_timeout_s = archiver_timeout_s
         self.extra_environment = extra_environment or {}
         self.stack: LocalStack | None = None
+        self.environment: dict[str, str] = {}
         self._http: ThreadingHTTPServer | None = None
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -198,6 +199,7 @@ class LocalDeployment:
             **self.stack.environments["ArchiverFunction"],
             **self.extra_environment,
         }
+        self.environment = environment
         self._saved_environment = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
         # Imported only now, so that Powertools reads the environment just set, as it

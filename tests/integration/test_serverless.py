@@ -1,0 +1,366 @@
+"""The deployed topology, locally: signed webhook -> WebhookFunction -> ArchiveQueue ->
+ArchiverFunction -> S3 + EventBridge, with template.yaml's resources in a moto server."""
+
+import io
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from ft_archiver.domain.naming import normalize
+from ft_archiver.local.aws import capture_events, read_events
+from ft_archiver.local.serve import LocalDeployment
+from ft_archiver.local.simulator import Faults, SimJob, TogetherSimulator
+from ft_archiver.local.webhook_sender import signed_headers
+from ft_archiver.observability import logger
+
+from .event_schemas import validate_event
+
+KIB = 1024
+
+
+@pytest.fixture(scope="module")
+def deployment(together: TogetherSimulator) -> Iterator[LocalDeployment]:
+    settings = {
+        "FT_ARCHIVER_PART_SIZE": "256KiB",
+        "FT_ARCHIVER_PART_SIZE_FLOOR": "64KiB",
+        "FT_ARCHIVER_MAX_ATTEMPTS": "2",
+        "FT_ARCHIVER_RETRY_BASE_DELAY": "0.01",
+    }
+    local = LocalDeployment(
+        together.api_key,
+        together.base_url,
+        name="serverless-test",
+        retry_delay_s=0,
+        extra_environment=settings,
+        part_min_size=64 * KIB,
+    )
+    local.start(poll=False)  # the tests drive the event source mapping themselves
+    yield local
+    local.stop()
+
+
+class Topology:
+    def __init__(self, local: LocalDeployment, together: TogetherSimulator) -> None:
+        assert local.stack is not None
+        self.local = local
+        self.stack = local.stack
+        self.together = together
+        self.sqs = local.aws.client("sqs")
+        self.s3 = local.aws.client("s3")
+        self.capture = capture_events(local.aws, self.stack.bus_name, f"cap-{time.time_ns()}")
+        self.drain(self.stack.queue_url)
+        self.drain(self.stack.dead_letter_queue_url)
+
+    def drain(self, url: str) -> None:
+        """Delete whatever is visible (PurgeQueue is allowed once a minute only)."""
+        while messages := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+            "Messages", []
+        ):
+            for message in messages:
+                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+    def post(self, body: bytes, headers: dict[str, str]) -> requests.Response:
+        return requests.post(self.local.webhook_url, data=body, headers=headers, timeout=30)
+
+    def send(self, payload: Any, webhook_id: str | None = None) -> requests.Response:
+        body = json.dumps(payload).encode()
+        return self.post(body, signed_headers(self.stack.webhook_secret, body, webhook_id))
+
+    def send_raw(self, body: bytes) -> requests.Response:
+        return self.post(body, signed_headers(self.stack.webhook_secret, body))
+
+    def queued(self, url: str | None = None) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=url or self.stack.queue_url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(
+            attributes["ApproximateNumberOfMessagesNotVisible"]
+        )
+
+    def run_archiver(self) -> int:
+        return self.local.poll_once(wait_s=0)
+
+    def events(self, wait_s: float = 2.0) -> list[dict[str, Any]]:
+        events = read_events(self.local.aws, self.capture, wait_s)
+        for event in events:
+            validate_event(event)
+        return events
+
+    def versions(self, key: str) -> list[dict[str, Any]]:
+        listing = self.s3.list_object_versions(Bucket=self.stack.bucket, Prefix=key)
+        return list(listing.get("Versions", []))
+
+    def open_uploads(self) -> list[Any]:
+        return list(self.s3.list_multipart_uploads(Bucket=self.stack.bucket).get("Uploads", []))
+
+
+@pytest.fixture
+def topology(
+    deployment: LocalDeployment, together: TogetherSimulator, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Topology]:
+    # The functions' environment, as the template gives it, over the suite's isolation.
+    for name, value in deployment.environment.items():
+        monkeypatch.setenv(name, value)
+    together.set_faults(Faults())
+    yield Topology(deployment, together)
+    together.set_faults(Faults())
+
+
+def lora(topology: Topology, size: int = 600 * KIB) -> SimJob:
+    return topology.together.add_job(
+        "Lora", size=size, model_output_name=f"acme/m-{time.time_ns()}"
+    )
+
+
+# -- the happy path ---------------------------------------------------------------------
+
+
+def test_signed_webhook_to_archived_object_and_event(topology: Topology) -> None:
+    job = lora(topology)
+    answer = topology.send({"type": "fine_tuning.job.completed", "data": {"id": job.id}})
+    assert answer.status_code == 202
+    body = answer.json()
+    assert body["accepted"] is True
+    assert body["id"] == job.id
+    assert body["checkpoint_type"] == "default"
+    assert body["message_id"]
+    assert topology.run_archiver() == 1
+    events = topology.events()
+    assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
+    detail = events[0]["detail"]
+    archive = topology.together.archive_for(job.id, "merged")
+    assert detail["sha256"] == topology.together.sha256(archive)
+    assert detail["key"].startswith(topology.stack.prefix)
+    obj = topology.s3.get_object(Bucket=topology.stack.bucket, Key=detail["key"])
+    assert obj["ContentLength"] == archive.size
+    assert topology.queued() == 0
+
+
+def test_flat_payload_with_a_compound_id(topology: Topology) -> None:
+    job = topology.together.add_job("Full", model_output_name="flat", steps={7: 100 * KIB})
+    answer = topology.send({"id": f"{job.id}:7", "status": "completed"})
+    assert answer.status_code == 202
+    assert answer.json()["checkpoint_step"] == 7
+    topology.run_archiver()
+    detail = topology.events()[0]["detail"]
+    assert detail["checkpoint_step"] == 7
+    assert detail["key"] == f"{topology.stack.prefix}flat-checkpoint-7.tar.zst"
+
+
+def test_logs_carry_the_webhook_id_and_never_the_key(topology: Topology) -> None:
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setFormatter(logger.registered_formatter)
+    target = logging.getLogger(logger.name)
+    target.addHandler(handler)
+    try:
+        job = lora(topology)
+        topology.send({"id": job.id}, webhook_id="msg_log_check")
+        topology.run_archiver()
+    finally:
+        target.removeHandler(handler)
+    assert topology.events()[0]["detail-type"] == "Fine-tune Archived"
+    lines = [json.loads(line) for line in captured.getvalue().splitlines()]
+    assert {line["message"] for line in lines} >= {"webhook answered", "archived"}
+    assert all(line.get("correlation_id") == "msg_log_check" for line in lines)
+    assert topology.together.api_key not in captured.getvalue()
+    assert topology.stack.webhook_secret not in captured.getvalue()
+
+
+# -- refusals: the status code, the message, and nothing enqueued ----------------------
+
+
+def refused(topology: Topology, answer: requests.Response, status: int, text: str) -> None:
+    assert answer.status_code == status, answer.text
+    assert text in answer.json()["message"]
+    assert topology.queued() == 0
+
+
+def test_bad_signature(topology: Topology) -> None:
+    body = json.dumps({"id": "ft-abc"}).encode()
+    headers = signed_headers(topology.stack.webhook_secret, body)
+    headers["webhook-signature"] = "v1,AAAA" + headers["webhook-signature"][7:]
+    refused(topology, topology.post(body, headers), 401, "no valid v1 signature")
+
+
+def test_signature_for_another_body(topology: Topology) -> None:
+    signed = json.dumps({"id": "ft-abc"}).encode()
+    headers = signed_headers(topology.stack.webhook_secret, signed)
+    refused(topology, topology.post(b'{"id": "ft-abd"}', headers), 401, "no valid v1 signature")
+
+
+def test_missing_headers(topology: Topology) -> None:
+    answer = topology.post(b'{"id": "ft-abc"}', {"content-type": "application/json"})
+    refused(topology, answer, 401, "missing header(s): webhook-id, webhook-timestamp")
+
+
+def test_old_timestamp(topology: Topology) -> None:
+    body = json.dumps({"id": "ft-abc"}).encode()
+    stale = int(time.time()) - 600
+    refused(
+        topology,
+        topology.post(body, signed_headers(topology.stack.webhook_secret, body, timestamp=stale)),
+        401,
+        "at most 300 s either way",
+    )
+
+
+def test_rotated_secrets_are_both_accepted(topology: Topology) -> None:
+    job = lora(topology)
+    body = json.dumps({"id": job.id}).encode()
+    headers = signed_headers(topology.stack.webhook_secret, body)
+    other = signed_headers("whsec_" + "b3RoZXItc2VjcmV0LTEyMzQ1Ng==", body, headers["webhook-id"],
+                           int(headers["webhook-timestamp"]))  # fmt: skip
+    headers["webhook-signature"] = f"{other['webhook-signature']} {headers['webhook-signature']}"
+    assert topology.post(body, headers).status_code == 202
+    topology.run_archiver()
+    assert topology.events()[0]["detail-type"] == "Fine-tune Archived"
+
+
+def test_replayed_webhook_id_is_not_enqueued_again(topology: Topology) -> None:
+    job = lora(topology)
+    first = topology.send({"id": job.id}, webhook_id="msg_replay")
+    assert first.status_code == 202
+    topology.drain(topology.stack.queue_url)
+    again = topology.send({"id": job.id}, webhook_id="msg_replay")
+    assert again.status_code == 200
+    assert again.json()["duplicate"] is True
+    assert again.json()["message_id"] == first.json()["message_id"]
+    assert topology.queued() == 0
+
+
+def test_malformed_json(topology: Topology) -> None:
+    refused(topology, topology.send_raw(b'{"id": '), 400, "body is not JSON")
+
+
+def test_duplicate_json_keys(topology: Topology) -> None:
+    refused(topology, topology.send_raw(b'{"id": "ft-a", "id": "ft-b"}'), 400, "duplicate JSON key")
+
+
+def test_oversized_body(topology: Topology) -> None:
+    body = json.dumps({"id": "ft-abc", "pad": "x" * 70_000}).encode()
+    refused(topology, topology.send_raw(body), 413, "limited to 65536 bytes")
+
+
+def test_wrong_content_type(topology: Topology) -> None:
+    body = b'{"id": "ft-abc"}'
+    headers = signed_headers(topology.stack.webhook_secret, body)
+    headers["content-type"] = "text/plain"
+    refused(topology, topology.post(body, headers), 415, "must be application/json")
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"status": "completed"}, "'id'"),
+        ({"id": 12}, "'id'"),
+        ({"id": "ft-a", "checkpoint_step": "7"}, "'checkpoint_step'"),
+        ({"id": "ft-a", "checkpoint_step": True}, "'checkpoint_step'"),
+        ({"type": "fine_tuning.job.completed"}, "'data'"),
+        (["ft-a"], "JSON object"),
+    ],
+)
+def test_schema_errors_name_the_field(topology: Topology, payload: Any, field: str) -> None:
+    refused(topology, topology.send_raw(json.dumps(payload).encode()), 422, field)
+
+
+@pytest.mark.parametrize(
+    ("payload", "text"),
+    [
+        ({"id": "ft-abc:5", "checkpoint_step": 5}, "remove one"),
+        ({"id": "ft-abc", "checkpoint_type": "full"}, "default, merged, adapter"),
+        ({"id": "ft-abc", "key": "a/../b"}, "'..'"),
+        ({"id": "ft-abc&checkpoint=adapter"}, "is not a fine-tune ID"),
+    ],
+)
+def test_rule_errors_answer_400(topology: Topology, payload: dict[str, Any], text: str) -> None:
+    refused(topology, topology.send(payload), 400, text)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"id": "ft-abc", "status": "failed"},
+        {"type": "fine_tuning.job.cancelled", "data": {"id": "ft-abc"}},
+    ],
+)
+def test_not_completed_is_ignored(topology: Topology, payload: dict[str, Any]) -> None:
+    answer = topology.send(payload)
+    assert answer.status_code == 200
+    assert answer.json()["ignored"] is True
+    assert answer.json()["reason"]
+    assert topology.queued() == 0
+
+
+# -- the archiver: idempotency, concurrency, failures ----------------------------------
+
+
+def enqueue_twice(topology: Topology, job: SimJob) -> None:
+    """The same request delivered twice, as SQS may do (at-least-once)."""
+    for webhook_id in ("msg_dup_a", f"msg_dup_{time.time_ns()}"):
+        assert topology.send({"id": job.id}, webhook_id=webhook_id).status_code in (200, 202)
+
+
+def test_duplicate_delivery_archives_once(topology: Topology) -> None:
+    job = lora(topology)
+    enqueue_twice(topology, job)
+    assert topology.run_archiver() == 1
+    assert topology.run_archiver() == 1
+    events = topology.events()
+    assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
+    assert len(topology.versions(events[0]["detail"]["key"])) == 1
+    assert topology.queued() == 0
+
+
+def test_concurrent_deliveries_archive_once(topology: Topology) -> None:
+    job = lora(topology, size=2048 * KIB)
+    topology.together.set_faults(Faults(rate_limit_bps=2 * 1024 * 1024))  # ~1 s per archive
+    enqueue_twice(topology, job)
+    runners = [threading.Thread(target=topology.run_archiver) for _ in range(2)]
+    for runner in runners:
+        runner.start()
+    for runner in runners:
+        runner.join()
+    deadline = time.monotonic() + 30
+    while topology.queued() and time.monotonic() < deadline:
+        topology.run_archiver()  # the loser's message comes back and finds the work done
+    assert topology.queued() == 0
+    events = topology.events()
+    assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
+    assert len(topology.versions(events[0]["detail"]["key"])) == 1
+
+
+def test_failing_source_retries_then_dead_letters(topology: Topology) -> None:
+    job = lora(topology)
+    topology.together.set_faults(Faults(fail_first=10_000, fail_status=503))
+    assert topology.send({"id": job.id}).status_code == 202
+    runs = 0
+    deadline = time.monotonic() + 60
+    while topology.queued() and time.monotonic() < deadline:
+        runs += topology.run_archiver()
+    assert runs == 5  # maxReceiveCount in template.yaml
+    assert topology.queued(topology.stack.dead_letter_queue_url) == 1
+    events = topology.events()
+    assert len(events) == 5
+    assert {e["detail-type"] for e in events} == {"Fine-tune Archive Failed"}
+    assert all(e["detail"]["retryable"] for e in events)
+    assert topology.open_uploads() == []
+    key = f"{topology.stack.prefix}{normalize(job.model_output_name or '')}.tar.zst"
+    assert topology.versions(key) == []
+
+
+def test_rule_failure_is_reported_once_and_not_retried(topology: Topology) -> None:
+    job = topology.together.add_job("Full")
+    assert topology.send({"id": job.id, "checkpoint_type": "adapter"}).status_code == 202
+    assert topology.run_archiver() == 1
+    assert topology.queued() == 0
+    assert topology.queued(topology.stack.dead_letter_queue_url) == 0
+    events = topology.events()
+    assert [e["detail"]["error_type"] for e in events] == ["CheckpointTypeNotAllowedError"]
