@@ -4,14 +4,26 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# SAM CLI lives in its own virtualenv: its pins must not steer the project's.
+SAM_VENV := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+export SAM_CLI_TELEMETRY := 0
+# `sam build` needs the Lambda runtime's python3.13 on PATH; pyenv's shim is not enough
+# while another version is global, so find the real binary.
+PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
 
-.PHONY: install test lint typecheck unit integration demo clean
+.PHONY: install test lint typecheck pytest package demo serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(SAM_STAMP):
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
+	touch $(SAM_STAMP)
 
 install: $(STAMP)
 
@@ -22,17 +34,25 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
-	$(BIN)/pytest tests/unit
-
-integration: $(STAMP)
-	$(BIN)/pytest tests/integration
-
-test: lint typecheck
+pytest: $(STAMP)
 	$(BIN)/pytest
+
+# The deployable package: both linters, a Docker-free build, and every handler imported
+# from the built artifact by the runtime's Python.
+package: $(STAMP) $(SAM_STAMP)
+	@test -n "$(PYTHON313)" || { echo "sam build needs python3.13 (pyenv install 3.13)"; exit 1; }
+	$(SAM_VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
+	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_VENV)/bin/sam build --region us-east-1
+	$(BIN)/python -m infra.check_build $(PYTHON313)
+
+test: lint typecheck package pytest
 
 demo: $(STAMP)
 	$(BIN)/ft-archiver demo
 
+serve: $(STAMP)
+	$(BIN)/ft-archiver serve
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache

@@ -53,3 +53,31 @@ def test_published_schema_is_the_models_schema(name: str) -> None:
 def test_sample_events_satisfy_the_schema(name: str, schema: str) -> None:
     event = json.loads((EVENTS / name).read_text())
     jsonschema.validate(event["detail"], json.loads((EVENTS / "schemas" / schema).read_text()))
+
+
+SAMPLE_SECRET = "whsec_ZnQtYXJjaGl2ZXIgc2FtcGxlIHNlY3JldCAwMDAx"  # documented in README
+
+
+def test_sample_webhook_request_is_correctly_signed() -> None:
+    from ft_archiver.domain.webhook import decode_secret, parse_payload, verify_signature
+
+    event = json.loads((EVENTS / "webhook-request.json").read_text())
+    headers, body = event["headers"], event["body"].encode()
+    now = int(headers["webhook-timestamp"]) + 1
+    assert (
+        verify_signature([decode_secret(SAMPLE_SECRET)], headers, body, now)
+        == (headers["webhook-id"])
+    )
+    event_type, completion = parse_payload(body)
+    assert event_type == "fine_tuning.job.completed"
+    assert completion.checkpoint_type == "merged"
+
+
+def test_sample_sqs_record_carries_an_archive_message() -> None:
+    from ft_archiver.domain.messages import ArchiveMessage
+
+    event = json.loads((EVENTS / "archive-request-sqs.json").read_text())
+    [record] = event["Records"]
+    message = ArchiveMessage.model_validate_json(record["body"])
+    assert record["messageAttributes"]["webhook_id"]["stringValue"] == message.webhook_id
+    assert record["eventSource"] == "aws:sqs"

@@ -1,0 +1,167 @@
+"""infra/local_stack.py creates what template.yaml declares: read back and compared."""
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ft_archiver.local.aws import MotoServer
+from ft_archiver.settings import Settings
+from infra.local_stack import LocalStack, deploy_local
+from infra.template import Evaluator, function_environment, load_template, resource
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = load_template()
+
+
+@pytest.fixture(scope="module")
+def stack(aws: MotoServer) -> LocalStack:
+    name = f"stack-{uuid.uuid4().hex[:8]}"
+    return deploy_local(aws, name, together_api_key="k", together_base_url="http://127.0.0.1:1/v1")
+
+
+def props(logical_id: str) -> dict[str, Any]:
+    placeholders = {"ArchiveDeadLetterQueue.Arn": "arn:dlq"}
+    evaluator = Evaluator(TEMPLATE, placeholders)
+    resolved: dict[str, Any] = evaluator.resolve(resource(TEMPLATE, logical_id))
+    return resolved
+
+
+def test_bucket_matches_the_template(aws: MotoServer, stack: LocalStack) -> None:
+    s3 = aws.client("s3")
+    declared = props("ArchiveBucket")
+    block = s3.get_public_access_block(Bucket=stack.bucket)["PublicAccessBlockConfiguration"]
+    assert block == declared["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    rules = s3.get_bucket_encryption(Bucket=stack.bucket)["ServerSideEncryptionConfiguration"]
+    assert rules["Rules"][0]["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert s3.get_bucket_versioning(Bucket=stack.bucket)["Status"] == "Enabled"
+    lifecycle = s3.get_bucket_lifecycle_configuration(Bucket=stack.bucket)["Rules"]
+    [declared_rule] = declared["LifecycleConfiguration"]["Rules"]
+    assert lifecycle[0]["ID"] == declared_rule["Id"]
+    assert (
+        lifecycle[0]["AbortIncompleteMultipartUpload"]
+        == (declared_rule["AbortIncompleteMultipartUpload"])
+    )
+
+
+def test_tls_only_policy_is_declared() -> None:
+    statement = resource(TEMPLATE, "ArchiveBucketPolicy")["PolicyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_queues_match_the_template(aws: MotoServer, stack: LocalStack) -> None:
+    sqs = aws.client("sqs")
+    attributes = sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    declared = props("ArchiveQueue")
+    assert attributes["VisibilityTimeout"] == str(declared["VisibilityTimeout"])
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == declared["RedrivePolicy"]["maxReceiveCount"]
+    dlq_arn = sqs.get_queue_attributes(
+        QueueUrl=stack.dead_letter_queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    assert redrive["deadLetterTargetArn"] == dlq_arn
+
+
+def test_visibility_timeout_is_six_times_the_archiver_timeout() -> None:
+    archiver = resource(TEMPLATE, "ArchiverFunction")
+    assert archiver["Timeout"] == 900
+    assert props("ArchiveQueue")["VisibilityTimeout"] >= 6 * archiver["Timeout"]
+
+
+def test_archiver_event_source_is_batch_of_one_with_partial_failures() -> None:
+    source = resource(TEMPLATE, "ArchiverFunction")["Events"]["ArchiveRequests"]["Properties"]
+    assert source["BatchSize"] == 1
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_table_matches_the_template(aws: MotoServer, stack: LocalStack) -> None:
+    dynamodb = aws.client("dynamodb")
+    table = dynamodb.describe_table(TableName=stack.table_name)["Table"]
+    declared = props("StateTable")
+    assert table["KeySchema"] == declared["KeySchema"]
+    ttl = dynamodb.describe_time_to_live(TableName=stack.table_name)["TimeToLiveDescription"]
+    assert ttl["AttributeName"] == declared["TimeToLiveSpecification"]["AttributeName"]
+    assert ttl["TimeToLiveStatus"] == "ENABLED"
+
+
+def test_secrets_exist_under_the_names_the_functions_read(
+    aws: MotoServer, stack: LocalStack
+) -> None:
+    secrets = aws.client("secretsmanager")
+    archiver = stack.environments["ArchiverFunction"]
+    webhook = stack.environments["WebhookFunction"]
+    key = secrets.get_secret_value(SecretId=archiver["TOGETHER_API_KEY_SECRET_NAME"])
+    assert key["SecretString"] == "k"
+    secret = secrets.get_secret_value(SecretId=webhook["WEBHOOK_SECRET_NAME"])
+    assert secret["SecretString"].startswith("whsec_")
+
+
+def test_no_secret_is_a_plain_environment_variable() -> None:
+    for function in ("WebhookFunction", "ArchiverFunction"):
+        names = set(function_environment(TEMPLATE, function))
+        assert not names & {"TOGETHER_API_KEY", "WEBHOOK_SECRET"}
+
+
+def test_every_environment_variable_is_a_setting() -> None:
+    aliases = {
+        field.validation_alias
+        for field in Settings.model_fields.values()
+        if isinstance(field.validation_alias, str)
+    }
+    for function in ("WebhookFunction", "ArchiverFunction"):
+        for name in function_environment(TEMPLATE, function):
+            assert name in aliases or name.startswith("POWERTOOLS_"), name
+
+
+def test_handlers_named_in_the_template_exist() -> None:
+    import importlib
+
+    for function in ("WebhookFunction", "ArchiverFunction"):
+        module, attribute = resource(TEMPLATE, function)["Handler"].rsplit(".", 1)
+        assert callable(getattr(importlib.import_module(module), attribute))
+
+
+def _statements(function: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for policy in resource(TEMPLATE, function)["Policies"]:
+        if "Statement" in policy:
+            found.extend(policy["Statement"])
+        elif "Fn::If" in policy:
+            found.extend(policy["Fn::If"][1]["Statement"])
+    return found
+
+
+@pytest.mark.parametrize("function", ["WebhookFunction", "ArchiverFunction"])
+def test_iam_names_actions_and_resources(function: str) -> None:
+    for statement in _statements(function):
+        actions = statement["Action"]
+        for action in actions if isinstance(actions, list) else [actions]:
+            assert "*" not in action, action
+        assert statement["Resource"] != "*"
+
+
+def test_archiver_writes_only_under_the_prefix() -> None:
+    [s3] = [s for s in _statements("ArchiverFunction") if "s3:PutObject" in s["Action"]]
+    template_text = s3["Resource"]["Fn::Sub"][0]
+    assert template_text.endswith("${Bucket}/${ArchivePrefix}*")
+
+
+def test_runtime_requirements_match_the_package_dependencies() -> None:
+    def names(lines: list[str]) -> set[str]:
+        return {
+            re.split(r"[<>=\[ ]", line.strip().strip('",'))[0].lower()
+            for line in lines
+            if line.strip() and not line.strip().startswith("#")
+        }
+
+    requirements = names((ROOT / "functions" / "requirements.txt").read_text().splitlines())
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    block = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
+    assert requirements == names(block.splitlines())

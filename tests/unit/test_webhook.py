@@ -1,0 +1,140 @@
+"""Standard Webhooks verification and payload parsing, pure."""
+
+import base64
+
+import pytest
+
+from ft_archiver.domain.webhook import (
+    MalformedJsonError,
+    PayloadTooLargeError,
+    SchemaError,
+    SignatureError,
+    UnsupportedMediaTypeError,
+    check_size_and_type,
+    decode_secret,
+    ignore_reason,
+    parse_payload,
+    sign,
+    verify_signature,
+)
+
+SECRET = "whsec_" + base64.b64encode(b"unit-test-secret").decode()
+KEY = decode_secret(SECRET)
+NOW = 1_800_000_000
+BODY = b'{"id": "ft-abc"}'
+
+
+def headers(body: bytes = BODY, timestamp: int = NOW, webhook_id: str = "msg_1") -> dict[str, str]:
+    return {
+        "webhook-id": webhook_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(KEY, webhook_id, timestamp, body),
+    }
+
+
+def test_a_correct_signature_returns_the_webhook_id() -> None:
+    assert verify_signature([KEY], headers(), BODY, NOW) == "msg_1"
+
+
+def test_secret_without_prefix_is_the_same_key() -> None:
+    assert decode_secret(SECRET.removeprefix("whsec_")) == KEY
+
+
+@pytest.mark.parametrize("bad", ["whsec_", "whsec_not base64!", ""])
+def test_bad_secrets_are_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="secret"):
+        decode_secret(bad)
+
+
+def test_any_of_several_signatures_may_match() -> None:
+    sent = headers()
+    sent["webhook-signature"] = "v1,bm9wZQ== v2,ignored " + sent["webhook-signature"]
+    assert verify_signature([KEY], sent, BODY, NOW) == "msg_1"
+
+
+def test_any_of_several_keys_may_match() -> None:
+    other = decode_secret("whsec_" + base64.b64encode(b"old").decode())
+    assert verify_signature([other, KEY], headers(), BODY, NOW) == "msg_1"
+
+
+@pytest.mark.parametrize("skew", [-301, 301, 10**6])
+def test_timestamps_outside_five_minutes_are_refused(skew: int) -> None:
+    with pytest.raises(SignatureError, match="at most 300 s"):
+        verify_signature([KEY], headers(timestamp=NOW + skew), BODY, NOW)
+
+
+@pytest.mark.parametrize("skew", [-300, 0, 300])
+def test_timestamps_within_five_minutes_pass(skew: int) -> None:
+    assert verify_signature([KEY], headers(timestamp=NOW + skew), BODY, NOW)
+
+
+@pytest.mark.parametrize("stamp", ["1.5e9", "-5", "soon", "١٨٠٠٠٠٠٠٠٠", "9" * 20])
+def test_malformed_timestamps_are_refused(stamp: str) -> None:
+    sent = headers()
+    sent["webhook-timestamp"] = stamp
+    with pytest.raises(SignatureError, match="whole seconds"):
+        verify_signature([KEY], sent, BODY, NOW)
+
+
+def test_another_body_does_not_verify() -> None:
+    with pytest.raises(SignatureError, match="no valid v1 signature"):
+        verify_signature([KEY], headers(), b'{"id": "ft-abd"}', NOW)
+
+
+def test_another_id_does_not_verify() -> None:
+    sent = headers()
+    sent["webhook-id"] = "msg_2"
+    with pytest.raises(SignatureError):
+        verify_signature([KEY], sent, BODY, NOW)
+
+
+def test_missing_headers_are_named() -> None:
+    with pytest.raises(SignatureError, match="webhook-signature"):
+        verify_signature([KEY], {"webhook-id": "x", "webhook-timestamp": str(NOW)}, BODY, NOW)
+
+
+def test_size_and_media_type() -> None:
+    check_size_and_type({"content-type": "application/json; charset=utf-8"}, BODY)
+    with pytest.raises(PayloadTooLargeError):
+        check_size_and_type({"content-type": "application/json"}, b"x" * (64 * 1024 + 1))
+    with pytest.raises(UnsupportedMediaTypeError):
+        check_size_and_type({"content-type": "application/x-www-form-urlencoded"}, BODY)
+    with pytest.raises(UnsupportedMediaTypeError):
+        check_size_and_type({}, BODY)
+
+
+def test_flat_and_enveloped_payloads() -> None:
+    kind, flat = parse_payload(b'{"id": "ft-a", "checkpoint_step": 3, "extra": 1}')
+    assert kind is None
+    assert (flat.id, flat.checkpoint_step) == ("ft-a", 3)
+    kind, wrapped = parse_payload(b'{"type": "fine_tuning.job.succeeded", "data": {"id": "ft-b"}}')
+    assert kind == "fine_tuning.job.succeeded"
+    assert wrapped.id == "ft-b"
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "text"),
+    [
+        (b"\xff\xfe", MalformedJsonError, "UTF-8"),
+        (b'{"id": NaN}', MalformedJsonError, "NaN is not JSON"),
+        (b"[" * 100_000, MalformedJsonError, "nests too deeply"),
+        (b'{"id": "a", "id": "b"}', MalformedJsonError, "duplicate JSON key 'id'"),
+        (b'"ft-a"', SchemaError, "JSON object"),
+        (b'{"id": ""}', SchemaError, "'id'"),
+        (b'{"id": "ft-a", "checkpoint_step": 1.5}', SchemaError, "'checkpoint_step'"),
+        (b'{"type": 5, "data": {"id": "ft-a"}}', SchemaError, "'type'"),
+        (b'{"data": {"id": 5}}', SchemaError, "'type'"),
+    ],
+)
+def test_bad_payloads(body: bytes, error: type[Exception], text: str) -> None:
+    with pytest.raises(error, match=text):
+        parse_payload(body)
+
+
+def test_what_is_ignored() -> None:
+    _, done = parse_payload(b'{"id": "ft-a", "status": "COMPLETED"}')
+    assert ignore_reason(None, done) is None
+    assert ignore_reason("fine_tuning.job.completed", done) is None
+    assert "not a completed" in (ignore_reason("fine_tuning.job.failed", done) or "")
+    _, failed = parse_payload(b'{"id": "ft-a", "status": "failed"}')
+    assert "'failed'" in (ignore_reason(None, failed) or "")
