@@ -12,7 +12,15 @@ export SAM_CLI_TELEMETRY := 0
 # while another version is global, so find the real binary.
 PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) $(shell command -v python3.13 2>/dev/null))
 
-.PHONY: install test lint typecheck pytest package demo serve clean
+# LocalStack (the faithful S3) runs without Docker on Python 3.13 with these pins.
+LS_VENV := .venv-localstack
+LS_STAMP := $(LS_VENV)/.installed
+LS_PACKAGES := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl==24.3.0' 'cryptography>=44,<45' service-identity
+# The peers the benchmark measures: the together 1.x SDK and smart_open.
+BENCH_VENV := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+.PHONY: install test lint typecheck pytest package conformance localstack bench demo serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,7 +33,20 @@ $(SAM_STAMP):
 	$(SAM_VENV)/bin/python -m pip install --quiet aws-sam-cli
 	touch $(SAM_STAMP)
 
+$(LS_STAMP):
+	@test -n "$(PYTHON313)" || { echo "LocalStack needs python3.13 (pyenv install 3.13)"; exit 1; }
+	test -x $(LS_VENV)/bin/python || $(PYTHON313) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/python -m pip install --quiet $(LS_PACKAGES)
+	touch $(LS_STAMP)
+
+$(BENCH_STAMP): pyproject.toml
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . 'together>=1.5,<2' 'smart_open[s3]>=7'
+	touch $(BENCH_STAMP)
+
 install: $(STAMP)
+
+localstack: $(LS_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check functions infra tests
@@ -48,6 +69,16 @@ package: $(STAMP) $(SAM_STAMP)
 
 test: lint typecheck package pytest
 
+# Integrity against LocalStack's S3, which validates checksums (started and stopped by
+# the suite itself).
+conformance: $(STAMP) $(LS_STAMP)
+	$(BIN)/pytest tests/conformance
+
+# Throughput, memory and cold start against the peers; prints a Markdown table and
+# writes bench-results.json. Takes about 15 minutes.
+bench: $(STAMP) $(LS_STAMP) $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m tests.benchmarks.run --json bench-results.json
+
 demo: $(STAMP)
 	$(BIN)/ft-archiver demo
 
@@ -55,4 +86,4 @@ serve: $(STAMP)
 	$(BIN)/ft-archiver serve
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) .aws-sam .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(LS_VENV) $(BENCH_VENV) .aws-sam .localstack .mypy_cache .ruff_cache .pytest_cache

@@ -98,19 +98,22 @@ def build_intake(settings: Settings) -> WebhookIntake:
     )
 
 
+def transfer_options(settings: Settings) -> TransferOptions:
+    return TransferOptions(
+        part_size=settings.part_size,
+        part_size_floor=settings.part_size_floor,
+        concurrency=settings.concurrency,
+        memory_budget=settings.memory_budget,
+        algorithm=ALGORITHMS[settings.checksum_algorithm],
+    )
+
+
 def build_archiver(settings: Settings, span: Span = no_span) -> Archiver:
-    pool_size = settings.concurrency + 4
     return Archiver(
         together=together_client(settings),
-        store=S3Store(aws_client("s3", settings, pool_size)),
+        store=S3Store(aws_client("s3", settings, settings.concurrency + 4)),
         publisher=EventBridgePublisher(aws_client("events", settings), settings.event_bus_name),
-        options=TransferOptions(
-            part_size=settings.part_size,
-            part_size_floor=settings.part_size_floor,
-            concurrency=settings.concurrency,
-            memory_budget=settings.memory_budget,
-            algorithm=ALGORITHMS[settings.checksum_algorithm],
-        ),
+        options=transfer_options(settings),
         ledger=state_store(settings),
         span=span,
     )

@@ -26,12 +26,6 @@ def aws() -> Iterator[MotoServer]:
         yield server
 
 
-@pytest.fixture(scope="session")
-def together() -> Iterator[TogetherSimulator]:
-    with TogetherSimulator() as simulator:
-        yield simulator
-
-
 @pytest.fixture(autouse=True)
 def _isolated_environment(aws: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("TOGETHER_API_KEY", "TOGETHER_BASE_URL", "ARCHIVE_BUCKET", "ARCHIVE_PREFIX",

@@ -1,0 +1,56 @@
+"""Integrity conformance against LocalStack's S3, which validates checksums as S3 does.
+
+Run by `make conformance` (and .ci/run), which installs LocalStack first; the session
+fixture starts it in host mode and stops it after.
+"""
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from ft_archiver.local.aws import TEST_CREDENTIALS
+from ft_archiver.local.simulator import Faults, TogetherSimulator
+from ft_archiver.settings import Settings
+from ft_archiver.wiring import aws_client
+from infra.localstack import LocalStack
+
+
+@pytest.fixture(scope="session")
+def localstack() -> Iterator[LocalStack]:
+    with LocalStack() as server:
+        yield server
+
+
+@dataclass
+class Target:
+    localstack: LocalStack
+    bucket: str
+    settings: Settings
+
+    def s3(self) -> object:
+        return aws_client("s3", self.settings)
+
+
+@pytest.fixture
+def target(
+    localstack: LocalStack, together: TogetherSimulator, monkeypatch: pytest.MonkeyPatch
+) -> Target:
+    for name, value in TEST_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", localstack.endpoint_url)
+    together.set_faults(Faults())
+    settings = Settings(
+        TOGETHER_API_KEY=together.api_key,
+        TOGETHER_BASE_URL=together.base_url,
+        ARCHIVE_BUCKET=f"conformance-{uuid.uuid4().hex[:10]}",
+        EVENT_BUS_NAME="default",
+        FT_ARCHIVER_PART_SIZE="5MiB",
+        FT_ARCHIVER_PART_SIZE_FLOOR="5MiB",  # S3's own minimum: LocalStack enforces it
+        FT_ARCHIVER_MAX_ATTEMPTS=2,
+        FT_ARCHIVER_RETRY_BASE_DELAY=0.01,
+    )
+    assert settings.archive_bucket
+    aws_client("s3", settings).create_bucket(Bucket=settings.archive_bucket)
+    return Target(localstack, settings.archive_bucket, settings)

@@ -1,0 +1,222 @@
+"""What S3 itself guarantees once ft-archiver's checksums are on the wire (LocalStack)."""
+
+import hashlib
+import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import pytest
+
+from ft_archiver.adapters.events import EventBridgePublisher
+from ft_archiver.adapters.s3 import MultipartUpload, ObjectSpec, S3Store, StoredObject, UploadedPart
+from ft_archiver.domain.checksums import Buffer
+from ft_archiver.errors import StorageError
+from ft_archiver.local.simulator import TogetherSimulator
+from ft_archiver.service.archive import Archiver, ArchiveRequest, Destination
+from ft_archiver.wiring import aws_client, together_client, transfer_options
+
+from .conftest import Target
+
+MIB = 1024 * 1024
+
+
+class WrappedUpload:
+    """A real multipart upload whose part or complete calls a test may tamper with."""
+
+    def __init__(self, upload: MultipartUpload, store: "WrappedStore") -> None:
+        self._upload = upload
+        self._store = store
+
+    def __enter__(self) -> "WrappedUpload":
+        self._upload.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._upload.__exit__(exc_type, exc, traceback)
+
+    def upload_part(self, number: int, body: Buffer, crc: int) -> UploadedPart:
+        return self._store.on_part(self._upload, number, body, crc)
+
+    def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject:
+        return self._store.on_complete(self._upload, parts, size, crc)
+
+
+class WrappedStore:
+    def __init__(self, store: S3Store) -> None:
+        self.store = store
+        self.on_part: Callable[[MultipartUpload, int, Buffer, int], UploadedPart] = (
+            lambda upload, number, body, crc: upload.upload_part(number, body, crc)
+        )
+        self.on_complete: Callable[
+            [MultipartUpload, list[UploadedPart], int, int], StoredObject
+        ] = lambda upload, parts, size, crc: upload.complete(parts, size, crc)
+        self.on_put: Callable[[ObjectSpec, Buffer, int], StoredObject] = store.put_object
+
+    def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject:
+        return self.on_put(spec, body, crc)
+
+    def start_multipart(self, spec: ObjectSpec) -> WrappedUpload:
+        return WrappedUpload(self.store.start_multipart(spec), self)
+
+    def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
+        self.store.tag(stored, tags)
+
+
+def flipped(body: Buffer) -> bytes:
+    data = bytearray(body)
+    data[len(data) // 2] ^= 0xFF
+    return bytes(data)
+
+
+def archiver(target: Target) -> tuple[Archiver, WrappedStore]:
+    settings = target.settings
+    store = WrappedStore(S3Store(aws_client("s3", settings, 12)))
+    publisher = EventBridgePublisher(aws_client("events", settings), settings.event_bus_name)
+    return Archiver(together_client(settings), store, publisher, transfer_options(settings)), store
+
+
+def run(target: Target, together: TogetherSimulator, size: int) -> tuple[Any, str]:
+    job = together.add_job("Lora", size=size, model_output_name=f"conf-{time.time_ns()}")
+    archive = together.archive_for(job.id, "merged")
+    the_archiver, _ = archiver(target)
+    detail = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
+    return detail, together.sha256(archive)
+
+
+def object_sha256(target: Target, key: str) -> str:
+    body = aws_client("s3", target.settings).get_object(Bucket=target.bucket, Key=key)["Body"]
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: body.read(8 * MIB), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def assert_nothing_left(target: Target) -> None:
+    s3 = aws_client("s3", target.settings)
+    assert s3.list_multipart_uploads(Bucket=target.bucket).get("Uploads", []) == []
+    assert s3.list_objects_v2(Bucket=target.bucket).get("KeyCount", 0) == 0
+
+
+def failing(
+    target: Target,
+    together: TogetherSimulator,
+    size: int,
+    store_change: Callable[[WrappedStore], None],
+) -> StorageError:
+    job = together.add_job("Lora", size=size, model_output_name=f"bad-{time.time_ns()}")
+    the_archiver, store = archiver(target)
+    store_change(store)
+    with pytest.raises(StorageError) as caught:
+        the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
+    assert_nothing_left(target)
+    return caught.value
+
+
+def test_full_object_checksum_is_accepted_and_stored(
+    target: Target, together: TogetherSimulator
+) -> None:
+    detail, expected = run(target, together, 23 * MIB + 11)
+    assert detail.parts == 5
+    head = aws_client("s3", target.settings).head_object(
+        Bucket=target.bucket, Key=detail.key, ChecksumMode="ENABLED"
+    )
+    assert head["ChecksumCRC64NVME"] == detail.checksum
+    assert head["ChecksumType"] == "FULL_OBJECT"
+    assert object_sha256(target, detail.key) == expected == detail.sha256
+
+
+def test_a_corrupted_part_is_refused_and_the_upload_aborted(
+    target: Target, together: TogetherSimulator
+) -> None:
+    def corrupt_part_two(store: WrappedStore) -> None:
+        def on_part(upload: MultipartUpload, number: int, body: Buffer, crc: int) -> UploadedPart:
+            return upload.upload_part(number, flipped(body) if number == 2 else body, crc)
+
+        store.on_part = on_part
+
+    error = failing(target, together, 16 * MIB, corrupt_part_two)
+    assert "UploadPart 2" in str(error)
+    assert "BadDigest" in str(error) or "InvalidRequest" in str(error)
+
+
+def test_a_wrong_full_object_checksum_is_refused(
+    target: Target, together: TogetherSimulator
+) -> None:
+    def wrong_total(store: WrappedStore) -> None:
+        store.on_complete = lambda upload, parts, size, crc: upload.complete(parts, size, crc ^ 1)
+
+    error = failing(target, together, 12 * MIB, wrong_total)
+    assert "CompleteMultipartUpload" in str(error)
+
+
+def test_misnumbered_parts_cannot_complete(target: Target, together: TogetherSimulator) -> None:
+    def swap_two_and_three(store: WrappedStore) -> None:
+        def on_complete(
+            upload: MultipartUpload, parts: list[UploadedPart], size: int, crc: int
+        ) -> StoredObject:
+            by_number = {p.number: p for p in parts}
+            two, three = by_number[2], by_number[3]
+            by_number[2] = UploadedPart(2, three.etag, three.crc, three.length)
+            by_number[3] = UploadedPart(3, two.etag, two.crc, two.length)
+            return upload.complete(list(by_number.values()), size, crc)
+
+        store.on_complete = on_complete
+
+    error = failing(target, together, 18 * MIB, swap_two_and_three)
+    assert "CompleteMultipartUpload" in str(error)
+
+
+def test_a_corrupted_single_put_is_refused(target: Target, together: TogetherSimulator) -> None:
+    def corrupt_put(store: WrappedStore) -> None:
+        real = store.store.put_object
+        store.on_put = lambda spec, body, crc: real(spec, flipped(body), crc)
+
+    error = failing(target, together, 3 * MIB, corrupt_put)
+    assert "PutObject" in str(error)
+
+
+def test_parts_finishing_in_reverse_order_give_the_right_object(
+    target: Target, together: TogetherSimulator
+) -> None:
+    job = together.add_job("Lora", size=26 * MIB, model_output_name=f"rev-{time.time_ns()}")
+    the_archiver, store = archiver(target)
+
+    def late_first(upload: MultipartUpload, number: int, body: Buffer, crc: int) -> UploadedPart:
+        time.sleep(0.5 / number)  # part 1 finishes last
+        return upload.upload_part(number, body, crc)
+
+    store.on_part = late_first
+    detail = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
+    expected = together.sha256(together.archive_for(job.id, "merged"))
+    assert object_sha256(target, detail.key) == expected == detail.sha256
+
+
+def test_a_part_uploaded_twice_keeps_the_last_bytes(
+    target: Target, together: TogetherSimulator
+) -> None:
+    job = together.add_job("Lora", size=17 * MIB, model_output_name=f"dup-{time.time_ns()}")
+    the_archiver, store = archiver(target)
+    algorithm = the_archiver._options.algorithm
+
+    def twice(upload: MultipartUpload, number: int, body: Buffer, crc: int) -> UploadedPart:
+        garbage = flipped(body)
+        upload.upload_part(number, garbage, algorithm.compute(garbage))  # a stale retry
+        return upload.upload_part(number, body, crc)
+
+    store.on_part = twice
+    detail = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
+    expected = together.sha256(together.archive_for(job.id, "merged"))
+    assert object_sha256(target, detail.key) == expected == detail.sha256
+
+
+def test_many_parts_round_trip(target: Target, together: TogetherSimulator) -> None:
+    detail, expected = run(target, together, 512 * MIB + 3)
+    assert detail.parts == 103
+    assert detail.etag.endswith('-103"')
+    assert object_sha256(target, detail.key) == expected == detail.sha256
