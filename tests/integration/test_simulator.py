@@ -58,4 +58,5 @@ def test_api_wants_the_bearer_key(together: TogetherSimulator) -> None:
     url = f"{together.base_url}/fine-tunes/{job.id}"
     assert requests.get(url, timeout=5).status_code == 401
     ok = requests.get(url, headers={"Authorization": f"Bearer {together.api_key}"}, timeout=5)
-    assert ok.json()["training_type"] == {"type": "Lora"}
+    assert ok.json()["training_type"]["type"] == "Lora"
+    assert ok.json()["training_type"]["lora_r"] == 8

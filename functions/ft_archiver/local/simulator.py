@@ -45,13 +45,20 @@ class SimJob:
     final: dict[str, SimArchive] = field(default_factory=dict)  # checkpoint kind -> archive
     steps: dict[int, SimArchive] = field(default_factory=dict)  # intermediate checkpoints
 
+    def _training_type(self) -> dict[str, Any]:
+        """As the API nests it; LoRA jobs carry their adapter settings."""
+        if self.training_type != "Lora":
+            return {"type": self.training_type}
+        return {"type": "Lora", "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
+                "lora_trainable_modules": "all-linear"}  # fmt: skip
+
     def as_api(self) -> dict[str, Any]:
         return {
             "id": self.id,
             "status": self.status,
             "model": "meta-llama/Meta-Llama-3-8B",
             "model_output_name": self.model_output_name,
-            "training_type": {"type": self.training_type},
+            "training_type": self._training_type(),
             "created_at": "2026-11-25T12:00:00Z",
         }
 
