@@ -81,12 +81,6 @@ class SourceChangedError(TogetherError):
     retryable = True
 
 
-class SourceSizeMismatchError(TogetherError):
-    """The source delivered a different number of bytes than it announced."""
-
-    retryable = True
-
-
 class StorageError(ArchiveError):
     """S3 refused or failed a request."""
 

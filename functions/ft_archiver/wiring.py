@@ -103,6 +103,7 @@ def transfer_options(settings: Settings) -> TransferOptions:
         part_size=settings.part_size,
         part_size_floor=settings.part_size_floor,
         concurrency=settings.concurrency,
+        upload_concurrency=settings.upload_concurrency,
         memory_budget=settings.memory_budget,
         algorithm=ALGORITHMS[settings.checksum_algorithm],
     )
@@ -111,7 +112,7 @@ def transfer_options(settings: Settings) -> TransferOptions:
 def build_archiver(settings: Settings, span: Span = no_span) -> Archiver:
     return Archiver(
         together=together_client(settings),
-        store=S3Store(aws_client("s3", settings, settings.concurrency + 4)),
+        store=S3Store(aws_client("s3", settings, settings.upload_concurrency + 4)),
         publisher=EventBridgePublisher(aws_client("events", settings), settings.event_bus_name),
         options=transfer_options(settings),
         ledger=state_store(settings),

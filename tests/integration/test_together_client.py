@@ -180,3 +180,15 @@ def test_server_ignoring_a_partial_range_is_an_error(sim: TogetherSimulator) -> 
     sim.set_faults(Faults(ignore_range=True))
     with pytest.raises(TogetherError, match="answered HTTP 200"):
         together.read_range(source, 100, memoryview(bytearray(10)))
+
+
+def test_ranged_reads_reuse_one_connection(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Lora", size=4 * 1024 * 1024)
+    together = client(sim)
+    source = together.open_download(merged(job.id))
+    for start in range(0, 4 * 1024 * 1024, 1024 * 1024):
+        together.read_range(source, start, memoryview(bytearray(1024 * 1024)))
+    archive = sim.archive_for(job.id, "merged")
+    reads = [r for r in sim.blob_requests(archive) if r.range != "bytes=0-1"]
+    assert len(reads) == 4
+    assert len({r.client_port for r in reads}) == 1

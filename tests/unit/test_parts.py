@@ -7,8 +7,9 @@ from ft_archiver.domain.parts import (
     MIB,
     PART_SIZE_FLOOR,
     S3_MAX_PARTS,
-    buffers_in_flight,
+    Lanes,
     parse_size,
+    plan_lanes,
     plan_parts,
 )
 from ft_archiver.errors import ArchiveTooLargeError, RuleError
@@ -55,10 +56,11 @@ def test_floor_can_be_lowered_for_emulators() -> None:
     assert plan_parts(10 * MIB, 256 * 1024, min_part_size=64 * 1024).count == 40
 
 
-def test_memory_budget_caps_buffers() -> None:
-    assert buffers_in_flight(8, 16 * MIB, GIB) == 8
-    assert buffers_in_flight(8, 512 * MIB, GIB) == 2
-    assert buffers_in_flight(8, 5 * GIB, GIB) == 1
+def test_a_buffer_per_lane_within_the_memory_budget() -> None:
+    assert plan_lanes(8, 8, 8 * MIB, GIB) == Lanes(8, 8, 16)
+    assert plan_lanes(8, 8, 128 * MIB, GIB) == Lanes(8, 8, 8)
+    assert plan_lanes(8, 8, 512 * MIB, GIB) == Lanes(2, 2, 2)
+    assert plan_lanes(8, 8, 5 * GIB, GIB) == Lanes(1, 1, 1)
 
 
 @pytest.mark.parametrize(

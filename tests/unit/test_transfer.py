@@ -9,7 +9,7 @@ import pytest
 
 from ft_archiver.adapters.s3 import ObjectSpec
 from ft_archiver.domain.checksums import ALGORITHMS
-from ft_archiver.domain.parts import plan_parts
+from ft_archiver.domain.parts import Lanes, plan_parts
 from ft_archiver.errors import TransferCancelledError
 from ft_archiver.service import transfer
 from ft_archiver.service.transfer import OrderedDigest, transfer_multipart, transfer_single
@@ -17,6 +17,7 @@ from ft_archiver.service.transfer import OrderedDigest, transfer_multipart, tran
 from .fakes import FakeStore
 
 PART = 64 * 1024
+DEFAULT_LANES = Lanes(downloads=4, uploads=4, buffers=8)
 SPEC = ObjectSpec("bucket", "key", "application/zstd", {}, ALGORITHMS["CRC64NVME"])
 
 
@@ -43,10 +44,10 @@ class Source:
 
 
 def run(
-    data: bytes, source: Source, store: FakeStore, in_flight: int = 4
+    data: bytes, source: Source, store: FakeStore, lanes: Lanes = DEFAULT_LANES
 ) -> transfer.TransferResult:
     plan = plan_parts(len(data), PART, min_part_size=PART)
-    return transfer_multipart(store, SPEC, plan, source, in_flight, threading.Event())
+    return transfer_multipart(store, SPEC, plan, source, lanes, threading.Event())
 
 
 def test_parts_finishing_out_of_order_give_the_right_object_and_digest() -> None:
@@ -60,7 +61,7 @@ def test_parts_finishing_out_of_order_give_the_right_object_and_digest() -> None
     assert result.parts == 11
 
 
-def test_at_most_in_flight_buffers_are_ever_allocated(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_at_most_lanes_buffers_are_ever_allocated(monkeypatch: pytest.MonkeyPatch) -> None:
     pools: list[transfer.BufferPool] = []
     real_pool = transfer.BufferPool
 
@@ -75,9 +76,9 @@ def test_at_most_in_flight_buffers_are_ever_allocated(monkeypatch: pytest.Monkey
     source = Source(data, delays={0: 0.2})
     store = FakeStore()
     store.upload_delay = {n: 0.005 for n in range(1, 41)}
-    run(data, source, store, in_flight=3)
+    run(data, source, store, Lanes(downloads=2, uploads=2, buffers=3))
     assert pools[0].allocated <= 3
-    assert source.max_active <= 3
+    assert source.max_active <= 2
 
 
 def test_a_failed_part_aborts_and_raises_the_root_cause() -> None:
@@ -112,7 +113,7 @@ def test_an_external_stop_cancels_the_transfer() -> None:
     store = FakeStore()
     plan = plan_parts(len(data), PART, min_part_size=PART)
     with pytest.raises(TransferCancelledError):
-        transfer_multipart(store, SPEC, plan, Source(data), 2, stop)
+        transfer_multipart(store, SPEC, plan, Source(data), Lanes(2, 2, 2), stop)
     assert store.uploads[0].aborted
 
 

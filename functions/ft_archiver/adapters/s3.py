@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ft_archiver.adapters.part_body import PartBody
 from ft_archiver.domain.checksums import Buffer, CrcAlgorithm
 from ft_archiver.errors import IntegrityError, StorageError
 
@@ -88,7 +89,7 @@ class S3Store:
             response = self._client.put_object(
                 Bucket=spec.bucket,
                 Key=spec.key,
-                Body=bytes(body),
+                Body=PartBody(memoryview(body)),  # type: ignore[arg-type]
                 ContentType=spec.content_type,
                 Metadata=spec.metadata,
                 ChecksumAlgorithm=spec.algorithm.name,  # type: ignore[arg-type]
@@ -188,7 +189,7 @@ class MultipartUpload:
                 Key=spec.key,
                 UploadId=self.upload_id,
                 PartNumber=number,
-                Body=body,  # type: ignore[arg-type]
+                Body=PartBody(memoryview(body)),  # type: ignore[arg-type]
                 ChecksumAlgorithm=spec.algorithm.name,  # type: ignore[arg-type]
                 **_checksum_arg(spec.algorithm, crc),
             )

@@ -5,9 +5,10 @@ never carries it. Error texts name hosts and paths, never query strings (a presi
 storage URL's signature is a credential too) and never the key.
 """
 
+import http.client
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -24,7 +25,6 @@ from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.errors import (
     FineTuneNotFoundError,
     SourceChangedError,
-    SourceSizeMismatchError,
     TogetherAuthError,
     TogetherError,
     TogetherUnavailableError,
@@ -35,7 +35,12 @@ READ_CHUNK = 1024 * 1024
 MAX_REDIRECTS = 5
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 REDIRECT_STATUS = {301, 302, 303, 307, 308}
-TRANSPORT_ERRORS = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+TRANSPORT_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
 CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
 
 
@@ -152,13 +157,16 @@ class TogetherClient:
             try:
                 with self._request(source.url, headers=headers, stream=True) as response:
                     _check_range(response, first, start + length - 1, source)
+                    readinto = _body_reader(response)
                     while filled < length:
                         if cancelled is not None and cancelled.is_set():
                             raise TransferCancelledError("transfer cancelled")
-                        got = response.raw.readinto(into[filled : min(length, filled + READ_CHUNK)])
+                        got = readinto(into[filled : min(length, filled + READ_CHUNK)])
                         if not got:
                             break
                         filled += got
+                    if filled == length:
+                        response.raw.release_conn()  # body fully read: keep the connection
             except TRANSPORT_ERRORS as exc:
                 failures += 1
                 if failures >= self._retry.max_attempts:
@@ -168,12 +176,13 @@ class TogetherClient:
                     ) from None
                 self._retry.wait(failures)
                 continue
-            if filled < length:
+            if filled < length:  # the connection closed before the range was complete
                 failures += 1
                 if failures >= self._retry.max_attempts:
-                    raise SourceSizeMismatchError(
-                        f"{describe(source.url)} ended at byte {start + filled} of a "
-                        f"{source.size}-byte archive, {failures} times"
+                    raise TogetherUnavailableError(
+                        f"{describe(source.url)} closed the connection at byte "
+                        f"{start + filled} of bytes {start}-{start + length - 1}, "
+                        f"{failures} times"
                     )
                 self._retry.wait(failures)
 
@@ -226,6 +235,17 @@ class TogetherClient:
                 self._retry.wait(attempt, response.headers.get("Retry-After"))
                 continue
             raise _status_error(status, url, not_found, response)
+
+
+def _body_reader(response: requests.Response) -> Callable[[memoryview], int]:
+    """http.client's readinto fills the part buffer straight from the socket; urllib3's
+    reads into a temporary bytes object and copies it. The range check has already
+    pinned the length, and identity encoding was asked for, so the raw body is the data."""
+    raw = response.raw
+    inner = getattr(raw, "_fp", None)
+    if isinstance(inner, http.client.HTTPResponse) and "Content-Encoding" not in raw.headers:
+        return inner.readinto
+    return raw.readinto
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:

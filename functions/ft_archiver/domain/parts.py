@@ -14,7 +14,7 @@ S3_MAX_PARTS = 10_000
 # Our floor sits above S3's 5 MiB so that a 10,000-part archive is at least 78 GiB before
 # parts grow; emulator tests lower it (Settings.part_size_floor).
 PART_SIZE_FLOOR = 8 * MIB
-DEFAULT_PART_SIZE = 16 * MIB
+DEFAULT_PART_SIZE = 8 * MIB
 
 
 @dataclass(frozen=True)
@@ -70,9 +70,20 @@ def plan_parts(
     return PartPlan(size, part_size)
 
 
-def buffers_in_flight(concurrency: int, part_size: int, memory_budget: int) -> int:
-    """How many part buffers may be alive at once: the concurrency, capped by the budget."""
-    return max(1, min(concurrency, memory_budget // part_size))
+@dataclass(frozen=True)
+class Lanes:
+    """How much runs at once: ranged GETs, UploadParts, and the part buffers between them."""
+
+    downloads: int
+    uploads: int
+    buffers: int
+
+
+def plan_lanes(downloads: int, uploads: int, part_size: int, memory_budget: int) -> Lanes:
+    """One buffer per lane, so that reading goes on while earlier parts upload; when parts
+    grow for a huge archive, the memory budget cuts buffers first, then lanes."""
+    buffers = max(1, min(downloads + uploads, memory_budget // part_size))
+    return Lanes(min(downloads, buffers), min(uploads, buffers), buffers)
 
 
 def parse_size(text: str) -> int:

@@ -6,6 +6,7 @@ The blob URL uses another host name for the same socket (``localhost`` against t
 whether a client carried the API key across.
 """
 
+import contextlib
 import hashlib
 import json
 import re
@@ -86,6 +87,7 @@ class LoggedRequest:
     range: str | None
     authorization: bool
     status: int
+    client_port: int  # tells connections apart: reuse shows as one port, many requests
 
 
 class TogetherSimulator:
@@ -263,7 +265,7 @@ class _Handler(BaseHTTPRequestHandler):
             LoggedRequest(
                 self.command, urlsplit(self.path).path, self._target,
                 self.headers.get("Host", ""), self.headers.get("Range"),
-                "Authorization" in self.headers, code,
+                "Authorization" in self.headers, code, self.client_address[1],
             )
         )  # fmt: skip
         super().send_response(code, message)
@@ -349,7 +351,8 @@ class _Handler(BaseHTTPRequestHandler):
                 ):
                     self.wfile.write(piece[: max(0, drop_after - sent)])
                     self.wfile.flush()
-                    self.connection.shutdown(socket.SHUT_RDWR)
+                    with contextlib.suppress(OSError):  # the client may have gone already
+                        self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
                 self.wfile.write(piece)

@@ -30,7 +30,7 @@ from ft_archiver.domain.events import (
 )
 from ft_archiver.domain.job import FineTuneJob
 from ft_archiver.domain.naming import archive_filename, object_key, validate_key
-from ft_archiver.domain.parts import buffers_in_flight, plan_parts
+from ft_archiver.domain.parts import plan_lanes, plan_parts
 from ft_archiver.errors import ArchiveInProgressError, ArchiverError, EventPublishError
 from ft_archiver.service.transfer import (
     ObjectStore,
@@ -63,7 +63,8 @@ class Destination:
 class TransferOptions:
     part_size: int
     part_size_floor: int
-    concurrency: int
+    concurrency: int  # ranged GETs at once
+    upload_concurrency: int  # UploadParts at once
     memory_budget: int
     algorithm: CrcAlgorithm
 
@@ -278,11 +279,12 @@ class Archiver:
             if on_progress:
                 on_progress(plan.size)
         else:
-            in_flight = buffers_in_flight(
-                options.concurrency, plan.part_size, options.memory_budget
-            )
+            lanes = plan_lanes(
+                options.concurrency, options.upload_concurrency, plan.part_size,
+                options.memory_budget,
+            )  # fmt: skip
             result = transfer_multipart(
-                self._store, object_spec, plan, read, in_flight, stop, on_progress
+                self._store, object_spec, plan, read, lanes, stop, on_progress
             )
         # Metadata is fixed when an upload starts; the digest is known only at its end.
         self._store.tag(result.stored, {"sha256": result.sha256})

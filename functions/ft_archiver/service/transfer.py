@@ -1,22 +1,22 @@
 """Parallel ranged GETs into parallel UploadPart calls, memory bounded by the buffers alive.
 
-Each part is read into one of ``in_flight`` preallocated buffers, its CRC computed, and
+Each part is read into one of ``lanes.buffers`` reused buffers, its CRC computed, and
 uploaded; the SHA-256 of the whole archive is fed in part order by whichever thread
 finishes the next part, so hashing overlaps the transfer. A buffer returns to the pool
-only once its part is both uploaded and hashed, so at most ``in_flight`` buffers exist.
+only once its part is both uploaded and hashed, so at most ``lanes.buffers`` exist.
 """
 
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 from ft_archiver.adapters.s3 import ObjectSpec, StoredObject, UploadedPart
 from ft_archiver.domain.checksums import Buffer
-from ft_archiver.domain.parts import PartPlan, PartRange
+from ft_archiver.domain.parts import Lanes, PartPlan, PartRange
 from ft_archiver.errors import IntegrityError, TransferCancelledError
 
 ProgressCallback = Callable[[int], None]
@@ -139,7 +139,12 @@ def transfer_single(
 
 
 class _PartTransfer:
-    """The shared state of one multipart transfer."""
+    """The shared state of one multipart transfer: a download stage and an upload stage.
+
+    A part is read into a free buffer by a download lane, checksummed and fed to the
+    digest there, then handed to an upload lane; the download lane takes the next free
+    buffer at once, so reading never waits for uploads while buffers remain.
+    """
 
     def __init__(
         self,
@@ -147,6 +152,7 @@ class _PartTransfer:
         spec: ObjectSpec,
         read: RangeReader,
         pool: BufferPool,
+        uploads: ThreadPoolExecutor,
         stop: threading.Event,
         on_progress: ProgressCallback | None,
     ) -> None:
@@ -154,9 +160,10 @@ class _PartTransfer:
         self.spec = spec
         self.read = read
         self.pool = pool
+        self.uploads = uploads
         self.stop = stop
         self.on_progress = on_progress
-        self.digest = OrderedDigest(self._hashed)
+        self.digest = OrderedDigest(self._done_with)
         self._buffers: dict[int, bytearray] = {}
         self._holds: dict[int, int] = {}
         self._lock = threading.Lock()
@@ -171,26 +178,27 @@ class _PartTransfer:
             buffer = self._buffers.pop(number)
         self.pool.release(buffer)
 
-    def _hashed(self, number: int) -> None:
-        self._done_with(number)
-
-    def run_part(self, part: PartRange, buffer: bytearray) -> UploadedPart:
+    def fetch_part(self, part: PartRange, buffer: bytearray) -> Future[UploadedPart]:
         with self._lock:
             self._buffers[part.number] = buffer
             self._holds[part.number] = 2
-        hashed = False
         try:
             view = memoryview(buffer)[: part.length]
             self.read(part.start, view, self.stop)
             crc = self.spec.algorithm.compute(view)
-            hashed = True
-            self.digest.add(part.number, view)
-            body = buffer if part.length == len(buffer) else buffer[: part.length]
-            uploaded = self.upload.upload_part(part.number, body, crc)
         except BaseException:
             self.stop.set()
-            if not hashed:
-                self._done_with(part.number)  # never reaches the digest: drop its hash hold
+            self._done_with(part.number)  # it reaches neither the digest...
+            self._done_with(part.number)  # ...nor an upload lane
+            raise
+        self.digest.add(part.number, view)
+        return self.uploads.submit(self.send_part, part, view, crc)
+
+    def send_part(self, part: PartRange, view: memoryview, crc: int) -> UploadedPart:
+        try:
+            uploaded = self.upload.upload_part(part.number, view, crc)
+        except BaseException:
+            self.stop.set()
             raise
         finally:
             self._done_with(part.number)
@@ -204,29 +212,32 @@ def transfer_multipart(
     spec: ObjectSpec,
     plan: PartPlan,
     read: RangeReader,
-    in_flight: int,
+    lanes: Lanes,
     stop: threading.Event,
     on_progress: ProgressCallback | None = None,
 ) -> TransferResult:
     """Upload every part, complete with the full-object CRC, verify; abort on any failure."""
-    pool = BufferPool(in_flight, plan.part_size)
+    pool = BufferPool(lanes.buffers, plan.part_size)
     with store.start_multipart(spec) as upload:
-        state = _PartTransfer(upload, spec, read, pool, stop, on_progress)
-        futures: list[Future[UploadedPart]] = []
-        executor = ThreadPoolExecutor(in_flight, thread_name_prefix="ft-part")
+        downloads = ThreadPoolExecutor(lanes.downloads, thread_name_prefix="ft-get")
+        uploads = ThreadPoolExecutor(lanes.uploads, thread_name_prefix="ft-put")
+        state = _PartTransfer(upload, spec, read, pool, uploads, stop, on_progress)
+        fetches: list[Future[Future[UploadedPart]]] = []
         try:
             for part in plan.ranges():
                 buffer = pool.acquire(stop)
-                futures.append(executor.submit(state.run_part, part, buffer))
+                fetches.append(downloads.submit(state.fetch_part, part, buffer))
         except TransferCancelledError:
             pass  # a part failed (its error is raised below) or the caller set stop
         except BaseException:
             stop.set()
             raise
         finally:
-            executor.shutdown(wait=True, cancel_futures=stop.is_set())
-        _raise_first_failure(futures, stop)
-        parts = [f.result() for f in futures]
+            downloads.shutdown(wait=True, cancel_futures=stop.is_set())
+            uploads.shutdown(wait=True, cancel_futures=stop.is_set())
+        sends = [f.result() for f in fetches if not f.cancelled() and f.exception() is None]
+        _raise_first_failure([*fetches, *sends], stop)
+        parts = [send.result() for send in sends]
         if state.digest.hashed_bytes != plan.size:
             raise IntegrityError(
                 f"hashed {state.digest.hashed_bytes} bytes of a {plan.size}-byte archive"
@@ -238,7 +249,7 @@ def transfer_multipart(
     )
 
 
-def _raise_first_failure(futures: list[Future[UploadedPart]], stop: threading.Event) -> None:
+def _raise_first_failure(futures: Sequence[Future[Any]], stop: threading.Event) -> None:
     """The root cause, not the cancellations it caused in the other parts."""
     errors = [
         error
