@@ -87,6 +87,10 @@ class StorageError(ArchiveError):
     retryable = True
 
 
+class UploadGoneError(StorageError):
+    """The multipart upload no longer exists (aborted under us): start a new one."""
+
+
 class IntegrityError(ArchiveError):
     """What S3 stored is not what was read from Together."""
 

@@ -3,6 +3,7 @@
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 from ft_archiver.adapters.s3 import ObjectSpec, StoredObject, UploadedPart
 from ft_archiver.domain.checksums import Buffer
@@ -65,3 +66,32 @@ class FakeStore:
 
     def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
         pass
+
+
+class FakeQueue:
+    def __init__(self) -> None:
+        self.messages: list[Any] = []
+
+    def send(self, message: Any) -> str:
+        self.messages.append(message)
+        return f"m-{len(self.messages)}"
+
+
+class FakeLedger:
+    def __init__(self) -> None:
+        self.seen: dict[str, str | None] = {}
+
+    def claim_webhook(self, webhook_id: str, ttl_s: int) -> bool:
+        if webhook_id in self.seen:
+            return False
+        self.seen[webhook_id] = None
+        return True
+
+    def record_webhook_message(self, webhook_id: str, message_id: str) -> None:
+        self.seen[webhook_id] = message_id
+
+    def webhook_message(self, webhook_id: str) -> str | None:
+        return self.seen.get(webhook_id)
+
+    def forget_webhook(self, webhook_id: str) -> None:
+        self.seen.pop(webhook_id, None)

@@ -12,7 +12,12 @@ from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.parts import Lanes, plan_parts
 from ft_archiver.errors import TransferCancelledError
 from ft_archiver.service import transfer
-from ft_archiver.service.transfer import OrderedDigest, transfer_multipart, transfer_single
+from ft_archiver.service.transfer import (
+    Cancellation,
+    OrderedDigest,
+    transfer_multipart,
+    transfer_single,
+)
 
 from .fakes import FakeStore
 
@@ -31,7 +36,7 @@ class Source:
         self.max_active = 0
         self._lock = threading.Lock()
 
-    def __call__(self, start: int, into: memoryview, cancelled: threading.Event) -> None:
+    def __call__(self, start: int, into: memoryview, cancelled: Cancellation) -> None:
         with self._lock:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
@@ -94,7 +99,7 @@ def test_a_failed_part_aborts_and_raises_the_root_cause() -> None:
 def test_keyboard_interrupt_in_a_read_aborts_the_upload() -> None:
     data = os.urandom(12 * PART)
 
-    def interrupted(start: int, into: memoryview, cancelled: threading.Event) -> None:
+    def interrupted(start: int, into: memoryview, cancelled: Cancellation) -> None:
         if start >= 6 * PART:
             raise KeyboardInterrupt
         into[:] = data[start : start + len(into)]
@@ -134,7 +139,7 @@ def test_single_request_reads_once_and_records_the_digest() -> None:
 
 
 def test_zero_bytes_make_an_empty_object_without_reading() -> None:
-    def never(start: int, into: memoryview, cancelled: threading.Event) -> None:
+    def never(start: int, into: memoryview, cancelled: Cancellation) -> None:
         raise AssertionError("nothing to read")
 
     store = FakeStore()

@@ -16,7 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_archiver.adapters.part_body import PartBody
 from ft_archiver.domain.checksums import Buffer, CrcAlgorithm
-from ft_archiver.errors import IntegrityError, StorageError
+from ft_archiver.errors import IntegrityError, StorageError, UploadGoneError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -64,6 +64,8 @@ def _storage_error(action: str, spec: ObjectSpec, exc: Exception) -> StorageErro
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         detail = f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
+        if error.get("Code") == "NoSuchUpload":
+            return UploadGoneError(f"S3 {action} of s3://{spec.bucket}/{spec.key}: {detail}")
     else:
         detail = type(exc).__name__
     return StorageError(f"S3 {action} of s3://{spec.bucket}/{spec.key} failed ({detail})")

@@ -7,11 +7,10 @@ storage URL's signature is a credential too) and never the key.
 
 import http.client
 import re
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
@@ -31,7 +30,9 @@ from ft_archiver.errors import (
     TransferCancelledError,
 )
 
-READ_CHUNK = 1024 * 1024
+# A read fills its whole chunk or fails, so a body that stalls or breaks loses at most one
+# chunk of progress: the retry asks for the range from the last full chunk on.
+READ_CHUNK = 256 * 1024
 MAX_REDIRECTS = 5
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 REDIRECT_STATUS = {301, 302, 303, 307, 308}
@@ -42,6 +43,10 @@ TRANSPORT_ERRORS = (
     OSError,
 )
 CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
+
+
+class Cancellation(Protocol):
+    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -143,7 +148,7 @@ class TogetherClient:
         source: ArchiveSource,
         start: int,
         into: memoryview,
-        cancelled: threading.Event | None = None,
+        cancelled: Cancellation | None = None,
     ) -> None:
         """Fill ``into`` with the bytes at ``start``; a broken body resumes where it stopped."""
         length = len(into)

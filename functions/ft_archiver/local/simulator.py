@@ -75,6 +75,9 @@ class Faults:
     drop_times: int = 1  # ...on this many responses (-1: every one)
     rate_limit_bps: int | None = None  # per connection
     ignore_range: bool = False  # answer 200 with the whole archive, as some servers do
+    stall_after_bytes: int | None = None  # go silent mid-body for stall_s seconds...
+    stall_s: float = 0.0
+    stall_times: int = 1  # ...on this many responses
     targets: frozenset[str] = frozenset({"blob"})  # "blob", "api", "download"
 
 
@@ -104,6 +107,7 @@ class TogetherSimulator:
         self._thread: threading.Thread | None = None
         self._fault_count = 0
         self._drop_count = 0
+        self._stall_count = 0
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -204,6 +208,13 @@ class TogetherSimulator:
                 return True
             return False
 
+    def take_stall(self) -> bool:
+        with self._lock:
+            if self._stall_count >= self.faults.stall_times:
+                return False
+            self._stall_count += 1
+            return True
+
     def take_drop(self) -> bool:
         """Whether a response that reached ``drop_after_bytes`` is to be cut there."""
         with self._lock:
@@ -222,6 +233,7 @@ class TogetherSimulator:
             self.faults = faults
             self._fault_count = 0
             self._drop_count = 0
+            self._stall_count = 0
 
 
 def _token(archive: SimArchive) -> str:
@@ -339,6 +351,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self, archive: SimArchive, start: int, length: int) -> None:
         rate = self.sim.faults.rate_limit_bps
         drop_after = self.sim.faults.drop_after_bytes
+        stall_after = self.sim.faults.stall_after_bytes
         piece_size = 64 * 1024 if rate else 256 * 1024
         began = time.monotonic()
         sent = 0
@@ -355,6 +368,14 @@ class _Handler(BaseHTTPRequestHandler):
                         self.connection.shutdown(socket.SHUT_RDWR)
                     self.close_connection = True
                     return
+                if stall_after is not None and sent + len(piece) > stall_after:
+                    if self.sim.take_stall():
+                        cut = stall_after - sent
+                        self.wfile.write(piece[:cut])
+                        self.wfile.flush()
+                        time.sleep(self.sim.faults.stall_s)  # the client gives up here
+                        sent, piece = sent + cut, piece[cut:]
+                    stall_after = None
                 self.wfile.write(piece)
                 sent += len(piece)
                 if rate:

@@ -30,11 +30,18 @@ from ft_archiver.domain.events import (
 )
 from ft_archiver.domain.job import FineTuneJob
 from ft_archiver.domain.naming import archive_filename, object_key, validate_key
-from ft_archiver.domain.parts import plan_lanes, plan_parts
-from ft_archiver.errors import ArchiveInProgressError, ArchiverError, EventPublishError
+from ft_archiver.domain.parts import Lanes, PartPlan, plan_lanes, plan_parts
+from ft_archiver.errors import (
+    ArchiveInProgressError,
+    ArchiverError,
+    EventPublishError,
+    UploadGoneError,
+)
 from ft_archiver.service.transfer import (
+    Cancellation,
     ObjectStore,
     ProgressCallback,
+    RangeReader,
     TransferResult,
     transfer_multipart,
     transfer_single,
@@ -79,7 +86,7 @@ class FineTuneSource(Protocol):
         source: ArchiveSource,
         start: int,
         into: memoryview,
-        cancelled: threading.Event | None = None,
+        cancelled: Cancellation | None = None,
     ) -> None: ...
 
 
@@ -271,7 +278,7 @@ class Archiver:
         )
         stop = stop or threading.Event()
 
-        def read(start: int, into: memoryview, cancelled: threading.Event) -> None:
+        def read(start: int, into: memoryview, cancelled: Cancellation) -> None:
             self._together.read_range(source, start, into, cancelled)
 
         if plan.single_request:
@@ -283,12 +290,30 @@ class Archiver:
                 options.concurrency, options.upload_concurrency, plan.part_size,
                 options.memory_budget,
             )  # fmt: skip
-            result = transfer_multipart(
-                self._store, object_spec, plan, read, lanes, stop, on_progress
-            )
+            result = self._transfer_parts(object_spec, plan, read, lanes, stop, on_progress)
         # Metadata is fixed when an upload starts; the digest is known only at its end.
         self._store.tag(result.stored, {"sha256": result.sha256})
         return result
+
+    def _transfer_parts(
+        self,
+        spec: ObjectSpec,
+        plan: PartPlan,
+        read: RangeReader,
+        lanes: Lanes,
+        stop: threading.Event,
+        on_progress: ProgressCallback | None,
+    ) -> TransferResult:
+        """A multipart upload that vanished (aborted by someone else, or by the bucket's
+        lifecycle rule) is started again from the first part, once."""
+        for attempt in (1, 2):
+            try:
+                return transfer_multipart(self._store, spec, plan, read, lanes, stop, on_progress)
+            except UploadGoneError:
+                if attempt == 2:
+                    raise
+                log.warning("the multipart upload of %s vanished; starting it again", spec.key)
+        raise AssertionError("unreachable")
 
     def _publish_failure(self, ref: JobRef, checkpoint_type: str, exc: BaseException) -> None:
         retryable = exc.retryable if isinstance(exc, ArchiverError) else True

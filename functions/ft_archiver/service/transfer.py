@@ -22,9 +22,29 @@ from ft_archiver.errors import IntegrityError, TransferCancelledError
 ProgressCallback = Callable[[int], None]
 
 
+class Cancellation(Protocol):
+    def is_set(self) -> bool: ...
+
+
 class RangeReader(Protocol):
-    def __call__(self, start: int, into: memoryview, cancelled: threading.Event) -> None:
+    def __call__(self, start: int, into: memoryview, cancelled: Cancellation) -> None:
         """Fill ``into`` with the archive's bytes from ``start`` on, or raise."""
+
+
+class Halt:
+    """Stops one transfer: set by its first failing part, or by the caller's stop event.
+    Its own flag lives and dies with the transfer, so a transfer started again after a
+    failure (a vanished upload) is not born stopped."""
+
+    def __init__(self, caller: threading.Event) -> None:
+        self._own = threading.Event()
+        self._caller = caller
+
+    def set(self) -> None:
+        self._own.set()
+
+    def is_set(self) -> bool:
+        return self._own.is_set() or self._caller.is_set()
 
 
 class PartUpload(Protocol):
@@ -73,7 +93,7 @@ class BufferPool:
         self._slots = threading.Semaphore(capacity)
         self._lock = threading.Lock()
 
-    def acquire(self, stop: threading.Event) -> bytearray:
+    def acquire(self, stop: Cancellation) -> bytearray:
         while not self._slots.acquire(timeout=0.05):
             if stop.is_set():
                 raise TransferCancelledError("transfer stopped")
@@ -153,7 +173,7 @@ class _PartTransfer:
         read: RangeReader,
         pool: BufferPool,
         uploads: ThreadPoolExecutor,
-        stop: threading.Event,
+        stop: Halt,
         on_progress: ProgressCallback | None,
     ) -> None:
         self.upload = upload
@@ -218,25 +238,26 @@ def transfer_multipart(
 ) -> TransferResult:
     """Upload every part, complete with the full-object CRC, verify; abort on any failure."""
     pool = BufferPool(lanes.buffers, plan.part_size)
+    halt = Halt(stop)
     with store.start_multipart(spec) as upload:
         downloads = ThreadPoolExecutor(lanes.downloads, thread_name_prefix="ft-get")
         uploads = ThreadPoolExecutor(lanes.uploads, thread_name_prefix="ft-put")
-        state = _PartTransfer(upload, spec, read, pool, uploads, stop, on_progress)
+        state = _PartTransfer(upload, spec, read, pool, uploads, halt, on_progress)
         fetches: list[Future[Future[UploadedPart]]] = []
         try:
             for part in plan.ranges():
-                buffer = pool.acquire(stop)
+                buffer = pool.acquire(halt)
                 fetches.append(downloads.submit(state.fetch_part, part, buffer))
         except TransferCancelledError:
             pass  # a part failed (its error is raised below) or the caller set stop
         except BaseException:
-            stop.set()
+            halt.set()
             raise
         finally:
-            downloads.shutdown(wait=True, cancel_futures=stop.is_set())
-            uploads.shutdown(wait=True, cancel_futures=stop.is_set())
+            downloads.shutdown(wait=True, cancel_futures=halt.is_set())
+            uploads.shutdown(wait=True, cancel_futures=halt.is_set())
         sends = [f.result() for f in fetches if not f.cancelled() and f.exception() is None]
-        _raise_first_failure([*fetches, *sends], stop)
+        _raise_first_failure([*fetches, *sends], halt)
         parts = [send.result() for send in sends]
         if state.digest.hashed_bytes != plan.size:
             raise IntegrityError(
@@ -249,7 +270,7 @@ def transfer_multipart(
     )
 
 
-def _raise_first_failure(futures: Sequence[Future[Any]], stop: threading.Event) -> None:
+def _raise_first_failure(futures: Sequence[Future[Any]], stop: Halt) -> None:
     """The root cause, not the cancellations it caused in the other parts."""
     errors = [
         error
