@@ -20,7 +20,7 @@ LS_PACKAGES := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl==24.3.0
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: install test lint typecheck pytest package conformance localstack bench demo serve clean
+.PHONY: install test lint typecheck pytest package conformance localstack bench reliability demo serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -78,6 +78,10 @@ conformance: $(STAMP) $(LS_STAMP)
 # writes bench-results.json. Takes about 15 minutes.
 bench: $(STAMP) $(LS_STAMP) $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m tests.benchmarks.run --json bench-results.json
+
+# Fault trials: every fault kind N times, outcomes counted (README, Reliability).
+reliability: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.reliability --trials 20
 
 demo: $(STAMP)
 	$(BIN)/ft-archiver demo

@@ -1,0 +1,223 @@
+"""Fault trials: every fault kind the archiver must survive, N times each, with the
+outcome counted. Prints the README's Reliability table.
+
+    python -m tests.benchmarks.reliability --trials 20     (or: make reliability)
+
+moto (in its own process) behind a fault-injecting proxy for S3 faults, the Together
+simulator for source faults, template.yaml's resources, and an SQS target on the bus to
+count the events. After every trial: the object's SHA-256 against the simulator's, open
+multipart uploads (orphans), object versions under the key, and success events.
+"""
+
+import argparse
+import base64
+import hashlib
+import json
+import os
+import random
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ft_archiver.domain.webhook import decode_secret, sign
+from ft_archiver.errors import ArchiverError
+from ft_archiver.local.aws import TEST_CREDENTIALS, MotoServer, capture_events, read_events
+from ft_archiver.local.s3_fault_proxy import S3Fault, S3FaultProxy
+from ft_archiver.local.simulator import Faults, TogetherSimulator
+from ft_archiver.service.archive import ArchiveRequest, Destination
+from ft_archiver.service.intake import WebhookIntake
+from ft_archiver.settings import Settings
+from ft_archiver.wiring import build_archiver
+from infra.local_stack import deploy_local
+
+KIB = 1024
+PART = 256 * KIB
+
+
+@dataclass
+class Trial:
+    name: str
+    source: Callable[[random.Random], Faults]
+    s3: Callable[[random.Random, int], list[S3Fault]]
+    expect_success: bool = True
+
+
+TRIALS = [
+    Trial("source: connection dropped mid-part (twice)",
+          lambda r: Faults(drop_after_bytes=r.randrange(1, 3 * PART), drop_times=2),
+          lambda r, n: []),
+    Trial("source: 5xx on the first requests",
+          lambda r: Faults(fail_first=r.randrange(1, 3), fail_status=r.choice([500, 502, 503])),
+          lambda r, n: []),
+    Trial("source: 429 with Retry-After",
+          lambda r: Faults(fail_first=r.randrange(1, 3), fail_status=429, retry_after=0),
+          lambda r, n: []),
+    Trial("source: body stalls past the read timeout",
+          lambda r: Faults(stall_after_bytes=r.randrange(1, 3 * PART), stall_s=1.5),
+          lambda r, n: []),
+    Trial("S3: 503 SlowDown on an UploadPart",
+          lambda r: Faults(),
+          lambda r, n: [S3Fault("PUT", {"partNumber": str(r.randrange(1, n + 1))}, 503,
+                                "SlowDown", times=2)]),
+    Trial("S3: 500 on CompleteMultipartUpload",
+          lambda r: Faults(),
+          lambda r, n: [S3Fault("POST", {"uploadId": "*"}, 500, "InternalError", times=1)]),
+    Trial("S3: the upload vanishes (NoSuchUpload)",
+          lambda r: Faults(),
+          lambda r, n: [S3Fault("PUT", {"partNumber": str(r.randrange(1, n + 1))}, 404,
+                                "NoSuchUpload", times=1)]),
+    Trial("source keeps failing (must fail cleanly)",
+          lambda r: Faults(fail_first=10_000, fail_status=503),
+          lambda r, n: [], expect_success=False),
+    Trial("S3 keeps throttling (must fail cleanly)",
+          lambda r: Faults(),
+          lambda r, n: [S3Fault("PUT", {"partNumber": "2"}, 503, "SlowDown", times=10_000)],
+          expect_success=False),
+]  # fmt: skip
+
+
+def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
+    rng = random.Random(seed)
+    rows = []
+    with MotoServer(part_min_size=64 * KIB) as aws, TogetherSimulator() as together:
+        os.environ.update(TEST_CREDENTIALS)
+        stack = deploy_local(aws, "reliability", together_api_key=together.api_key,
+                             together_base_url=together.base_url)  # fmt: skip
+        capture = capture_events(aws, stack.bus_name, "reliability-capture")
+        s3 = aws.client("s3")
+        with S3FaultProxy(aws.endpoint_url) as proxy:
+            os.environ["AWS_ENDPOINT_URL"] = proxy.endpoint_url
+            settings = Settings(
+                TOGETHER_API_KEY=together.api_key, TOGETHER_BASE_URL=together.base_url,
+                ARCHIVE_BUCKET=stack.bucket, EVENT_BUS_NAME=stack.bus_name,
+                FT_ARCHIVER_PART_SIZE=PART, FT_ARCHIVER_PART_SIZE_FLOOR=64 * KIB,
+                FT_ARCHIVER_MAX_ATTEMPTS=4, FT_ARCHIVER_RETRY_BASE_DELAY=0.01,
+                FT_ARCHIVER_READ_TIMEOUT=0.5, FT_ARCHIVER_CONCURRENCY=4,
+                FT_ARCHIVER_UPLOAD_CONCURRENCY=4,
+            )  # fmt: skip
+            for trial in TRIALS:
+                outcome: Counter[str] = Counter()
+                for _ in range(trials):
+                    size = rng.randrange(PART + 1, 6 * PART)
+                    job = together.add_job(
+                        "Lora", size=size, model_output_name=f"r-{uuid.uuid4().hex}"
+                    )
+                    key = f"trials/{job.model_output_name}.tar.zst"
+                    together.set_faults(trial.source(rng))
+                    proxy.faults = trial.s3(rng, -(-size // PART))
+                    try:
+                        detail = build_archiver(settings).archive(
+                            ArchiveRequest(job.id, key=key), Destination(stack.bucket)
+                        )
+                        expected = together.sha256(together.archive_for(job.id, "merged"))
+                        body = s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()
+                        right = hashlib.sha256(body).hexdigest() == expected == detail.sha256
+                        outcome[
+                            "completed, right bytes" if right else "completed, WRONG bytes"
+                        ] += 1
+                    except ArchiverError:
+                        outcome["failed"] += 1
+                    together.set_faults(Faults())
+                    proxy.faults = []
+                    uploads = s3.list_multipart_uploads(Bucket=stack.bucket, Prefix=key)
+                    outcome["orphaned uploads"] += len(uploads.get("Uploads", []))
+                    versions = s3.list_object_versions(Bucket=stack.bucket, Prefix=key)
+                    kept = len(versions.get("Versions", []))
+                    if not trial.expect_success:
+                        outcome["objects left by a failure"] += kept
+                    events = [e for e in read_events(aws, capture, wait_s=1)
+                              if e["detail"]["id"] == job.id]  # fmt: skip
+                    successes = sum(e["detail-type"] == "Fine-tune Archived" for e in events)
+                    outcome["duplicate success events"] += max(0, successes - 1)
+                    if not trial.expect_success:
+                        outcome["success events for a failure"] += successes
+                rows.append({"fault": trial.name, "trials": trials, **outcome})
+                print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def bad_input_trials(count: int, seed: int) -> dict[str, int]:
+    """Random and mangled webhooks against the intake: answers by status, and what was
+    queued for a request that was not accepted (must be nothing)."""
+    rng = random.Random(seed)
+    secret = "whsec_" + base64.b64encode(b"reliability").decode()
+    key = decode_secret(secret)
+    queued: list[Any] = []
+
+    class Queue:
+        def send(self, message: Any) -> str:
+            queued.append(message)
+            return str(len(queued))
+
+    class Ledger:
+        seen: set[str] = set()
+
+        def claim_webhook(self, webhook_id: str, ttl_s: int) -> bool:
+            fresh = webhook_id not in self.seen
+            self.seen.add(webhook_id)
+            return fresh
+
+        def record_webhook_message(self, webhook_id: str, message_id: str) -> None:
+            pass
+
+        def webhook_message(self, webhook_id: str) -> str | None:
+            return None
+
+        def forget_webhook(self, webhook_id: str) -> None:
+            self.seen.discard(webhook_id)
+
+    intake = WebhookIntake(lambda: [key], Queue(), Ledger(), clock=lambda: 1_800_000_000)
+    statuses: Counter[int] = Counter()
+    wrongly_queued = 0
+    pieces: list[Any] = [
+        "ft-abc", "ft-abc:5", "ft-ABC:5", "ft-x&checkpoint=adapter", "../x", "", "é",
+        "a" * 300, None, 5, -1, 10**30, True, [], {}, "default", "ADAPTER", "lora",
+        "models/a.tar.zst", "/abs", "a//b", "completed", "failed",
+    ]  # fmt: skip
+    for n in range(count):
+        payload = {name: rng.choice(pieces) for name in
+                   rng.sample(["id", "status", "checkpoint_step", "checkpoint_type", "key"],
+                              rng.randrange(0, 6))}  # fmt: skip
+        body = json.dumps(payload).encode()
+        if rng.random() < 0.2:
+            body = body[: rng.randrange(0, len(body) + 1)] + bytes(
+                rng.randrange(256) for _ in range(3)
+            )
+        headers = {"content-type": "application/json", "webhook-id": f"msg_{n}",
+                   "webhook-timestamp": "1800000000",
+                   "webhook-signature": sign(key, f"msg_{n}", 1_800_000_000, body)}  # fmt: skip
+        if rng.random() < 0.1:
+            headers["webhook-signature"] = "v1,AAAA"
+        before = len(queued)
+        answer = intake.handle(headers, body)
+        statuses[answer.status] += 1
+        if answer.status != 202 and len(queued) != before:
+            wrongly_queued += 1
+    return {"requests": count, **{f"HTTP {k}": v for k, v in sorted(statuses.items())},
+            "5xx": sum(v for k, v in statuses.items() if k >= 500),
+            "queued although refused": wrongly_queued}  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--bad-inputs", type=int, default=5000)
+    parser.add_argument("--seed", type=int, default=2026)
+    args = parser.parse_args()
+    rows = run_trials(args.trials, args.seed)
+    columns = ["completed, right bytes", "failed", "orphaned uploads",
+               "duplicate success events", "objects left by a failure",
+               "success events for a failure", "completed, WRONG bytes"]  # fmt: skip
+    print("\n| fault | trials | " + " | ".join(columns) + " |")
+    print("| --- | ---: |" + " ---: |" * len(columns))
+    for row in rows:
+        cells = " | ".join(str(row.get(column, 0)) for column in columns)
+        print(f"| {row['fault']} | {row['trials']} | {cells} |")
+    print("\nBad input:", json.dumps(bad_input_trials(args.bad_inputs, args.seed)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
