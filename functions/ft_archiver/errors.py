@@ -113,3 +113,9 @@ class ArchiveInProgressError(ArchiveError):
     """Another archiver holds the lease on this request; try again later."""
 
     retryable = True
+
+
+class TransferSuspendedError(ArchiveError):
+    """The transfer stopped short of the deadline; its upload and progress are kept."""
+
+    retryable = True

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         "CRC64NVME", validation_alias="FT_ARCHIVER_CHECKSUM_ALGORITHM"
     )
 
+    # Stop taking new parts when the Lambda has less than this left, and continue in a new
+    # invocation: enough to finish the parts under way and save progress.
+    deadline_margin_s: float = Field(60.0, ge=0, validation_alias="FT_ARCHIVER_DEADLINE_MARGIN")
     connect_timeout_s: float = Field(10.0, gt=0, validation_alias="FT_ARCHIVER_CONNECT_TIMEOUT")
     read_timeout_s: float = Field(60.0, gt=0, validation_alias="FT_ARCHIVER_READ_TIMEOUT")
     max_attempts: int = Field(5, ge=1, le=20, validation_alias="FT_ARCHIVER_MAX_ATTEMPTS")

@@ -117,4 +117,5 @@ def build_archiver(settings: Settings, span: Span = no_span) -> Archiver:
         options=transfer_options(settings),
         ledger=state_store(settings),
         span=span,
+        deadline_margin_s=settings.deadline_margin_s,
     )

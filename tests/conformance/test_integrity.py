@@ -40,6 +40,16 @@ class WrappedUpload:
     ) -> None:
         self._upload.__exit__(exc_type, exc, traceback)
 
+    @property
+    def upload_id(self) -> str:
+        return self._upload.upload_id
+
+    def suspend(self) -> None:
+        self._upload.suspend()
+
+    def list_parts(self) -> list[UploadedPart]:
+        return self._upload.list_parts()
+
     def upload_part(self, number: int, body: Buffer, crc: int) -> UploadedPart:
         return self._store.on_part(self._upload, number, body, crc)
 
@@ -63,6 +73,9 @@ class WrappedStore:
 
     def start_multipart(self, spec: ObjectSpec) -> WrappedUpload:
         return WrappedUpload(self.store.start_multipart(spec), self)
+
+    def resume_multipart(self, spec: ObjectSpec, upload_id: str) -> WrappedUpload:
+        return WrappedUpload(self.store.resume_multipart(spec, upload_id), self)
 
     def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
         self.store.tag(stored, tags)

@@ -364,3 +364,46 @@ def test_rule_failure_is_reported_once_and_not_retried(topology: Topology) -> No
     assert topology.queued(topology.stack.dead_letter_queue_url) == 0
     events = topology.events()
     assert [e["detail"]["error_type"] for e in events] == ["CheckpointTypeNotAllowedError"]
+
+
+# -- the Lambda deadline: continue in new invocations, resume, never download twice ------
+
+
+@pytest.fixture
+def two_lanes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Few parts at a time, so that a short invocation cannot take them all at once."""
+    from ft_archiver.handlers import dependencies
+
+    monkeypatch.setenv("FT_ARCHIVER_CONCURRENCY", "2")
+    monkeypatch.setenv("FT_ARCHIVER_UPLOAD_CONCURRENCY", "2")
+    monkeypatch.setenv("FT_ARCHIVER_DEADLINE_MARGIN", "1.2")
+    dependencies.reset()
+    yield
+    monkeypatch.undo()
+    dependencies.reset()
+
+
+@pytest.mark.usefixtures("two_lanes")
+def test_an_archive_longer_than_one_invocation_continues_and_completes(
+    topology: Topology,
+) -> None:
+    job = lora(topology, size=4 * 1024 * KIB)  # 16 parts of 256 KiB
+    archive = topology.together.archive_for(job.id, "merged")
+    topology.together.set_faults(Faults(rate_limit_bps=512 * KIB))  # 0.5 s per part
+    assert topology.send({"id": job.id}).status_code == 202
+    invocations = 0
+    while topology.queued() and invocations < 20:
+        invocations += topology.local.poll_once(wait_s=0, timeout_s=2.0)
+    assert invocations >= 3
+    events = topology.events()
+    assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
+    detail = events[0]["detail"]
+    assert detail["sha256"] == topology.together.sha256(archive)
+    assert detail["parts"] == 16
+    assert len(topology.versions(detail["key"])) == 1
+    assert topology.open_uploads() == []
+    # every part was downloaded exactly once across all the invocations
+    ranges = [
+        r.range or "" for r in topology.together.blob_requests(archive) if r.range != "bytes=0-1"
+    ]
+    assert len(ranges) == len(set(ranges)) == 16

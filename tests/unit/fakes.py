@@ -30,6 +30,19 @@ class FakeUpload:
         if not self.completed:
             self.aborted = True
 
+    @property
+    def upload_id(self) -> str:
+        return "fake-upload"
+
+    def suspend(self) -> None:
+        self.completed = True
+
+    def list_parts(self) -> list[UploadedPart]:
+        return [
+            UploadedPart(n, f'"etag-{n}"', self.spec.algorithm.compute(b), len(b))
+            for n, b in sorted(self.parts.items())
+        ]
+
     def upload_part(self, number: int, body: Buffer, crc: int) -> UploadedPart:
         if self.store.fail_part == number:
             raise RuntimeError(f"part {number} refused")
@@ -63,6 +76,9 @@ class FakeStore:
         upload = FakeUpload(self, spec)
         self.uploads.append(upload)
         return upload
+
+    def resume_multipart(self, spec: ObjectSpec, upload_id: str) -> FakeUpload:
+        return self.uploads[-1]
 
     def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
         pass

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 else:
     DynamoDBClient = Any
 
-RUNNING, DONE, FAILED = "running", "done", "failed"
+RUNNING, DONE, FAILED, PAUSED = "running", "done", "failed", "paused"
 
 
 @dataclass(frozen=True)
@@ -85,37 +85,41 @@ class DynamoStateStore:
 
     def claim_archive(
         self, key: str, owner: str, lease_s: float, ttl_s: int
-    ) -> FinishedArchive | None:
-        """None: the caller now holds the lease. A FinishedArchive: nothing to do but
-        (maybe) publish. ArchiveInProgressError: another caller holds a live lease."""
+    ) -> FinishedArchive | dict[str, Any] | None:
+        """Take the lease. None: a fresh start. A dict: the progress an earlier invocation
+        saved, to resume. FinishedArchive: nothing to do but (maybe) publish.
+        ArchiveInProgressError: another caller holds a live lease."""
         now = self._clock()
         try:
-            self._client.put_item(
+            response = self._client.update_item(
                 TableName=self._table,
-                Item={
-                    "pk": {"S": f"archive#{key}"},
-                    "status": {"S": RUNNING},
-                    "owner": {"S": owner},
-                    "lease_until": {"N": f"{now + lease_s:.3f}"},
-                    "expires_at": {"N": str(int(now) + ttl_s)},
-                },
+                Key={"pk": {"S": f"archive#{key}"}},
+                UpdateExpression="SET #s = :running, #o = :owner, lease_until = :until, "
+                "expires_at = :expires",
                 ConditionExpression=(
-                    "attribute_not_exists(pk) OR #s = :failed "
+                    "attribute_not_exists(pk) OR #s IN (:failed, :paused) "
                     "OR (#s = :running AND lease_until < :now)"
                 ),
-                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeNames={"#s": "status", "#o": "owner"},
                 ExpressionAttributeValues={
-                    ":failed": {"S": FAILED},
                     ":running": {"S": RUNNING},
+                    ":failed": {"S": FAILED},
+                    ":paused": {"S": PAUSED},
+                    ":owner": {"S": owner},
+                    ":until": {"N": f"{now + lease_s:.3f}"},
+                    ":expires": {"N": str(int(now) + ttl_s)},
                     ":now": {"N": f"{now:.3f}"},
                 },
+                ReturnValues="ALL_NEW",
             )
-            return None
         except ClientError as exc:
             if not _conditional_failed(exc):
-                raise self._error("PutItem", exc) from None
+                raise self._error("UpdateItem", exc) from None
         except BotoCoreError as exc:
-            raise self._error("PutItem", exc) from None
+            raise self._error("UpdateItem", exc) from None
+        else:
+            progress = response.get("Attributes", {}).get("progress")
+            return json.loads(progress["S"]) if progress else None
         item = self._get(f"archive#{key}")
         if item and item["status"]["S"] == DONE:
             return FinishedArchive(
@@ -125,10 +129,27 @@ class DynamoStateStore:
             "another archiver is working on this request; it will be retried"
         )
 
+    def save_progress(self, key: str, owner: str, progress: dict[str, Any]) -> None:
+        self._update(
+            f"archive#{key}",
+            "SET progress = :p",
+            {":p": {"S": json.dumps(progress)}, ":owner": {"S": owner}},
+            condition="#o = :owner",
+        )
+
+    def pause_archive(self, key: str, owner: str) -> None:
+        """Hand the archive on: the next invocation may claim it at once."""
+        self._update(
+            f"archive#{key}",
+            "SET #s = :paused",
+            {":paused": {"S": PAUSED}, ":owner": {"S": owner}},
+            condition="#o = :owner",
+        )
+
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
         self._update(
             f"archive#{key}",
-            "SET #s = :done, detail = :d, published = :false",
+            "SET #s = :done, detail = :d, published = :false REMOVE progress",
             {
                 ":done": {"S": DONE},
                 ":d": {"S": json.dumps(detail)},
@@ -142,9 +163,10 @@ class DynamoStateStore:
         self._update(f"archive#{key}", "SET published = :true", {":true": {"BOOL": True}})
 
     def release_archive(self, key: str, owner: str) -> None:
+        """The attempt failed and its upload was aborted: no progress survives it."""
         self._update(
             f"archive#{key}",
-            "SET #s = :failed",
+            "SET #s = :failed REMOVE progress",
             {":failed": {"S": FAILED}, ":owner": {"S": owner}},
             condition="#o = :owner",
         )

@@ -19,6 +19,10 @@ class CrcAlgorithm:
     def compute(self, data: Buffer, previous: int = 0) -> int:
         return self._compute(data, previous)
 
+    def extend(self, crc: int, next_crc: int, next_length: int) -> int:
+        """CRC of A||B from CRC(A), CRC(B) and len(B)."""
+        return self._combine(crc, next_crc, next_length)
+
     def combine(self, parts: Iterable[tuple[int, int]]) -> int:
         """CRC of the concatenation, from (crc, length) of each part in order."""
         total = 0
@@ -29,6 +33,9 @@ class CrcAlgorithm:
     def encode(self, crc: int) -> str:
         """S3's wire form: base64 of the big-endian CRC."""
         return base64.b64encode(crc.to_bytes(self.width_bytes, "big")).decode("ascii")
+
+    def decode(self, encoded: str) -> int:
+        return int.from_bytes(base64.b64decode(encoded), "big")
 
     @property
     def s3_field(self) -> str:

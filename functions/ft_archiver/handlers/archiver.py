@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ft_archiver.domain.messages import ArchiveMessage
-from ft_archiver.errors import ArchiveInProgressError, ArchiverError
+from ft_archiver.errors import ArchiveInProgressError, ArchiverError, TransferSuspendedError
 from ft_archiver.handlers import dependencies
 from ft_archiver.observability import logger, metrics, tracer
 from ft_archiver.service.archive import ArchiveRequest, Destination
@@ -21,7 +21,7 @@ from ft_archiver.service.archive import ArchiveRequest, Destination
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def archive_record(record: SQSRecord) -> None:
+def archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
     """Raise to have the message retried (and, at last, dead-lettered)."""
     message = ArchiveMessage.model_validate_json(record.body)  # malformed: to the DLQ
     logger.set_correlation_id(message.webhook_id)
@@ -34,8 +34,17 @@ def archive_record(record: SQSRecord) -> None:
     )
     try:
         detail = dependencies.archiver().archive(
-            request, Destination(settings.archive_bucket, settings.archive_prefix)
+            request,
+            Destination(settings.archive_bucket, settings.archive_prefix),
+            remaining_s=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
         )
+    except TransferSuspendedError as suspended:
+        # Progress is saved and the upload left open: a new message continues it (a
+        # fresh message, so that long archives do not run into maxReceiveCount).
+        dependencies.continuation_queue().send(message)
+        metrics.add_metric(name="ArchiveContinuations", unit=MetricUnit.Count, value=1)
+        logger.info("continuing in a new invocation", extra={"at": str(suspended)})
+        return
     except ArchiveInProgressError:
         logger.info("another archiver holds this request; retrying later")
         raise

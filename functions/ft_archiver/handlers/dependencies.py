@@ -2,11 +2,13 @@
 
 from functools import cache
 
+from ft_archiver.adapters.queue import SqsArchiveQueue
+from ft_archiver.errors import ConfigurationError
 from ft_archiver.observability import tracer
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.settings import Settings
-from ft_archiver.wiring import build_archiver, build_intake
+from ft_archiver.wiring import aws_client, build_archiver, build_intake
 
 
 @cache
@@ -24,7 +26,15 @@ def archiver() -> Archiver:
     return build_archiver(settings(), span=tracer.provider.in_subsegment)
 
 
+@cache
+def continuation_queue() -> SqsArchiveQueue:
+    queue_url = settings().archive_queue_url
+    if not queue_url:
+        raise ConfigurationError("ARCHIVE_QUEUE_URL is not set: cannot continue an archive")
+    return SqsArchiveQueue(aws_client("sqs", settings()), queue_url)
+
+
 def reset() -> None:
     """Forget everything built, as a new execution environment would (local runs, tests)."""
-    for built in (settings, webhook_intake, archiver):
+    for built in (settings, webhook_intake, archiver, continuation_queue):
         built.cache_clear()

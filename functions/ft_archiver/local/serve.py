@@ -248,7 +248,7 @@ class LocalDeployment:
         while not self._stop.is_set():
             self.poll_once(wait_s=1)
 
-    def poll_once(self, wait_s: int = 0) -> int:
+    def poll_once(self, wait_s: int = 0, timeout_s: float | None = None) -> int:
         """Receive at most one message and run the archiver on it; returns how many ran."""
         assert self.stack is not None
         from ft_archiver.handlers import archiver as archiver_handler
@@ -262,7 +262,7 @@ class LocalDeployment:
             MessageAttributeNames=["All"],
         ).get("Messages", [])
         for message in messages:
-            context = LambdaContext("ArchiverFunction", self.archiver_timeout_s)
+            context = LambdaContext("ArchiverFunction", timeout_s or self.archiver_timeout_s)
             try:
                 result = archiver_handler.handler(sqs_event(message, self.stack.queue_arn), context)
                 failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}

@@ -1,5 +1,6 @@
 """archive(request) -> ArchivedDetail: the one use case everything else calls."""
 
+import base64
 import logging
 import threading
 import time
@@ -35,13 +36,16 @@ from ft_archiver.errors import (
     ArchiveInProgressError,
     ArchiverError,
     EventPublishError,
+    TransferSuspendedError,
     UploadGoneError,
 )
 from ft_archiver.service.transfer import (
     Cancellation,
+    Checkpoint,
     ObjectStore,
     ProgressCallback,
     RangeReader,
+    ResumePoint,
     TransferResult,
     transfer_multipart,
     transfer_single,
@@ -95,11 +99,16 @@ class EventPublisher(Protocol):
 
 
 class ArchiveLedger(Protocol):
-    """Idempotency and leases: one archiver per request, one success event per archive."""
+    """Idempotency, leases and progress: one archiver per request at a time, one success
+    event per archive, and the point a later invocation resumes from."""
 
     def claim_archive(
         self, key: str, owner: str, lease_s: float, ttl_s: int
-    ) -> FinishedArchive | None: ...
+    ) -> FinishedArchive | dict[str, Any] | None: ...
+
+    def save_progress(self, key: str, owner: str, progress: dict[str, Any]) -> None: ...
+
+    def pause_archive(self, key: str, owner: str) -> None: ...
 
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None: ...
 
@@ -123,12 +132,57 @@ def idempotency_key(spec: DownloadSpec, destination: Destination, key: str | Non
 
 
 @dataclass(frozen=True)
+class Resumption:
+    """What one invocation knows about the archive's progress and its own deadline."""
+
+    progress: dict[str, Any] | None
+    save: Checkpoint | None
+    should_suspend: Callable[[], bool] | None
+    source_etag: str | None
+
+    def point(self, key: str, plan: PartPlan) -> ResumePoint | None:
+        """Saved progress, if it belongs to this very object, size and source version."""
+        saved = self.progress
+        if not saved or (saved.get("key"), saved.get("size"), saved.get("source_etag")) != (
+            key, plan.size, self.source_etag,
+        ):  # fmt: skip
+            return None
+        return ResumePoint(
+            saved["upload_id"],
+            int(saved["done"]),
+            base64.b64decode(saved["digest_state"]),
+            int(saved["prefix_crc"]),
+        )
+
+
+@dataclass(frozen=True)
 class ValidatedRequest:
     """A request that passed every rule needing no job lookup."""
 
     ref: JobRef
     requested_type: str
     key: str | None
+
+
+def _progress_saver(
+    ledger: ArchiveLedger, ledger_key: str, owner: str, key: str, source: ArchiveSource
+) -> Checkpoint:
+    def save(upload_id: str, done: int, state: bytes, prefix_crc: int) -> None:
+        ledger.save_progress(
+            ledger_key,
+            owner,
+            {
+                "key": key,
+                "size": source.size,
+                "source_etag": source.etag,
+                "upload_id": upload_id,
+                "done": done,
+                "digest_state": base64.b64encode(state).decode("ascii"),
+                "prefix_crc": prefix_crc,
+            },
+        )
+
+    return save
 
 
 def validate_request(request: ArchiveRequest) -> ValidatedRequest:
@@ -150,6 +204,7 @@ class Archiver:
         span: Span = no_span,
         lease_s: float = 960.0,
         ledger_ttl_s: int = 30 * 24 * 3600,
+        deadline_margin_s: float = 60.0,
     ) -> None:
         self._together = together
         self._store = store
@@ -159,6 +214,7 @@ class Archiver:
         self._span = span
         self._lease_s = lease_s
         self._ledger_ttl_s = ledger_ttl_s
+        self._deadline_margin_s = deadline_margin_s
 
     def archive(
         self,
@@ -167,13 +223,20 @@ class Archiver:
         on_progress: ProgressCallback | None = None,
         stop: threading.Event | None = None,
         on_size: Callable[[int], None] | None = None,
+        remaining_s: Callable[[], float] | None = None,
     ) -> ArchivedDetail:
         """Archive one fine-tune. Rule errors found before any lookup raise without an
-        event; any failure after that publishes ``Fine-tune Archive Failed`` and re-raises."""
+        event; any failure after that publishes ``Fine-tune Archive Failed`` and re-raises.
+
+        With a ledger, progress is checkpointed as parts finish and a claim resumes it;
+        with ``remaining_s`` (the Lambda's time left), the transfer stops taking parts
+        when that drops below the margin, and TransferSuspendedError asks the caller to
+        continue in a new invocation."""
         valid = validate_request(request)
         resolved_type = valid.requested_type
         owner = uuid.uuid4().hex
         ledger_key: str | None = None
+        progress: dict[str, Any] | None = None
         try:
             started = time.monotonic()
             with self._span("together.retrieve"):
@@ -184,20 +247,23 @@ class Archiver:
             resolved_type = spec.checkpoint
             if self._ledger is not None:
                 candidate = idempotency_key(spec, destination, valid.key)
-                finished = self._ledger.claim_archive(
+                claim = self._ledger.claim_archive(
                     candidate, owner, self._lease_s, self._ledger_ttl_s
                 )
-                if finished is not None:
-                    return self._already_archived(candidate, finished)
-                ledger_key = candidate
+                if isinstance(claim, FinishedArchive):
+                    return self._already_archived(candidate, claim)
+                ledger_key, progress = candidate, claim
             with self._span("together.open_download"):
                 source = self._together.open_download(spec)
             if on_size:
                 on_size(source.size)
             filename = archive_filename(spec, job.model_output_name, source.content_type)
             key = object_key(destination.prefix, filename, valid.key)
+            resumption = self._resumption(ledger_key, owner, key, source, progress, remaining_s)
             with self._span("s3.transfer"):
-                result = self._transfer(spec, source, destination.bucket, key, on_progress, stop)
+                result = self._transfer(
+                    spec, source, destination.bucket, key, on_progress, stop, resumption
+                )
             detail = ArchivedDetail(
                 id=spec.id,
                 checkpoint_step=spec.checkpoint_step,
@@ -222,6 +288,10 @@ class Archiver:
                 self._ledger.finish_archive(ledger_key, owner, detail.model_dump(mode="json"))
         except ArchiveInProgressError:
             raise  # not a failure of this request: the lease holder reports the outcome
+        except TransferSuspendedError:
+            if self._ledger is not None and ledger_key is not None:
+                self._ledger.pause_archive(ledger_key, owner)  # the next invocation goes on
+            raise
         except BaseException as exc:
             if self._ledger is not None and ledger_key is not None:
                 self._release(ledger_key, owner)
@@ -259,6 +329,7 @@ class Archiver:
         key: str,
         on_progress: ProgressCallback | None,
         stop: threading.Event | None,
+        resumption: "Resumption",
     ) -> TransferResult:
         options = self._options
         plan = plan_parts(source.size, options.part_size, options.part_size_floor)
@@ -290,7 +361,9 @@ class Archiver:
                 options.concurrency, options.upload_concurrency, plan.part_size,
                 options.memory_budget,
             )  # fmt: skip
-            result = self._transfer_parts(object_spec, plan, read, lanes, stop, on_progress)
+            result = self._transfer_parts(
+                object_spec, plan, read, lanes, stop, on_progress, resumption
+            )
         # Metadata is fixed when an upload starts; the digest is known only at its end.
         self._store.tag(result.stored, {"sha256": result.sha256})
         return result
@@ -303,17 +376,48 @@ class Archiver:
         lanes: Lanes,
         stop: threading.Event,
         on_progress: ProgressCallback | None,
+        resumption: "Resumption",
     ) -> TransferResult:
         """A multipart upload that vanished (aborted by someone else, or by the bucket's
-        lifecycle rule) is started again from the first part, once."""
+        lifecycle rule), or whose saved progress S3 does not confirm, starts again from
+        the first part, once."""
+        resume = resumption.point(spec.key, plan)
         for attempt in (1, 2):
             try:
-                return transfer_multipart(self._store, spec, plan, read, lanes, stop, on_progress)
+                return transfer_multipart(
+                    self._store, spec, plan, read, lanes, stop, on_progress,
+                    resume=resume, on_checkpoint=resumption.save,
+                    should_suspend=resumption.should_suspend,
+                )  # fmt: skip
             except UploadGoneError:
                 if attempt == 2:
                     raise
-                log.warning("the multipart upload of %s vanished; starting it again", spec.key)
+                log.warning("the multipart upload of %s is gone; starting it again", spec.key)
+                resume = None
         raise AssertionError("unreachable")
+
+    def _resumption(
+        self,
+        ledger_key: str | None,
+        owner: str,
+        key: str,
+        source: ArchiveSource,
+        progress: dict[str, Any] | None,
+        remaining_s: Callable[[], float] | None,
+    ) -> "Resumption":
+        ledger = self._ledger
+        save: Checkpoint | None = None
+        if ledger is not None and ledger_key is not None:
+            save = _progress_saver(ledger, ledger_key, owner, key, source)
+        suspend = None
+        if remaining_s is not None:
+            margin = self._deadline_margin_s
+
+            def suspend() -> bool:
+                assert remaining_s is not None
+                return remaining_s() < margin
+
+        return Resumption(progress, save, suspend, source.etag)
 
     def _publish_failure(self, ref: JobRef, checkpoint_type: str, exc: BaseException) -> None:
         retryable = exc.retryable if isinstance(exc, ArchiverError) else True

@@ -15,9 +15,15 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from ft_archiver.adapters.s3 import ObjectSpec, StoredObject, UploadedPart
+from ft_archiver.adapters.sha256_state import ResumableSha256
 from ft_archiver.domain.checksums import Buffer
 from ft_archiver.domain.parts import Lanes, PartPlan, PartRange
-from ft_archiver.errors import IntegrityError, TransferCancelledError
+from ft_archiver.errors import (
+    IntegrityError,
+    TransferCancelledError,
+    TransferSuspendedError,
+    UploadGoneError,
+)
 
 ProgressCallback = Callable[[int], None]
 
@@ -63,11 +69,21 @@ class PartUpload(Protocol):
 
     def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject: ...
 
+    @property
+    def upload_id(self) -> str: ...
+
+    def suspend(self) -> None:
+        """Leave the upload open for a later invocation instead of aborting it."""
+
+    def list_parts(self) -> list[UploadedPart]: ...
+
 
 class ObjectStore(Protocol):
     def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject: ...
 
     def start_multipart(self, spec: ObjectSpec) -> PartUpload: ...
+
+    def resume_multipart(self, spec: ObjectSpec, upload_id: str) -> PartUpload: ...
 
     def tag(self, stored: StoredObject, tags: dict[str, str]) -> None: ...
 
@@ -110,11 +126,17 @@ class BufferPool:
 
 
 class OrderedDigest:
-    """SHA-256 fed with parts that arrive in any order, hashing them in part order."""
+    """SHA-256 fed with parts that arrive in any order, hashing them in part order; after
+    each part it reports the digest's state, so a transfer can be resumed from there."""
 
-    def __init__(self, on_hashed: Callable[[int], None]) -> None:
-        self._sha = hashlib.sha256()
-        self._next = 1
+    def __init__(
+        self,
+        on_hashed: Callable[[int, bytes], None],
+        state: bytes | None = None,
+        first: int = 1,
+    ) -> None:
+        self._sha = ResumableSha256(state)
+        self._next = first
         self._pending: dict[int, memoryview] = {}
         self._draining = False
         self._lock = threading.Lock()
@@ -133,15 +155,31 @@ class OrderedDigest:
                 data = self._pending.pop(number)
             try:
                 self._sha.update(data)  # releases the GIL: other parts keep moving
+                state = self._sha.state()
             finally:
                 with self._lock:
                     self._next += 1
                     self._draining = False
                     self.hashed_bytes += len(data)
-            self._on_hashed(number)
+            self._on_hashed(number, state)
 
     def hexdigest(self) -> str:
         return self._sha.hexdigest()
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where an earlier invocation stopped: its upload, how many parts (1..k) it had
+    finished, and the SHA-256 state after part k."""
+
+    upload_id: str
+    done: int
+    digest_state: bytes
+    prefix_crc: int  # the full-object CRC of parts 1..done
+
+
+# upload id, parts done (1..k), digest state after part k, CRC of parts 1..k
+Checkpoint = Callable[[str, int, bytes, int], None]
 
 
 def transfer_single(
@@ -163,7 +201,9 @@ class _PartTransfer:
 
     A part is read into a free buffer by a download lane, checksummed and fed to the
     digest there, then handed to an upload lane; the download lane takes the next free
-    buffer at once, so reading never waits for uploads while buffers remain.
+    buffer at once, so reading never waits for uploads while buffers remain. Whenever
+    the parts both hashed and uploaded form a longer unbroken run from part 1, the
+    checkpoint callback hears of it (with the digest's state there).
     """
 
     def __init__(
@@ -175,6 +215,8 @@ class _PartTransfer:
         uploads: ThreadPoolExecutor,
         stop: Halt,
         on_progress: ProgressCallback | None,
+        resume: ResumePoint | None,
+        on_checkpoint: Checkpoint | None,
     ) -> None:
         self.upload = upload
         self.spec = spec
@@ -183,10 +225,20 @@ class _PartTransfer:
         self.uploads = uploads
         self.stop = stop
         self.on_progress = on_progress
-        self.digest = OrderedDigest(self._done_with)
+        self.on_checkpoint = on_checkpoint
+        done = resume.done if resume else 0
+        self.digest = OrderedDigest(
+            self._hashed, resume.digest_state if resume else None, first=done + 1
+        )
+        self.done_through = done
+        self.prefix_crc = resume.prefix_crc if resume else 0
+        self._checkpointed = done
+        self._uploaded: dict[int, UploadedPart] = {}
+        self._states: dict[int, bytes] = {}
         self._buffers: dict[int, bytearray] = {}
         self._holds: dict[int, int] = {}
         self._lock = threading.Lock()
+        self._checkpoint_lock = threading.Lock()
 
     def _done_with(self, number: int) -> None:
         """Called twice per part (uploaded, hashed); the second call frees its buffer."""
@@ -197,6 +249,36 @@ class _PartTransfer:
             del self._holds[number]
             buffer = self._buffers.pop(number)
         self.pool.release(buffer)
+
+    def _hashed(self, number: int, state: bytes) -> None:
+        with self._lock:
+            self._states[number] = state
+        self._done_with(number)
+        self._advance()
+
+    def _advance(self) -> None:
+        algorithm = self.spec.algorithm
+        with self._lock:
+            through = self.done_through
+            while through + 1 in self._uploaded and through + 1 in self._states:
+                through += 1
+                part = self._uploaded[through]
+                self.prefix_crc = algorithm.extend(self.prefix_crc, part.crc, part.length)
+            if through == self.done_through:
+                return
+            self.done_through = through
+            state, crc = self._states[through], self.prefix_crc
+            for number in [n for n in self._states if n < through]:
+                del self._states[number]
+        self.checkpoint(through, state, crc)
+
+    def checkpoint(self, through: int, state: bytes, crc: int) -> None:
+        if self.on_checkpoint is None:
+            return
+        with self._checkpoint_lock:  # never let an older checkpoint overwrite a newer one
+            if through > self._checkpointed:
+                self.on_checkpoint(self.upload.upload_id, through, state, crc)
+                self._checkpointed = through
 
     def fetch_part(self, part: PartRange, buffer: bytearray) -> Future[UploadedPart]:
         with self._lock:
@@ -222,6 +304,9 @@ class _PartTransfer:
             raise
         finally:
             self._done_with(part.number)
+        with self._lock:
+            self._uploaded[part.number] = uploaded
+        self._advance()
         if self.on_progress:
             self.on_progress(part.length)
         return uploaded
@@ -235,17 +320,36 @@ def transfer_multipart(
     lanes: Lanes,
     stop: threading.Event,
     on_progress: ProgressCallback | None = None,
+    *,
+    resume: ResumePoint | None = None,
+    on_checkpoint: Checkpoint | None = None,
+    should_suspend: Callable[[], bool] | None = None,
 ) -> TransferResult:
-    """Upload every part, complete with the full-object CRC, verify; abort on any failure."""
+    """Upload every part (after those a resumed transfer already has), complete with the
+    full-object CRC, verify; abort on any failure. When ``should_suspend`` says so, take
+    no new parts, let those under way finish, checkpoint, and leave the upload open:
+    TransferSuspendedError tells the caller to continue later."""
     pool = BufferPool(lanes.buffers, plan.part_size)
     halt = Halt(stop)
-    with store.start_multipart(spec) as upload:
+    opened = (
+        store.resume_multipart(spec, resume.upload_id) if resume else store.start_multipart(spec)
+    )
+    with opened as upload:
+        done = _finished_parts(upload, plan, resume.done) if resume else []
         downloads = ThreadPoolExecutor(lanes.downloads, thread_name_prefix="ft-get")
         uploads = ThreadPoolExecutor(lanes.uploads, thread_name_prefix="ft-put")
-        state = _PartTransfer(upload, spec, read, pool, uploads, halt, on_progress)
+        state = _PartTransfer(
+            upload, spec, read, pool, uploads, halt, on_progress, resume, on_checkpoint
+        )
         fetches: list[Future[Future[UploadedPart]]] = []
+        suspended = False
         try:
             for part in plan.ranges():
+                if part.number <= len(done):
+                    continue
+                if should_suspend is not None and should_suspend():
+                    suspended = True
+                    break
                 buffer = pool.acquire(halt)
                 fetches.append(downloads.submit(state.fetch_part, part, buffer))
         except TransferCancelledError:
@@ -258,16 +362,38 @@ def transfer_multipart(
             uploads.shutdown(wait=True, cancel_futures=halt.is_set())
         sends = [f.result() for f in fetches if not f.cancelled() and f.exception() is None]
         _raise_first_failure([*fetches, *sends], halt)
-        parts = [send.result() for send in sends]
-        if state.digest.hashed_bytes != plan.size:
-            raise IntegrityError(
-                f"hashed {state.digest.hashed_bytes} bytes of a {plan.size}-byte archive"
+        if suspended:
+            upload.suspend()
+            raise TransferSuspendedError(
+                f"stopped at part {state.done_through} of {plan.count} before the deadline"
             )
-        crc = spec.algorithm.combine((p.crc, p.length) for p in parts)
+        parts = [*done, *(send.result() for send in sends)]
+        expected = plan.size - sum(p.length for p in done)
+        if state.digest.hashed_bytes != expected:
+            raise IntegrityError(
+                f"hashed {state.digest.hashed_bytes} bytes of the {expected} left to transfer"
+            )
+        prefix = (resume.prefix_crc, sum(p.length for p in done)) if resume else (0, 0)
+        crc = spec.algorithm.combine([prefix, *((p.crc, p.length) for p in parts[len(done) :])])
         stored = upload.complete(parts, plan.size, crc)
     return TransferResult(
         stored, plan.size, state.digest.hexdigest(), crc, len(parts), plan.part_size
     )
+
+
+def _finished_parts(upload: PartUpload, plan: PartPlan, count: int) -> list[UploadedPart]:
+    """Parts 1..count as S3 holds them; any missing or of the wrong size, and the saved
+    progress cannot be trusted: the upload starts again."""
+    listed = {part.number: part for part in upload.list_parts()}
+    parts = []
+    for planned in plan.ranges():
+        if planned.number > count:
+            break
+        part = listed.get(planned.number)
+        if part is None or part.length != planned.length:
+            raise UploadGoneError(f"part {planned.number} of the resumed upload is missing")
+        parts.append(part)
+    return parts
 
 
 def _raise_first_failure(futures: Sequence[Future[Any]], stop: Halt) -> None:
