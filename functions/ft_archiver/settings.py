@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     # Stop taking new parts when the Lambda has less than this left, and continue in a new
     # invocation: enough to finish the parts under way and save progress.
     deadline_margin_s: float = Field(60.0, ge=0, validation_alias="FT_ARCHIVER_DEADLINE_MARGIN")
+    # How long a claim on an archive holds if its holder dies: past the function's 900 s.
+    lease_s: float = Field(960.0, gt=0, validation_alias="FT_ARCHIVER_LEASE")
     connect_timeout_s: float = Field(10.0, gt=0, validation_alias="FT_ARCHIVER_CONNECT_TIMEOUT")
     read_timeout_s: float = Field(60.0, gt=0, validation_alias="FT_ARCHIVER_READ_TIMEOUT")
     max_attempts: int = Field(5, ge=1, le=20, validation_alias="FT_ARCHIVER_MAX_ATTEMPTS")

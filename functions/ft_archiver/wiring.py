@@ -118,4 +118,5 @@ def build_archiver(settings: Settings, span: Span = no_span) -> Archiver:
         ledger=state_store(settings),
         span=span,
         deadline_margin_s=settings.deadline_margin_s,
+        lease_s=settings.lease_s,
     )

@@ -150,3 +150,47 @@ def test_version() -> None:
         capture_output=True, text=True, check=True, timeout=30,
     )  # fmt: skip
     assert done.stdout.startswith("ft-archiver ")
+
+
+def test_a_killed_archiver_is_resumed_without_downloading_finished_parts(
+    harness: Harness,
+) -> None:
+    job = lora_job(harness, size=4 * 1024 * 1024)  # 16 parts of 256 KiB
+    archive = harness.together.archive_for(job.id, "merged")
+    harness.together.set_faults(Faults(rate_limit_bps=512 * 1024))
+    env = {
+        "STATE_TABLE_NAME": harness.stack.table_name,
+        "FT_ARCHIVER_LEASE": "1",
+        "FT_ARCHIVER_CONCURRENCY": "2",
+        "FT_ARCHIVER_UPLOAD_CONCURRENCY": "2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ft_archiver", "archive", job.id],
+        env=cli_env(harness, **env),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    table = harness.aws.client("dynamodb")
+    done = 0
+    deadline = time.monotonic() + 30
+    while done < 4 and time.monotonic() < deadline:
+        items = table.scan(TableName=harness.stack.table_name)["Items"]
+        saved = [json.loads(i["progress"]["S"]) for i in items if "progress" in i]
+        done = max((p["done"] for p in saved), default=0)
+        time.sleep(0.05)
+    process.kill()  # SIGKILL: no clean-up, no abort, no failure event
+    process.wait()
+    assert 4 <= done < 16
+    assert harness.open_uploads()  # left for the next run to resume
+    time.sleep(1.2)  # the dead run's lease expires
+    again = run(harness, "archive", job.id, "--json", **env)
+    assert again.returncode == 0, again.stderr
+    detail = json.loads(again.stdout)
+    assert detail["sha256"] == harness.together.sha256(archive)
+    assert harness.open_uploads() == []
+    assert [e["detail-type"] for e in harness.events()] == ["Fine-tune Archived"]
+    part = 256 * 1024
+    fetched = [r.range for r in harness.together.blob_requests(archive) if r.range != "bytes=0-1"]
+    for number in range(1, done + 1):  # parts saved before the kill: downloaded once only
+        first = (number - 1) * part
+        assert fetched.count(f"bytes={first}-{first + part - 1}") == 1
