@@ -15,6 +15,9 @@ import hashlib
 import json
 import os
 import random
+import subprocess
+import sys
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ft_archiver.domain.webhook import decode_secret, sign
-from ft_archiver.errors import ArchiverError
+from ft_archiver.errors import ArchiverError, TransferSuspendedError
 from ft_archiver.local.aws import TEST_CREDENTIALS, MotoServer, capture_events, read_events
 from ft_archiver.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver.local.simulator import Faults, TogetherSimulator
@@ -138,6 +141,91 @@ def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
     return rows
 
 
+def resume_trials(trials: int, seed: int) -> list[dict[str, Any]]:
+    """Archives that outlive one invocation (a 2 s Lambda deadline) and archivers killed
+    with SIGKILL mid-transfer, resumed: bytes, re-downloads, orphans, events."""
+    rng = random.Random(seed)
+    rows = []
+    with MotoServer(part_min_size=64 * KIB) as aws, TogetherSimulator() as together:
+        os.environ.update(TEST_CREDENTIALS)
+        os.environ["AWS_ENDPOINT_URL"] = aws.endpoint_url
+        stack = deploy_local(aws, "resume", together_api_key=together.api_key,
+                             together_base_url=together.base_url)  # fmt: skip
+        capture = capture_events(aws, stack.bus_name, "resume-capture")
+        s3 = aws.client("s3")
+        env = {
+            "TOGETHER_API_KEY": together.api_key, "TOGETHER_BASE_URL": together.base_url,
+            "ARCHIVE_BUCKET": stack.bucket, "EVENT_BUS_NAME": stack.bus_name,
+            "STATE_TABLE_NAME": stack.table_name, "FT_ARCHIVER_PART_SIZE": str(PART),
+            "FT_ARCHIVER_PART_SIZE_FLOOR": str(64 * KIB), "FT_ARCHIVER_CONCURRENCY": "2",
+            "FT_ARCHIVER_UPLOAD_CONCURRENCY": "2", "FT_ARCHIVER_LEASE": "1",
+            "FT_ARCHIVER_DEADLINE_MARGIN": "1.2",
+        }  # fmt: skip
+        settings = Settings.model_validate(env)
+        together.set_faults(Faults(rate_limit_bps=512 * KIB))
+        for kind in ("Lambda deadline: 2 s invocations", "archiver killed with SIGKILL"):
+            outcome: Counter[str] = Counter()
+            for _ in range(trials):
+                size = rng.randrange(10 * PART, 16 * PART)
+                job = together.add_job("Lora", size=size, model_output_name=f"r-{uuid.uuid4().hex}")
+                key = f"resume/{job.model_output_name}.tar.zst"
+                archive = together.archive_for(job.id, "merged")
+                if kind.startswith("Lambda"):
+                    invocations = _run_with_deadline(settings, job.id, key, stack.bucket)
+                else:
+                    invocations = _run_killed_then_resumed(env, job.id, key, aws.endpoint_url)
+                outcome["invocations"] += invocations
+                body = s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()
+                right = hashlib.sha256(body).hexdigest() == together.sha256(archive)
+                outcome["completed, right bytes" if right else "completed, WRONG bytes"] += 1
+                ranges = [r.range for r in together.blob_requests(archive)
+                          if r.range != "bytes=0-1"]  # fmt: skip
+                outcome["parts downloaded twice"] += len(ranges) - len(set(ranges))
+                uploads = s3.list_multipart_uploads(Bucket=stack.bucket, Prefix=key)
+                outcome["orphaned uploads"] += len(uploads.get("Uploads", []))
+                events = [e for e in read_events(aws, capture, wait_s=1)
+                          if e["detail"]["id"] == job.id]  # fmt: skip
+                successes = sum(e["detail-type"] == "Fine-tune Archived" for e in events)
+                outcome["duplicate success events"] += max(0, successes - 1)
+                outcome["missing success events"] += successes == 0
+            rows.append({"fault": kind, "trials": trials, **outcome})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def _run_with_deadline(settings: Settings, job_id: str, key: str, bucket: str) -> int:
+    """As ArchiverFunction with a 2 s timeout: each suspension is a new invocation."""
+    invocations = 0
+    while True:
+        invocations += 1
+        ends = time.monotonic() + 2.0
+
+        def remaining(ends: float = ends) -> float:
+            return ends - time.monotonic()
+
+        try:
+            build_archiver(settings).archive(
+                ArchiveRequest(job_id, key=key), Destination(bucket), remaining_s=remaining
+            )
+            return invocations
+        except TransferSuspendedError:
+            continue
+
+
+def _run_killed_then_resumed(env: dict[str, str], job_id: str, key: str, endpoint: str) -> int:
+    command = [sys.executable, "-m", "ft_archiver", "archive", job_id, "--key", key]
+    full = {**os.environ, **env, "AWS_ENDPOINT_URL": endpoint}
+    victim = subprocess.Popen(
+        command, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(random.uniform(1.0, 2.5))
+    victim.kill()
+    victim.wait()
+    time.sleep(1.1)  # the lease of the dead run expires
+    subprocess.run(command, env=full, check=True, capture_output=True)
+    return 2
+
+
 def bad_input_trials(count: int, seed: int) -> dict[str, int]:
     """Random and mangled webhooks against the intake: answers by status, and what was
     queued for a request that was not accepted (must be nothing)."""
@@ -203,6 +291,7 @@ def bad_input_trials(count: int, seed: int) -> dict[str, int]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--resume-trials", type=int, default=10)
     parser.add_argument("--bad-inputs", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
@@ -210,9 +299,18 @@ def main() -> int:
     columns = ["completed, right bytes", "failed", "orphaned uploads",
                "duplicate success events", "objects left by a failure",
                "success events for a failure", "completed, WRONG bytes"]  # fmt: skip
+    resumed = resume_trials(args.resume_trials, args.seed)
     print("\n| fault | trials | " + " | ".join(columns) + " |")
     print("| --- | ---: |" + " ---: |" * len(columns))
     for row in rows:
+        cells = " | ".join(str(row.get(column, 0)) for column in columns)
+        print(f"| {row['fault']} | {row['trials']} | {cells} |")
+    columns = ["completed, right bytes", "invocations", "parts downloaded twice",
+               "orphaned uploads", "duplicate success events", "missing success events",
+               "completed, WRONG bytes"]  # fmt: skip
+    print("\n| resumed | trials | " + " | ".join(columns) + " |")
+    print("| --- | ---: |" + " ---: |" * len(columns))
+    for row in resumed:
         cells = " | ".join(str(row.get(column, 0)) for column in columns)
         print(f"| {row['fault']} | {row['trials']} | {cells} |")
     print("\nBad input:", json.dumps(bad_input_trials(args.bad_inputs, args.seed)))
