@@ -233,3 +233,82 @@ def test_many_parts_round_trip(target: Target, together: TogetherSimulator) -> N
     assert detail.parts == 103
     assert detail.etag.endswith('-103"')
     assert object_sha256(target, detail.key) == expected == detail.sha256
+
+
+class MemoryLedger:
+    """The state table's contract in memory: LocalStack has no DynamoDB here."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+
+    def claim_archive(self, key: str, owner: str, lease_s: float, ttl_s: int) -> Any:
+        item = self.items.setdefault(key, {})
+        item.update(status="running", owner=owner)
+        return item.get("progress")
+
+    def save_progress(self, key: str, owner: str, progress: dict[str, Any]) -> None:
+        self.items[key]["progress"] = progress
+
+    def pause_archive(self, key: str, owner: str) -> None:
+        self.items[key]["status"] = "paused"
+
+    def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
+        self.items[key].update(status="done", detail=detail)
+        self.items[key].pop("progress", None)
+
+    def mark_published(self, key: str) -> None:
+        self.items[key]["published"] = True
+
+    def release_archive(self, key: str, owner: str) -> None:
+        self.items[key].update(status="failed")
+        self.items[key].pop("progress", None)
+
+
+def test_an_archive_resumed_over_several_invocations_completes_with_the_right_checksums(
+    target: Target, together: TogetherSimulator
+) -> None:
+    """Suspend, ListParts, resume and complete against an S3 that checks every checksum."""
+    from ft_archiver.errors import TransferSuspendedError
+    from ft_archiver.local.simulator import Faults
+
+    job = together.add_job("Lora", size=40 * MIB + 7, model_output_name=f"res-{time.time_ns()}")
+    archive = together.archive_for(job.id, "merged")
+    together.set_faults(Faults(rate_limit_bps=2 * MIB))
+    ledger = MemoryLedger()
+    settings = target.settings.model_copy(update={"concurrency": 2, "upload_concurrency": 2})
+    invocations = 0
+    detail = None
+    while detail is None and invocations < 20:
+        invocations += 1
+        ends = time.monotonic() + 2.5
+
+        def remaining(ends: float = ends) -> float:
+            return ends - time.monotonic()
+
+        the_archiver = Archiver(
+            together_client(settings),
+            S3Store(aws_client("s3", settings, 8)),
+            EventBridgePublisher(aws_client("events", settings), "default"),
+            transfer_options(settings),
+            ledger=ledger,
+            deadline_margin_s=1.5,
+        )
+        try:
+            detail = the_archiver.archive(
+                ArchiveRequest(job.id), Destination(target.bucket), remaining_s=remaining
+            )
+        except TransferSuspendedError:
+            continue
+    assert detail is not None
+    assert invocations >= 3
+    head = aws_client("s3", target.settings).head_object(
+        Bucket=target.bucket, Key=detail.key, ChecksumMode="ENABLED"
+    )
+    assert head["ChecksumCRC64NVME"] == detail.checksum
+    assert object_sha256(target, detail.key) == together.sha256(archive) == detail.sha256
+    assert (
+        aws_client("s3", target.settings)
+        .list_multipart_uploads(Bucket=target.bucket)
+        .get("Uploads", [])
+        == []
+    )

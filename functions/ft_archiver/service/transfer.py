@@ -351,6 +351,10 @@ def transfer_multipart(
                     suspended = True
                     break
                 buffer = pool.acquire(halt)
+                if should_suspend is not None and should_suspend():  # waited past it
+                    pool.release(buffer)
+                    suspended = True
+                    break
                 fetches.append(downloads.submit(state.fetch_part, part, buffer))
         except TransferCancelledError:
             pass  # a part failed (its error is raised below) or the caller set stop
