@@ -119,3 +119,9 @@ class TransferSuspendedError(ArchiveError):
     """The transfer stopped short of the deadline; its upload and progress are kept."""
 
     retryable = True
+
+
+class NoProgressError(ArchiveError):
+    """An invocation reached its deadline without finishing a single part."""
+
+    retryable = True

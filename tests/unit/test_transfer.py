@@ -158,3 +158,36 @@ def test_ordered_digest_hashes_in_part_order_whatever_the_arrival() -> None:
     assert (
         digest.hexdigest() == hashlib.sha256(b"".join(chunks[n] for n in range(1, 8))).hexdigest()
     )
+
+
+def test_a_deadline_reached_before_any_part_finished_is_an_error_not_a_pause() -> None:
+    from ft_archiver.errors import NoProgressError
+
+    data = os.urandom(6 * PART)
+    store = FakeStore()
+    plan = plan_parts(len(data), PART, min_part_size=PART)
+    with pytest.raises(NoProgressError, match="no part finished"):
+        transfer_multipart(
+            store, SPEC, plan, Source(data), DEFAULT_LANES, threading.Event(),
+            should_suspend=lambda: True,
+        )  # fmt: skip
+    assert store.uploads[0].aborted
+
+
+def test_a_deadline_after_some_parts_suspends_and_keeps_the_upload() -> None:
+    from ft_archiver.errors import TransferSuspendedError
+
+    data = os.urandom(8 * PART)
+    store = FakeStore()
+    plan = plan_parts(len(data), PART, min_part_size=PART)
+    calls = iter(range(100))
+    checkpoints: list[int] = []
+    with pytest.raises(TransferSuspendedError):
+        transfer_multipart(
+            store, SPEC, plan, Source(data), Lanes(1, 1, 1), threading.Event(),
+            on_checkpoint=lambda upload_id, done, state, crc: checkpoints.append(done),
+            should_suspend=lambda: next(calls) >= 6,  # two checks per part taken
+        )  # fmt: skip
+    assert not store.uploads[0].aborted
+    assert checkpoints == sorted(checkpoints)
+    assert checkpoints[-1] >= 2

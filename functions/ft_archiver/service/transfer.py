@@ -20,6 +20,7 @@ from ft_archiver.domain.checksums import Buffer
 from ft_archiver.domain.parts import Lanes, PartPlan, PartRange
 from ft_archiver.errors import (
     IntegrityError,
+    NoProgressError,
     TransferCancelledError,
     TransferSuspendedError,
     UploadGoneError,
@@ -367,6 +368,13 @@ def transfer_multipart(
         sends = [f.result() for f in fetches if not f.cancelled() and f.exception() is None]
         _raise_first_failure([*fetches, *sends], halt)
         if suspended:
+            if state.done_through == len(done):
+                # Not one part finished in this invocation: continuing would loop forever.
+                # Failing instead lets the queue's retries and dead-letter queue bound it.
+                raise NoProgressError(
+                    f"no part finished before the deadline (part {len(done) + 1} of "
+                    f"{plan.count} still open); is the margin larger than the time left?"
+                )
             upload.suspend()
             raise TransferSuspendedError(
                 f"stopped at part {state.done_through} of {plan.count} before the deadline"
