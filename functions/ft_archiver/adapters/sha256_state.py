@@ -8,12 +8,20 @@ the GIL for the call, as hashlib does.
 
 import ctypes
 import ctypes.util
+from collections.abc import Iterator
 
 CTX_SIZE = 112  # sizeof(SHA256_CTX): h[8], Nl, Nh, data[16], num, md_len as 32-bit words
 
 
+def _candidates() -> Iterator[str | None]:
+    # The plain names first: find_library runs ldconfig (or gcc), slow at a cold start.
+    yield "libcrypto.so.3"
+    yield "libcrypto.so"
+    yield ctypes.util.find_library("crypto")
+
+
 def _load() -> ctypes.CDLL:
-    for name in (ctypes.util.find_library("crypto"), "libcrypto.so.3", "libcrypto.so"):
+    for name in _candidates():
         if not name:
             continue
         try:
