@@ -26,8 +26,6 @@ class LocalStack:
     dead_letter_queue_url: str
     table_name: str
     bus_name: str
-    together_secret_name: str
-    webhook_secret_name: str
     webhook_secret: str
     environments: dict[str, dict[str, str]]  # function logical id -> its environment
 
@@ -95,8 +93,6 @@ def deploy_local(
         dead_letter_queue_url=dlq_url,
         table_name=table,
         bus_name=bus,
-        together_secret_name=str(values["TogetherApiKeySecretName"]),
-        webhook_secret_name=str(values["WebhookSecretName"]),
         webhook_secret=webhook_secret,
         environments=environments,
     )
@@ -149,19 +145,28 @@ def _queue(
     server: MotoServer, template: dict[str, Any], evaluator: Evaluator, logical_id: str, name: str
 ) -> tuple[str, str]:
     props = evaluator.resolve(resource(template, logical_id))
-    attributes = {
-        key: (json.dumps(value) if isinstance(value, dict) else str(value).lower()
-              if isinstance(value, bool) else str(value))
-        for key, value in props.items()
-        if key in ("VisibilityTimeout", "MessageRetentionPeriod", "RedrivePolicy",
-                   "SqsManagedSseEnabled")
-    }  # fmt: skip
+    wanted = (
+        "VisibilityTimeout",
+        "MessageRetentionPeriod",
+        "RedrivePolicy",
+        "SqsManagedSseEnabled",
+    )
+    attributes = {key: _queue_attribute(props[key]) for key in wanted if key in props}
     sqs = server.client("sqs")
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
     return url, arn
+
+
+def _queue_attribute(value: Any) -> str:
+    """CloudFormation's typed value as SQS's string attribute."""
+    if isinstance(value, dict):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
 
 
 def _table(server: MotoServer, template: dict[str, Any], evaluator: Evaluator, name: str) -> str:

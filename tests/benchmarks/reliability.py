@@ -34,6 +34,7 @@ from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.settings import Settings
 from ft_archiver.wiring import build_archiver
 from infra.local_stack import deploy_local
+from tests.unit.fakes import FakeLedger, FakeQueue
 
 KIB = 1024
 PART = 256 * KIB
@@ -232,31 +233,8 @@ def bad_input_trials(count: int, seed: int) -> dict[str, int]:
     rng = random.Random(seed)
     secret = "whsec_" + base64.b64encode(b"reliability").decode()
     key = decode_secret(secret)
-    queued: list[Any] = []
-
-    class Queue:
-        def send(self, message: Any) -> str:
-            queued.append(message)
-            return str(len(queued))
-
-    class Ledger:
-        seen: set[str] = set()
-
-        def claim_webhook(self, webhook_id: str, ttl_s: int) -> bool:
-            fresh = webhook_id not in self.seen
-            self.seen.add(webhook_id)
-            return fresh
-
-        def record_webhook_message(self, webhook_id: str, message_id: str) -> None:
-            pass
-
-        def webhook_message(self, webhook_id: str) -> str | None:
-            return None
-
-        def forget_webhook(self, webhook_id: str) -> None:
-            self.seen.discard(webhook_id)
-
-    intake = WebhookIntake(lambda: [key], Queue(), Ledger(), clock=lambda: 1_800_000_000)
+    queue = FakeQueue()
+    intake = WebhookIntake(lambda: [key], queue, FakeLedger(), clock=lambda: 1_800_000_000)
     statuses: Counter[int] = Counter()
     wrongly_queued = 0
     pieces: list[Any] = [
@@ -278,10 +256,10 @@ def bad_input_trials(count: int, seed: int) -> dict[str, int]:
                    "webhook-signature": sign(key, f"msg_{n}", 1_800_000_000, body)}  # fmt: skip
         if rng.random() < 0.1:
             headers["webhook-signature"] = "v1,AAAA"
-        before = len(queued)
+        before = len(queue.messages)
         answer = intake.handle(headers, body)
         statuses[answer.status] += 1
-        if answer.status != 202 and len(queued) != before:
+        if answer.status != 202 and len(queue.messages) != before:
             wrongly_queued += 1
     return {"requests": count, **{f"HTTP {k}": v for k, v in sorted(statuses.items())},
             "5xx": sum(v for k, v in statuses.items() if k >= 500),

@@ -34,7 +34,6 @@ from .methods import METHODS
 MIB = 1024 * 1024
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "bench"
-PEERS = ["together SDK + upload_file", "upload_fileobj(GET)", "smart_open(GET)"]
 CEILING = "ceiling: UploadPart from memory"
 
 

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
@@ -19,6 +19,7 @@ from requests.adapters import HTTPAdapter
 
 from ft_archiver import __version__
 from ft_archiver.adapters.retry import RetryPolicy
+from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.errors import (
@@ -43,10 +44,6 @@ TRANSPORT_ERRORS = (
     OSError,
 )
 CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
-
-
-class Cancellation(Protocol):
-    def is_set(self) -> bool: ...
 
 
 @dataclass(frozen=True)

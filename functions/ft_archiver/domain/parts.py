@@ -8,7 +8,6 @@ from ft_archiver.errors import ArchiveTooLargeError, RuleError
 KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
-S3_MIN_PART_SIZE = 5 * MIB
 S3_MAX_PART_SIZE = 5 * GIB
 S3_MAX_PARTS = 10_000
 # Our floor sits above S3's 5 MiB so that a 10,000-part archive is at least 78 GiB before

@@ -12,13 +12,10 @@ One difference, for speed: a failed message is made visible again after
 """
 
 import base64
-import json
 import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -279,16 +276,3 @@ class LocalDeployment:
                     QueueUrl=self.stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
                 )
         return len(messages)
-
-
-@contextmanager
-def local_deployment(**kwargs: Any) -> Iterator[LocalDeployment]:
-    deployment = LocalDeployment(**kwargs)
-    try:
-        yield deployment.start()
-    finally:
-        deployment.stop()
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=False)

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from ft_archiver.adapters.s3 import ObjectSpec
 from ft_archiver.adapters.state import FinishedArchive
 from ft_archiver.adapters.together import ArchiveSource
+from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checkpoints import (
     DownloadSpec,
     JobRef,
@@ -40,7 +41,6 @@ from ft_archiver.errors import (
     UploadGoneError,
 )
 from ft_archiver.service.transfer import (
-    Cancellation,
     Checkpoint,
     ObjectStore,
     ProgressCallback,
@@ -381,20 +381,19 @@ class Archiver:
         """A multipart upload that vanished (aborted by someone else, or by the bucket's
         lifecycle rule), or whose saved progress S3 does not confirm, starts again from
         the first part, once."""
-        resume = resumption.point(spec.key, plan)
-        for attempt in (1, 2):
-            try:
-                return transfer_multipart(
-                    self._store, spec, plan, read, lanes, stop, on_progress,
-                    resume=resume, on_checkpoint=resumption.save,
-                    should_suspend=resumption.should_suspend,
-                )  # fmt: skip
-            except UploadGoneError:
-                if attempt == 2:
-                    raise
-                log.warning("the multipart upload of %s is gone; starting it again", spec.key)
-                resume = None
-        raise AssertionError("unreachable")
+
+        def attempt(resume: ResumePoint | None) -> TransferResult:
+            return transfer_multipart(
+                self._store, spec, plan, read, lanes, stop, on_progress,
+                resume=resume, on_checkpoint=resumption.save,
+                should_suspend=resumption.should_suspend,
+            )  # fmt: skip
+
+        try:
+            return attempt(resumption.point(spec.key, plan))
+        except UploadGoneError:
+            log.warning("the multipart upload of %s is gone; starting it again", spec.key)
+            return attempt(None)
 
     def _resumption(
         self,
@@ -411,11 +410,10 @@ class Archiver:
             save = _progress_saver(ledger, ledger_key, owner, key, source)
         suspend = None
         if remaining_s is not None:
-            margin = self._deadline_margin_s
+            left, margin = remaining_s, self._deadline_margin_s
 
             def suspend() -> bool:
-                assert remaining_s is not None
-                return remaining_s() < margin
+                return left() < margin
 
         return Resumption(progress, save, suspend, source.etag)
 

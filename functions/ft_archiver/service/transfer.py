@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from ft_archiver.adapters.s3 import ObjectSpec, StoredObject, UploadedPart
 from ft_archiver.adapters.sha256_state import ResumableSha256
+from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checksums import Buffer
 from ft_archiver.domain.parts import Lanes, PartPlan, PartRange
 from ft_archiver.errors import (
@@ -27,10 +28,6 @@ from ft_archiver.errors import (
 )
 
 ProgressCallback = Callable[[int], None]
-
-
-class Cancellation(Protocol):
-    def is_set(self) -> bool: ...
 
 
 class RangeReader(Protocol):
