@@ -1,12 +1,32 @@
-"""Together's fine-tune job, as much of it as archiving needs."""
+"""Together's fine-tune job and its checkpoints, as much of them as archiving needs."""
 
+from enum import StrEnum
 from typing import Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class JobStatus(StrEnum):
+    """Every status ``GET /fine-tunes`` reports; only ``completed`` has a model to archive."""
+
+    PENDING = "pending"
+    QUEUED = "queued"
+    RUNNING = "running"
+    COMPRESSING = "compressing"
+    UPLOADING = "uploading"
+    CANCEL_REQUESTED = "cancel_requested"
+    CANCELLED = "cancelled"
+    ERROR = "error"
+    USER_ERROR = "user_error"
+    COMPLETED = "completed"
 
 
 class FineTuneJob(BaseModel):
-    """``GET /fine-tunes/{id}``; unknown fields are ignored so API additions never break us."""
+    """``GET /fine-tunes/{id}`` or one entry of ``GET /fine-tunes``.
+
+    Unknown fields are ignored so API additions never break us, but the whole answer is
+    kept in ``document`` (not part of any dump) for the provenance manifest. ``status`` is
+    kept as text: a status the API adds later is simply not ``completed``."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -16,6 +36,15 @@ class FineTuneJob(BaseModel):
     model_output_name: str | None = Field(
         default=None, validation_alias=AliasChoices("model_output_name", "output_name")
     )
+    created_at: str | None = None
+    document: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _keep_document(cls, value: Any) -> Any:
+        if isinstance(value, dict) and "document" not in value:
+            return {**value, "document": dict(value)}
+        return value
 
     @field_validator("training_type", mode="before")
     @classmethod
@@ -25,9 +54,17 @@ class FineTuneJob(BaseModel):
             return value.get("type")
         return value
 
+    @property
+    def completed(self) -> bool:
+        return (self.status or "").lower() == JobStatus.COMPLETED
+
 
 class Checkpoint(BaseModel):
-    """One entry of ``GET /fine-tunes/{id}/checkpoints``."""
+    """One entry of ``GET /fine-tunes/{id}/checkpoints``.
+
+    As the SDK reads them: an entry whose type contains "intermediate" is downloadable as
+    ``{id}:{step}``; any other entry (``Final``) is the final model, downloaded without a
+    step."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
@@ -35,3 +72,7 @@ class Checkpoint(BaseModel):
     checkpoint_type: str
     created_at: str | None = None
     path: str | None = None
+
+    @property
+    def intermediate(self) -> bool:
+        return "intermediate" in self.checkpoint_type.lower()
