@@ -45,6 +45,14 @@ class InvalidObjectKeyError(RuleError):
     """An explicit S3 object key override is not a safe key."""
 
 
+class InvalidSelectionError(RuleError):
+    """A selection's ``checkpoints`` or ``checkpoint_types`` is not in its vocabulary."""
+
+
+class UnknownCheckpointStepError(RuleError):
+    """A selection names a step the job's checkpoint list does not have."""
+
+
 class ArchiveTooLargeError(RuleError):
     """The archive cannot fit in 10,000 parts of at most 5 GiB."""
 
