@@ -14,7 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from ft_archiver.local.aws import MotoServer
-from infra.template import Evaluator, function_environment, load_template, resource
+from infra.template import (
+    Evaluator,
+    function_environment,
+    function_names,
+    load_template,
+    resource,
+)
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,7 @@ def deploy_local(
             key: str(value)
             for key, value in evaluator.resolve(function_environment(template, function)).items()
         }
-        for function in ("WebhookFunction", "ArchiverFunction")
+        for function in function_names(template)
     }
     return LocalStack(
         bucket=bucket,

@@ -91,3 +91,12 @@ def function_environment(template: dict[str, Any], logical_id: str) -> dict[str,
     shared = template.get("Globals", {}).get("Function", {}).get("Environment", {})
     own = resource(template, logical_id).get("Environment", {})
     return {**shared.get("Variables", {}), **own.get("Variables", {})}
+
+
+def function_names(template: dict[str, Any]) -> list[str]:
+    """The logical ids of the template's Lambda functions."""
+    return [
+        name
+        for name, spec in template["Resources"].items()
+        if spec["Type"] == "AWS::Serverless::Function"
+    ]

@@ -4,12 +4,14 @@ boto3 reads its own variables (AWS_ENDPOINT_URL, AWS_REGION, credentials); nothi
 knows whether it talks to AWS or to an emulator.
 """
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ft_archiver.domain.parts import DEFAULT_PART_SIZE, GIB, PART_SIZE_FLOOR, parse_size
+from ft_archiver.domain.selection import Selection, parse_selection
 
 ChecksumAlgorithm = Literal["CRC64NVME", "CRC32C", "CRC32"]
 
@@ -35,6 +37,15 @@ class Settings(BaseSettings):
     secret_max_age_s: int = Field(300, ge=0, validation_alias="FT_ARCHIVER_SECRET_MAX_AGE")
     archive_queue_url: str | None = Field(None, validation_alias="ARCHIVE_QUEUE_URL")
     state_table_name: str | None = Field(None, validation_alias="STATE_TABLE_NAME")
+
+    # The poller: what it archives of each completed job, which history it takes on its
+    # first run (jobs created on or after this date), and how much it queues per tick.
+    archive_checkpoints: str = Field("final", validation_alias="ARCHIVE_CHECKPOINTS")
+    archive_checkpoint_types: str = Field("default", validation_alias="ARCHIVE_CHECKPOINT_TYPES")
+    archive_since: date | None = Field(None, validation_alias="ARCHIVE_SINCE")
+    poll_max_archives: int = Field(
+        100, ge=1, le=10_000, validation_alias="POLL_MAX_ARCHIVES_PER_TICK"
+    )
 
     part_size: int = Field(DEFAULT_PART_SIZE, validation_alias="FT_ARCHIVER_PART_SIZE")
     # Lowered only against emulators that accept small parts (moto's S3_UPLOAD_PART_MIN_SIZE).
@@ -65,6 +76,24 @@ class Settings(BaseSettings):
     @classmethod
     def _sizes(cls, value: Any) -> Any:
         return parse_size(value) if isinstance(value, str) else value
+
+    @field_validator("archive_since", mode="before")
+    @classmethod
+    def _empty_date(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("archive_checkpoints", "archive_checkpoint_types")
+    @classmethod
+    def _vocabulary(cls, value: str, info: Any) -> str:
+        if info.field_name == "archive_checkpoints":
+            parse_selection(value, None)
+        else:
+            parse_selection(None, value)
+        return value
+
+    @property
+    def selection(self) -> Selection:
+        return parse_selection(self.archive_checkpoints, self.archive_checkpoint_types)
 
     @field_validator("together_base_url")
     @classmethod

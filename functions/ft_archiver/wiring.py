@@ -6,6 +6,7 @@ import boto3
 from botocore.config import Config
 
 from ft_archiver.adapters.events import EventBridgePublisher
+from ft_archiver.adapters.poll_state import DynamoPollLedger
 from ft_archiver.adapters.queue import SqsArchiveQueue
 from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.adapters.s3 import S3Store
@@ -16,6 +17,7 @@ from ft_archiver.domain.webhook import decode_secret
 from ft_archiver.errors import ConfigurationError
 from ft_archiver.service.archive import Archiver, Span, TransferOptions, no_span
 from ft_archiver.service.intake import WebhookIntake
+from ft_archiver.service.poller import Poller
 from ft_archiver.settings import Settings
 
 
@@ -119,4 +121,23 @@ def build_archiver(settings: Settings, span: Span = no_span) -> Archiver:
         span=span,
         deadline_margin_s=settings.deadline_margin_s,
         lease_s=settings.lease_s,
+    )
+
+
+def archive_queue(settings: Settings) -> SqsArchiveQueue:
+    if not settings.archive_queue_url:
+        raise ConfigurationError("ARCHIVE_QUEUE_URL is not set")
+    return SqsArchiveQueue(aws_client("sqs", settings), settings.archive_queue_url)
+
+
+def build_poller(settings: Settings) -> Poller:
+    if not settings.state_table_name:
+        raise ConfigurationError("the poller needs STATE_TABLE_NAME")
+    return Poller(
+        together_client(settings),
+        archive_queue(settings),
+        DynamoPollLedger(aws_client("dynamodb", settings), settings.state_table_name),
+        settings.selection,
+        archive_since=settings.archive_since,
+        max_archives_per_tick=settings.poll_max_archives,
     )

@@ -11,7 +11,13 @@ import pytest
 from ft_archiver.local.aws import MotoServer
 from ft_archiver.settings import Settings
 from infra.local_stack import LocalStack, deploy_local
-from infra.template import Evaluator, function_environment, load_template, resource
+from infra.template import (
+    Evaluator,
+    function_environment,
+    function_names,
+    load_template,
+    resource,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = load_template()
@@ -104,7 +110,7 @@ def test_secrets_exist_under_the_names_the_functions_read(
 
 
 def test_no_secret_is_a_plain_environment_variable() -> None:
-    for function in ("WebhookFunction", "ArchiverFunction"):
+    for function in FUNCTIONS:
         names = set(function_environment(TEMPLATE, function))
         assert not names & {"TOGETHER_API_KEY", "WEBHOOK_SECRET"}
 
@@ -115,7 +121,7 @@ def test_every_environment_variable_is_a_setting() -> None:
         for field in Settings.model_fields.values()
         if isinstance(field.validation_alias, str)
     }
-    for function in ("WebhookFunction", "ArchiverFunction"):
+    for function in FUNCTIONS:
         for name in function_environment(TEMPLATE, function):
             assert name in aliases or name.startswith("POWERTOOLS_"), name
 
@@ -123,9 +129,12 @@ def test_every_environment_variable_is_a_setting() -> None:
 def test_handlers_named_in_the_template_exist() -> None:
     import importlib
 
-    for function in ("WebhookFunction", "ArchiverFunction"):
+    for function in FUNCTIONS:
         module, attribute = resource(TEMPLATE, function)["Handler"].rsplit(".", 1)
         assert callable(getattr(importlib.import_module(module), attribute))
+
+
+FUNCTIONS = function_names(TEMPLATE)
 
 
 def _statements(function: str) -> list[dict[str, Any]]:
@@ -138,13 +147,53 @@ def _statements(function: str) -> list[dict[str, Any]]:
     return found
 
 
-@pytest.mark.parametrize("function", ["WebhookFunction", "ArchiverFunction"])
+@pytest.mark.parametrize("function", FUNCTIONS)
 def test_iam_names_actions_and_resources(function: str) -> None:
     for statement in _statements(function):
         actions = statement["Action"]
         for action in actions if isinstance(actions, list) else [actions]:
             assert "*" not in action, action
         assert statement["Resource"] != "*"
+
+
+def test_poller_runs_on_a_schedule_that_can_be_switched_off() -> None:
+    poll = resource(TEMPLATE, "PollerFunction")["Events"]["Poll"]
+    assert poll["Type"] == "ScheduleV2"
+    assert poll["Properties"]["ScheduleExpression"] == {"Ref": "PollSchedule"}
+    assert poll["Properties"]["State"] == {"Fn::If": ["PollerOn", "ENABLED", "DISABLED"]}
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["PollSchedule"]["Default"] == "rate(5 minutes)"
+    assert parameters["PollerEnabled"]["Default"] == "true"
+    assert parameters["ArchiveSince"]["Default"] == ""
+
+
+def test_poller_touches_only_its_own_state_items_and_sends_to_the_queue() -> None:
+    statements = _statements("PollerFunction")
+    [table] = [s for s in statements if any(a.startswith("dynamodb:") for a in s["Action"])]
+    assert table["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["poll#*"]}}
+    assert "dynamodb:UpdateItem" not in table["Action"]
+    [queue] = [s for s in statements if s["Action"] == "sqs:SendMessage"]
+    assert queue["Resource"] == {"Fn::GetAtt": ["ArchiveQueue", "Arn"]}
+    everything = {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not any(a.startswith(("s3:", "events:")) for a in everything)
+
+
+def test_poller_parameters_are_valid_settings() -> None:
+    env = function_environment(TEMPLATE, "PollerFunction")
+    defaults = {name: spec.get("Default") for name, spec in TEMPLATE["Parameters"].items()}
+    values = {
+        name: str(defaults[ref["Ref"]])
+        for name, ref in env.items()
+        if isinstance(ref, dict) and ref.get("Ref") in defaults
+    }
+    settings = Settings.model_validate(values)
+    assert settings.selection.label == "final/default"
+    assert settings.poll_max_archives == 100
+    assert settings.archive_since is None
 
 
 def test_archiver_writes_only_under_the_prefix() -> None:

@@ -1,5 +1,6 @@
 """ArchiveQueue over boto3 SQS."""
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -9,8 +10,21 @@ from ft_archiver.errors import StorageError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 else:
     SQSClient = Any
+    MessageAttributeValueTypeDef = Any
+
+SQS_BATCH = 10  # SendMessageBatch's limit
+
+
+def _attributes(message: ArchiveMessage) -> dict[str, MessageAttributeValueTypeDef]:
+    attributes: dict[str, MessageAttributeValueTypeDef] = {
+        "origin": {"DataType": "String", "StringValue": message.origin}
+    }
+    if message.webhook_id is not None:
+        attributes["webhook_id"] = {"DataType": "String", "StringValue": message.webhook_id}
+    return attributes
 
 
 class SqsArchiveQueue:
@@ -23,10 +37,38 @@ class SqsArchiveQueue:
             response = self._client.send_message(
                 QueueUrl=self._queue_url,
                 MessageBody=message.model_dump_json(),
-                MessageAttributes={
-                    "webhook_id": {"DataType": "String", "StringValue": message.webhook_id}
-                },
+                MessageAttributes=_attributes(message),
             )
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"SQS SendMessage failed ({type(exc).__name__})") from None
         return response["MessageId"]
+
+    def send_batch(self, messages: Sequence[ArchiveMessage]) -> list[str]:
+        """SendMessageBatch, ten at a time; any entry refused fails the whole call (the
+        entries that went are duplicates the archiver's idempotency key absorbs)."""
+        ids: list[str] = []
+        for start in range(0, len(messages), SQS_BATCH):
+            chunk = messages[start : start + SQS_BATCH]
+            try:
+                response = self._client.send_message_batch(
+                    QueueUrl=self._queue_url,
+                    Entries=[
+                        {
+                            "Id": str(n),
+                            "MessageBody": message.model_dump_json(),
+                            "MessageAttributes": _attributes(message),
+                        }
+                        for n, message in enumerate(chunk)
+                    ],
+                )
+            except (ClientError, BotoCoreError) as exc:
+                raise StorageError(f"SQS SendMessageBatch failed ({type(exc).__name__})") from None
+            failed = response.get("Failed", [])
+            if failed:
+                codes = ", ".join(sorted({entry.get("Code", "?") for entry in failed}))
+                raise StorageError(
+                    f"SQS SendMessageBatch refused {len(failed)} of {len(chunk)} ({codes})"
+                )
+            by_id = {entry["Id"]: entry["MessageId"] for entry in response.get("Successful", [])}
+            ids.extend(by_id[str(n)] for n in range(len(chunk)))
+        return ids

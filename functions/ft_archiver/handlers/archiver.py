@@ -17,6 +17,7 @@ from ft_archiver.errors import ArchiveInProgressError, ArchiverError, TransferSu
 from ft_archiver.handlers import dependencies
 from ft_archiver.observability import logger, metrics, tracer
 from ft_archiver.service.archive import ArchiveRequest, Destination
+from ft_archiver.service.fan_out import fan_out
 
 processor = BatchProcessor(event_type=EventType.SQS)
 
@@ -24,8 +25,11 @@ processor = BatchProcessor(event_type=EventType.SQS)
 def archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
     """Raise to have the message retried (and, at last, dead-lettered)."""
     message = ArchiveMessage.model_validate_json(record.body)  # malformed: to the DLQ
-    logger.set_correlation_id(message.webhook_id)
+    logger.set_correlation_id(message.correlation_id)
     logger.append_keys(fine_tune_id=message.id, checkpoint_step=message.checkpoint_step)
+    if message.has_selection:
+        _expand(message)
+        return
     settings = dependencies.settings()
     if not settings.archive_bucket:
         raise ArchiverError("ARCHIVE_BUCKET is not set")
@@ -64,6 +68,21 @@ def archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
             value=detail.size / detail.duration_s,
         )
     logger.info("archived", extra={"object": detail.filename, "size": detail.size})
+
+
+def _expand(message: ArchiveMessage) -> None:
+    """A request with a selection: queue one request per archive instead of archiving."""
+    try:
+        targets = fan_out(dependencies.together(), dependencies.continuation_queue(), message)
+    except ArchiverError as exc:
+        if exc.retryable:
+            logger.warning("selection not expanded; retried", extra={"error": str(exc)})
+            raise
+        metrics.add_metric(name="ArchiveFailures", unit=MetricUnit.Count, value=1)
+        logger.error("selection refused; not retried", extra={"error": str(exc)})
+        return
+    metrics.add_metric(name="ArchivesEnqueued", unit=MetricUnit.Count, value=len(targets))
+    logger.info("selection expanded", extra={"archives": len(targets)})
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -3,12 +3,20 @@
 from functools import cache
 
 from ft_archiver.adapters.queue import SqsArchiveQueue
+from ft_archiver.adapters.together import TogetherClient
 from ft_archiver.errors import ConfigurationError
 from ft_archiver.observability import tracer
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.intake import WebhookIntake
+from ft_archiver.service.poller import Poller
 from ft_archiver.settings import Settings
-from ft_archiver.wiring import aws_client, build_archiver, build_intake
+from ft_archiver.wiring import (
+    aws_client,
+    build_archiver,
+    build_intake,
+    build_poller,
+    together_client,
+)
 
 
 @cache
@@ -27,6 +35,16 @@ def archiver() -> Archiver:
 
 
 @cache
+def together() -> TogetherClient:
+    return together_client(settings())
+
+
+@cache
+def poller() -> Poller:
+    return build_poller(settings())
+
+
+@cache
 def continuation_queue() -> SqsArchiveQueue:
     queue_url = settings().archive_queue_url
     if not queue_url:
@@ -36,5 +54,5 @@ def continuation_queue() -> SqsArchiveQueue:
 
 def reset() -> None:
     """Forget everything built, as a new execution environment would (local runs, tests)."""
-    for built in (settings, webhook_intake, archiver, continuation_queue):
+    for built in (settings, webhook_intake, archiver, together, poller, continuation_queue):
         built.cache_clear()

@@ -1,0 +1,178 @@
+"""The poller's records in the state table (DynamoDB): one item per job and selection,
+and one per selection saying its first run's baseline is recorded.
+
+Keys all start ``poll#`` (the poller's IAM policy allows only those): ``poll#baseline#
+{selection}`` and ``poll#job#{selection}#{job id}``. A job item is ``claimed`` (with a
+lease) while a tick enqueues its archives, then ``enqueued``, ``baseline`` or
+``skipped``; none of them expire, so a job is handled once per selection for good.
+"""
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ft_archiver.errors import StorageError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+else:
+    DynamoDBClient = Any
+
+CLAIMED, ENQUEUED, BASELINE, SKIPPED = "claimed", "enqueued", "baseline", "skipped"
+GET_BATCH, WRITE_BATCH, MAX_UNPROCESSED_ROUNDS = 100, 25, 8
+
+
+def job_key(selection: str, job_id: str) -> str:
+    return f"poll#job#{selection}#{job_id}"
+
+
+class DynamoPollLedger:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._clock = clock
+        self._sleep = sleep
+
+    def baseline_recorded(self, selection: str) -> bool:
+        try:
+            response = self._client.get_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"poll#baseline#{selection}"}},
+                ConsistentRead=True,
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("GetItem", exc) from None
+        return "Item" in response
+
+    def record_baseline(self, selection: str, job_ids: Sequence[str]) -> None:
+        """Mark jobs as history (not archived), then the baseline as recorded; a tick that
+        dies half-way leaves the baseline unrecorded and the next one writes it again."""
+        now = str(int(self._clock()))
+        items = [
+            {"pk": {"S": job_key(selection, job_id)}, "status": {"S": BASELINE},
+             "recorded_at": {"N": now}}
+            for job_id in job_ids
+        ]  # fmt: skip
+        for start in range(0, len(items), WRITE_BATCH):
+            self._write_batch(items[start : start + WRITE_BATCH])
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={"pk": {"S": f"poll#baseline#{selection}"}, "recorded_at": {"N": now},
+                      "jobs": {"N": str(len(job_ids))}},
+            )  # fmt: skip
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("PutItem", exc) from None
+
+    def known_jobs(self, selection: str, job_ids: Iterable[str]) -> set[str]:
+        """Which of these jobs are handled or held by a live claim; a claim whose lease ran
+        out (its tick crashed between enqueue and record) counts as not handled."""
+        wanted = list(dict.fromkeys(job_ids))
+        known: set[str] = set()
+        prefix = job_key(selection, "")
+        now = self._clock()
+        for start in range(0, len(wanted), GET_BATCH):
+            keys = [{"pk": {"S": job_key(selection, j)}} for j in wanted[start : start + GET_BATCH]]
+            for item in self._get_batch(keys):
+                expired = item["status"]["S"] == CLAIMED and float(item["lease_until"]["N"]) < now
+                if not expired:
+                    known.add(item["pk"]["S"].removeprefix(prefix))
+        return known
+
+    def claim_job(self, selection: str, job_id: str, lease_s: float) -> bool:
+        """True for exactly one caller; False if the job is handled or another tick holds
+        a live claim. An expired claim (a tick that crashed) can be taken over."""
+        now = self._clock()
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item={"pk": {"S": job_key(selection, job_id)}, "status": {"S": CLAIMED},
+                      "lease_until": {"N": f"{now + lease_s:.3f}"}},
+                ConditionExpression="attribute_not_exists(pk) OR (#s = :claimed AND "
+                "lease_until < :now)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":claimed": {"S": CLAIMED}, ":now": {"N": f"{now:.3f}"}},
+            )  # fmt: skip
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return False
+            raise self._error("PutItem", exc) from None
+        except BotoCoreError as exc:
+            raise self._error("PutItem", exc) from None
+        return True
+
+    def record_enqueued(self, selection: str, job_id: str, archives: int) -> None:
+        self._settle(selection, job_id, ENQUEUED, {"archives": {"N": str(archives)}})
+
+    def record_skipped(self, selection: str, job_id: str, reason: str) -> None:
+        self._settle(selection, job_id, SKIPPED, {"reason": {"S": reason[:1000]}})
+
+    def release_job(self, selection: str, job_id: str) -> None:
+        """Drop a claim whose archives were not enqueued, so the next tick retries at once."""
+        try:
+            self._client.delete_item(
+                TableName=self._table,
+                Key={"pk": {"S": job_key(selection, job_id)}},
+                ConditionExpression="#s = :claimed",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":claimed": {"S": CLAIMED}},
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise self._error("DeleteItem", exc) from None
+        except BotoCoreError as exc:
+            raise self._error("DeleteItem", exc) from None
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def _settle(self, selection: str, job_id: str, status: str, extra: dict[str, Any]) -> None:
+        item = {"pk": {"S": job_key(selection, job_id)}, "status": {"S": status},
+                "recorded_at": {"N": str(int(self._clock()))}, **extra}  # fmt: skip
+        try:
+            self._client.put_item(TableName=self._table, Item=item)
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error("PutItem", exc) from None
+
+    def _write_batch(self, items: list[dict[str, Any]]) -> None:
+        requests: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
+        for attempt in range(MAX_UNPROCESSED_ROUNDS):
+            try:
+                response = self._client.batch_write_item(RequestItems={self._table: requests})
+            except (ClientError, BotoCoreError) as exc:
+                raise self._error("BatchWriteItem", exc) from None
+            requests = list(response.get("UnprocessedItems", {}).get(self._table, []))
+            if not requests:
+                return
+            self._sleep(min(2.0, 0.05 * 2**attempt))
+        raise StorageError(f"DynamoDB BatchWriteItem on {self._table} left items unprocessed")
+
+    def _get_batch(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        pending: Any = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(MAX_UNPROCESSED_ROUNDS):
+            try:
+                response = self._client.batch_get_item(RequestItems=pending)
+            except (ClientError, BotoCoreError) as exc:
+                raise self._error("BatchGetItem", exc) from None
+            found.extend(response.get("Responses", {}).get(self._table, []))
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                return found
+            self._sleep(min(2.0, 0.05 * 2**attempt))
+        raise StorageError(f"DynamoDB BatchGetItem on {self._table} left keys unprocessed")
+
+    def _error(self, action: str, exc: Exception) -> StorageError:
+        code = (
+            exc.response.get("Error", {}).get("Code", "Error")
+            if isinstance(exc, ClientError)
+            else type(exc).__name__
+        )
+        return StorageError(f"DynamoDB {action} on {self._table} failed ({code})")
