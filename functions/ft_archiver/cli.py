@@ -7,14 +7,13 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 from pydantic import ValidationError
 
 from ft_archiver import __version__
 from ft_archiver.domain.parts import parse_size
 from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
-from ft_archiver.progress import ProgressBar
-from ft_archiver.service.archive import ArchiveRequest, Destination
 from ft_archiver.settings import Settings
 
 EXIT_FAILURE = 1
@@ -27,6 +26,19 @@ def _size(text: str) -> int:
         return parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a whole number of at least 1")
+    return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +60,13 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("id", help="fine-tune ID, ft-... or ft-...:STEP")
     archive.add_argument("--checkpoint-step", type=int, help="intermediate checkpoint step")
     archive.add_argument(
-        "--checkpoint-type", default="default", help="default, merged or adapter (any case)"
+        "--checkpoint-type",
+        default="default",
+        help="default, merged, adapter, or all that apply (any case)",
+    )
+    archive.add_argument(
+        "--checkpoints",
+        help="several archives: final, all (final + every intermediate step) or steps 100,200",
     )
     archive.add_argument("--bucket", help="archive bucket (ARCHIVE_BUCKET)")
     archive.add_argument("--prefix", help="key prefix (ARCHIVE_PREFIX)")
@@ -58,6 +76,36 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument(
         "--json", action="store_true", help="print the event detail as one JSON object"
     )
+
+    backfill = commands.add_parser(
+        "backfill",
+        help="archive every completed job (history), skipping what is already archived",
+        description="Lists Together's jobs and archives each completed one's selection. "
+        "An archive already in the bucket (object with its sha256 tag) is skipped, so "
+        "running it again (from cron, say) uploads nothing and emits no event.",
+    )
+    backfill.add_argument(
+        "--since", type=_date, help="only jobs created on or after this date (YYYY-MM-DD, UTC)"
+    )
+    backfill.add_argument(
+        "--checkpoints", default="final", help="final (default), all, or steps 100,200"
+    )
+    backfill.add_argument(
+        "--checkpoint-type", default="default", help="default, merged, adapter or all"
+    )
+    mode = backfill.add_mutually_exclusive_group()
+    mode.add_argument("--dry-run", action="store_true", help="contact Together only; write nothing")
+    mode.add_argument(
+        "--enqueue",
+        action="store_true",
+        help="send the requests to ARCHIVE_QUEUE_URL (a deployed stack) instead",
+    )
+    backfill.add_argument(
+        "--parallel", type=_positive, default=2, help="archives at once in this process (2)"
+    )
+    backfill.add_argument("--bucket", help="archive bucket (ARCHIVE_BUCKET)")
+    backfill.add_argument("--prefix", help="key prefix (ARCHIVE_PREFIX)")
+    backfill.add_argument("--json", action="store_true", help="one JSON object per archive")
 
     demo = commands.add_parser(
         "demo", help="archive a simulated fine-tune into a local S3 emulator, end to end"
@@ -107,7 +155,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if getattr(args, name) is not None
             }
             return run_send_webhook(args.url, args.secret, args.id, extra)
-        return _archive(args)
+        from ft_archiver.cli_archive import run_archive, run_backfill
+
+        if args.command == "backfill":
+            return run_backfill(args, _settings(args))
+        return run_archive(args, _settings(args))
     except (RuleError, ConfigurationError) as exc:
         return _fail(EXIT_USAGE, str(exc))
     except ArchiverError as exc:
@@ -125,8 +177,8 @@ def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
         "archive_bucket": args.bucket,
         "archive_prefix": args.prefix,
-        "part_size": args.part_size,
-        "concurrency": args.concurrency,
+        "part_size": getattr(args, "part_size", None),
+        "concurrency": getattr(args, "concurrency", None),
     }
     try:
         base = Settings()
@@ -138,41 +190,3 @@ def _settings(args: argparse.Namespace) -> Settings:
             f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
         )
         raise ConfigurationError(f"invalid configuration: {problems}") from None
-
-
-def _archive(args: argparse.Namespace) -> int:
-    from ft_archiver.wiring import build_archiver
-
-    settings = _settings(args)
-    if not settings.archive_bucket:
-        raise ConfigurationError("no bucket: pass --bucket or set ARCHIVE_BUCKET")
-    archiver = build_archiver(settings)
-    request = ArchiveRequest(args.id, args.checkpoint_step, args.checkpoint_type, args.key)
-    progress: ProgressBar | None = None
-
-    def on_size(total: int) -> None:
-        nonlocal progress
-        if sys.stderr.isatty():
-            progress = ProgressBar(total)
-
-    def on_progress(delta: int) -> None:
-        if progress is not None:
-            progress(delta)
-
-    detail = archiver.archive(
-        request,
-        Destination(settings.archive_bucket, settings.archive_prefix),
-        on_progress=on_progress,
-        on_size=on_size,
-    )
-    if progress is not None:
-        progress.finish()
-    if args.json:
-        print(detail.model_dump_json())
-    else:
-        rate = detail.size / detail.duration_s / 2**20 if detail.duration_s else 0.0
-        print(
-            f"archived {detail.filename}: {detail.size:,} bytes in {detail.parts} part(s), "
-            f"{detail.duration_s:.1f} s ({rate:,.1f} MiB/s), sha256 {detail.sha256}"
-        )
-    return 0

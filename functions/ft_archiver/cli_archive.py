@@ -1,0 +1,145 @@
+"""The command line's archive and backfill commands: a selection turned into archives,
+one progress bar (or JSON line) each."""
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+
+from ft_archiver.domain.checkpoints import parse_job_ref
+from ft_archiver.domain.events import ArchivedDetail
+from ft_archiver.domain.job import FineTuneJob
+from ft_archiver.domain.selection import ArchiveTarget, Selection, expand_selection, parse_selection
+from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
+from ft_archiver.progress import ProgressBar
+from ft_archiver.service.archive import Archiver, ArchiveRequest, Destination
+from ft_archiver.service.backfill import Backfill, Outcome
+from ft_archiver.settings import Settings
+
+EXIT_FAILURE = 1
+
+
+def destination(settings: Settings) -> Destination:
+    if not settings.archive_bucket:
+        raise ConfigurationError("no bucket: pass --bucket or set ARCHIVE_BUCKET")
+    return Destination(settings.archive_bucket, settings.archive_prefix)
+
+
+def wants_selection(args: argparse.Namespace) -> bool:
+    return args.checkpoints is not None or (args.checkpoint_type or "").lower() == "all"
+
+
+def archive_one(archiver: Archiver, request: ArchiveRequest, where: Destination) -> ArchivedDetail:
+    progress: ProgressBar | None = None
+
+    def on_size(total: int) -> None:
+        nonlocal progress
+        if sys.stderr.isatty():
+            progress = ProgressBar(total)
+
+    def on_progress(delta: int) -> None:
+        if progress is not None:
+            progress(delta)
+
+    try:
+        return archiver.archive(request, where, on_progress=on_progress, on_size=on_size)
+    finally:
+        if progress is not None:
+            progress.finish()
+
+
+def print_archived(detail: ArchivedDetail, as_json: bool) -> None:
+    if as_json:
+        print(detail.model_dump_json(), flush=True)
+        return
+    rate = detail.size / detail.duration_s / 2**20 if detail.duration_s else 0.0
+    print(
+        f"archived {detail.filename}: {detail.size:,} bytes in {detail.parts} part(s), "
+        f"{detail.duration_s:.1f} s ({rate:,.1f} MiB/s), sha256 {detail.sha256}",
+        flush=True,
+    )
+
+
+def selected_targets(args: argparse.Namespace, settings: Settings) -> list[ArchiveTarget]:
+    """``archive ID --checkpoints ... --checkpoint-type ...``: the job's archives."""
+    from ft_archiver.wiring import together_client
+
+    if args.checkpoint_step is not None:
+        raise RuleError("--checkpoint-step and --checkpoints name steps twice: keep one")
+    ref = parse_job_ref(args.id)
+    if ref.checkpoint_step is not None:
+        raise RuleError(f"{args.id!r} names a step; with --checkpoints pass the plain job ID")
+    selection = parse_selection(args.checkpoints, args.checkpoint_type)
+    together = together_client(settings)
+    job: FineTuneJob = together.retrieve(ref.id)
+    checkpoints = together.list_checkpoints(ref.id) if selection.checkpoints != "final" else []
+    expansion = expand_selection(job, checkpoints, selection)
+    for skipped in expansion.skipped:
+        step = "final" if skipped.checkpoint_step is None else f"step {skipped.checkpoint_step}"
+        print(f"skipped {skipped.checkpoint_type} at {step}: {skipped.reason}", file=sys.stderr)
+    return list(expansion.targets)
+
+
+def run_archive(args: argparse.Namespace, settings: Settings) -> int:
+    """One archive, or every archive of a selection (a failing one does not stop the rest)."""
+    from ft_archiver.wiring import build_archiver
+
+    where = destination(settings)
+    if not wants_selection(args):
+        request = ArchiveRequest(args.id, args.checkpoint_step, args.checkpoint_type, args.key)
+        print_archived(archive_one(build_archiver(settings), request, where), args.json)
+        return 0
+    if args.key is not None:
+        raise RuleError("--key names one object; a selection makes several: drop --key")
+    targets = selected_targets(args, settings)
+    archiver = build_archiver(settings)
+    failed = 0
+    for target in targets:
+        request = ArchiveRequest(target.id, target.checkpoint_step, target.checkpoint_type)
+        try:
+            print_archived(archive_one(archiver, request, where), args.json)
+        except ArchiverError as exc:
+            failed += 1
+            print(f"ft-archiver: error: {exc}", file=sys.stderr)
+    return EXIT_FAILURE if failed else 0
+
+
+def run_backfill(args: argparse.Namespace, settings: Settings) -> int:
+    from ft_archiver.adapters.archive_check import S3ArchiveCheck
+    from ft_archiver.wiring import archive_queue, aws_client, build_archiver, together_client
+
+    selection: Selection = parse_selection(args.checkpoints, args.checkpoint_type)
+    where = destination(settings)
+    backfill = Backfill(
+        together_client(settings), S3ArchiveCheck(aws_client("s3", settings)), where
+    )
+    outcomes: Iterator[Outcome]
+    if args.dry_run:
+        outcomes = backfill.dry_run(selection, args.since)
+    elif args.enqueue:
+        outcomes = backfill.enqueue(selection, args.since, archive_queue(settings), time.time())
+    else:
+        outcomes = backfill.archive(selection, args.since, build_archiver(settings), args.parallel)
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.action] = counts.get(outcome.action, 0) + 1
+        print_outcome(outcome, args.json)
+    if not args.json:
+        summary = ", ".join(f"{n} {action}" for action, n in sorted(counts.items()))
+        print(f"backfill: {summary or 'nothing to do'}", file=sys.stderr)
+    return EXIT_FAILURE if counts.get("failed") else 0
+
+
+def print_outcome(outcome: Outcome, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(outcome.as_json()), flush=True)
+        return
+    step = "final" if outcome.checkpoint_step is None else f"step {outcome.checkpoint_step}"
+    where = f" -> {outcome.key}" if outcome.key else ""
+    note = outcome.error or outcome.reason or ""
+    print(
+        f"{outcome.action:9} {outcome.id} {step} {outcome.checkpoint_type}{where}"
+        + (f" ({note})" if note else ""),
+        flush=True,
+    )

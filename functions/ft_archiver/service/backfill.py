@@ -1,0 +1,229 @@
+"""``backfill``: archive history on purpose. Every completed job (created on or after a
+date, when given), expanded by a selection; an archive already in the bucket is skipped,
+so a second run uploads nothing and emits no event. One outcome per archive, in order.
+
+The object key depends on the archive's content type, which only the download probe
+tells; the skip check asks S3 for both names the rules allow instead of probing
+Together for every archive (a dry run probes, to print the exact key).
+"""
+
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any, Literal, Protocol
+
+from ft_archiver.domain.checkpoints import (
+    DownloadSpec,
+    JobRef,
+    parse_checkpoint_type,
+    resolve_download,
+)
+from ft_archiver.domain.events import ArchivedDetail
+from ft_archiver.domain.job import FineTuneJob
+from ft_archiver.domain.messages import ArchiveMessage
+from ft_archiver.domain.naming import archive_filename, object_key
+from ft_archiver.domain.selection import ArchiveTarget, Selection
+from ft_archiver.errors import ArchiverError, RuleError
+from ft_archiver.service.archive import ArchiveRequest, Destination
+from ft_archiver.service.fan_out import archive_messages, targets_for
+from ft_archiver.service.poller import JobSource, created_on_or_after
+
+Action = Literal["archived", "skipped", "planned", "enqueued", "failed"]
+CONTENT_TYPES = ("application/zstd", "application/x-tar")  # .tar.zst and .tar.gz
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: Action
+    id: str
+    checkpoint_step: int | None
+    checkpoint_type: str
+    key: str | None = None
+    detail: dict[str, Any] | None = None
+    error: str | None = None
+    reason: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        line = asdict(self)
+        return {
+            name: value
+            for name, value in line.items()
+            if value is not None or name == "key" or name == "checkpoint_step"
+        }
+
+
+class BackfillSource(JobSource, Protocol):
+    def open_download(self, spec: DownloadSpec) -> Any: ...
+
+
+class ArchiveCheck(Protocol):
+    def archived_sha256(self, bucket: str, key: str) -> str | None: ...
+
+
+class ArchiveRunner(Protocol):
+    def archive(
+        self, request: ArchiveRequest, destination: Destination, *, stop: threading.Event
+    ) -> ArchivedDetail: ...
+
+
+class RequestQueue(Protocol):
+    def send_batch(self, messages: Sequence[ArchiveMessage]) -> list[str]: ...
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An archive to make: its target and the keys its object may have."""
+
+    target: ArchiveTarget
+    spec: DownloadSpec
+    job: FineTuneJob
+    keys: tuple[str, ...]
+
+
+class Backfill:
+    def __init__(
+        self,
+        together: BackfillSource,
+        check: ArchiveCheck,
+        destination: Destination,
+    ) -> None:
+        self._together = together
+        self._check = check
+        self._destination = destination
+
+    def jobs(self, since: date | None) -> list[FineTuneJob]:
+        completed = [job for job in self._together.list_fine_tunes() if job.completed]
+        return [job for job in completed if since is None or created_on_or_after(job, since)]
+
+    def survey(self, selection: Selection, since: date | None) -> Iterator[Pending | Outcome]:
+        """Each archive of the selection: Pending when it is to be made, else its outcome."""
+        for job in self.jobs(since):
+            try:
+                targets = targets_for(self._together, job, selection)
+            except RuleError as exc:
+                yield Outcome(
+                    "skipped", job.id, None, selection.checkpoint_types.value, reason=str(exc)
+                )
+                continue
+            except ArchiverError as exc:
+                yield Outcome(
+                    "failed", job.id, None, selection.checkpoint_types.value, error=str(exc)
+                )
+                continue
+            for target in targets:
+                yield self._pending_or_done(job, target)
+
+    def _pending_or_done(self, job: FineTuneJob, target: ArchiveTarget) -> Pending | Outcome:
+        step, kind = target.checkpoint_step, target.checkpoint_type
+        try:
+            spec = resolve_download(
+                JobRef(job.id, step), parse_checkpoint_type(kind), job.training_type
+            )
+            keys = tuple(
+                object_key(
+                    self._destination.prefix, archive_filename(spec, job.model_output_name, ct)
+                )
+                for ct in CONTENT_TYPES
+            )
+            for key in keys:
+                if self._check.archived_sha256(self._destination.bucket, key):
+                    return Outcome(
+                        "skipped", job.id, step, kind, key=key, reason="already archived"
+                    )
+        except ArchiverError as exc:
+            return Outcome("failed", job.id, step, kind, error=str(exc))
+        return Pending(target, spec, job, keys)
+
+    def dry_run(self, selection: Selection, since: date | None) -> Iterator[Outcome]:
+        for item in self.survey(selection, since):
+            if isinstance(item, Outcome):
+                yield item
+                continue
+            target = item.target
+            try:
+                source = self._together.open_download(item.spec)
+                name = archive_filename(item.spec, item.job.model_output_name, source.content_type)
+                key = object_key(self._destination.prefix, name)
+            except ArchiverError as exc:
+                yield Outcome(
+                    "failed",
+                    target.id,
+                    target.checkpoint_step,
+                    target.checkpoint_type,
+                    error=str(exc),
+                )
+                continue
+            yield Outcome(
+                "planned", target.id, target.checkpoint_step, target.checkpoint_type, key=key
+            )
+
+    def enqueue(
+        self, selection: Selection, since: date | None, queue: RequestQueue, now: float
+    ) -> Iterator[Outcome]:
+        for item in self.survey(selection, since):
+            if isinstance(item, Outcome):
+                yield item
+                continue
+            target = item.target
+            try:
+                queue.send_batch(archive_messages([target], "backfill", now))
+            except ArchiverError as exc:
+                yield Outcome(
+                    "failed",
+                    target.id,
+                    target.checkpoint_step,
+                    target.checkpoint_type,
+                    error=str(exc),
+                )
+                continue
+            yield Outcome("enqueued", target.id, target.checkpoint_step, target.checkpoint_type)
+
+    def archive(
+        self,
+        selection: Selection,
+        since: date | None,
+        runner: ArchiveRunner,
+        parallel: int,
+    ) -> Iterator[Outcome]:
+        """Several archives at once; a failing one does not stop the others. An interrupt
+        stops every transfer (each aborts its upload) before it is raised again."""
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="backfill") as pool:
+            running: list[tuple[Pending, Future[ArchivedDetail]]] = []
+            try:
+                for item in self.survey(selection, since):
+                    if isinstance(item, Outcome):
+                        yield item
+                        continue
+                    running.append((item, pool.submit(self._archive_one, runner, item, stop)))
+                    while len(running) >= parallel:
+                        yield self._settled(*running.pop(0))
+                while running:
+                    yield self._settled(*running.pop(0))
+            except BaseException:
+                stop.set()
+                for _, future in running:
+                    future.cancel()
+                raise
+
+    def _archive_one(
+        self, runner: ArchiveRunner, item: Pending, stop: threading.Event
+    ) -> ArchivedDetail:
+        target = item.target
+        request = ArchiveRequest(target.id, target.checkpoint_step, target.checkpoint_type)
+        return runner.archive(request, self._destination, stop=stop)
+
+    @staticmethod
+    def _settled(item: Pending, future: "Future[ArchivedDetail]") -> Outcome:
+        target = item.target
+        step, kind = target.checkpoint_step, target.checkpoint_type
+        try:
+            detail = future.result()
+        except Exception as exc:  # one archive's failure is its own line, whatever it was
+            error = str(exc) if isinstance(exc, ArchiverError) else type(exc).__name__
+            return Outcome("failed", target.id, step, kind, error=error)
+        return Outcome(
+            "archived", target.id, step, kind, key=detail.key, detail=detail.model_dump(mode="json")
+        )
