@@ -160,6 +160,8 @@ class LocalDeployment:
         archiver_timeout_s: float = 900,
         extra_environment: dict[str, str] | None = None,
         part_min_size: int | None = None,
+        schedule_every_s: float | None = None,
+        parameters: dict[str, Any] | None = None,
     ) -> None:
         self.aws = MotoServer(part_min_size=part_min_size)
         self.name = name
@@ -168,6 +170,8 @@ class LocalDeployment:
         self.retry_delay_s = retry_delay_s
         self.archiver_timeout_s = archiver_timeout_s
         self.extra_environment = extra_environment or {}
+        self.schedule_every_s = schedule_every_s  # the poller's schedule; None: by hand
+        self.parameters = parameters or {}
         self.stack: LocalStack | None = None
         self.environment: dict[str, str] = {}
         self._http: ThreadingHTTPServer | None = None
@@ -187,13 +191,13 @@ class LocalDeployment:
             self.name,
             together_api_key=self.together_api_key,
             together_base_url=self.together_base_url,
+            parameters=self.parameters,
         )
         environment = {
             **TEST_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.aws.endpoint_url,
             **POWERTOOLS_LOCAL,
-            **self.stack.environments["WebhookFunction"],
-            **self.stack.environments["ArchiverFunction"],
+            **{k: v for env in self.stack.environments.values() for k, v in env.items()},
             **self.extra_environment,
         }
         self.environment = environment
@@ -209,6 +213,8 @@ class LocalDeployment:
         self._spawn(self._http.serve_forever)
         if poll:
             self._spawn(self.poll_forever)
+        if self.schedule_every_s is not None:
+            self._spawn(self.schedule_forever)
         return self
 
     def _spawn(self, target: Any) -> None:
@@ -238,6 +244,23 @@ class LocalDeployment:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    # -- the poller's schedule (EventBridge Scheduler) ----------------------------------
+
+    def schedule_forever(self) -> None:
+        assert self.schedule_every_s is not None
+        while not self._stop.wait(self.schedule_every_s):
+            self.tick_poller()
+
+    def tick_poller(self) -> dict[str, Any]:
+        """Invoke the poller handler once, as a scheduled tick does."""
+        from ft_archiver.handlers import poller as poller_handler
+
+        event = {"source": "aws.scheduler", "detail-type": "Scheduled Event"}
+        try:
+            return poller_handler.handler(event, LambdaContext("PollerFunction", 120))
+        except Exception as exc:  # a crashed tick: the schedule simply fires again
+            return {"ok": False, "error": type(exc).__name__}
 
     # -- the event source mapping ------------------------------------------------------
 
