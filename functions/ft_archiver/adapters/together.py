@@ -9,12 +9,14 @@ import http.client
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 import urllib3
+from pydantic import BaseModel, ValidationError
 from requests.adapters import HTTPAdapter
 
 from ft_archiver import __version__
@@ -43,6 +45,8 @@ TRANSPORT_ERRORS = (
     http.client.HTTPException,
     OSError,
 )
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+Parsed = TypeVar("Parsed", bound=BaseModel)
 CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
 
 
@@ -100,14 +104,22 @@ class TogetherClient:
         response = self._request(
             f"{self._base_url}/fine-tunes/{fine_tune_id}", not_found=f"fine-tune {fine_tune_id}"
         )
-        return FineTuneJob.model_validate(_json(response))
+        return _parse(FineTuneJob, _json(response), response)
+
+    def list_fine_tunes(self) -> list[FineTuneJob]:
+        """``GET /fine-tunes``: every job of the account in one answer (the API has no
+        paging), oldest first whatever order it came in; jobs without a creation time
+        come first, in the order given."""
+        response = self._request(f"{self._base_url}/fine-tunes")
+        jobs = [_parse(FineTuneJob, item, response) for item in _data(response)]
+        return sorted(jobs, key=lambda job: _created(job.created_at))
 
     def list_checkpoints(self, fine_tune_id: str) -> list[Checkpoint]:
         response = self._request(
             f"{self._base_url}/fine-tunes/{fine_tune_id}/checkpoints",
             not_found=f"fine-tune {fine_tune_id}",
         )
-        return [Checkpoint.model_validate(item) for item in _json(response).get("data", [])]
+        return [_parse(Checkpoint, item, response) for item in _data(response)]
 
     def open_download(self, spec: DownloadSpec) -> ArchiveSource:
         """Follow the download redirect and learn size, type and ETag from a 2-byte probe."""
@@ -264,6 +276,36 @@ def _json(response: requests.Response) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise TogetherError(f"{describe(response.url)} answered JSON that is not an object")
     return body
+
+
+def _data(response: requests.Response) -> list[Any]:
+    """The ``data`` list of a list endpoint's answer."""
+    data = _json(response).get("data", [])
+    if not isinstance(data, list):
+        raise TogetherError(f"{describe(response.url)} answered a 'data' that is not a list")
+    return data
+
+
+def _parse(model: type[Parsed], value: Any, response: requests.Response) -> Parsed:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        fields = ", ".join(sorted({".".join(map(str, e["loc"])) or "entry" for e in exc.errors()}))
+        raise TogetherError(
+            f"{describe(response.url)} answered a {model.__name__} Together's API would not "
+            f"send (bad or missing: {fields})"
+        ) from None
+
+
+def _created(created_at: str | None) -> datetime:
+    """A job's creation time for ordering; unknown or unreadable sorts first."""
+    if created_at:
+        try:
+            moment = datetime.fromisoformat(created_at)
+        except ValueError:
+            return EARLIEST
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return EARLIEST
 
 
 def _status_error(

@@ -15,6 +15,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -42,9 +43,22 @@ class SimJob:
     id: str
     training_type: str  # "Full", "Lora", or anything to test refusal
     model_output_name: str | None
-    status: str = "completed"
+    status: str = "completed"  # until completes_at, if that is set
     final: dict[str, SimArchive] = field(default_factory=dict)  # checkpoint kind -> archive
     steps: dict[int, SimArchive] = field(default_factory=dict)  # intermediate checkpoints
+    created_at: str = "2026-11-25T12:00:00Z"
+    completes_at: float | None = None  # time.monotonic() at which it reports completed
+    extra: dict[str, Any] = field(default_factory=dict)  # more fields of the API's answer
+
+    def current_status(self) -> str:
+        """A job that completes over time runs until its moment, then is completed."""
+        if self.completes_at is not None:
+            return "completed" if time.monotonic() >= self.completes_at else "running"
+        return self.status
+
+    def complete(self) -> None:
+        self.completes_at = None
+        self.status = "completed"
 
     def _training_type(self) -> dict[str, Any]:
         """As the API nests it; LoRA jobs carry their adapter settings."""
@@ -56,11 +70,12 @@ class SimJob:
     def as_api(self) -> dict[str, Any]:
         return {
             "id": self.id,
-            "status": self.status,
+            "status": self.current_status(),
             "model": "meta-llama/Meta-Llama-3-8B",
             "model_output_name": self.model_output_name,
             "training_type": self._training_type(),
-            "created_at": "2026-11-25T12:00:00Z",
+            "created_at": self.created_at,
+            **self.extra,
         }
 
 
@@ -152,10 +167,17 @@ class TogetherSimulator:
         steps: dict[int, int] | None = None,
         job_id: str | None = None,
         status: str = "completed",
+        created_at: str | None = None,
+        completes_after_s: float | None = None,
     ) -> SimJob:
-        """A job with final archives (merged and adapter for Lora) and optional checkpoints."""
+        """A job with final archives (merged and adapter for Lora) and optional checkpoints.
+        ``completes_after_s``: it reports ``running`` until then, ``completed`` after.
+        Jobs are created one second apart unless ``created_at`` says otherwise."""
         job_id = job_id or f"ft-{uuid.uuid4()}"
         job = SimJob(job_id, training_type, model_output_name, status)
+        job.created_at = created_at or _creation_time(len(self.jobs))
+        if completes_after_s is not None:
+            job.completes_at = time.monotonic() + completes_after_s
         kinds = ["model_output_path"] if training_type == "Full" else ["merged", "adapter"]
         for n, kind in enumerate(kinds):
             archive_size = size if n == 0 else max(0, size // 4)
@@ -164,6 +186,12 @@ class TogetherSimulator:
             job.steps[step] = SimArchive(step_size, _seed(job_id, f"step-{step}"), content_type)
         self.jobs[job_id] = job
         return job
+
+    def job_list(self) -> list[dict[str, Any]]:
+        """``GET /fine-tunes``: every job, oldest first, as the API answers."""
+        with self._lock:
+            jobs = list(self.jobs.values())
+        return [job.as_api() for job in sorted(jobs, key=lambda job: job.created_at)]
 
     def archive_for(self, job_id: str, checkpoint: str, step: int | None = None) -> SimArchive:
         job = self.jobs[job_id]
@@ -236,6 +264,11 @@ class TogetherSimulator:
             self._stall_count = 0
 
 
+def _creation_time(index: int) -> str:
+    moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=index)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _token(archive: SimArchive) -> str:
     return hashlib.sha256(f"{archive.seed}:{archive.size}".encode()).hexdigest()[:24]
 
@@ -295,12 +328,14 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(401, {"message": "Invalid API key"})
         if target == "download":
             return self._download(query)
+        if path == "/v1/fine-tunes":
+            return self._json(200, {"data": self.sim.job_list()})
         match = re.fullmatch(r"/v1/fine-tunes/([^/]+)(/checkpoints)?", path)
         job = self.sim.jobs.get(match.group(1)) if match else None
         if job is None:
             return self._json(404, {"message": "fine-tune job not found"})
         if match and match.group(2):
-            return self._json(200, {"data": _checkpoints(job)})
+            return self._json(200, {"data": _checkpoints(job, job.current_status())})
         return self._json(200, job.as_api())
 
     def _download(self, query: dict[str, list[str]]) -> int:
@@ -310,6 +345,8 @@ class _Handler(BaseHTTPRequestHandler):
         job = self.sim.jobs.get(ft_id)
         if job is None:
             return self._json(404, {"message": f"fine-tune {ft_id} not found"})
+        if step_text is None and job.current_status() != "completed":
+            return self._json(400, {"message": f"fine-tune {ft_id} has not completed"})
         if step_text is not None:
             archive = job.steps.get(int(step_text)) if step_text.isdigit() else None
         else:
@@ -417,12 +454,14 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, end - start + 1
 
 
-def _checkpoints(job: SimJob) -> list[dict[str, Any]]:
+def _checkpoints(job: SimJob, status: str) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = [
         {"step": step, "checkpoint_type": "Intermediate", "created_at": "2026-11-25T11:00:00Z",
          "path": f"s3://together-sim/{job.id}/step-{step}"}
         for step in sorted(job.steps)
     ]  # fmt: skip
+    if status != "completed":
+        return entries  # no final model yet
     final_step = max(job.steps, default=0) + 1
     entries.append(
         {"step": final_step, "checkpoint_type": "Final", "created_at": "2026-11-25T12:00:00Z",
