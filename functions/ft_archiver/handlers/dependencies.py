@@ -54,5 +54,8 @@ def continuation_queue() -> SqsArchiveQueue:
 
 def reset() -> None:
     """Forget everything built, as a new execution environment would (local runs, tests)."""
+    from aws_lambda_powertools.utilities import parameters
+
     for built in (settings, webhook_intake, archiver, together, poller, continuation_queue):
         built.cache_clear()
+    parameters.clear_caches()  # the secrets a new environment would read afresh

@@ -258,7 +258,10 @@ class LocalDeployment:
 
         event = {"source": "aws.scheduler", "detail-type": "Scheduled Event"}
         try:
-            return poller_handler.handler(event, LambdaContext("PollerFunction", 120))
+            result: dict[str, Any] = poller_handler.handler(
+                event, LambdaContext("PollerFunction", 120)
+            )
+            return result
         except Exception as exc:  # a crashed tick: the schedule simply fires again
             return {"ok": False, "error": type(exc).__name__}
 

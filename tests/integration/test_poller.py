@@ -1,0 +1,222 @@
+"""The poller over real wire protocols: Together simulator <- PollerFunction -> SQS and
+DynamoDB in a moto server -> ArchiverFunction -> S3 + EventBridge. Once per job and
+selection, over many ticks, two ticks at once, a crash between enqueue and record, and
+a webhook for the same job: one object version and one success event each."""
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ft_archiver.adapters.poll_state import DynamoPollLedger
+from ft_archiver.domain.selection import Selection
+from ft_archiver.handlers import dependencies
+from ft_archiver.local.aws import capture_events, read_events
+from ft_archiver.local.serve import LocalDeployment
+from ft_archiver.local.simulator import Faults, SimJob, TogetherSimulator
+from ft_archiver.local.webhook_sender import send_webhook
+from ft_archiver.service.poller import Poller
+from ft_archiver.wiring import archive_queue, together_client
+
+from .event_schemas import validate_event
+
+KIB = 1024
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[TogetherSimulator]:
+    with TogetherSimulator() as simulator:  # its own: the job list is this module's alone
+        yield simulator
+
+
+@pytest.fixture(scope="module")
+def deployment(sim: TogetherSimulator) -> Iterator[LocalDeployment]:
+    local = LocalDeployment(
+        sim.api_key,
+        sim.base_url,
+        name="poller-test",
+        retry_delay_s=0,
+        extra_environment={
+            "FT_ARCHIVER_PART_SIZE": "256KiB",
+            "FT_ARCHIVER_PART_SIZE_FLOOR": "64KiB",
+            "FT_ARCHIVER_MAX_ATTEMPTS": "2",
+            "FT_ARCHIVER_RETRY_BASE_DELAY": "0.01",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        },
+        part_min_size=64 * KIB,
+    )
+    local.start(poll=False)  # the tests tick the poller and run the archiver themselves
+    yield local
+    local.stop()
+
+
+class World:
+    def __init__(self, local: LocalDeployment, sim: TogetherSimulator) -> None:
+        assert local.stack is not None
+        self.local, self.sim, self.stack = local, sim, local.stack
+        self.sqs = local.aws.client("sqs")
+        self.s3 = local.aws.client("s3")
+        self.capture = capture_events(local.aws, self.stack.bus_name, f"cap-{time.time_ns()}")
+
+    def tick(self) -> dict[str, Any]:
+        return self.local.tick_poller()
+
+    def archive_all(self) -> int:
+        ran = 0
+        while self.local.poll_once(wait_s=0):
+            ran += 1
+        return ran
+
+    def queued(self) -> int:
+        attributes = self.sqs.get_queue_attributes(
+            QueueUrl=self.stack.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"])
+
+    def archived_events(self) -> list[dict[str, Any]]:
+        events = read_events(self.local.aws, self.capture, wait_s=1)
+        for event in events:
+            validate_event(event)
+        return [e for e in events if e["detail-type"] == "Fine-tune Archived"]
+
+    def versions(self, key: str) -> list[Any]:
+        listing = self.s3.list_object_versions(Bucket=self.stack.bucket, Prefix=key)
+        return [v for v in listing.get("Versions", []) if v["Key"] == key]
+
+    def new_job(self, **options: Any) -> SimJob:
+        return self.sim.add_job(
+            "Lora", size=300 * KIB, model_output_name=f"acme/p-{time.time_ns()}", **options
+        )
+
+
+@pytest.fixture
+def world(
+    deployment: LocalDeployment, sim: TogetherSimulator, monkeypatch: pytest.MonkeyPatch
+) -> World:
+    for name, value in deployment.environment.items():
+        monkeypatch.setenv(name, value)
+    sim.set_faults(Faults())
+    dependencies.reset()
+    made = World(deployment, sim)
+    made.tick()  # the baseline: whatever earlier tests left is history from here on
+    made.archive_all()
+    return made
+
+
+def test_first_tick_is_the_baseline_and_history_is_not_archived(
+    deployment: LocalDeployment, sim: TogetherSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in deployment.environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("ARCHIVE_CHECKPOINTS", "1,2,3")  # a selection of its own: a first run
+    dependencies.reset()
+    world = World(deployment, sim)
+    old = world.new_job()
+    result = world.tick()
+    assert result["ok"] is True
+    assert result["baseline"] >= 1
+    assert result["archives_enqueued"] == 0
+    assert world.queued() == 0
+    assert old.id not in result["jobs_enqueued"]
+
+
+def test_a_job_that_completes_later_is_archived_once_over_many_ticks(world: World) -> None:
+    job = world.new_job(status="running")
+    assert world.tick()["archives_enqueued"] == 0
+    job.status = "completed"
+    enqueued = [world.tick()["archives_enqueued"] for _ in range(5)]
+    assert enqueued == [1, 0, 0, 0, 0]
+    assert world.archive_all() == 1
+    [event] = world.archived_events()
+    assert event["detail"]["id"] == job.id
+    assert len(world.versions(event["detail"]["key"])) == 1
+
+
+def test_two_ticks_at_once_enqueue_once(world: World) -> None:
+    jobs = [world.new_job() for _ in range(3)]
+    results: list[dict[str, Any]] = []
+    barrier = threading.Barrier(2)
+
+    def tick() -> None:
+        barrier.wait()
+        results.append(world.tick())
+
+    threads = [threading.Thread(target=tick) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r["archives_enqueued"] for r in results) == 3
+    assert world.queued() == 3
+    assert world.archive_all() == 3
+    assert sorted(e["detail"]["id"] for e in world.archived_events()) == sorted(j.id for j in jobs)
+
+
+class CrashAfterEnqueue(DynamoPollLedger):
+    """A tick that dies after SendMessageBatch and before it records the job."""
+
+    def record_enqueued(self, selection: str, job_id: str, archives: int) -> None:
+        raise SystemExit("killed between enqueue and record")
+
+
+def test_a_crash_between_enqueue_and_record_still_gives_one_object_and_event(world: World) -> None:
+    settings = dependencies.settings()
+    job = world.new_job()
+    ledger = CrashAfterEnqueue(world.local.aws.client("dynamodb"), world.stack.table_name)
+    crashing = Poller(
+        together_client(settings), archive_queue(settings), ledger, Selection(), lease_s=0.5
+    )
+    with pytest.raises(SystemExit):
+        crashing.tick()
+    assert world.queued() == 1
+    time.sleep(0.6)  # the dead tick's claim runs out
+    assert world.tick()["jobs_enqueued"] == [job.id]  # enqueued again: nothing was recorded
+    assert world.queued() == 2
+    assert world.archive_all() == 2
+    [event] = world.archived_events()  # the archiver's idempotency key absorbs the duplicate
+    assert len(world.versions(event["detail"]["key"])) == 1
+    assert world.tick()["archives_enqueued"] == 0
+
+
+def test_a_webhook_and_the_poller_for_one_job_give_one_archive(world: World) -> None:
+    job = world.new_job()
+    payload = {"type": "fine_tuning.job.completed", "data": {"id": job.id, "status": "completed"}}
+    answer = send_webhook(world.local.webhook_url, world.stack.webhook_secret, payload)
+    assert answer.status_code == 202
+    assert world.tick()["jobs_enqueued"] == [job.id]
+    assert world.archive_all() == 2
+    [event] = world.archived_events()
+    assert len(world.versions(event["detail"]["key"])) == 1
+
+
+def test_together_down_fails_the_tick_cleanly_and_the_next_catches_up(world: World) -> None:
+    job = world.new_job()
+    world.sim.set_faults(Faults(fail_first=50, fail_status=503, targets=frozenset({"api"})))
+    result = world.tick()
+    assert result["ok"] is False
+    assert "503" in result["error"] or "unavailable" in result["error"].lower()
+    assert world.queued() == 0
+    world.sim.set_faults(Faults())
+    assert world.tick()["jobs_enqueued"] == [job.id]
+
+
+def test_a_rejected_key_fails_the_tick_without_a_record(world: World) -> None:
+    job = world.new_job()
+    secrets = world.local.aws.client("secretsmanager")
+    name = dependencies.settings().together_api_key_secret_name
+    assert name
+    secrets.put_secret_value(SecretId=name, SecretString="wrong-key")
+    dependencies.reset()
+    try:
+        result = world.tick()
+        assert result["ok"] is False
+        assert "key" in result["error"].lower() or "401" in result["error"]
+        assert "wrong-key" not in json.dumps(result)
+        assert world.queued() == 0
+    finally:
+        secrets.put_secret_value(SecretId=name, SecretString=world.sim.api_key)
+        dependencies.reset()
+    assert world.tick()["jobs_enqueued"] == [job.id]
