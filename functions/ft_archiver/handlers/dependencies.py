@@ -58,4 +58,4 @@ def reset() -> None:
 
     for built in (settings, webhook_intake, archiver, together, poller, continuation_queue):
         built.cache_clear()
-    parameters.clear_caches()  # the secrets a new environment would read afresh
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # a new environment reads afresh
