@@ -1,0 +1,170 @@
+"""``ft-archiver backfill`` and ``archive --checkpoints`` as a user runs them: a separate
+process against moto and a Together simulator of this test's own (backfill lists every
+job of the account, so the shared simulator's jobs would leak in)."""
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from ft_archiver.local.aws import MotoServer, capture_events
+from ft_archiver.local.simulator import TogetherSimulator
+from infra.local_stack import deploy_local
+
+from .conftest import PART_MIN_SIZE
+from .harness import PREFIX, Harness
+from .test_cli import run
+
+KIB = 1024
+
+
+@pytest.fixture
+def own(aws: MotoServer) -> Iterator[Harness]:
+    with TogetherSimulator() as sim:
+        name = f"b-{uuid.uuid4().hex[:12]}"
+        stack = deploy_local(
+            aws, name, together_api_key=sim.api_key, together_base_url=sim.base_url
+        )
+        yield Harness(
+            aws, sim, stack, capture_events(aws, stack.bus_name, f"{name}-cap"), PART_MIN_SIZE
+        )
+
+
+def lines(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def summary(outcomes: list[dict[str, Any]]) -> list[tuple[str, str, int | None, str]]:
+    return [(o["action"], o["id"], o["checkpoint_step"], o["checkpoint_type"]) for o in outcomes]
+
+
+def test_backfill_archives_every_completed_job_and_a_second_run_nothing(own: Harness) -> None:
+    sim = own.together
+    lora = sim.add_job("Lora", size=300 * KIB, model_output_name="acme/one")
+    full = sim.add_job("Full", size=200 * KIB, model_output_name="acme/two")
+    sim.add_job("Lora", status="running")
+    sim.add_job("Lora", status="cancelled")
+    done = run(own, "backfill", "--json")
+    assert done.returncode == 0, done.stderr
+    first = lines(done.stdout)
+    assert summary(first) == [
+        ("archived", lora.id, None, "default"),
+        ("archived", full.id, None, "default"),
+    ]
+    assert first[0]["key"] == f"{PREFIX}acme--one.tar.zst"
+    assert first[0]["detail"]["sha256"] == sim.sha256(sim.archive_for(lora.id, "merged"))
+    assert len([e for e in own.events() if e["detail-type"] == "Fine-tune Archived"]) == 2
+    versions = sorted(own.versions())
+
+    again = run(own, "backfill", "--json")
+    assert again.returncode == 0, again.stderr
+    assert summary(lines(again.stdout)) == [
+        ("skipped", lora.id, None, "default"),
+        ("skipped", full.id, None, "default"),
+    ]
+    assert {o["reason"] for o in lines(again.stdout)} == {"already archived"}
+    assert sorted(own.versions()) == versions  # nothing uploaded
+    assert own.events(wait_s=1) == []  # no event
+
+
+def test_dry_run_contacts_together_only(own: Harness) -> None:
+    sim = own.together
+    job = sim.add_job(
+        "Lora", size=300 * KIB, model_output_name="acme/dry", content_type="application/x-tar"
+    )
+    done = run(own, "backfill", "--dry-run", "--json", "--checkpoint-type", "all")
+    assert done.returncode == 0, done.stderr
+    assert [(o["action"], o["checkpoint_type"], o["key"]) for o in lines(done.stdout)] == [
+        ("planned", "merged", f"{PREFIX}acme--dry.tar.gz"),
+        ("planned", "adapter", f"{PREFIX}acme--dry-adapter.tar.gz"),
+    ]
+    own.assert_nothing_written()
+    assert own.events(wait_s=1) == []
+    assert all(r.range == "bytes=0-1" for r in sim.requests_to("blob"))  # probes only
+    assert job.id
+
+
+def test_since_takes_only_jobs_created_on_or_after_it(own: Harness) -> None:
+    sim = own.together
+    sim.add_job("Lora", size=100 * KIB, created_at="2026-10-31T23:59:59Z")
+    recent = sim.add_job("Lora", size=100 * KIB, created_at="2026-11-01T00:00:00Z")
+    done = run(own, "backfill", "--since", "2026-11-01", "--dry-run", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [o["id"] for o in lines(done.stdout)] == [recent.id]
+
+
+def test_a_failing_job_does_not_stop_the_others(own: Harness) -> None:
+    sim = own.together
+    good = sim.add_job("Lora", size=300 * KIB, model_output_name="acme/good")
+    broken = sim.add_job("Lora", size=300 * KIB, model_output_name="acme/broken")
+    del broken.final["merged"]  # its download answers 404
+    after = sim.add_job("Full", size=300 * KIB, model_output_name="acme/after")
+    done = run(own, "backfill", "--json")
+    assert done.returncode == 1
+    outcomes = lines(done.stdout)
+    assert summary(outcomes) == [
+        ("archived", good.id, None, "default"), ("failed", broken.id, None, "default"),
+        ("archived", after.id, None, "default"),
+    ]  # fmt: skip
+    assert "not found" in outcomes[1]["error"]
+    assert sorted(own.keys()) == [f"{PREFIX}acme--after.tar.zst", f"{PREFIX}acme--good.tar.zst"]
+    assert own.open_uploads() == []
+    assert "Traceback" not in done.stderr
+
+
+def test_every_checkpoint_of_every_type(own: Harness) -> None:
+    sim = own.together
+    job = sim.add_job(
+        "Lora", size=200 * KIB, model_output_name="acme/steps", steps={20: 90 * KIB, 10: 80 * KIB}
+    )
+    done = run(own, "backfill", "--checkpoints", "all", "--checkpoint-type", "all", "--json")
+    assert done.returncode == 0, done.stderr
+    outcomes = lines(done.stdout)
+    assert summary(outcomes) == [
+        ("archived", job.id, None, "merged"), ("archived", job.id, None, "adapter"),
+        ("archived", job.id, 10, "default"), ("archived", job.id, 20, "default"),
+    ]  # fmt: skip
+    assert [o["key"] for o in outcomes] == [
+        f"{PREFIX}acme--steps.tar.zst", f"{PREFIX}acme--steps-adapter.tar.zst",
+        f"{PREFIX}acme--steps-checkpoint-10.tar.zst", f"{PREFIX}acme--steps-checkpoint-20.tar.zst",
+    ]  # fmt: skip
+    assert outcomes[2]["detail"]["sha256"] == sim.sha256(sim.archive_for(job.id, "merged", 10))
+
+
+def test_enqueue_sends_the_requests_to_the_queue(own: Harness) -> None:
+    sim = own.together
+    job = sim.add_job("Lora", size=100 * KIB)
+    done = run(own, "backfill", "--enqueue", "--json", ARCHIVE_QUEUE_URL=own.stack.queue_url)
+    assert done.returncode == 0, done.stderr
+    assert summary(lines(done.stdout)) == [("enqueued", job.id, None, "default")]
+    sqs = own.aws.client("sqs")
+    [message] = sqs.receive_message(QueueUrl=own.stack.queue_url).get("Messages", [])
+    body = json.loads(message["Body"])
+    assert (body["id"], body["origin"], body["checkpoint_step"]) == (job.id, "backfill", None)
+    own.assert_nothing_written()
+
+
+def test_archive_with_checkpoints_makes_each_archive(own: Harness) -> None:
+    sim = own.together
+    job = sim.add_job("Lora", size=200 * KIB, model_output_name="acme/multi", steps={5: 70 * KIB})
+    done = run(own, "archive", job.id, "--checkpoints", "all", "--json")
+    assert done.returncode == 0, done.stderr
+    details = lines(done.stdout)
+    assert [(d["checkpoint_step"], d["checkpoint_type"]) for d in details] == [
+        (None, "merged"),
+        (5, "merged"),
+    ]
+
+
+def test_archive_of_a_step_that_does_not_exist_names_the_steps_that_do(own: Harness) -> None:
+    sim = own.together
+    job = sim.add_job("Lora", size=200 * KIB, steps={5: 70 * KIB, 9: 70 * KIB})
+    done = run(own, "archive", job.id, "--checkpoints", "7")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"ft-archiver: error: fine-tune {job.id} has no checkpoint at step 7; its intermediate "
+        "checkpoints are at steps: 5, 9 (the final model is 'final')"
+    ]
+    own.assert_nothing_written()
