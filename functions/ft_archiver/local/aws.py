@@ -54,6 +54,9 @@ class MotoServer:
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
+                # Its own session: a Ctrl-C at the terminal reaches only us, and we stop it
+                # after the threads that use it (otherwise it dies first, under them).
+                start_new_session=True,
             )
             if self._wait_ready(timeout_s):
                 return self

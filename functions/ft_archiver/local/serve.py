@@ -269,7 +269,13 @@ class LocalDeployment:
 
     def poll_forever(self) -> None:
         while not self._stop.is_set():
-            self.poll_once(wait_s=1)
+            try:
+                self.poll_once(wait_s=1)
+            except Exception as exc:  # moto gone or refusing: say so once a second, go on
+                if self._stop.is_set():
+                    return
+                print(f"serve: receiving from the queue failed ({type(exc).__name__})", flush=True)
+                self._stop.wait(1)
 
     def poll_once(self, wait_s: int = 0, timeout_s: float | None = None) -> int:
         """Receive at most one message and run the archiver on it; returns how many ran."""

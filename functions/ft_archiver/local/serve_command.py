@@ -5,9 +5,25 @@ import json
 import threading
 
 from ft_archiver.domain.parts import MIB
+from ft_archiver.local.aws import TEST_CREDENTIALS, capture_events, read_events
 from ft_archiver.local.serve import LocalDeployment
 from ft_archiver.local.simulator import TogetherSimulator
 from ft_archiver.local.webhook_sender import send_webhook
+
+POLL_EVERY_S = 10.0
+COMPLETES_AFTER_S = 30.0
+
+
+def _show_events(deployment: LocalDeployment, queue_url: str, stop: threading.Event) -> None:
+    """One line per event on the bus, as it arrives."""
+    while not stop.is_set():
+        with contextlib.suppress(Exception):  # moto stopping under us at Ctrl-C
+            for event in read_events(deployment.aws, queue_url, wait_s=1):
+                detail = event.get("detail", {})
+                what = detail.get("filename") or detail.get("error")
+                print(
+                    f"event  {event.get('detail-type')}: {detail.get('id')} -> {what}", flush=True
+                )
 
 
 def run_serve(sample_size: int, stop: threading.Event | None = None) -> int:
@@ -15,27 +31,49 @@ def run_serve(sample_size: int, stop: threading.Event | None = None) -> int:
     with (
         TogetherSimulator() as together,
         LocalDeployment(
-            together.api_key, together.base_url, name="ft-archiver-local"
+            together.api_key, together.base_url, name="ft-archiver-local",
+            schedule_every_s=POLL_EVERY_S,
         ) as deployment,
-    ):
+    ):  # fmt: skip
         stack = deployment.stack
         assert stack is not None
         job = together.add_job("Lora", size=sample_size, model_output_name="acme/sample")
+        later = together.add_job("Lora", size=sample_size, model_output_name="acme/sample-polled",
+                                 completes_after_s=COMPLETES_AFTER_S)  # fmt: skip
+        capture = capture_events(deployment.aws, stack.bus_name, "ft-archiver-local-events")
         print(f"webhook endpoint  {deployment.webhook_url}")
         print(f"webhook secret    {stack.webhook_secret}")
-        print(f"AWS (moto)        AWS_ENDPOINT_URL={deployment.aws.endpoint_url}")
+        print(f"AWS (moto)        {deployment.aws.endpoint_url}")
         print(f"Together (sim)    {together.base_url}")
         print(f"bucket            {stack.bucket} (prefix {stack.prefix})")
         print(f"queue / DLQ       {stack.queue_url} / {stack.dead_letter_queue_url}")
-        print(f"sample LoRA job   {job.id} ({sample_size / MIB:,.0f} MiB)")
-        print("\ntry:")
-        print(
-            f"  ft-archiver send-webhook {deployment.webhook_url} "
-            f"--secret {stack.webhook_secret} {job.id}"
+        print(f"poller            every {POLL_EVERY_S:.0f} s (the template's PollSchedule)")
+        print(f"sample LoRA job   {job.id} ({sample_size / MIB:,.0f} MiB, completed)")
+        print(f"watched LoRA job  {later.id}: completes in {COMPLETES_AFTER_S:.0f} s; the "
+              "poller archives it with no webhook")  # fmt: skip
+        print("\npoint the command line at it (another shell):")
+        variables = {
+            **TEST_CREDENTIALS,
+            "AWS_ENDPOINT_URL": deployment.aws.endpoint_url,
+            "TOGETHER_API_KEY": together.api_key, "TOGETHER_BASE_URL": together.base_url,
+            "ARCHIVE_BUCKET": stack.bucket, "ARCHIVE_PREFIX": stack.prefix,
+            "EVENT_BUS_NAME": stack.bus_name, "STATE_TABLE_NAME": stack.table_name,
+            "ARCHIVE_QUEUE_URL": stack.queue_url,
+        }  # fmt: skip
+        print("  export " + " ".join(f"{name}={value}" for name, value in variables.items()))
+        print("  ft-archiver list;  ft-archiver backfill --dry-run")
+        print("\nor send a webhook:")
+        print(f"  ft-archiver send-webhook {deployment.webhook_url} "
+              f"--secret {stack.webhook_secret} {job.id}")  # fmt: skip
+        print("\nevents appear below. Ctrl-C stops everything.", flush=True)
+        watcher = threading.Thread(
+            target=_show_events, args=(deployment, capture, stop), daemon=True
         )
-        print("\nCtrl-C stops everything.", flush=True)
+        watcher.start()
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
+        stop.set()
+        watcher.join(timeout=5)
     return 0
 
 
