@@ -8,7 +8,7 @@ Together for every archive (a dry run probes, to print the exact key).
 """
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -52,6 +52,10 @@ class Outcome:
             for name, value in line.items()
             if value is not None or name == "key" or name == "checkpoint_step"
         }
+
+
+def outcome(action: Action, target: ArchiveTarget, **extra: Any) -> Outcome:
+    return Outcome(action, target.id, target.checkpoint_step, target.checkpoint_type, **extra)
 
 
 class BackfillSource(JobSource, Protocol):
@@ -100,26 +104,24 @@ class Backfill:
     def survey(self, selection: Selection, since: date | None) -> Iterator[Pending | Outcome]:
         """Each archive of the selection: Pending when it is to be made, else its outcome."""
         for job in self.jobs(since):
+            whole_job = ArchiveTarget(job.id, None, selection.checkpoint_types.value)
             try:
                 targets = targets_for(self._together, job, selection)
-            except RuleError as exc:
-                yield Outcome(
-                    "skipped", job.id, None, selection.checkpoint_types.value, reason=str(exc)
-                )
+            except RuleError as exc:  # e.g. a listed step this job does not have
+                yield outcome("skipped", whole_job, reason=str(exc))
                 continue
             except ArchiverError as exc:
-                yield Outcome(
-                    "failed", job.id, None, selection.checkpoint_types.value, error=str(exc)
-                )
+                yield outcome("failed", whole_job, error=str(exc))
                 continue
             for target in targets:
                 yield self._pending_or_done(job, target)
 
     def _pending_or_done(self, job: FineTuneJob, target: ArchiveTarget) -> Pending | Outcome:
-        step, kind = target.checkpoint_step, target.checkpoint_type
         try:
             spec = resolve_download(
-                JobRef(job.id, step), parse_checkpoint_type(kind), job.training_type
+                JobRef(job.id, target.checkpoint_step),
+                parse_checkpoint_type(target.checkpoint_type),
+                job.training_type,
             )
             keys = tuple(
                 object_key(
@@ -129,56 +131,39 @@ class Backfill:
             )
             for key in keys:
                 if self._check.archived_sha256(self._destination.bucket, key):
-                    return Outcome(
-                        "skipped", job.id, step, kind, key=key, reason="already archived"
-                    )
+                    return outcome("skipped", target, key=key, reason="already archived")
         except ArchiverError as exc:
-            return Outcome("failed", job.id, step, kind, error=str(exc))
+            return outcome("failed", target, error=str(exc))
         return Pending(target, spec, job, keys)
 
     def dry_run(self, selection: Selection, since: date | None) -> Iterator[Outcome]:
-        for item in self.survey(selection, since):
-            if isinstance(item, Outcome):
-                yield item
-                continue
-            target = item.target
-            try:
-                source = self._together.open_download(item.spec)
-                name = archive_filename(item.spec, item.job.model_output_name, source.content_type)
-                key = object_key(self._destination.prefix, name)
-            except ArchiverError as exc:
-                yield Outcome(
-                    "failed",
-                    target.id,
-                    target.checkpoint_step,
-                    target.checkpoint_type,
-                    error=str(exc),
-                )
-                continue
-            yield Outcome(
-                "planned", target.id, target.checkpoint_step, target.checkpoint_type, key=key
-            )
+        def plan(item: Pending) -> Outcome:
+            source = self._together.open_download(item.spec)
+            name = archive_filename(item.spec, item.job.model_output_name, source.content_type)
+            return outcome("planned", item.target, key=object_key(self._destination.prefix, name))
+
+        return self._each(selection, since, plan)
 
     def enqueue(
         self, selection: Selection, since: date | None, queue: RequestQueue, now: float
+    ) -> Iterator[Outcome]:
+        def send(item: Pending) -> Outcome:
+            queue.send_batch(archive_messages([item.target], "backfill", now))
+            return outcome("enqueued", item.target)
+
+        return self._each(selection, since, send)
+
+    def _each(
+        self, selection: Selection, since: date | None, act: Callable[[Pending], Outcome]
     ) -> Iterator[Outcome]:
         for item in self.survey(selection, since):
             if isinstance(item, Outcome):
                 yield item
                 continue
-            target = item.target
             try:
-                queue.send_batch(archive_messages([target], "backfill", now))
+                yield act(item)
             except ArchiverError as exc:
-                yield Outcome(
-                    "failed",
-                    target.id,
-                    target.checkpoint_step,
-                    target.checkpoint_type,
-                    error=str(exc),
-                )
-                continue
-            yield Outcome("enqueued", target.id, target.checkpoint_step, target.checkpoint_type)
+                yield outcome("failed", item.target, error=str(exc))
 
     def archive(
         self,
@@ -217,13 +202,10 @@ class Backfill:
 
     @staticmethod
     def _settled(item: Pending, future: "Future[ArchivedDetail]") -> Outcome:
-        target = item.target
-        step, kind = target.checkpoint_step, target.checkpoint_type
         try:
             detail = future.result()
         except Exception as exc:  # one archive's failure is its own line, whatever it was
             error = str(exc) if isinstance(exc, ArchiverError) else type(exc).__name__
-            return Outcome("failed", target.id, step, kind, error=error)
-        return Outcome(
-            "archived", target.id, step, kind, key=detail.key, detail=detail.model_dump(mode="json")
-        )
+            return outcome("failed", item.target, error=error)
+        detail_json = detail.model_dump(mode="json")
+        return outcome("archived", item.target, key=detail.key, detail=detail_json)
