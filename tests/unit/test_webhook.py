@@ -138,3 +138,18 @@ def test_what_is_ignored() -> None:
     assert "not a completed" in (ignore_reason("fine_tuning.job.failed", done) or "")
     _, failed = parse_payload(b'{"id": "ft-a", "status": "failed"}')
     assert "'failed'" in (ignore_reason(None, failed) or "")
+
+
+@pytest.mark.parametrize(
+    "event_type",
+    ["fine_tuning.job.completed", "Fine_Tuning.Job.Completed", "FINE_TUNING.JOB.SUCCEEDED"],
+)
+def test_event_type_is_matched_without_regard_to_case(event_type: str) -> None:
+    _, done = parse_payload(b'{"id": "ft-a", "status": "Completed"}')
+    assert ignore_reason(event_type, done) is None
+
+
+def test_a_differently_cased_other_event_type_is_still_ignored() -> None:
+    _, done = parse_payload(b'{"id": "ft-a"}')
+    reason = ignore_reason("Fine_Tuning.Job.Cancelled", done)
+    assert reason == "event type 'Fine_Tuning.Job.Cancelled' is not a completed fine-tune"

@@ -4,6 +4,11 @@ Signature: ``webhook-signature`` holds space-separated ``v1,<base64 HMAC-SHA256>
 ``{webhook-id}.{webhook-timestamp}.{body}`` under the key in ``whsec_<base64>``; several
 are accepted so a sender can rotate secrets. Timestamps more than five minutes away
 from now are refused, so a captured request cannot be replayed later.
+
+Filtering: a webhook is an archive request when its event type (enveloped form) is
+``fine_tuning.job.completed`` or ``fine_tuning.job.succeeded`` and its ``status``, if
+given, is ``completed``; both are compared case-insensitively, so
+``Fine_Tuning.Job.Completed`` and ``COMPLETED`` match.
 """
 
 import base64
@@ -186,7 +191,7 @@ def _describe(exc: ValidationError) -> str:
 
 def ignore_reason(event_type: str | None, completion: JobCompletion) -> str | None:
     """Why a well-formed webhook is not an archive request, or None when it is one."""
-    if event_type is not None and event_type not in COMPLETED_TYPES:
+    if event_type is not None and event_type.lower() not in COMPLETED_TYPES:
         return f"event type {event_type!r} is not a completed fine-tune"
     if completion.status is not None and completion.status.lower() != COMPLETED_STATUS:
         return f"status is {completion.status!r}, not 'completed'"
