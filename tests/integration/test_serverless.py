@@ -236,6 +236,22 @@ def test_replayed_webhook_id_is_not_enqueued_again(topology: Topology) -> None:
     assert topology.queued() == 0
 
 
+def test_a_webhook_id_reused_for_another_body_is_refused_409(topology: Topology) -> None:
+    first_job, other_job = lora(topology), lora(topology)
+    webhook_id = f"msg_reuse_{time.time_ns()}"
+    first = topology.send({"id": first_job.id}, webhook_id=webhook_id)
+    assert first.status_code == 202
+    topology.drain(topology.stack.queue_url)
+    reused = topology.send({"id": other_job.id}, webhook_id=webhook_id)
+    assert reused.status_code == 409, reused.text
+    assert reused.json()["error"] == "webhook_id_reused"
+    assert other_job.id not in reused.text
+    assert topology.queued() == 0
+    again = topology.send({"id": first_job.id}, webhook_id=webhook_id)  # the claim stands
+    assert (again.status_code, again.json()["message_id"]) == (200, first.json()["message_id"])
+    assert topology.queued() == 0
+
+
 def test_malformed_json(topology: Topology) -> None:
     refused(topology, topology.send_raw(b'{"id": '), 400, "body is not JSON")
 
@@ -303,9 +319,12 @@ def test_not_completed_is_ignored(topology: Topology, payload: dict[str, Any]) -
 
 
 def enqueue_twice(topology: Topology, job: SimJob) -> None:
-    """The same request delivered twice, as SQS may do (at-least-once)."""
-    for webhook_id in ("msg_dup_a", f"msg_dup_{time.time_ns()}"):
-        assert topology.send({"id": job.id}, webhook_id=webhook_id).status_code in (200, 202)
+    """The same request queued twice, as SQS may deliver it (at-least-once). Each send
+    has its own webhook-id: the module's tests share one table, and an id reused for
+    another job's body is refused 409."""
+    for n in range(2):
+        webhook_id = f"msg_dup_{n}_{time.time_ns()}"
+        assert topology.send({"id": job.id}, webhook_id=webhook_id).status_code == 202
 
 
 def test_duplicate_delivery_archives_once(topology: Topology) -> None:

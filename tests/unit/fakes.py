@@ -2,11 +2,13 @@
 
 import threading
 import time
+from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
 from ft_archiver.adapters.s3 import ObjectSpec, StoredObject, UploadedPart
 from ft_archiver.domain.checksums import Buffer
+from ft_archiver.domain.webhook import SeenWebhook
 
 
 class FakeUpload:
@@ -95,19 +97,16 @@ class FakeQueue:
 
 class FakeLedger:
     def __init__(self) -> None:
-        self.seen: dict[str, str | None] = {}
+        self.seen: dict[str, SeenWebhook] = {}
 
-    def claim_webhook(self, webhook_id: str, ttl_s: int) -> bool:
+    def claim_webhook(self, webhook_id: str, body_digest: str, ttl_s: int) -> SeenWebhook | None:
         if webhook_id in self.seen:
-            return False
-        self.seen[webhook_id] = None
-        return True
+            return self.seen[webhook_id]
+        self.seen[webhook_id] = SeenWebhook(body_digest, None)
+        return None
 
     def record_webhook_message(self, webhook_id: str, message_id: str) -> None:
-        self.seen[webhook_id] = message_id
-
-    def webhook_message(self, webhook_id: str) -> str | None:
-        return self.seen.get(webhook_id)
+        self.seen[webhook_id] = replace(self.seen[webhook_id], message_id=message_id)
 
     def forget_webhook(self, webhook_id: str) -> None:
         self.seen.pop(webhook_id, None)

@@ -1,6 +1,8 @@
-"""Standard Webhooks verification and payload parsing, pure."""
+"""Standard Webhooks verification and payload parsing, pure; then the intake's answers
+to replayed webhook-ids, against the in-memory ledger and queue."""
 
 import base64
+import hashlib
 
 import pytest
 
@@ -8,8 +10,10 @@ from ft_archiver.domain.webhook import (
     MalformedJsonError,
     PayloadTooLargeError,
     SchemaError,
+    SeenWebhook,
     SignatureError,
     UnsupportedMediaTypeError,
+    body_digest,
     check_size_and_type,
     decode_secret,
     ignore_reason,
@@ -17,6 +21,9 @@ from ft_archiver.domain.webhook import (
     sign,
     verify_signature,
 )
+from ft_archiver.service.intake import Answer, WebhookIntake
+
+from .fakes import FakeLedger, FakeQueue
 
 SECRET = "whsec_" + base64.b64encode(b"unit-test-secret").decode()
 KEY = decode_secret(SECRET)
@@ -153,3 +160,68 @@ def test_a_differently_cased_other_event_type_is_still_ignored() -> None:
     _, done = parse_payload(b'{"id": "ft-a"}')
     reason = ignore_reason("Fine_Tuning.Job.Cancelled", done)
     assert reason == "event type 'Fine_Tuning.Job.Cancelled' is not a completed fine-tune"
+
+
+# -- the intake: one webhook-id, several deliveries ------------------------------------
+
+OTHER_BODY = b'{"id": "ft-abd"}'
+
+
+def deliver(service: WebhookIntake, body: bytes, webhook_id: str = "msg_1") -> Answer:
+    return service.handle(
+        {"content-type": "application/json", **headers(body, NOW, webhook_id)}, body
+    )
+
+
+def intake() -> tuple[WebhookIntake, FakeQueue, FakeLedger]:
+    queue, ledger = FakeQueue(), FakeLedger()
+    return WebhookIntake(lambda: [KEY], queue, ledger, clock=lambda: NOW), queue, ledger
+
+
+def test_the_body_digest_is_the_sha256_of_the_raw_bytes() -> None:
+    assert body_digest(BODY) == hashlib.sha256(BODY).hexdigest()
+    assert body_digest(BODY) != body_digest(BODY + b" ")
+
+
+def test_a_first_delivery_claims_the_id_with_its_body_digest() -> None:
+    service, queue, ledger = intake()
+    answer = deliver(service, BODY)
+    assert (answer.status, answer.body["message_id"]) == (202, "m-1")
+    assert ledger.seen["msg_1"] == SeenWebhook(body_digest(BODY), "m-1")
+    assert len(queue.messages) == 1
+
+
+def test_a_replay_of_the_same_body_is_a_duplicate_with_the_first_message_id() -> None:
+    service, queue, _ = intake()
+    deliver(service, BODY)
+    answer = deliver(service, BODY)
+    assert answer.status == 200
+    assert answer.body["duplicate"] is True
+    assert answer.body["message_id"] == "m-1"
+    assert answer.body["id"] == "ft-abc"
+    assert len(queue.messages) == 1
+
+
+def test_the_same_id_with_another_body_is_refused_409_and_nothing_is_queued() -> None:
+    service, queue, ledger = intake()
+    deliver(service, BODY)
+    answer = deliver(service, OTHER_BODY)
+    assert answer.status == 409
+    assert answer.body["error"] == "webhook_id_reused"
+    assert "'msg_1'" in answer.body["message"]
+    assert "ft-abd" not in answer.body["message"]  # the body stays out of answers and logs
+    assert len(queue.messages) == 1
+    assert ledger.seen["msg_1"] == SeenWebhook(body_digest(BODY), "m-1")  # the claim stands
+    assert deliver(service, BODY).body["message_id"] == "m-1"
+
+
+def test_an_id_claimed_before_digests_were_kept_is_a_duplicate() -> None:
+    service, queue, ledger = intake()
+    ledger.seen["msg_1"] = SeenWebhook(None, "m-0")
+    answer = deliver(service, OTHER_BODY)
+    assert (answer.status, answer.body["duplicate"], answer.body["message_id"]) == (
+        200,
+        True,
+        "m-0",
+    )
+    assert queue.messages == []

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ft_archiver.domain.webhook import SeenWebhook
 from ft_archiver.errors import ArchiveInProgressError, StorageError
 
 if TYPE_CHECKING:
@@ -31,6 +32,10 @@ class FinishedArchive:
     published: bool
 
 
+def _seen(item: dict[str, Any]) -> SeenWebhook:
+    return SeenWebhook(item.get("body_sha256", {}).get("S"), item.get("message_id", {}).get("S"))
+
+
 def _conditional_failed(exc: ClientError) -> bool:
     return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
 
@@ -45,33 +50,36 @@ class DynamoStateStore:
 
     # -- webhooks ----------------------------------------------------------------------
 
-    def claim_webhook(self, webhook_id: str, ttl_s: int) -> bool:
-        """True the first time a webhook-id is seen; False for a replay."""
+    def claim_webhook(self, webhook_id: str, body_digest: str, ttl_s: int) -> SeenWebhook | None:
+        """None the first time a webhook-id is seen: it is now claimed with this body's
+        digest. For a replay, what the first delivery stored, read in the same
+        conditional PutItem, so no other delivery can slip in between."""
         now = int(self._clock())
         try:
             self._client.put_item(
                 TableName=self._table,
                 Item={
                     "pk": {"S": f"webhook#{webhook_id}"},
+                    "body_sha256": {"S": body_digest},
                     "received_at": {"N": str(now)},
                     "expires_at": {"N": str(now + ttl_s)},
                 },
                 ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if _conditional_failed(exc):
-                return False
-            raise self._error("PutItem", exc) from None
+            if not _conditional_failed(exc):
+                raise self._error("PutItem", exc) from None
+            item = exc.response.get("Item")  # the first delivery's, by ALL_OLD
+            if not isinstance(item, dict):
+                raise self._error("PutItem", exc) from None
+            return _seen(item)
         except BotoCoreError as exc:
             raise self._error("PutItem", exc) from None
-        return True
+        return None
 
     def record_webhook_message(self, webhook_id: str, message_id: str) -> None:
         self._update(f"webhook#{webhook_id}", "SET message_id = :m", {":m": {"S": message_id}})
-
-    def webhook_message(self, webhook_id: str) -> str | None:
-        item = self._get(f"webhook#{webhook_id}")
-        return item["message_id"]["S"] if item and "message_id" in item else None
 
     def forget_webhook(self, webhook_id: str) -> None:
         try:

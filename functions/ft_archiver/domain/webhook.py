@@ -9,6 +9,11 @@ Filtering: a webhook is an archive request when its event type (enveloped form) 
 ``fine_tuning.job.completed`` or ``fine_tuning.job.succeeded`` and its ``status``, if
 given, is ``completed``; both are compared case-insensitively, so
 ``Fine_Tuning.Job.Completed`` and ``COMPLETED`` match.
+
+Replays: a webhook-id names one message. Its first accepted delivery is remembered with
+``body_digest`` of the body; a later delivery with the same id is a duplicate when the
+digests agree (a sender's retry, re-signed at a later timestamp) and a reuse of the id
+for another message when they do not.
 """
 
 import base64
@@ -17,6 +22,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
@@ -79,6 +85,21 @@ class Envelope(BaseModel):
 
     type: StrictStr = Field(max_length=128)
     data: JobCompletion
+
+
+@dataclass(frozen=True)
+class SeenWebhook:
+    """What the first accepted delivery of a webhook-id left in the ledger. Either field
+    may be None: ``body_digest`` for an id claimed before digests were stored,
+    ``message_id`` until the first delivery has recorded it."""
+
+    body_digest: str | None
+    message_id: str | None
+
+
+def body_digest(body: bytes) -> str:
+    """SHA-256 hex of the raw body: how deliveries of one webhook-id are compared."""
+    return hashlib.sha256(body).hexdigest()
 
 
 def decode_secret(secret: str) -> bytes:

@@ -12,7 +12,9 @@ from typing import Any, Protocol
 
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.webhook import (
+    SeenWebhook,
     WebhookError,
+    body_digest,
     check_size_and_type,
     ignore_reason,
     parse_payload,
@@ -30,11 +32,11 @@ class ArchiveQueue(Protocol):
 
 
 class WebhookLedger(Protocol):
-    def claim_webhook(self, webhook_id: str, ttl_s: int) -> bool: ...
+    def claim_webhook(
+        self, webhook_id: str, body_digest: str, ttl_s: int
+    ) -> SeenWebhook | None: ...
 
     def record_webhook_message(self, webhook_id: str, message_id: str) -> None: ...
-
-    def webhook_message(self, webhook_id: str) -> str | None: ...
 
     def forget_webhook(self, webhook_id: str) -> None: ...
 
@@ -48,6 +50,14 @@ class Answer:
 
 def refusal(status: int, code: str, message: str) -> Answer:
     return Answer(status, {"error": code, "message": message})
+
+
+def _reused(webhook_id: str) -> dict[str, Any]:
+    return {
+        "error": "webhook_id_reused",
+        "message": f"webhook-id {webhook_id!r} was already accepted with a different body; "
+        "nothing was queued: send each new message with a new webhook-id",
+    }
 
 
 class WebhookIntake:
@@ -92,9 +102,15 @@ class WebhookIntake:
             "checkpoint_step": valid.ref.checkpoint_step,
             "checkpoint_type": valid.requested_type,
         }
-        if not self._ledger.claim_webhook(webhook_id, WEBHOOK_ID_TTL_S):
-            message_id = self._ledger.webhook_message(webhook_id)
-            return Answer(200, {**summary, "duplicate": True, "message_id": message_id}, webhook_id)
+        digest = body_digest(body)
+        seen = self._ledger.claim_webhook(webhook_id, digest, WEBHOOK_ID_TTL_S)
+        if seen is not None:
+            # No stored digest: claimed before digests were kept; a duplicate, as then.
+            if seen.body_digest not in (None, digest):
+                return Answer(409, _reused(webhook_id), webhook_id)
+            return Answer(
+                200, {**summary, "duplicate": True, "message_id": seen.message_id}, webhook_id
+            )
         message = ArchiveMessage(
             webhook_id=webhook_id,
             id=valid.ref.id,
