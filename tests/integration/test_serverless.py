@@ -252,6 +252,40 @@ def test_a_webhook_id_reused_for_another_body_is_refused_409(topology: Topology)
     assert topology.queued() == 0
 
 
+def test_concurrent_deliveries_of_one_webhook_id_queue_one_message(topology: Topology) -> None:
+    job = lora(topology)
+    body = json.dumps({"id": job.id}).encode()
+    webhook_id = f"msg_race_{time.time_ns()}"
+    start = threading.Barrier(8)
+    answers: list[requests.Response] = []
+
+    def deliver() -> None:
+        headers = signed_headers(topology.stack.webhook_secret, body, webhook_id)
+        start.wait()
+        answers.append(topology.post(body, headers))
+
+    senders = [threading.Thread(target=deliver) for _ in range(8)]
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    assert sorted(answer.status_code for answer in answers) == [200] * 7 + [202]
+    accepted = next(answer.json() for answer in answers if answer.status_code == 202)
+    for duplicate in (answer.json() for answer in answers if answer.status_code == 200):
+        assert duplicate["duplicate"] is True
+        assert duplicate["id"] == job.id
+        if duplicate["message_id"] is None:
+            assert duplicate["recording"] is True
+        else:
+            assert duplicate["message_id"] == accepted["message_id"]
+    queued = topology.sqs.receive_message(
+        QueueUrl=topology.stack.queue_url,
+        VisibilityTimeout=0,  # left for the next drain
+    ).get("Messages", [])
+    assert [message["MessageId"] for message in queued] == [accepted["message_id"]]
+    assert topology.queued() == 1
+
+
 def test_malformed_json(topology: Topology) -> None:
     refused(topology, topology.send_raw(b'{"id": '), 400, "body is not JSON")
 

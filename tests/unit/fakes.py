@@ -108,5 +108,8 @@ class FakeLedger:
     def record_webhook_message(self, webhook_id: str, message_id: str) -> None:
         self.seen[webhook_id] = replace(self.seen[webhook_id], message_id=message_id)
 
+    def seen_webhook(self, webhook_id: str) -> SeenWebhook | None:
+        return self.seen.get(webhook_id)
+
     def forget_webhook(self, webhook_id: str) -> None:
         self.seen.pop(webhook_id, None)

@@ -3,6 +3,7 @@ to replayed webhook-ids, against the in-memory ledger and queue."""
 
 import base64
 import hashlib
+from collections.abc import Callable
 
 import pytest
 
@@ -21,7 +22,7 @@ from ft_archiver.domain.webhook import (
     sign,
     verify_signature,
 )
-from ft_archiver.service.intake import Answer, WebhookIntake
+from ft_archiver.service.intake import RECORDING_WAITS_S, Answer, WebhookIntake
 
 from .fakes import FakeLedger, FakeQueue
 
@@ -173,9 +174,12 @@ def deliver(service: WebhookIntake, body: bytes, webhook_id: str = "msg_1") -> A
     )
 
 
-def intake() -> tuple[WebhookIntake, FakeQueue, FakeLedger]:
+def intake(
+    sleep: Callable[[float], None] = lambda _: None,
+) -> tuple[WebhookIntake, FakeQueue, FakeLedger]:
     queue, ledger = FakeQueue(), FakeLedger()
-    return WebhookIntake(lambda: [KEY], queue, ledger, clock=lambda: NOW), queue, ledger
+    service = WebhookIntake(lambda: [KEY], queue, ledger, clock=lambda: NOW, sleep=sleep)
+    return service, queue, ledger
 
 
 def test_the_body_digest_is_the_sha256_of_the_raw_bytes() -> None:
@@ -225,3 +229,69 @@ def test_an_id_claimed_before_digests_were_kept_is_a_duplicate() -> None:
         "m-0",
     )
     assert queue.messages == []
+
+
+class FirstDelivery:
+    """A first delivery of msg_1 that has claimed the id and queued its message but not
+    yet recorded the message id; ``on_sleep`` says what it does while a duplicate waits."""
+
+    def __init__(self, on_sleep: Callable[[FakeLedger, int], None]) -> None:
+        self.sleeps: list[float] = []
+        self.on_sleep = on_sleep
+        self.service, self.queue, self.ledger = intake(sleep=self.sleep)
+        assert self.ledger.claim_webhook("msg_1", body_digest(BODY), 60) is None
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.on_sleep(self.ledger, len(self.sleeps))
+
+
+def test_a_concurrent_duplicate_waits_for_the_first_message_id() -> None:
+    def record_on_second_pause(ledger: FakeLedger, pauses: int) -> None:
+        if pauses == 2:
+            ledger.record_webhook_message("msg_1", "m-first")
+
+    first = FirstDelivery(record_on_second_pause)
+    answer = deliver(first.service, BODY)
+    assert answer.status == 200
+    assert (answer.body["duplicate"], answer.body["message_id"]) == (True, "m-first")
+    assert "recording" not in answer.body
+    assert first.sleeps == list(RECORDING_WAITS_S[:2])
+    assert first.queue.messages == []
+
+
+def test_a_concurrent_duplicate_says_recording_when_the_id_is_still_unknown() -> None:
+    first = FirstDelivery(lambda ledger, pauses: None)
+    answer = deliver(first.service, BODY)
+    assert answer.status == 200
+    assert answer.body["duplicate"] is True
+    assert answer.body["message_id"] is None
+    assert answer.body["recording"] is True
+    assert first.sleeps == list(RECORDING_WAITS_S)
+    assert sum(first.sleeps) <= 0.5  # the webhook answers well within a second
+    assert first.queue.messages == []
+
+
+def test_a_concurrent_duplicate_of_a_first_delivery_that_failed_answers_503() -> None:
+    first = FirstDelivery(lambda ledger, pauses: ledger.forget_webhook("msg_1"))
+    answer = deliver(first.service, BODY)
+    assert (answer.status, answer.body["error"]) == (503, "unavailable")
+    assert first.sleeps == [RECORDING_WAITS_S[0]]
+    assert first.queue.messages == []
+    assert first.ledger.seen == {}  # so the sender's retry is a first delivery again
+
+
+def test_a_concurrent_delivery_of_another_body_is_refused_without_waiting() -> None:
+    first = FirstDelivery(lambda ledger, pauses: None)
+    answer = deliver(first.service, OTHER_BODY)
+    assert (answer.status, answer.body["error"]) == (409, "webhook_id_reused")
+    assert first.sleeps == []
+    assert first.queue.messages == []
+
+
+def test_a_replay_after_the_message_id_is_recorded_does_not_wait() -> None:
+    sleeps: list[float] = []
+    service, _, _ = intake(sleep=sleeps.append)
+    deliver(service, BODY)
+    assert deliver(service, BODY).body["message_id"] == "m-1"
+    assert sleeps == []

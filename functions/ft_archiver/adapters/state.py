@@ -81,6 +81,10 @@ class DynamoStateStore:
     def record_webhook_message(self, webhook_id: str, message_id: str) -> None:
         self._update(f"webhook#{webhook_id}", "SET message_id = :m", {":m": {"S": message_id}})
 
+    def seen_webhook(self, webhook_id: str) -> SeenWebhook | None:
+        item = self._get(f"webhook#{webhook_id}")
+        return _seen(item) if item else None
+
     def forget_webhook(self, webhook_id: str) -> None:
         try:
             self._client.delete_item(

@@ -1,8 +1,9 @@
 """The webhook's front door: verify, parse, filter, apply the lookup-free rules, enqueue.
 
-Never streams and never calls Together: it answers within milliseconds. Order matters:
-cheap refusals (size, media type) before the HMAC, the HMAC before reading the JSON,
-and nothing is written or queued unless every check passed.
+Never streams and never calls Together: it answers within milliseconds (a duplicate
+racing the first delivery of its webhook-id waits at most 0.5 s for that delivery's
+message id). Order matters: cheap refusals (size, media type) before the HMAC, the HMAC
+before reading the JSON, and nothing is written or queued unless every check passed.
 """
 
 import time
@@ -25,6 +26,9 @@ from ft_archiver.service.archive import ArchiveRequest, validate_request
 
 # A webhook-id is remembered well past the five minutes in which its signature is valid.
 WEBHOOK_ID_TTL_S = 24 * 3600
+# A concurrent duplicate looks again after each of these pauses (0.5 s in all) for the
+# message id the first delivery is about to record, then answers without it.
+RECORDING_WAITS_S = (0.05, 0.1, 0.15, 0.2)
 
 
 class ArchiveQueue(Protocol):
@@ -37,6 +41,8 @@ class WebhookLedger(Protocol):
     ) -> SeenWebhook | None: ...
 
     def record_webhook_message(self, webhook_id: str, message_id: str) -> None: ...
+
+    def seen_webhook(self, webhook_id: str) -> SeenWebhook | None: ...
 
     def forget_webhook(self, webhook_id: str) -> None: ...
 
@@ -67,11 +73,13 @@ class WebhookIntake:
         queue: ArchiveQueue,
         ledger: WebhookLedger,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._signing_keys = signing_keys
         self._queue = queue
         self._ledger = ledger
         self._clock = clock
+        self._sleep = sleep
 
     def handle(self, headers: Mapping[str, str], body: bytes) -> Answer:
         """``headers`` with lower-case names, as Lambda Function URLs deliver them."""
@@ -105,12 +113,7 @@ class WebhookIntake:
         digest = body_digest(body)
         seen = self._ledger.claim_webhook(webhook_id, digest, WEBHOOK_ID_TTL_S)
         if seen is not None:
-            # No stored digest: claimed before digests were kept; a duplicate, as then.
-            if seen.body_digest not in (None, digest):
-                return Answer(409, _reused(webhook_id), webhook_id)
-            return Answer(
-                200, {**summary, "duplicate": True, "message_id": seen.message_id}, webhook_id
-            )
+            return self._replay(webhook_id, digest, seen, summary)
         message = ArchiveMessage(
             webhook_id=webhook_id,
             id=valid.ref.id,
@@ -126,3 +129,31 @@ class WebhookIntake:
             raise
         self._ledger.record_webhook_message(webhook_id, message_id)
         return Answer(202, {**summary, "message_id": message_id}, webhook_id)
+
+    def _replay(
+        self, webhook_id: str, digest: str, seen: SeenWebhook | None, summary: dict[str, Any]
+    ) -> Answer:
+        """Answer a delivery of a webhook-id already claimed. A concurrent one may find the
+        claim before its message id is recorded: it looks again, briefly."""
+        for wait_s in RECORDING_WAITS_S:
+            if seen is None or seen.message_id is not None or seen.body_digest != digest:
+                break
+            self._sleep(wait_s)
+            seen = self._ledger.seen_webhook(webhook_id)
+        if seen is None:  # the first delivery could not queue and let the id go
+            return Answer(
+                503,
+                {
+                    "error": "unavailable",
+                    "message": "the first delivery of this webhook-id could not be queued; "
+                    "try again later",
+                },
+                webhook_id,
+            )
+        # No stored digest: claimed before digests were kept; a duplicate, as then.
+        if seen.body_digest not in (None, digest):
+            return Answer(409, _reused(webhook_id), webhook_id)
+        answer = {**summary, "duplicate": True, "message_id": seen.message_id}
+        if seen.message_id is None:
+            answer["recording"] = True  # the first delivery is still queuing or recording
+        return Answer(200, answer, webhook_id)
