@@ -103,6 +103,7 @@ def world(
     made = World(deployment, sim)
     made.tick()  # the baseline: whatever earlier tests left is history from here on
     made.archive_all()
+    made.archived_events()  # and their events are not this test's
     return made
 
 
@@ -220,3 +221,17 @@ def test_a_rejected_key_fails_the_tick_without_a_record(world: World) -> None:
         secrets.put_secret_value(SecretId=name, SecretString=world.sim.api_key)
         dependencies.reset()
     assert world.tick()["jobs_enqueued"] == [job.id]
+
+
+def test_a_webhook_with_a_selection_archives_every_checkpoint(world: World) -> None:
+    job = world.new_job(steps={10: 80 * KIB, 20: 90 * KIB})
+    payload = {"id": job.id, "status": "completed", "checkpoints": "all", "checkpoint_types": "all"}
+    answer = send_webhook(world.local.webhook_url, world.stack.webhook_secret, payload)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["checkpoints"] == "all"
+    assert world.archive_all() == 1 + 4  # the selection, then one message per archive
+    archived = world.archived_events()
+    made = sorted((e["detail"]["checkpoint_step"] or 0, e["detail"]["checkpoint_type"])
+                  for e in archived)  # fmt: skip
+    assert made == [(0, "adapter"), (0, "merged"), (10, "merged"), (20, "merged")]
+    assert len({e["detail"]["key"] for e in archived}) == 4

@@ -295,3 +295,44 @@ def test_a_replay_after_the_message_id_is_recorded_does_not_wait() -> None:
     deliver(service, BODY)
     assert deliver(service, BODY).body["message_id"] == "m-1"
     assert sleeps == []
+
+
+# -- a selection: every archive of the job ----------------------------------------------
+
+
+def test_a_selection_is_queued_for_the_archiver_to_expand() -> None:
+    service, queue, _ = intake()
+    body = (
+        b'{"id": "ft-abc", "status": "completed", "checkpoints": "ALL", "checkpoint_types": "all"}'
+    )
+    answer = deliver(service, body)
+    assert answer.status == 202
+    assert (answer.body["checkpoints"], answer.body["checkpoint_types"]) == ("all", "all")
+    [message] = queue.messages
+    assert message.has_selection
+    assert (message.checkpoints, message.checkpoint_types) == ("all", "all")
+
+
+def test_listed_steps_are_a_selection_too() -> None:
+    service, queue, _ = intake()
+    answer = deliver(service, b'{"id": "ft-abc", "checkpoints": [200, 100]}')
+    assert answer.status == 202
+    assert queue.messages[0].checkpoints == "100,200"
+    assert queue.messages[0].checkpoint_types == "default"
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (b'{"id": "ft-abc", "checkpoints": "latest"}', "not 'final', 'all'"),
+        (b'{"id": "ft-abc", "checkpoint_types": "lora"}', "default, merged, adapter, all"),
+        (b'{"id": "ft-abc:100", "checkpoints": "all"}', "drop the step"),
+        (b'{"id": "ft-abc", "checkpoints": "all", "key": "a/b.tar.zst"}', "and key"),
+    ],
+)
+def test_a_bad_selection_is_refused_400_and_nothing_is_queued(body: bytes, text: str) -> None:
+    service, queue, _ = intake()
+    answer = deliver(service, body)
+    assert (answer.status, answer.body["error"]) == (400, "rule_violation")
+    assert text in answer.body["message"]
+    assert queue.messages == []

@@ -78,6 +78,13 @@ class JobCompletion(BaseModel):
     checkpoint_step: StrictInt | None = None
     checkpoint_type: StrictStr | None = Field(default=None, max_length=64)
     key: StrictStr | None = Field(default=None, max_length=2048)
+    # A selection: every archive of the job it names instead of one (see domain.selection).
+    checkpoints: StrictStr | list[StrictInt] | None = Field(default=None, max_length=1000)
+    checkpoint_types: StrictStr | None = Field(default=None, max_length=64)
+
+    @property
+    def has_selection(self) -> bool:
+        return self.checkpoints is not None or self.checkpoint_types is not None
 
 
 class Envelope(BaseModel):

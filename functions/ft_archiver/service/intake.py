@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ft_archiver.domain.messages import ArchiveMessage
+from ft_archiver.domain.selection import Selection, parse_selection
 from ft_archiver.domain.webhook import (
+    JobCompletion,
     SeenWebhook,
     WebhookError,
     body_digest,
@@ -21,8 +23,8 @@ from ft_archiver.domain.webhook import (
     parse_payload,
     verify_signature,
 )
-from ft_archiver.errors import RuleError
-from ft_archiver.service.archive import ArchiveRequest, validate_request
+from ft_archiver.errors import InvalidSelectionError, RuleError
+from ft_archiver.service.archive import ArchiveRequest, ValidatedRequest, validate_request
 
 # A webhook-id is remembered well past the five minutes in which its signature is valid.
 WEBHOOK_ID_TTL_S = 24 * 3600
@@ -66,6 +68,24 @@ def _reused(webhook_id: str) -> dict[str, Any]:
     }
 
 
+def _selection(completion: JobCompletion, valid: ValidatedRequest) -> Selection | None:
+    """A webhook's selection, when it carries one: every archive of one whole job."""
+    if not completion.has_selection:
+        return None
+    if valid.ref.checkpoint_step is not None or valid.key is not None:
+        raise InvalidSelectionError(
+            "checkpoints/checkpoint_types select several archives of a job: drop the step "
+            "(':N' or checkpoint_step) and key, or drop the selection"
+        )
+    return parse_selection(completion.checkpoints, completion.checkpoint_types)
+
+
+def _selection_fields(selection: Selection) -> dict[str, str]:
+    steps = selection.checkpoints
+    text = steps if isinstance(steps, str) else ",".join(str(step) for step in steps)
+    return {"checkpoints": text, "checkpoint_types": selection.checkpoint_types.value}
+
+
 class WebhookIntake:
     def __init__(
         self,
@@ -102,14 +122,17 @@ class WebhookIntake:
                     completion.key,
                 )
             )
+            selection = _selection(completion, valid)
         except RuleError as exc:
             return Answer(400, {"error": "rule_violation", "message": str(exc)}, webhook_id)
-        summary = {
+        summary: dict[str, Any] = {
             "accepted": True,
             "id": valid.ref.id,
             "checkpoint_step": valid.ref.checkpoint_step,
             "checkpoint_type": valid.requested_type,
         }
+        if selection is not None:
+            summary = {"accepted": True, "id": valid.ref.id, **_selection_fields(selection)}
         digest = body_digest(body)
         seen = self._ledger.claim_webhook(webhook_id, digest, WEBHOOK_ID_TTL_S)
         if seen is not None:
@@ -121,6 +144,7 @@ class WebhookIntake:
             checkpoint_type=valid.requested_type,
             key=valid.key,
             received_at=now,
+            **(_selection_fields(selection) if selection is not None else {}),
         )
         try:
             message_id = self._queue.send(message)
