@@ -107,12 +107,22 @@ def run_archive(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_backfill(args: argparse.Namespace, settings: Settings) -> int:
     from ft_archiver.adapters.archive_check import S3ArchiveCheck
-    from ft_archiver.wiring import archive_queue, aws_client, build_archiver, together_client
+    from ft_archiver.wiring import (
+        archive_queue,
+        aws_client,
+        build_archiver,
+        state_store,
+        together_client,
+    )
 
     selection: Selection = parse_selection(args.checkpoints, args.checkpoint_type)
     where = destination(settings)
+    ledger = state_store(settings)
     backfill = Backfill(
-        together_client(settings), S3ArchiveCheck(aws_client("s3", settings)), where
+        together_client(settings),
+        S3ArchiveCheck(aws_client("s3", settings)),
+        where,
+        ledger.archive_finished if ledger is not None else None,
     )
     outcomes: Iterator[Outcome]
     if args.dry_run:

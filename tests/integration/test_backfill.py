@@ -168,3 +168,19 @@ def test_archive_of_a_step_that_does_not_exist_names_the_steps_that_do(own: Harn
         "checkpoints are at steps: 5, 9 (the final model is 'final')"
     ]
     own.assert_nothing_written()
+
+
+def test_the_state_table_says_done_even_where_the_object_is_gone(own: Harness) -> None:
+    sim = own.together
+    job = sim.add_job("Lora", size=100 * KIB, model_output_name="acme/ledger")
+    table = {"STATE_TABLE_NAME": own.stack.table_name}
+    first = run(own, "backfill", "--json", **table)
+    assert first.returncode == 0, first.stderr
+    [archived] = lines(first.stdout)
+    s3 = own.aws.client("s3")
+    s3.delete_object(Bucket=own.bucket, Key=archived["key"])  # a delete marker: no sha256 tag
+    again = run(own, "backfill", "--json", **table)
+    assert again.returncode == 0, again.stderr
+    assert [(o["action"], o["id"], o["reason"]) for o in lines(again.stdout)] == [
+        ("skipped", job.id, "already archived (state table)")
+    ]

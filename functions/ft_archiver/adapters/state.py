@@ -171,6 +171,11 @@ class DynamoStateStore:
             condition="#o = :owner",
         )
 
+    def archive_finished(self, key: str) -> bool:
+        """Whether the archive of this idempotency key is done (for backfill's skip)."""
+        item = self._get(f"archive#{key}")
+        return item is not None and item.get("status", {}).get("S") == DONE
+
     def mark_published(self, key: str) -> None:
         self._update(f"archive#{key}", "SET published = :true", {":true": {"BOOL": True}})
 

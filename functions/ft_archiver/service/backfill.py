@@ -26,7 +26,7 @@ from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.naming import archive_filename, object_key
 from ft_archiver.domain.selection import ArchiveTarget, Selection
 from ft_archiver.errors import ArchiverError, RuleError
-from ft_archiver.service.archive import ArchiveRequest, Destination
+from ft_archiver.service.archive import ArchiveRequest, Destination, idempotency_key
 from ft_archiver.service.fan_out import archive_messages, targets_for
 from ft_archiver.service.poller import JobSource, created_on_or_after
 
@@ -92,10 +92,13 @@ class Backfill:
         together: BackfillSource,
         check: ArchiveCheck,
         destination: Destination,
+        finished: Callable[[str], bool] | None = None,
     ) -> None:
+        """``finished``: the state table's word on an idempotency key, when there is one."""
         self._together = together
         self._check = check
         self._destination = destination
+        self._finished = finished
 
     def jobs(self, since: date | None) -> list[FineTuneJob]:
         completed = [job for job in self._together.list_fine_tunes() if job.completed]
@@ -132,6 +135,9 @@ class Backfill:
             for key in keys:
                 if self._check.archived_sha256(self._destination.bucket, key):
                     return outcome("skipped", target, key=key, reason="already archived")
+            ledger_key = idempotency_key(spec, self._destination, None)
+            if self._finished is not None and self._finished(ledger_key):
+                return outcome("skipped", target, reason="already archived (state table)")
         except ArchiverError as exc:
             return outcome("failed", target, error=str(exc))
         return Pending(target, spec, job, keys)
