@@ -4,6 +4,7 @@ simulator of their own (the shared one holds other tests' jobs)."""
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import Thread
 from typing import Any
@@ -88,27 +89,42 @@ class _Canned(BaseHTTPRequestHandler):
         pass
 
 
+@contextmanager
+def canned(answer: bytes) -> Iterator[str]:
+    """A server answering every GET with ``answer``; yields its base URL."""
+    handler = type("Handler", (_Canned,), {"body": answer})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.mark.parametrize(
     ("answer", "says"),
     [
         (b"<html>oops</html>", "did not answer JSON"),
         (b'["a list"]', "not an object"),
         (b'{"data": {"id": "ft-1"}}', "'data' that is not a list"),
+        (b'{"data": null}', "'data' that is not a list"),
+        (b'{"object": "list"}', "no 'data' list"),
+        (b'{"data": ["ft-1"]}', "bad or missing: entry"),
         (json.dumps({"data": [{"status": "completed"}]}).encode(), "missing: id"),
         (json.dumps({"data": [{"id": "ft-1", "status": 7}]}).encode(), "status"),
     ],
 )
 def test_a_malformed_answer_is_a_clear_error(answer: bytes, says: str) -> None:
-    handler = type("Handler", (_Canned,), {"body": answer})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        with pytest.raises(TogetherError, match=says) as caught:
-            client(f"http://127.0.0.1:{server.server_address[1]}/v1").list_fine_tunes()
-        assert "/v1/fine-tunes" in str(caught.value)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with canned(answer) as base_url, pytest.raises(TogetherError, match=says) as caught:
+        client(base_url).list_fine_tunes()
+    assert "/v1/fine-tunes" in str(caught.value)
+
+
+def test_a_checkpoint_list_without_data_is_an_error_not_an_empty_list() -> None:
+    with canned(b"{}") as base_url, pytest.raises(TogetherError, match="no 'data' list") as caught:
+        client(base_url).list_checkpoints("ft-1")
+    assert "/v1/fine-tunes/ft-1/checkpoints" in str(caught.value)
 
 
 def test_a_job_completes_over_time(sim: TogetherSimulator) -> None:

@@ -279,8 +279,13 @@ def _json(response: requests.Response) -> dict[str, Any]:
 
 
 def _data(response: requests.Response) -> list[Any]:
-    """The ``data`` list of a list endpoint's answer."""
-    data = _json(response).get("data", [])
+    """The ``data`` list of a list endpoint's answer. An answer without it is malformed,
+    not empty: read as "no jobs", it would make the poller's first tick record an empty
+    baseline and the next tick archive the whole history."""
+    body = _json(response)
+    if "data" not in body:
+        raise TogetherError(f"{describe(response.url)} answered no 'data' list")
+    data = body["data"]
     if not isinstance(data, list):
         raise TogetherError(f"{describe(response.url)} answered a 'data' that is not a list")
     return data
