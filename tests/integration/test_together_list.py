@@ -113,6 +113,10 @@ def canned(answer: bytes) -> Iterator[str]:
         (b'{"data": ["ft-1"]}', "bad or missing: entry"),
         (json.dumps({"data": [{"status": "completed"}]}).encode(), "missing: id"),
         (json.dumps({"data": [{"id": "ft-1", "status": 7}]}).encode(), "status"),
+        (
+            json.dumps({"data": [{"id": "ft-1"}, {"id": "ft-2"}, {"status": "running"}]}).encode(),
+            r"at data\[2\] \(bad or missing: id\)",
+        ),
     ],
 )
 def test_a_malformed_answer_is_a_clear_error(answer: bytes, says: str) -> None:

@@ -111,7 +111,8 @@ class TogetherClient:
         paging), oldest first whatever order it came in; jobs without a creation time
         come first, in the order given."""
         response = self._request(f"{self._base_url}/fine-tunes")
-        jobs = [_parse(FineTuneJob, item, response) for item in _data(response)]
+        entries = enumerate(_data(response))
+        jobs = [_parse(FineTuneJob, item, response, f"data[{n}]") for n, item in entries]
         return sorted(jobs, key=lambda job: _created(job.created_at))
 
     def list_checkpoints(self, fine_tune_id: str) -> list[Checkpoint]:
@@ -119,7 +120,8 @@ class TogetherClient:
             f"{self._base_url}/fine-tunes/{fine_tune_id}/checkpoints",
             not_found=f"fine-tune {fine_tune_id}",
         )
-        return [_parse(Checkpoint, item, response) for item in _data(response)]
+        entries = enumerate(_data(response))
+        return [_parse(Checkpoint, item, response, f"data[{n}]") for n, item in entries]
 
     def open_download(self, spec: DownloadSpec) -> ArchiveSource:
         """Follow the download redirect and learn size, type and ETag from a 2-byte probe."""
@@ -291,14 +293,18 @@ def _data(response: requests.Response) -> list[Any]:
     return data
 
 
-def _parse(model: type[Parsed], value: Any, response: requests.Response) -> Parsed:
+def _parse(
+    model: type[Parsed], value: Any, response: requests.Response, at: str | None = None
+) -> Parsed:
+    """``at`` names the entry of a list answer, so one bad job among thousands is found."""
     try:
         return model.model_validate(value)
     except ValidationError as exc:
         fields = ", ".join(sorted({".".join(map(str, e["loc"])) or "entry" for e in exc.errors()}))
+        where = f" at {at}" if at else ""
         raise TogetherError(
             f"{describe(response.url)} answered a {model.__name__} Together's API would not "
-            f"send (bad or missing: {fields})"
+            f"send{where} (bad or missing: {fields})"
         ) from None
 
 
