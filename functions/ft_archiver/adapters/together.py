@@ -7,7 +7,7 @@ storage URL's signature is a credential too) and never the key.
 
 import http.client
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -108,12 +108,11 @@ class TogetherClient:
 
     def list_fine_tunes(self) -> list[FineTuneJob]:
         """``GET /fine-tunes``: every job of the account in one answer (the API has no
-        paging), oldest first whatever order it came in; jobs without a creation time
-        come first, in the order given."""
+        paging), ordered by ``oldest_first`` whatever order it came in."""
         response = self._request(f"{self._base_url}/fine-tunes")
         entries = enumerate(_data(response))
         jobs = [_parse(FineTuneJob, item, response, f"data[{n}]") for n, item in entries]
-        return sorted(jobs, key=lambda job: _created(job.created_at))
+        return oldest_first(jobs)
 
     def list_checkpoints(self, fine_tune_id: str) -> list[Checkpoint]:
         response = self._request(
@@ -306,6 +305,15 @@ def _parse(
             f"{describe(response.url)} answered a {model.__name__} Together's API would not "
             f"send{where} (bad or missing: {fields})"
         ) from None
+
+
+def oldest_first(jobs: Iterable[FineTuneJob]) -> list[FineTuneJob]:
+    """Jobs by creation instant, oldest first (offsets honoured, no offset read as UTC).
+
+    The sort is stable: jobs created at the same instant keep the order they came in.
+    A job whose ``created_at`` is missing or not ISO 8601 cannot be placed; it comes
+    first, in the order it came in, rather than being taken for the newest."""
+    return sorted(jobs, key=lambda job: _created(job.created_at))
 
 
 def _created(created_at: str | None) -> datetime:
