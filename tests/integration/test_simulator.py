@@ -10,6 +10,11 @@ from ft_archiver.local.simulator import TogetherSimulator
 MIB = 1024 * 1024
 
 
+def get(sim: TogetherSimulator, path: str) -> requests.Response:
+    headers = {"Authorization": f"Bearer {sim.api_key}"}
+    return requests.get(f"{sim.base_url}{path}", headers=headers, timeout=5, allow_redirects=False)
+
+
 def test_every_mib_and_chunk_differs() -> None:
     blocks = {archive_bytes.block(7, n) for n in range(4)}
     assert len(blocks) == 4
@@ -60,3 +65,16 @@ def test_api_wants_the_bearer_key(together: TogetherSimulator) -> None:
     ok = requests.get(url, headers={"Authorization": f"Bearer {together.api_key}"}, timeout=5)
     assert ok.json()["training_type"]["type"] == "Lora"
     assert ok.json()["training_type"]["lora_r"] == 8
+
+
+def test_the_job_list_is_oldest_first_and_insertion_is_creation() -> None:
+    with TogetherSimulator() as sim:
+        first, second = sim.add_job("Lora"), sim.add_job("Full")
+        # 01:00 UTC on Jan 1st, after both defaults: sorts before them as text, not as time
+        later = sim.add_job(created_at="2025-12-31T20:00:00-05:00")
+        answer = get(sim, "/fine-tunes")
+        assert answer.status_code == 200
+        data = answer.json()["data"]
+        assert [entry["id"] for entry in data] == [first.id, second.id, later.id]
+        assert data[0]["created_at"] < data[1]["created_at"]
+        assert {entry["status"] for entry in data} == {"completed"}

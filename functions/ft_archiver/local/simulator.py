@@ -25,6 +25,7 @@ from ft_archiver.local import archive_bytes
 ZSTD = "application/zstd"
 TAR = "application/x-tar"
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,7 @@ class TogetherSimulator:
         """``GET /fine-tunes``: every job, oldest first, as the API answers."""
         with self._lock:
             jobs = list(self.jobs.values())
-        return [job.as_api() for job in sorted(jobs, key=lambda job: job.created_at)]
+        return [job.as_api() for job in sorted(jobs, key=lambda job: _instant(job.created_at))]
 
     def archive_for(self, job_id: str, checkpoint: str, step: int | None = None) -> SimArchive:
         job = self.jobs[job_id]
@@ -267,6 +268,16 @@ class TogetherSimulator:
 def _creation_time(index: int) -> str:
     moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=index)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _instant(created_at: str) -> datetime:
+    """Compared as instants: as text, "...T20:00:00-05:00" sorts before "...T00:00:00Z"
+    of the next day. Unreadable times (tests of the client) sort first."""
+    try:
+        moment = datetime.fromisoformat(created_at)
+    except ValueError:
+        return EARLIEST
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _token(archive: SimArchive) -> str:
