@@ -78,3 +78,6 @@ def test_the_job_list_is_oldest_first_and_insertion_is_creation() -> None:
         assert [entry["id"] for entry in data] == [first.id, second.id, later.id]
         assert data[0]["created_at"] < data[1]["created_at"]
         assert {entry["status"] for entry in data} == {"completed"}
+        sim.list_order = "added"
+        sim.add_job(job_id="ft-oldest", created_at="2020-01-01T00:00:00Z")
+        assert [e["id"] for e in get(sim, "/fine-tunes").json()["data"]][-1] == "ft-oldest"

@@ -38,10 +38,12 @@ def test_every_status_of_the_api_is_read(sim: TogetherSimulator) -> None:
 
 
 def test_jobs_come_oldest_first_whatever_the_order_sent(sim: TogetherSimulator) -> None:
+    sim.list_order = "added"
     newest = sim.add_job(created_at="2026-11-03T00:00:00Z")
     oldest = sim.add_job(created_at="2026-11-01T00:00:00+00:00")
     middle = sim.add_job(created_at="2026-11-02T09:00:00+09:00")  # 00:00 UTC on the 2nd
-    sim.jobs = dict(reversed(list(sim.jobs.items())))
+    sent = [entry["id"] for entry in sim.job_list()]
+    assert sent == [newest.id, oldest.id, middle.id]  # neither oldest nor newest first
     ids = [job.id for job in client(sim.base_url).list_fine_tunes()]
     assert ids == [oldest.id, middle.id, newest.id]
 

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from ft_archiver.local import archive_bytes
@@ -26,6 +26,7 @@ ZSTD = "application/zstd"
 TAR = "application/x-tar"
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 EARLIEST = datetime.min.replace(tzinfo=UTC)
+ListOrder = Literal["oldest", "added"]
 
 
 @dataclass(frozen=True)
@@ -110,9 +111,18 @@ class LoggedRequest:
 
 
 class TogetherSimulator:
-    def __init__(self, api_key: str = "sim-together-key", blob_host: str = "localhost") -> None:
+    def __init__(
+        self,
+        api_key: str = "sim-together-key",
+        blob_host: str = "localhost",
+        *,
+        list_order: ListOrder = "oldest",
+    ) -> None:
         self.api_key = api_key
         self.blob_host = blob_host
+        # "oldest": GET /fine-tunes sorted by creation instant, as Together answers;
+        # "added": in the order add_job was called, so a test can send any order.
+        self.list_order: ListOrder = list_order
         self.jobs: dict[str, SimJob] = {}
         self.faults = Faults()
         self.log: list[LoggedRequest] = []
@@ -189,10 +199,12 @@ class TogetherSimulator:
         return job
 
     def job_list(self) -> list[dict[str, Any]]:
-        """``GET /fine-tunes``: every job, oldest first, as the API answers."""
+        """``GET /fine-tunes``: every job, in ``list_order``."""
         with self._lock:
             jobs = list(self.jobs.values())
-        return [job.as_api() for job in sorted(jobs, key=lambda job: _instant(job.created_at))]
+        if self.list_order == "oldest":
+            jobs.sort(key=lambda job: _instant(job.created_at))
+        return [job.as_api() for job in jobs]
 
     def archive_for(self, job_id: str, checkpoint: str, step: int | None = None) -> SimArchive:
         job = self.jobs[job_id]
