@@ -1,9 +1,12 @@
-"""The simulator itself: the bytes it serves are the bytes it claims, in any range."""
+"""The simulator itself: the bytes it serves are the bytes it claims, in any range; its job
+list and the statuses its jobs report."""
 
 import hashlib
 
+import pytest
 import requests
 
+from ft_archiver.domain.job import JobStatus
 from ft_archiver.local import archive_bytes
 from ft_archiver.local.simulator import TogetherSimulator
 
@@ -81,3 +84,16 @@ def test_the_job_list_is_oldest_first_and_insertion_is_creation() -> None:
         sim.list_order = "added"
         sim.add_job(job_id="ft-oldest", created_at="2020-01-01T00:00:00Z")
         assert [e["id"] for e in get(sim, "/fine-tunes").json()["data"]][-1] == "ft-oldest"
+
+
+def test_add_job_takes_every_status_of_the_api_and_refuses_others() -> None:
+    with TogetherSimulator() as sim:
+        for status in JobStatus:
+            sim.add_job(job_id=f"ft-{status.value}", status=status)
+        listed = {e["id"]: e["status"] for e in get(sim, "/fine-tunes").json()["data"]}
+        assert listed == {f"ft-{status.value}": status.value for status in JobStatus}
+        with pytest.raises(ValueError, match="'canceled' is not one Together reports"):
+            sim.add_job(status="canceled")
+        with pytest.raises(ValueError, match="not both"):
+            sim.add_job(status="queued", completes_after_s=1)
+        assert len(sim.jobs) == len(JobStatus)

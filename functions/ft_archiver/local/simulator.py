@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
+from ft_archiver.domain.job import JobStatus
 from ft_archiver.local import archive_bytes
 
 ZSTD = "application/zstd"
@@ -45,7 +46,7 @@ class SimJob:
     id: str
     training_type: str  # "Full", "Lora", or anything to test refusal
     model_output_name: str | None
-    status: str = "completed"  # until completes_at, if that is set
+    status: str = "completed"  # what it reports, unless completes_at is set
     final: dict[str, SimArchive] = field(default_factory=dict)  # checkpoint kind -> archive
     steps: dict[int, SimArchive] = field(default_factory=dict)  # intermediate checkpoints
     created_at: str = "2026-11-25T12:00:00Z"
@@ -177,15 +178,26 @@ class TogetherSimulator:
         content_type: str = ZSTD,
         steps: dict[int, int] | None = None,
         job_id: str | None = None,
-        status: str = "completed",
+        status: JobStatus | str = JobStatus.COMPLETED,
         created_at: str | None = None,
         completes_after_s: float | None = None,
     ) -> SimJob:
         """A job with final archives (merged and adapter for Lora) and optional checkpoints.
-        ``completes_after_s``: it reports ``running`` until then, ``completed`` after.
+        ``status``: one of the ten Together reports (a typo such as "canceled" is refused;
+        set ``SimJob.status`` to try a status the API does not have). ``completes_after_s``:
+        it reports ``running`` until then, ``completed`` after, so ``status`` is left as is.
         Jobs are created one second apart unless ``created_at`` says otherwise."""
+        if status not in set(JobStatus):
+            raise ValueError(
+                f"status {status!r} is not one Together reports: {', '.join(JobStatus)}"
+            )
+        if completes_after_s is not None and status != JobStatus.COMPLETED:
+            raise ValueError(
+                f"a job that completes after {completes_after_s} s reports running until "
+                f"then, not {status!r}: pass status or completes_after_s, not both"
+            )
         job_id = job_id or f"ft-{uuid.uuid4()}"
-        job = SimJob(job_id, training_type, model_output_name, status)
+        job = SimJob(job_id, training_type, model_output_name, JobStatus(status).value)
         job.created_at = created_at or _creation_time(len(self.jobs))
         if completes_after_s is not None:
             job.completes_at = time.monotonic() + completes_after_s
