@@ -56,7 +56,7 @@ def test_retrieve_reads_the_nested_training_type(sim: TogetherSimulator) -> None
 def test_list_checkpoints(sim: TogetherSimulator) -> None:
     job = sim.add_job("Full", steps={10: 100, 20: 100})
     checkpoints = client(sim).list_checkpoints(job.id)
-    assert [c.step for c in checkpoints] == [10, 20, 21]
+    assert [(c.step, c.intermediate) for c in checkpoints] == [(10, True), (20, True), (21, False)]
     assert checkpoints[-1].checkpoint_type == "Final"
 
 

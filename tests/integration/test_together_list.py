@@ -75,6 +75,8 @@ def test_a_5xx_is_retried(sim: TogetherSimulator) -> None:
     sim.add_job()
     sim.set_faults(Faults(fail_first=2, fail_status=502, targets=frozenset({"api"})))
     assert len(client(sim.base_url).list_fine_tunes()) == 1
+    answers = [entry.status for entry in sim.requests_to("api") if entry.path == "/v1/fine-tunes"]
+    assert answers == [502, 502, 200]
 
 
 class _Canned(BaseHTTPRequestHandler):
