@@ -2,6 +2,7 @@
 list and the statuses its jobs report."""
 
 import hashlib
+import time
 
 import pytest
 import requests
@@ -97,3 +98,27 @@ def test_add_job_takes_every_status_of_the_api_and_refuses_others() -> None:
         with pytest.raises(ValueError, match="not both"):
             sim.add_job(status="queued", completes_after_s=1)
         assert len(sim.jobs) == len(JobStatus)
+
+
+def checkpoints(sim: TogetherSimulator, job_id: str) -> list[tuple[int, str]]:
+    entries = get(sim, f"/fine-tunes/{job_id}/checkpoints").json()["data"]
+    return [(entry["step"], entry["checkpoint_type"]) for entry in entries]
+
+
+def test_a_job_runs_then_completes_and_only_then_has_a_final_model() -> None:
+    with TogetherSimulator() as sim:
+        # 1 s: the checks before completion take milliseconds; no assertion on speed.
+        job = sim.add_job("Lora", steps={40: 1000}, completes_after_s=1.0)
+        download = f"/finetune/download?ft_id={job.id}&checkpoint=merged"
+        assert get(sim, f"/fine-tunes/{job.id}").json()["status"] == "running"
+        assert checkpoints(sim, job.id) == [(40, "Intermediate")]
+        refused = get(sim, download)
+        assert refused.status_code == 400
+        assert "has not completed" in refused.json()["message"]
+        assert get(sim, f"{download}&checkpoint_step=40").status_code == 302  # steps exist
+        deadline = time.monotonic() + 10
+        while get(sim, f"/fine-tunes/{job.id}").json()["status"] != "completed":
+            assert time.monotonic() < deadline, "the job never completed"
+            time.sleep(0.05)
+        assert checkpoints(sim, job.id) == [(40, "Intermediate"), (41, "Final")]
+        assert get(sim, download).headers["Location"].startswith(f"http://localhost:{sim.port}/")
