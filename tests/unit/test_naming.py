@@ -1,7 +1,14 @@
 import pytest
 
 from ft_archiver.domain.checkpoints import DownloadSpec, TrainingType
-from ft_archiver.domain.naming import archive_filename, normalize, object_key, validate_key
+from ft_archiver.domain.naming import (
+    MAX_KEY_BYTES,
+    archive_filename,
+    manifest_key,
+    normalize,
+    object_key,
+    validate_key,
+)
 from ft_archiver.errors import InvalidObjectKeyError
 
 JOB = "ft-4f1c2a9e-0b7d"
@@ -75,8 +82,8 @@ def test_override_wins() -> None:
         ("a/./b", "'.'"),
         ("a\x00b", "control characters"),
         ("a\nb", "control characters"),
-        ("k" * 1025, "1025 bytes"),
-        ("é" * 513, "1026 bytes"),
+        ("k" * 1011, "1011 bytes"),
+        ("é" * 506, "1012 bytes"),
     ],
 )
 def test_bad_keys_are_refused(key: str, reason: str) -> None:
@@ -85,7 +92,13 @@ def test_bad_keys_are_refused(key: str, reason: str) -> None:
 
 
 def test_longest_key_is_accepted() -> None:
-    assert validate_key("k" * 1024) == "k" * 1024
+    assert validate_key("k" * 1010) == "k" * 1010
+
+
+def test_longest_key_leaves_room_for_its_manifest_within_s3s_limit() -> None:
+    longest = "k" * MAX_KEY_BYTES
+    assert len(manifest_key(validate_key(longest)).encode()) == 1024
+    assert manifest_key("models/m.tar.zst") == "models/m.tar.zst.manifest.json"
 
 
 def test_default_key_is_validated_too() -> None:

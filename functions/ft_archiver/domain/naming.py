@@ -5,7 +5,11 @@ import unicodedata
 from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.errors import InvalidObjectKeyError
 
-MAX_KEY_BYTES = 1024
+S3_MAX_KEY_BYTES = 1024
+# Every archive has its provenance manifest next to it, at ``{key}.manifest.json``;
+# that key must fit in S3's limit too, so the archive's key leaves room for the suffix.
+MANIFEST_SUFFIX = ".manifest.json"
+MAX_KEY_BYTES = S3_MAX_KEY_BYTES - len(MANIFEST_SUFFIX)
 
 
 def normalize(name: str) -> str:
@@ -36,7 +40,8 @@ def validate_key(key: str) -> str:
     size = len(key.encode("utf-8", "surrogatepass"))
     if size > MAX_KEY_BYTES:
         raise InvalidObjectKeyError(
-            f"object key is {size} bytes in UTF-8; S3 allows at most {MAX_KEY_BYTES}"
+            f"object key is {size} bytes in UTF-8; at most {MAX_KEY_BYTES} leave room "
+            f"for its {MANIFEST_SUFFIX} within S3's {S3_MAX_KEY_BYTES}"
         )
     if key.startswith("/"):
         raise InvalidObjectKeyError(f"object key {key!r} starts with '/'; drop the leading slash")
@@ -50,6 +55,11 @@ def validate_key(key: str) -> str:
         if segment in (".", ".."):
             raise InvalidObjectKeyError(f"object key {key!r} has a {segment!r} path segment")
     return key
+
+
+def manifest_key(key: str) -> str:
+    """Where the provenance manifest of the archive at ``key`` is kept."""
+    return key + MANIFEST_SUFFIX
 
 
 def object_key(prefix: str, filename: str, override: str | None = None) -> str:
