@@ -21,22 +21,14 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"
 
 
-class FineTuneJob(BaseModel):
-    """``GET /fine-tunes/{id}`` or one entry of ``GET /fine-tunes``.
+class ApiDocument(BaseModel):
+    """A model read from one JSON object of the API that keeps that whole object.
 
     Unknown fields are ignored so API additions never break us, but the whole answer is
-    kept in ``document`` (not part of any dump) for the provenance manifest. ``status`` is
-    kept as text: a status the API adds later is simply not ``completed``."""
+    kept in ``document`` (not part of any dump) for the provenance manifest."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    id: str
-    status: str | None = None
-    training_type: str | None = None
-    model_output_name: str | None = Field(
-        default=None, validation_alias=AliasChoices("model_output_name", "output_name")
-    )
-    created_at: str | None = None
     document: dict[str, Any] = Field(default_factory=dict, exclude=True, repr=False)
 
     @model_validator(mode="before")
@@ -45,6 +37,19 @@ class FineTuneJob(BaseModel):
         if isinstance(value, dict) and "document" not in value:
             return {**value, "document": dict(value)}
         return value
+
+
+class FineTuneJob(ApiDocument):
+    """``GET /fine-tunes/{id}`` or one entry of ``GET /fine-tunes``. ``status`` is kept
+    as text: a status the API adds later is simply not ``completed``."""
+
+    id: str
+    status: str | None = None
+    training_type: str | None = None
+    model_output_name: str | None = Field(
+        default=None, validation_alias=AliasChoices("model_output_name", "output_name")
+    )
+    created_at: str | None = None
 
     @field_validator("training_type", mode="before")
     @classmethod
@@ -59,14 +64,12 @@ class FineTuneJob(BaseModel):
         return (self.status or "").lower() == JobStatus.COMPLETED
 
 
-class Checkpoint(BaseModel):
-    """One entry of ``GET /fine-tunes/{id}/checkpoints``.
+class Checkpoint(ApiDocument):
+    """One entry of ``GET /fine-tunes/{id}/checkpoints``, kept whole in ``document``.
 
     As the SDK reads them: an entry whose type contains "intermediate" is downloadable as
     ``{id}:{step}``; any other entry (``Final``) is the final model, downloaded without a
     step."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
 
     step: int
     checkpoint_type: str
