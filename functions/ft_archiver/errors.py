@@ -99,6 +99,11 @@ class UploadGoneError(StorageError):
     """The multipart upload no longer exists (aborted under us): start a new one."""
 
 
+class ManifestError(StorageError):
+    """The provenance manifest could not be written; the archive object was removed, so
+    that no archive is kept without its manifest. Another attempt archives it again."""
+
+
 class IntegrityError(ArchiveError):
     """What S3 stored is not what was read from Together."""
 

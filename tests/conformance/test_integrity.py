@@ -80,6 +80,9 @@ class WrappedStore:
     def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
         self.store.tag(stored, tags)
 
+    def delete(self, stored: StoredObject) -> None:
+        self.store.delete(stored)
+
 
 def flipped(body: Buffer) -> bytes:
     data = bytearray(body)

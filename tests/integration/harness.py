@@ -1,6 +1,7 @@
 """What the integration tests do again and again: archive, then look at S3 and the bus."""
 
 import hashlib
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +69,13 @@ class Harness:
         tag_set = self.aws.client("s3").get_object_tagging(Bucket=self.bucket, Key=key)["TagSet"]
         return {tag["Key"]: tag["Value"] for tag in tag_set}
 
+    def manifest(self, key: str) -> dict[str, Any]:
+        """The manifest stored at ``key``, parsed; its Content-Type must say JSON."""
+        answer = self.aws.client("s3").get_object(Bucket=self.bucket, Key=key)
+        assert answer["ContentType"] == "application/json"
+        manifest: dict[str, Any] = json.loads(answer["Body"].read())
+        return manifest
+
     def keys(self) -> list[str]:
         listing = self.aws.client("s3").list_objects_v2(Bucket=self.bucket)
         return [item["Key"] for item in listing.get("Contents", [])]
@@ -114,6 +122,8 @@ class Harness:
             "final" if detail.checkpoint_step is None else str(detail.checkpoint_step)
         )
         assert self.tags(key) == {"sha256": expected}
+        assert detail.manifest_key == f"{key}.manifest.json"
+        assert self.manifest(detail.manifest_key)["result"]["sha256"] == expected
         assert self.open_uploads() == []
         events = self.events()
         assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]

@@ -94,8 +94,9 @@ class Topology:
         return events
 
     def versions(self, key: str) -> list[dict[str, Any]]:
+        """The versions of exactly this key (not of its manifest, which the key prefixes)."""
         listing = self.s3.list_object_versions(Bucket=self.stack.bucket, Prefix=key)
-        return list(listing.get("Versions", []))
+        return [item for item in listing.get("Versions", []) if item["Key"] == key]
 
     def open_uploads(self) -> list[Any]:
         return list(self.s3.list_multipart_uploads(Bucket=self.stack.bucket).get("Uploads", []))
@@ -369,6 +370,7 @@ def test_duplicate_delivery_archives_once(topology: Topology) -> None:
     events = topology.events()
     assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
     assert len(topology.versions(events[0]["detail"]["key"])) == 1
+    assert len(topology.versions(events[0]["detail"]["manifest_key"])) == 1
     assert topology.queued() == 0
 
 
@@ -388,6 +390,7 @@ def test_concurrent_deliveries_archive_once(topology: Topology) -> None:
     events = topology.events()
     assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
     assert len(topology.versions(events[0]["detail"]["key"])) == 1
+    assert len(topology.versions(events[0]["detail"]["manifest_key"])) == 1
 
 
 def test_failing_source_retries_then_dead_letters(topology: Topology) -> None:
@@ -407,6 +410,7 @@ def test_failing_source_retries_then_dead_letters(topology: Topology) -> None:
     assert topology.open_uploads() == []
     key = f"{topology.stack.prefix}{normalize(job.model_output_name or '')}.tar.zst"
     assert topology.versions(key) == []
+    assert topology.versions(f"{key}.manifest.json") == []
 
 
 def test_rule_failure_is_reported_once_and_not_retried(topology: Topology) -> None:
@@ -454,6 +458,7 @@ def test_an_archive_longer_than_one_invocation_continues_and_completes(
     assert detail["sha256"] == topology.together.sha256(archive)
     assert detail["parts"] == 16
     assert len(topology.versions(detail["key"])) == 1
+    assert len(topology.versions(detail["manifest_key"])) == 1
     assert topology.open_uploads() == []
     # every part was downloaded exactly once across all the invocations
     ranges = [

@@ -1,4 +1,5 @@
-"""In-memory fakes of the transfer's ports, for narrow unit tests of the engine."""
+"""In-memory fakes of the archiver's ports, for narrow unit tests of the engine and of
+the archive's order of steps (``log`` records them, shared between fakes)."""
 
 import threading
 import time
@@ -6,9 +7,17 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Any
 
+from pydantic import BaseModel
+
 from ft_archiver.adapters.s3 import ObjectSpec, StoredObject, UploadedPart
+from ft_archiver.adapters.state import FinishedArchive
+from ft_archiver.adapters.together import ArchiveSource
+from ft_archiver.cancellation import Cancellation
+from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.domain.checksums import Buffer
+from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.domain.webhook import SeenWebhook
+from ft_archiver.errors import StorageError, TogetherUnavailableError
 
 
 class FakeUpload:
@@ -60,19 +69,28 @@ class FakeUpload:
         assert crc == self.spec.algorithm.compute(data)
         self.completed = True
         self.store.objects[self.spec.key] = data
-        return StoredObject(self.spec.bucket, self.spec.key, '"etag-x"', None)
+        self.store.specs[self.spec.key] = self.spec
+        return StoredObject(self.spec.bucket, self.spec.key, '"etag-x"', "v-multipart")
 
 
 class FakeStore:
-    def __init__(self) -> None:
+    def __init__(self, log: list[str] | None = None) -> None:
         self.objects: dict[str, bytes] = {}
+        self.specs: dict[str, ObjectSpec] = {}
         self.uploads: list[FakeUpload] = []
         self.fail_part: int | None = None
+        self.fail_put_key: str | None = None
         self.upload_delay: dict[int, float] = {}
+        self.log = log if log is not None else []
 
     def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject:
+        self.log.append(f"put {spec.key}")
+        if spec.key == self.fail_put_key:
+            raise StorageError(f"S3 PutObject of s3://{spec.bucket}/{spec.key} failed (Fake)")
+        assert crc == spec.algorithm.compute(body)
         self.objects[spec.key] = bytes(body)
-        return StoredObject(spec.bucket, spec.key, '"etag-single"', None)
+        self.specs[spec.key] = spec
+        return StoredObject(spec.bucket, spec.key, '"etag-single"', "v-single")
 
     def start_multipart(self, spec: ObjectSpec) -> FakeUpload:
         upload = FakeUpload(self, spec)
@@ -83,7 +101,97 @@ class FakeStore:
         return self.uploads[-1]
 
     def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
+        self.log.append(f"tag {stored.key}")
+
+    def delete(self, stored: StoredObject) -> None:
+        self.log.append(f"delete {stored.key}")
+        self.objects.pop(stored.key, None)
+
+
+class FakeTogether:
+    """One job with one archive (``data``) and its checkpoint list."""
+
+    def __init__(
+        self,
+        data: bytes,
+        job: dict[str, Any],
+        checkpoints: list[dict[str, Any]],
+        log: list[str] | None = None,
+    ) -> None:
+        self.data = data
+        self.job = job
+        self.checkpoints = checkpoints
+        self.fail_checkpoints = False
+        self.log = log if log is not None else []
+
+    def retrieve(self, fine_tune_id: str) -> FineTuneJob:
+        self.log.append("retrieve")
+        return FineTuneJob.model_validate(self.job)
+
+    def list_checkpoints(self, fine_tune_id: str) -> list[Checkpoint]:
+        self.log.append("list_checkpoints")
+        if self.fail_checkpoints:
+            raise TogetherUnavailableError("checkpoints answered HTTP 503 to 3 attempts")
+        return [Checkpoint.model_validate(entry) for entry in self.checkpoints]
+
+    def open_download(self, spec: DownloadSpec) -> ArchiveSource:
+        self.log.append("open_download")
+        return ArchiveSource("https://storage.invalid/a", len(self.data), "application/zstd", '"e"')
+
+    def read_range(
+        self,
+        source: ArchiveSource,
+        start: int,
+        into: memoryview,
+        cancelled: Cancellation | None = None,
+    ) -> None:
+        into[:] = self.data[start : start + len(into)]
+
+
+class FakePublisher:
+    def __init__(self, log: list[str] | None = None) -> None:
+        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.log = log if log is not None else []
+
+    def publish(self, detail_type: str, detail: BaseModel) -> str:
+        self.log.append(f"publish {detail_type}")
+        self.events.append((detail_type, detail.model_dump(mode="json")))
+        return f"event-{len(self.events)}"
+
+
+class FakeArchiveLedger:
+    """The archive half of the state table: claims, results, and whether they went out."""
+
+    def __init__(self, log: list[str] | None = None) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self.log = log if log is not None else []
+
+    def claim_archive(
+        self, key: str, owner: str, lease_s: float, ttl_s: int
+    ) -> FinishedArchive | dict[str, Any] | None:
+        item = self.items.get(key)
+        if item is not None and item["status"] == "done":
+            return FinishedArchive(item["detail"], item["published"])
+        self.items[key] = {"status": "running", "owner": owner}
+        return None
+
+    def save_progress(self, key: str, owner: str, progress: dict[str, Any]) -> None:
         pass
+
+    def pause_archive(self, key: str, owner: str) -> None:
+        self.items[key]["status"] = "paused"
+
+    def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
+        self.log.append("finish_archive")
+        self.items[key] = {"status": "done", "detail": detail, "published": False}
+
+    def mark_published(self, key: str) -> None:
+        self.log.append("mark_published")
+        self.items[key]["published"] = True
+
+    def release_archive(self, key: str, owner: str) -> None:
+        self.log.append("release_archive")
+        self.items[key]["status"] = "failed"
 
 
 class FakeQueue:

@@ -107,7 +107,8 @@ def test_checkpoint_keeps_the_whole_entry() -> None:
 
 DETAIL = ArchivedDetail(
     id="ft-1", checkpoint_step=None, checkpoint_type="merged", training_type="Lora",
-    filename="s3://b/models/m.tar.zst", bucket="b", key="models/m.tar.zst", size=10,
+    filename="s3://b/models/m.tar.zst", bucket="b", key="models/m.tar.zst",
+    manifest_key="models/m.tar.zst.manifest.json", size=10,
     etag='"e-2"', version_id="v1", content_type="application/zstd", sha256="ab" * 32,
     checksum_algorithm="CRC64NVME", checksum="AAAAAAAAAAA=", parts=2, part_size=5,
     model_output_name="acme/m", duration_s=1.5,

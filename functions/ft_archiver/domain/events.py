@@ -22,6 +22,9 @@ class ArchivedDetail(BaseModel):
     filename: str
     bucket: str
     key: str
+    # Where the provenance manifest is, next to the archive; null only for an archive
+    # finished before manifests existed, announced again on a redelivery.
+    manifest_key: str | None
     size: int
     etag: str
     version_id: str | None

@@ -64,6 +64,7 @@ def _verify(deployment: LocalDeployment, together: TogetherSimulator, job: SimJo
     print(f"    sha256:     {detail['sha256']} "
           f"({'matches the simulator' if verified else 'MISMATCH'})")  # fmt: skip
     print(f"    checksum:   {detail['checksum_algorithm']} {detail['checksum']} (full object)")
+    print(f"    manifest:   s3://{stack.bucket}/{detail['manifest_key']}")
     print(f"    throughput: {rate:,.1f} MiB/s ({detail['duration_s']:.1f} s)")
     return verified
 

@@ -8,10 +8,12 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from ft_archiver import __version__
 from ft_archiver.adapters.s3 import ObjectSpec
 from ft_archiver.adapters.state import FinishedArchive
 from ft_archiver.adapters.together import ArchiveSource
@@ -30,8 +32,10 @@ from ft_archiver.domain.events import (
     ArchivedDetail,
     ArchiveFailedDetail,
 )
+from ft_archiver.domain.job import Checkpoint as CheckpointEntry
 from ft_archiver.domain.job import FineTuneJob
-from ft_archiver.domain.naming import archive_filename, object_key, validate_key
+from ft_archiver.domain.manifest import build_manifest, checkpoint_entry
+from ft_archiver.domain.naming import archive_filename, manifest_key, object_key, validate_key
 from ft_archiver.domain.parts import Lanes, PartPlan, plan_lanes, plan_parts
 from ft_archiver.errors import (
     ArchiveInProgressError,
@@ -40,9 +44,9 @@ from ft_archiver.errors import (
     TransferSuspendedError,
     UploadGoneError,
 )
+from ft_archiver.service.provenance import ArchiveStore, write_manifest
 from ft_archiver.service.transfer import (
     Checkpoint,
-    ObjectStore,
     ProgressCallback,
     RangeReader,
     ResumePoint,
@@ -82,6 +86,8 @@ class TransferOptions:
 
 class FineTuneSource(Protocol):
     def retrieve(self, fine_tune_id: str) -> FineTuneJob: ...
+
+    def list_checkpoints(self, fine_tune_id: str) -> list[CheckpointEntry]: ...
 
     def open_download(self, spec: DownloadSpec) -> ArchiveSource: ...
 
@@ -197,7 +203,7 @@ class Archiver:
     def __init__(
         self,
         together: FineTuneSource,
-        store: ObjectStore,
+        store: ArchiveStore,
         publisher: EventPublisher,
         options: TransferOptions,
         ledger: ArchiveLedger | None = None,
@@ -205,6 +211,7 @@ class Archiver:
         lease_s: float = 960.0,
         ledger_ttl_s: int = 30 * 24 * 3600,
         deadline_margin_s: float = 60.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._together = together
         self._store = store
@@ -215,6 +222,7 @@ class Archiver:
         self._lease_s = lease_s
         self._ledger_ttl_s = ledger_ttl_s
         self._deadline_margin_s = deadline_margin_s
+        self._clock = clock
 
     def archive(
         self,
@@ -227,6 +235,9 @@ class Archiver:
     ) -> ArchivedDetail:
         """Archive one fine-tune. Rule errors found before any lookup raise without an
         event; any failure after that publishes ``Fine-tune Archive Failed`` and re-raises.
+
+        Once the object is verified and tagged, its provenance manifest is written next to
+        it, before the ledger records the archive as done and before the success event.
 
         With a ledger, progress is checkpointed as parts finish and a claim resumes it;
         with ``remaining_s`` (the Lambda's time left), the transfer stops taking parts
@@ -253,12 +264,19 @@ class Archiver:
                 if isinstance(claim, FinishedArchive):
                     return self._already_archived(candidate, claim)
                 ledger_key, progress = candidate, claim
+            # For the manifest: asked before any byte moves, so that its failure costs
+            # nothing, and after the claim, so that a redelivery of a finished archive
+            # asks nothing more of Together.
+            with self._span("together.list_checkpoints"):
+                checkpoints = self._together.list_checkpoints(spec.id)
+            entry = checkpoint_entry(checkpoints, spec.checkpoint_step)
             with self._span("together.open_download"):
                 source = self._together.open_download(spec)
             if on_size:
                 on_size(source.size)
             filename = archive_filename(spec, job.model_output_name, source.content_type)
             key = object_key(destination.prefix, filename, valid.key)
+            manifest_at = manifest_key(key)
             resumption = self._resumption(ledger_key, owner, key, source, progress, remaining_s)
             with self._span("s3.transfer"):
                 result = self._transfer(
@@ -272,6 +290,7 @@ class Archiver:
                 filename=f"s3://{destination.bucket}/{key}",
                 bucket=destination.bucket,
                 key=key,
+                manifest_key=manifest_at,
                 size=result.size,
                 etag=result.stored.etag,
                 version_id=result.stored.version_id,
@@ -284,6 +303,11 @@ class Archiver:
                 model_output_name=job.model_output_name,
                 duration_s=round(time.monotonic() - started, 3),
             )
+            manifest = build_manifest(detail, job.document, entry, self._clock(), __version__)
+            with self._span("s3.put_manifest"):
+                write_manifest(
+                    self._store, result.stored, manifest_at, manifest, self._options.algorithm
+                )
             if self._ledger is not None and ledger_key is not None:
                 self._ledger.finish_archive(ledger_key, owner, detail.model_dump(mode="json"))
         except ArchiveInProgressError:
@@ -307,8 +331,9 @@ class Archiver:
             self._ledger.mark_published(ledger_key)
 
     def _already_archived(self, ledger_key: str, finished: FinishedArchive) -> ArchivedDetail:
-        """A redelivery of a finished request: publish its event only if that never happened."""
-        detail = ArchivedDetail.model_validate(finished.detail)
+        """A redelivery of a finished request: publish its event only if that never happened.
+        Nothing is written again. A result stored before manifests existed has none."""
+        detail = ArchivedDetail.model_validate({"manifest_key": None, **finished.detail})
         log.info("already archived as %s", detail.filename)
         if not finished.published:
             self._publish_success(detail, ledger_key)

@@ -1,0 +1,43 @@
+"""The provenance manifest written next to a verified archive."""
+
+from typing import Protocol
+
+from ft_archiver.adapters.s3 import ObjectSpec, StoredObject
+from ft_archiver.domain.checksums import CrcAlgorithm
+from ft_archiver.domain.manifest import CONTENT_TYPE, Manifest
+from ft_archiver.errors import ArchiverError, ManifestError
+from ft_archiver.service.transfer import ObjectStore
+
+
+class ArchiveStore(ObjectStore, Protocol):
+    """The transfer's store, plus removing an archive that cannot be completed."""
+
+    def delete(self, stored: StoredObject) -> None:
+        """Remove this version of the object; log, never raise, if that fails."""
+
+
+def write_manifest(
+    store: ArchiveStore,
+    archive: StoredObject,
+    manifest_key: str,
+    manifest: Manifest,
+    algorithm: CrcAlgorithm,
+) -> None:
+    """PutObject the manifest with its checksum, read back like any object we store.
+
+    The archive is complete only with its manifest: if the manifest cannot be written,
+    the archive's version is removed as when tagging it fails, and the error is
+    retryable, so another attempt archives it again rather than leave it unexplained."""
+    body = manifest.to_json()
+    spec = ObjectSpec(archive.bucket, manifest_key, CONTENT_TYPE, {}, algorithm)
+    try:
+        store.put_object(spec, body, algorithm.compute(body))
+    except ArchiverError as exc:
+        store.delete(archive)
+        raise ManifestError(
+            f"the manifest of s3://{archive.bucket}/{archive.key} could not be written "
+            f"({exc}); the archive object was removed"
+        ) from None
+    except BaseException:
+        store.delete(archive)
+        raise
