@@ -84,6 +84,7 @@ def test_override_wins() -> None:
         ("a\nb", "control characters"),
         ("k" * 1011, "1011 bytes"),
         ("é" * 506, "1012 bytes"),
+        ("models/m.manifest.json", "names manifests"),
     ],
 )
 def test_bad_keys_are_refused(key: str, reason: str) -> None:

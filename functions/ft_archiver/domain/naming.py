@@ -43,6 +43,11 @@ def validate_key(key: str) -> str:
             f"object key is {size} bytes in UTF-8; at most {MAX_KEY_BYTES} leave room "
             f"for its {MANIFEST_SUFFIX} within S3's {S3_MAX_KEY_BYTES}"
         )
+    if key.endswith(MANIFEST_SUFFIX):
+        raise InvalidObjectKeyError(
+            f"object key {key!r} ends with {MANIFEST_SUFFIX!r}, which names manifests; "
+            "choose another name"
+        )
     if key.startswith("/"):
         raise InvalidObjectKeyError(f"object key {key!r} starts with '/'; drop the leading slash")
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in key):
