@@ -1,6 +1,8 @@
-"""``ft-archiver``: archive a fine-tune from any machine, or run the local demo.
+"""``ft-archiver``: archive a fine-tune from any machine, list what is archived, or run
+the local demo.
 
-Exit status: 0 archived, 2 usage or rule error, 1 any other failure, 130 interrupted.
+Exit status: 0 done, 2 usage, configuration or rule error, 1 any other failure (AWS,
+Together), 130 interrupted.
 """
 
 import argparse
@@ -107,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--prefix", help="key prefix (ARCHIVE_PREFIX)")
     backfill.add_argument("--json", action="store_true", help="one JSON object per archive")
 
+    listing = commands.add_parser(
+        "list",
+        help="the catalog of what is archived under the bucket and prefix, newest first",
+        description="Reads every manifest under ARCHIVE_BUCKET/ARCHIVE_PREFIX (flags "
+        "override them; boto3 reads its own AWS_* variables). An archive without a "
+        "manifest is listed from its object's metadata and tags, marked '(no manifest)'.",
+    )
+    listing.add_argument("--bucket", help="archive bucket (ARCHIVE_BUCKET)")
+    listing.add_argument("--prefix", help="key prefix (ARCHIVE_PREFIX)")
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+
     demo = commands.add_parser(
         "demo", help="archive a simulated fine-tune into a local S3 emulator, end to end"
     )
@@ -155,6 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if getattr(args, name) is not None
             }
             return run_send_webhook(args.url, args.secret, args.id, extra)
+        if args.command == "list":
+            from ft_archiver.cli_list import run_list
+
+            return run_list(args, _settings(args))
         from ft_archiver.cli_archive import run_archive, run_backfill
 
         if args.command == "backfill":
@@ -165,7 +182,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ArchiverError as exc:
         return _fail(EXIT_FAILURE, str(exc))
     except KeyboardInterrupt:
-        return _fail(EXIT_INTERRUPTED, "interrupted; the upload was aborted")
+        aborted = "" if args.command == "list" else "; the upload was aborted"
+        return _fail(EXIT_INTERRUPTED, f"interrupted{aborted}")
 
 
 def _fail(code: int, message: str) -> int:

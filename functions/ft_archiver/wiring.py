@@ -10,12 +10,14 @@ from ft_archiver.adapters.poll_state import DynamoPollLedger
 from ft_archiver.adapters.queue import SqsArchiveQueue
 from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.adapters.s3 import S3Store
+from ft_archiver.adapters.s3_catalog import S3Catalog
 from ft_archiver.adapters.state import DynamoStateStore
 from ft_archiver.adapters.together import TogetherClient
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.webhook import decode_secret
 from ft_archiver.errors import ConfigurationError
 from ft_archiver.service.archive import Archiver, Span, TransferOptions, no_span
+from ft_archiver.service.catalog import READERS, Catalog
 from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.service.poller import Poller
 from ft_archiver.settings import Settings
@@ -141,3 +143,8 @@ def build_poller(settings: Settings) -> Poller:
         archive_since=settings.archive_since,
         max_archives_per_tick=settings.poll_max_archives,
     )
+
+
+def build_catalog(settings: Settings) -> Catalog:
+    """``ft-archiver list``: needs S3 only (no Together key, no bus)."""
+    return Catalog(S3Catalog(aws_client("s3", settings, READERS + 2)), READERS)

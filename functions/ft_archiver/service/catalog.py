@@ -1,0 +1,89 @@
+"""``ft-archiver list``: what is archived under a bucket and prefix, read from S3 alone.
+
+Every ``*.manifest.json`` under the prefix is read (a few at a time); an archive whose
+manifest is missing (archived before manifests existed) or unreadable is described by
+its object's metadata and tags instead. Problems with single objects are reported
+through ``on_problem`` and do not stop the listing; a failing S3 does.
+"""
+
+import json
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from ft_archiver.adapters.s3_catalog import ListedObject, ObjectFacts
+from ft_archiver.domain.catalog import CatalogEntry, from_manifest, from_object, newest_first
+from ft_archiver.domain.manifest import Manifest
+from ft_archiver.domain.naming import MANIFEST_SUFFIX
+
+READERS = 8  # objects read at once
+
+Problem = Callable[[str], None]
+
+
+class BucketReader(Protocol):
+    def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]: ...
+
+    def read(self, bucket: str, key: str) -> bytes | None: ...
+
+    def facts(self, bucket: str, key: str) -> ObjectFacts | None: ...
+
+
+def parse_manifest(body: bytes, where: str, on_problem: Problem) -> Manifest | None:
+    """The manifest, or None and one line through ``on_problem`` saying why not."""
+    try:
+        document = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        on_problem(f"{where} is not valid JSON ({type(exc).__name__}); skipped")
+        return None
+    try:
+        return Manifest.model_validate(document)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "the document"
+        on_problem(f"{where} is not a manifest ({field}: {first['msg']}); skipped")
+        return None
+
+
+class Catalog:
+    def __init__(self, reader: BucketReader, readers: int = READERS) -> None:
+        self._reader = reader
+        self._readers = readers
+
+    def entries(self, bucket: str, prefix: str, on_problem: Problem) -> list[CatalogEntry]:
+        """Every archive under the prefix, newest first."""
+        objects = self._reader.list_objects(bucket, prefix)
+        manifests = [o for o in objects if o.key.endswith(MANIFEST_SUFFIX)]
+        archives = {o.key: o for o in objects if not o.key.endswith(MANIFEST_SUFFIX)}
+        with ThreadPoolExecutor(self._readers, thread_name_prefix="catalog") as pool:
+            described: dict[str, CatalogEntry] = {}
+            bodies = pool.map(lambda o: self._reader.read(bucket, o.key), manifests)
+            for listed, body in zip(manifests, bodies, strict=True):
+                key = listed.key.removesuffix(MANIFEST_SUFFIX)
+                where = f"manifest s3://{bucket}/{listed.key}"
+                if body is None:
+                    continue  # deleted since it was listed
+                manifest = parse_manifest(body, where, on_problem)
+                if manifest is None:
+                    continue
+                if key not in archives:
+                    on_problem(f"{where}: its archive {key} is not in the bucket; skipped")
+                    continue
+                described[key] = from_manifest(manifest, bucket, key, listed.key)
+            rest = [o for key, o in archives.items() if key not in described]
+            found = pool.map(lambda o: self._from_object(bucket, o), rest)
+            return newest_first([*described.values(), *_present(found)])
+
+    def _from_object(self, bucket: str, listed: ListedObject) -> CatalogEntry | None:
+        facts = self._reader.facts(bucket, listed.key)
+        if facts is None:
+            return None
+        return from_object(
+            bucket, listed.key, listed.size, listed.last_modified, facts.metadata, facts.tags
+        )
+
+
+def _present(entries: Iterable[CatalogEntry | None]) -> list[CatalogEntry]:
+    return [entry for entry in entries if entry is not None]
