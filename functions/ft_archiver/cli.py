@@ -2,7 +2,8 @@
 the local demo.
 
 Exit status: 0 done, 2 usage, configuration or rule error, 1 any other failure (AWS,
-Together), 130 interrupted.
+Together), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): either aborts the upload
+first, and a repeated signal does not cut that short.
 """
 
 import argparse
@@ -16,11 +17,11 @@ from pydantic import ValidationError
 from ft_archiver import __version__
 from ft_archiver.domain.parts import parse_size
 from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
+from ft_archiver.interrupts import graceful_interrupts
 from ft_archiver.settings import Settings
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
 
 
 def _size(text: str) -> int:
@@ -150,40 +151,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    try:
-        if args.command == "demo":
-            from ft_archiver.local.demo import run_demo
+    with graceful_interrupts() as interrupts:
+        try:
+            return _run(args)
+        except (RuleError, ConfigurationError) as exc:
+            return _fail(EXIT_USAGE, str(exc))
+        except ArchiverError as exc:
+            return _fail(EXIT_FAILURE, str(exc))
+        except KeyboardInterrupt:
+            aborted = "" if args.command == "list" else "; the upload was aborted"
+            return _fail(interrupts.exit_code, f"{interrupts.word}{aborted}")
 
-            return run_demo(args.size)
-        if args.command == "serve":
-            from ft_archiver.local.serve_command import run_serve
 
-            return run_serve(args.sample_size)
-        if args.command == "send-webhook":
-            from ft_archiver.local.serve_command import run_send_webhook
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from ft_archiver.local.demo import run_demo
 
-            extra = {
-                name: getattr(args, name)
-                for name in ("checkpoint_step", "checkpoint_type", "key")
-                if getattr(args, name) is not None
-            }
-            return run_send_webhook(args.url, args.secret, args.id, extra)
-        if args.command == "list":
-            from ft_archiver.cli_list import run_list
+        return run_demo(args.size)
+    if args.command == "serve":
+        from ft_archiver.local.serve_command import run_serve
 
-            return run_list(args, _settings(args))
-        from ft_archiver.cli_archive import run_archive, run_backfill
+        return run_serve(args.sample_size)
+    if args.command == "send-webhook":
+        from ft_archiver.local.serve_command import run_send_webhook
 
-        if args.command == "backfill":
-            return run_backfill(args, _settings(args))
-        return run_archive(args, _settings(args))
-    except (RuleError, ConfigurationError) as exc:
-        return _fail(EXIT_USAGE, str(exc))
-    except ArchiverError as exc:
-        return _fail(EXIT_FAILURE, str(exc))
-    except KeyboardInterrupt:
-        aborted = "" if args.command == "list" else "; the upload was aborted"
-        return _fail(EXIT_INTERRUPTED, f"interrupted{aborted}")
+        extra = {
+            name: getattr(args, name)
+            for name in ("checkpoint_step", "checkpoint_type", "key")
+            if getattr(args, name) is not None
+        }
+        return run_send_webhook(args.url, args.secret, args.id, extra)
+    if args.command == "list":
+        from ft_archiver.cli_list import run_list
+
+        return run_list(args, _settings(args))
+    from ft_archiver.cli_archive import run_archive, run_backfill
+
+    if args.command == "backfill":
+        return run_backfill(args, _settings(args))
+    return run_archive(args, _settings(args))
 
 
 def _fail(code: int, message: str) -> int:

@@ -17,9 +17,12 @@ class ProgressBar:
         self._started = time.monotonic()
         self._last_draw = 0.0
         self._lock = threading.Lock()
+        self._closed = False
 
     def __call__(self, delta: int) -> None:
         with self._lock:
+            if self._closed:  # a worker still reporting after the bar was finished
+                return
             self.done += delta
             now = time.monotonic()
             if now - self._last_draw >= 0.1 or self.done >= self.total:
@@ -40,5 +43,10 @@ class ProgressBar:
         )
 
     def finish(self) -> None:
-        self._stream.write("\n")
-        self._stream.flush()
+        """End the line; the bar draws nothing after this, whoever calls it."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._stream.write("\n")
+            self._stream.flush()

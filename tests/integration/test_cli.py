@@ -8,6 +8,8 @@ import sys
 import time
 from typing import Any
 
+import pytest
+
 from ft_archiver.local.simulator import Faults, SimJob
 
 from .harness import PREFIX, Harness
@@ -121,7 +123,18 @@ def test_failing_source_exits_1_and_leaves_nothing(harness: Harness) -> None:
     assert harness.failure_event()["error_type"] == "TogetherUnavailableError"
 
 
-def test_interrupt_aborts_the_upload(harness: Harness) -> None:
+@pytest.mark.parametrize(
+    ("signals", "code", "word"),
+    [
+        ([signal.SIGINT], 130, "interrupted"),
+        ([signal.SIGINT] * 3, 130, "interrupted"),  # an impatient user: three within 100 ms
+        ([signal.SIGTERM], 143, "terminated"),  # timeout, docker stop, Kubernetes
+        ([signal.SIGTERM, signal.SIGINT, signal.SIGTERM], 143, "terminated"),
+    ],
+)
+def test_a_signal_aborts_the_upload(
+    harness: Harness, signals: list[signal.Signals], code: int, word: str
+) -> None:
     job = lora_job(harness, size=8 * 1024 * 1024)
     harness.together.set_faults(Faults(rate_limit_bps=256 * 1024))
     process = subprocess.Popen(
@@ -136,10 +149,13 @@ def test_interrupt_aborts_the_upload(harness: Harness) -> None:
         time.sleep(0.05)
     assert harness.open_uploads(), "the upload never started"
     time.sleep(0.5)
-    process.send_signal(signal.SIGINT)
+    for number in signals:
+        process.send_signal(number)
+        time.sleep(0.03)
     _, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130
-    assert "interrupted; the upload was aborted" in stderr
+    assert process.returncode == code
+    assert f"{word}; the upload was aborted" in stderr
+    assert "Traceback" not in stderr
     harness.assert_nothing_written()
     assert harness.failure_event()["error_type"] == "KeyboardInterrupt"
 

@@ -20,3 +20,14 @@ def test_half_done() -> None:
     bar = ProgressBar(100, stream=io.StringIO(), width=10)
     bar.done = 50
     assert bar.render(bar._started + 1).startswith("[#####.....]  50%")
+
+
+def test_nothing_is_drawn_after_finish() -> None:
+    out = io.StringIO()
+    bar = ProgressBar(4 * MIB, stream=out, width=8)
+    bar(MIB)
+    bar.finish()
+    drawn = out.getvalue()
+    bar(MIB)  # a worker thread still reporting after the error line
+    bar.finish()
+    assert out.getvalue() == drawn
