@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -75,7 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--prefix", help="key prefix (ARCHIVE_PREFIX)")
     archive.add_argument("--key", help="exact object key, instead of prefix + Together's name")
     archive.add_argument("--part-size", type=_size, help="e.g. 16MiB (grown for huge archives)")
-    archive.add_argument("--concurrency", type=int, help="parts in flight (default 8)")
+    archive.add_argument(
+        "--concurrency", type=_positive, help="ranged GETs at once, 1 to 64 (default 12)"
+    )
+    archive.add_argument(
+        "--no-event", action="store_true", help="publish no EventBridge event (no bus at hand)"
+    )
     archive.add_argument(
         "--json", action="store_true", help="print the event detail as one JSON object"
     )
@@ -109,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--bucket", help="archive bucket (ARCHIVE_BUCKET)")
     backfill.add_argument("--prefix", help="key prefix (ARCHIVE_PREFIX)")
     backfill.add_argument("--json", action="store_true", help="one JSON object per archive")
+    backfill.add_argument("--no-event", action="store_true", help="publish no EventBridge events")
 
     listing = commands.add_parser(
         "list",
@@ -148,7 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        if args.verbose
+        else "ft-archiver: %(message)s",
         stream=sys.stderr,
     )
     with graceful_interrupts() as interrupts:
@@ -197,20 +206,36 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
+FLAGS = {"archive_bucket": "--bucket", "archive_prefix": "--prefix",
+         "part_size": "--part-size", "concurrency": "--concurrency"}  # fmt: skip
+
+
+def _problem(error: Any) -> str:
+    """One pydantic error as the user wrote it: the flag or the variable, and the rule."""
+    where = ".".join(str(part) for part in error["loc"])
+    return f"{FLAGS.get(where, where)}: {str(error['msg']).removeprefix('Value error, ')}"
+
+
 def _settings(args: argparse.Namespace) -> Settings:
     overrides = {
         "archive_bucket": args.bucket,
         "archive_prefix": args.prefix,
         "part_size": getattr(args, "part_size", None),
         "concurrency": getattr(args, "concurrency", None),
+        "event_bus_name": "" if getattr(args, "no_event", False) else None,
     }
     try:
         base = Settings()
-        return Settings.model_validate(
+        settings = Settings.model_validate(
             {**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
         )
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()
-        )
+        problems = "; ".join(_problem(error) for error in exc.errors())
         raise ConfigurationError(f"invalid configuration: {problems}") from None
+    if settings.archive_prefix and not settings.archive_prefix.endswith("/"):
+        print(
+            f"ft-archiver: warning: prefix {settings.archive_prefix!r} does not end with '/': "
+            f"keys will read {settings.archive_prefix}<name>",
+            file=sys.stderr,
+        )
+    return settings

@@ -65,6 +65,10 @@ class ConfigurationError(ArchiverError):
     """A required setting is missing or invalid."""
 
 
+class InvalidBucketNameError(ConfigurationError, ValueError):
+    """The archive bucket's name is not one S3 accepts."""
+
+
 class TogetherError(ArchiveError):
     """The Together API or its download storage failed."""
 

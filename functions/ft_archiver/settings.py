@@ -7,10 +7,17 @@ knows whether it talks to AWS or to an emulator.
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ft_archiver.domain.parts import DEFAULT_PART_SIZE, GIB, PART_SIZE_FLOOR, parse_size
+from ft_archiver.domain.naming import validate_bucket_name
+from ft_archiver.domain.parts import (
+    DEFAULT_PART_SIZE,
+    GIB,
+    PART_SIZE_FLOOR,
+    check_part_size,
+    parse_size,
+)
 from ft_archiver.domain.selection import Selection, parse_selection
 
 ChecksumAlgorithm = Literal["CRC64NVME", "CRC32C", "CRC32"]
@@ -26,6 +33,7 @@ class Settings(BaseSettings):
     archive_bucket: str | None = Field(None, validation_alias="ARCHIVE_BUCKET")
     archive_prefix: str = Field("", validation_alias="ARCHIVE_PREFIX")
     event_bus_name: str = Field("default", validation_alias="EVENT_BUS_NAME")
+    aws_region: str | None = Field(None, validation_alias="AWS_REGION")
 
     # In Lambda the secrets come from Secrets Manager by name (cached, so rotation works);
     # a direct value wins where one is set (CLI, local runs).
@@ -76,6 +84,16 @@ class Settings(BaseSettings):
     @classmethod
     def _sizes(cls, value: Any) -> Any:
         return parse_size(value) if isinstance(value, str) else value
+
+    @field_validator("archive_bucket")
+    @classmethod
+    def _bucket(cls, value: str | None) -> str | None:
+        return validate_bucket_name(value) if value else value
+
+    @model_validator(mode="after")
+    def _part_size_in_range(self) -> "Settings":
+        check_part_size(self.part_size, self.part_size_floor)
+        return self
 
     @field_validator("archive_since", mode="before")
     @classmethod

@@ -5,7 +5,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from ft_archiver.adapters.events import EventBridgePublisher
+from ft_archiver.adapters.events import EventBridgePublisher, NoEvents
 from ft_archiver.adapters.poll_state import DynamoPollLedger
 from ft_archiver.adapters.queue import SqsArchiveQueue
 from ft_archiver.adapters.retry import RetryPolicy
@@ -23,8 +23,17 @@ from ft_archiver.service.poller import Poller
 from ft_archiver.settings import Settings
 
 
+def aws_region(settings: Settings) -> str:
+    """boto3's own region (AWS_DEFAULT_REGION, then ~/.aws/config), else AWS_REGION, which
+    Lambda and most SDKs set but botocore does not read."""
+    region = boto3.session.Session().region_name or settings.aws_region
+    if not region:
+        raise ConfigurationError("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)")
+    return region
+
+
 def aws_client(service: str, settings: Settings, pool_size: int = 10) -> Any:
-    """boto3 reads AWS_ENDPOINT_URL, region and credentials itself."""
+    """boto3 reads AWS_ENDPOINT_URL and credentials itself; the region is ours to check."""
     config = Config(
         max_pool_connections=pool_size,
         retries={"mode": "standard", "max_attempts": settings.max_attempts},
@@ -34,7 +43,8 @@ def aws_client(service: str, settings: Settings, pool_size: int = 10) -> Any:
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
     )
-    return boto3.client(service, config=config)  # type: ignore[call-overload]
+    region = aws_region(settings)
+    return boto3.client(service, config=config, region_name=region)  # type: ignore[call-overload]
 
 
 def _secret(name: str, settings: Settings) -> str:
@@ -117,7 +127,9 @@ def build_archiver(settings: Settings, span: Span = no_span) -> Archiver:
     return Archiver(
         together=together_client(settings),
         store=S3Store(aws_client("s3", settings, settings.upload_concurrency + 4)),
-        publisher=EventBridgePublisher(aws_client("events", settings), settings.event_bus_name),
+        publisher=EventBridgePublisher(aws_client("events", settings), settings.event_bus_name)
+        if settings.event_bus_name
+        else NoEvents(),
         options=transfer_options(settings),
         ledger=state_store(settings),
         span=span,

@@ -210,3 +210,113 @@ def test_a_killed_archiver_is_resumed_without_downloading_finished_parts(
     for number in range(1, done + 1):  # parts saved before the kill: downloaded once only
         first = (number - 1) * part
         assert fetched.count(f"bytes={first}-{first + part - 1}") == 1
+
+
+# -- a careless user: each mistake one line, the right exit code, nothing contacted ------
+
+
+def api_calls(harness: Harness) -> int:
+    return len(harness.together.requests_to("api"))
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (["--bucket", "s3://models"], "--bucket: bucket 's3://models': give the bare name"),
+        (["--bucket", "models/"], "a bucket name has no '/'"),
+        (
+            ["--part-size", "1KiB"],
+            "part size 1 KiB is outside 64 KiB (ft-archiver's smallest part)",
+        ),
+    ],
+)
+def test_a_bad_option_is_refused_before_anything_is_contacted(
+    harness: Harness, flags: list[str], says: str
+) -> None:
+    job = lora_job(harness)
+    before = api_calls(harness)
+    done = run(harness, "archive", job.id, *flags)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert says in done.stderr
+    assert api_calls(harness) == before
+    harness.assert_nothing_written()
+    assert harness.events(wait_s=1) == []  # a local typo is not a failed archive
+
+
+def test_concurrency_zero_is_refused_in_plain_words(harness: Harness) -> None:
+    done = run(harness, "archive", "ft-abc", "--concurrency", "0")
+    assert done.returncode == 2
+    assert "--concurrency: '0': give a whole number of at least 1" in done.stderr
+
+
+def test_a_prefix_without_a_slash_is_warned_about(harness: Harness) -> None:
+    job = lora_job(harness)
+    done = run(harness, "archive", job.id, "--prefix", "noslash", "--json")
+    assert done.returncode == 0, done.stderr
+    assert "prefix 'noslash' does not end with '/'" in done.stderr
+    assert json.loads(done.stdout)["key"] == "noslashacme--cli.tar.zst"
+
+
+def test_no_event_archives_without_eventbridge(harness: Harness) -> None:
+    job = lora_job(harness)
+    done = run(harness, "archive", job.id, "--no-event", "--json")
+    assert done.returncode == 0, done.stderr
+    assert harness.keys()
+    assert harness.events(wait_s=1) == []
+
+
+def test_an_unpublished_event_still_says_where_the_archive_is(harness: Harness) -> None:
+    job = lora_job(harness)
+    done = run(harness, "archive", job.id, EVENT_BUS_NAME="no-such-bus")
+    assert done.returncode == 1
+    [line] = done.stderr.strip().splitlines()[-1:]
+    assert f"stored and verified at s3://{harness.bucket}/{PREFIX}acme--cli.tar.zst" in line
+    assert "Traceback" not in done.stderr
+
+
+def test_aws_region_alone_is_enough(harness: Harness) -> None:
+    job = lora_job(harness)
+    env = cli_env(harness)
+    env.pop("AWS_DEFAULT_REGION", None)
+    env["AWS_REGION"] = "us-east-1"
+    env["HOME"] = "/nonexistent"  # no ~/.aws/config to fall back on
+    done = subprocess.run(
+        [sys.executable, "-m", "ft_archiver", "archive", job.id, "--json"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+
+
+def test_no_region_at_all_is_one_line(harness: Harness) -> None:
+    env = {
+        k: v for k, v in cli_env(harness).items() if k not in ("AWS_DEFAULT_REGION", "AWS_REGION")
+    }
+    env["HOME"] = "/nonexistent"
+    done = subprocess.run(
+        [sys.executable, "-m", "ft_archiver", "archive", "ft-abc"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert (
+        done.stderr == "ft-archiver: error: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "code", "says"),
+    [
+        ("http://127.0.0.1:9/", "whsec_YWJjZA==", 1, "could not POST to http://127.0.0.1:9/"),
+        ("localhost:8080", "whsec_YWJjZA==", 2, "is not an http(s) URL"),
+        ("http://127.0.0.1:9/", "hunter2!", 2, "--secret: the webhook secret is not whsec_"),
+    ],
+)
+def test_send_webhook_mistakes_are_one_line(url: str, secret: str, code: int, says: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "ft_archiver", "send-webhook", url, "ft-abc", "--secret", secret],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == code
+    assert says in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "hunter2" not in done.stderr

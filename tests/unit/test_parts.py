@@ -12,7 +12,7 @@ from ft_archiver.domain.parts import (
     plan_lanes,
     plan_parts,
 )
-from ft_archiver.errors import ArchiveTooLargeError, RuleError
+from ft_archiver.errors import ArchiveTooLargeError, ConfigurationError
 
 
 def test_ranges_cover_the_archive_exactly() -> None:
@@ -47,8 +47,8 @@ def test_archive_beyond_s3_limits_is_refused() -> None:
         plan_parts(S3_MAX_PARTS * 5 * GIB + 1)
 
 
-def test_part_size_below_the_floor_is_refused() -> None:
-    with pytest.raises(RuleError, match="outside"):
+def test_part_size_below_the_floor_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match=r"8 MiB \(ft-archiver's smallest part\)"):
         plan_parts(100 * MIB, PART_SIZE_FLOOR - 1)
 
 

@@ -14,6 +14,14 @@ else:
     EventBridgeClient = Any
 
 
+class NoEvents:
+    """For a command-line user without EventBridge (``--no-event``, or EVENT_BUS_NAME
+    set empty): the archive is made and verified, nothing is announced."""
+
+    def publish(self, detail_type: str, detail: BaseModel) -> str:
+        return ""
+
+
 class EventBridgePublisher:
     def __init__(self, client: EventBridgeClient, bus_name: str) -> None:
         self._client = client

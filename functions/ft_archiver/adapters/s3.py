@@ -71,6 +71,13 @@ def _storage_error(action: str, spec: ObjectSpec, exc: Exception) -> StorageErro
     return StorageError(f"S3 {action} of s3://{spec.bucket}/{spec.key} failed ({detail})")
 
 
+def _code(exc: Exception) -> str:
+    """An AWS error in a word: its error code, or the exception's type."""
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", "Error"))
+    return type(exc).__name__
+
+
 def _checksum_arg(algorithm: CrcAlgorithm, crc: int) -> dict[str, Any]:
     return {algorithm.s3_field: algorithm.encode(crc)}
 
@@ -163,8 +170,8 @@ class S3Store:
         extra = _version_arg(stored)
         try:
             self._client.delete_object(Bucket=stored.bucket, Key=stored.key, **extra)
-        except AWS_ERRORS:
-            log.exception("could not remove s3://%s/%s", stored.bucket, stored.key)
+        except AWS_ERRORS as exc:
+            log.error("could not remove s3://%s/%s (%s)", stored.bucket, stored.key, _code(exc))
 
 
 class MultipartUpload:
@@ -267,10 +274,11 @@ class MultipartUpload:
             self._client.abort_multipart_upload(
                 Bucket=self._spec.bucket, Key=self._spec.key, UploadId=self.upload_id
             )
-        except AWS_ERRORS:
-            log.exception(
-                "could not abort upload %s of s3://%s/%s; the bucket's lifecycle rule will",
+        except AWS_ERRORS as exc:
+            log.error(
+                "could not abort upload %s of s3://%s/%s (%s); the bucket's lifecycle rule will",
                 self.upload_id,
                 self._spec.bucket,
                 self._spec.key,
+                _code(exc),
             )

@@ -1,9 +1,10 @@
 """Archive file names and S3 object keys."""
 
+import re
 import unicodedata
 
 from ft_archiver.domain.checkpoints import DownloadSpec
-from ft_archiver.errors import InvalidObjectKeyError
+from ft_archiver.errors import InvalidBucketNameError, InvalidObjectKeyError
 
 S3_MAX_KEY_BYTES = 1024
 # Every archive has its provenance manifest next to it, at ``{key}.manifest.json``;
@@ -31,6 +32,28 @@ def archive_filename(
     if spec.is_adapter:
         name += "-adapter"
     return name + archive_extension(content_type)
+
+
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
+IP_ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+", re.ASCII)
+
+
+def validate_bucket_name(name: str) -> str:
+    """S3's rules for a bucket name, with a hint for the usual slips (a URL, a path)."""
+    if name.startswith("s3://"):
+        raise InvalidBucketNameError(
+            f"bucket {name!r}: give the bare name, without 's3://' (a path goes in the prefix)"
+        )
+    if "/" in name:
+        raise InvalidBucketNameError(
+            f"bucket {name!r}: a bucket name has no '/'; put the path in the prefix"
+        )
+    if not BUCKET_NAME.fullmatch(name) or ".." in name or IP_ADDRESS.fullmatch(name):
+        raise InvalidBucketNameError(
+            f"bucket {name!r} is not a valid S3 bucket name: 3 to 63 lower-case letters, "
+            "digits, dots and hyphens, starting and ending with a letter or digit"
+        )
+    return name
 
 
 def validate_key(key: str) -> str:

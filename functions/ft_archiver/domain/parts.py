@@ -3,7 +3,7 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ft_archiver.errors import ArchiveTooLargeError, RuleError
+from ft_archiver.errors import ArchiveTooLargeError, ConfigurationError, RuleError
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -48,17 +48,30 @@ class PartPlan:
             yield PartRange(index + 1, start, min(self.part_size, self.size - start))
 
 
+def check_part_size(part_size: int, floor: int = PART_SIZE_FLOOR) -> None:
+    """A configured part size: at least our floor (S3's own minimum is 5 MiB; ours is
+    higher, see PART_SIZE_FLOOR), at most S3's 5 GiB."""
+    if not floor <= part_size <= S3_MAX_PART_SIZE:
+        raise ConfigurationError(
+            f"part size {format_size(part_size)} is outside {format_size(floor)} "
+            f"(ft-archiver's smallest part) to {format_size(S3_MAX_PART_SIZE)} (S3's largest)"
+        )
+
+
+def format_size(size: int) -> str:
+    for unit, scale in (("GiB", GIB), ("MiB", MIB), ("KiB", KIB)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale} {unit}"
+    return f"{size} bytes"
+
+
 def plan_parts(
     size: int, part_size: int = DEFAULT_PART_SIZE, min_part_size: int = PART_SIZE_FLOOR
 ) -> PartPlan:
     """Grow the part size (in whole MiB) until the archive fits in 10,000 parts."""
     if size < 0:
         raise RuleError(f"archive size {size} is negative")
-    if not min_part_size <= part_size <= S3_MAX_PART_SIZE:
-        raise RuleError(
-            f"part size {part_size} bytes is outside S3's limits "
-            f"({min_part_size} bytes to {S3_MAX_PART_SIZE} bytes)"
-        )
+    check_part_size(part_size, min_part_size)
     needed = -(-size // S3_MAX_PARTS)
     if needed > part_size:
         part_size = -(-needed // MIB) * MIB

@@ -3,8 +3,13 @@
 import contextlib
 import json
 import threading
+from urllib.parse import urlsplit
+
+import requests
 
 from ft_archiver.domain.parts import MIB
+from ft_archiver.domain.webhook import decode_secret
+from ft_archiver.errors import ArchiveError, ConfigurationError
 from ft_archiver.local.aws import TEST_CREDENTIALS, capture_events, read_events
 from ft_archiver.local.serve import LocalDeployment
 from ft_archiver.local.simulator import TogetherSimulator
@@ -78,7 +83,21 @@ def run_serve(sample_size: int, stop: threading.Event | None = None) -> int:
 
 
 def run_send_webhook(url: str, secret: str, fine_tune_id: str, extra: dict[str, object]) -> int:
+    """Exit 0 for a 2xx answer, 1 otherwise; a bad URL or secret is a usage error."""
+    if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+        raise ConfigurationError(f"{url!r} is not an http(s) URL: e.g. https://host/path")
+    try:
+        decode_secret(secret)
+    except ValueError as exc:
+        raise ConfigurationError(f"--secret: {exc} (the value looks like whsec_...)") from None
     payload = {"id": fine_tune_id, "status": "completed", **extra}
-    response = send_webhook(url, secret, payload)
-    print(f"HTTP {response.status_code} {json.dumps(response.json())}")
+    try:
+        response = send_webhook(url, secret, payload)
+    except requests.RequestException as exc:
+        raise ArchiveError(f"could not POST to {url}: {type(exc).__name__}") from None
+    try:
+        answer = json.dumps(response.json())
+    except ValueError:
+        answer = f"(not JSON) {response.text[:200]!r}"
+    print(f"HTTP {response.status_code} {answer}")
     return 0 if response.status_code < 300 else 1

@@ -326,7 +326,12 @@ class Archiver:
 
     def _publish_success(self, detail: ArchivedDetail, ledger_key: str | None) -> None:
         with self._span("eventbridge.put_events"):
-            self._publisher.publish(ARCHIVED, detail)
+            try:
+                self._publisher.publish(ARCHIVED, detail)
+            except EventPublishError as exc:
+                raise EventPublishError(
+                    f"{exc}; the archive itself is stored and verified at {detail.filename}"
+                ) from None
         if self._ledger is not None and ledger_key is not None:
             self._ledger.mark_published(ledger_key)
 
@@ -343,8 +348,8 @@ class Archiver:
         assert self._ledger is not None
         try:
             self._ledger.release_archive(ledger_key, owner)
-        except ArchiverError:
-            log.exception("could not release the lease on %s; it expires by itself", ledger_key)
+        except ArchiverError as exc:
+            log.warning("could not release the lease on %s (%s); it expires", ledger_key, exc)
 
     def _transfer(
         self,
@@ -455,5 +460,5 @@ class Archiver:
         )
         try:
             self._publisher.publish(ARCHIVE_FAILED, detail)
-        except EventPublishError:
-            log.exception("the failure event for %s could not be published", ref.id)
+        except EventPublishError as exc:
+            log.warning("the failure event for %s could not be published: %s", ref.id, exc)
