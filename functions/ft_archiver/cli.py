@@ -11,15 +11,15 @@ import logging
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from ft_archiver import __version__
 from ft_archiver.domain.parts import parse_size
 from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
 from ft_archiver.interrupts import graceful_interrupts
-from ft_archiver.settings import Settings
+
+if TYPE_CHECKING:  # pydantic and the settings load after the signal handlers are in place
+    from ft_archiver.settings import Settings
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -216,7 +216,11 @@ def _problem(error: Any) -> str:
     return f"{FLAGS.get(where, where)}: {str(error['msg']).removeprefix('Value error, ')}"
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace) -> "Settings":
+    from pydantic import ValidationError
+
+    from ft_archiver.settings import Settings
+
     overrides = {
         "archive_bucket": args.bucket,
         "archive_prefix": args.prefix,

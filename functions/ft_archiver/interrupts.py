@@ -47,4 +47,6 @@ def graceful_interrupts() -> Iterator[Interrupts]:
         yield interrupts
     finally:
         for number, handler in previous.items():
-            signal.signal(number, handler)
+            # Once stopping, stay deaf: a repeat arriving as the process exits would
+            # otherwise end it with a traceback and the wrong status.
+            signal.signal(number, signal.SIG_IGN if interrupts.received else handler)

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -227,6 +228,63 @@ def _run_killed_then_resumed(env: dict[str, str], job_id: str, key: str, endpoin
     return 2
 
 
+SIGNALS = {
+    "Ctrl-C once": [signal.SIGINT],
+    "Ctrl-C three times within 100 ms": [signal.SIGINT] * 3,
+    "SIGTERM": [signal.SIGTERM],
+    "SIGTERM, then Ctrl-C twice": [signal.SIGTERM, signal.SIGINT, signal.SIGINT],
+}
+
+
+def signal_trials(trials: int, seed: int) -> list[dict[str, Any]]:
+    """The command line stopped mid-transfer by signals, as a user or an orchestrator
+    stops it: exit code, the one line it prints, and what is left in S3."""
+    rng = random.Random(seed)
+    rows = []
+    with MotoServer(part_min_size=64 * KIB) as aws, TogetherSimulator() as together:
+        stack = deploy_local(aws, "signals", together_api_key=together.api_key,
+                             together_base_url=together.base_url)  # fmt: skip
+        s3 = aws.client("s3")
+        env = {**os.environ, **TEST_CREDENTIALS, "AWS_ENDPOINT_URL": aws.endpoint_url,
+               "TOGETHER_API_KEY": together.api_key, "TOGETHER_BASE_URL": together.base_url,
+               "ARCHIVE_BUCKET": stack.bucket, "EVENT_BUS_NAME": stack.bus_name,
+               "FT_ARCHIVER_PART_SIZE": str(PART),
+               "FT_ARCHIVER_PART_SIZE_FLOOR": str(64 * KIB)}  # fmt: skip
+        together.set_faults(Faults(rate_limit_bps=256 * KIB))
+        for kind, numbers in SIGNALS.items():
+            outcome: Counter[str] = Counter()
+            for _ in range(trials):
+                job = together.add_job(
+                    "Lora", size=32 * PART, model_output_name=f"s-{uuid.uuid4().hex}"
+                )
+                key = f"signals/{job.model_output_name}.tar.zst"
+                victim = subprocess.Popen(
+                    [sys.executable, "-m", "ft_archiver", "archive", job.id, "--key", key],
+                    env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                )  # fmt: skip
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and not s3.list_multipart_uploads(
+                    Bucket=stack.bucket, Prefix=key
+                ).get("Uploads"):
+                    time.sleep(0.05)
+                time.sleep(rng.uniform(0.0, 2.0))  # somewhere in the transfer
+                for number in numbers:
+                    victim.send_signal(number)
+                    time.sleep(rng.uniform(0.0, 0.05))
+                _, stderr = victim.communicate(timeout=60)
+                expected = 128 + numbers[0]
+                outcome["right exit code"] += victim.returncode == expected
+                outcome["said it aborted"] += "the upload was aborted" in stderr
+                outcome["tracebacks"] += "Traceback" in stderr
+                uploads = s3.list_multipart_uploads(Bucket=stack.bucket, Prefix=key)
+                outcome["orphaned uploads"] += len(uploads.get("Uploads", []))
+                listing = s3.list_object_versions(Bucket=stack.bucket, Prefix=key)
+                outcome["objects left"] += len(listing.get("Versions", []))
+            rows.append({"signals": kind, "trials": trials, **outcome})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 def bad_input_trials(count: int, seed: int) -> dict[str, int]:
     """Random and mangled webhooks against the intake: answers by status, and what was
     queued for a request that was not accepted (must be nothing)."""
@@ -271,6 +329,7 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--resume-trials", type=int, default=10)
     parser.add_argument("--bad-inputs", type=int, default=5000)
+    parser.add_argument("--signal-trials", type=int, default=10)
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     rows = run_trials(args.trials, args.seed)
@@ -291,6 +350,14 @@ def main() -> int:
     for row in resumed:
         cells = " | ".join(str(row.get(column, 0)) for column in columns)
         print(f"| {row['fault']} | {row['trials']} | {cells} |")
+    stopped = signal_trials(args.signal_trials, args.seed)
+    columns = ["right exit code", "said it aborted", "orphaned uploads", "objects left",
+               "tracebacks"]  # fmt: skip
+    print("\n| signals | trials | " + " | ".join(columns) + " |")
+    print("| --- | ---: |" + " ---: |" * len(columns))
+    for row in stopped:
+        cells = " | ".join(str(row.get(column, 0)) for column in columns)
+        print(f"| {row['signals']} | {row['trials']} | {cells} |")
     print("\nBad input:", json.dumps(bad_input_trials(args.bad_inputs, args.seed)))
     return 0
 

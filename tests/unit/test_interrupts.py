@@ -2,17 +2,29 @@
 
 import os
 import signal
+from collections.abc import Iterator
 
 import pytest
 
 from ft_archiver.interrupts import graceful_interrupts
 
 
+@pytest.fixture
+def pytest_handlers() -> Iterator[None]:
+    """This test process's own handlers, put back after a test that stops."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    yield
+    for number, handler in saved.items():
+        signal.signal(number, handler)
+
+
 @pytest.mark.parametrize(
     ("number", "code", "word"),
     [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
 )
-def test_the_first_signal_interrupts_and_repeats_do_not(number: int, code: int, word: str) -> None:
+def test_the_first_signal_interrupts_and_repeats_do_not(
+    number: int, code: int, word: str, pytest_handlers: None
+) -> None:
     cleaned = False
     with graceful_interrupts() as interrupts:
         with pytest.raises(KeyboardInterrupt):
@@ -22,6 +34,9 @@ def test_the_first_signal_interrupts_and_repeats_do_not(number: int, code: int, 
         cleaned = True  # reached: the repeats raised nothing
     assert cleaned
     assert (interrupts.exit_code, interrupts.word, interrupts.repeats) == (code, word, 2)
+    # stopping: a repeat arriving while the process exits is ignored, not a traceback
+    assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
 
 
 def test_handlers_are_restored() -> None:
