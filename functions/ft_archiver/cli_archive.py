@@ -30,11 +30,16 @@ def wants_selection(args: argparse.Namespace) -> bool:
     return args.checkpoints is not None or (args.checkpoint_type or "").lower() == "all"
 
 
-def archive_one(archiver: Archiver, request: ArchiveRequest, where: Destination) -> ArchivedDetail:
+def archive_one(
+    archiver: Archiver, request: ArchiveRequest, where: Destination, as_json: bool
+) -> ArchivedDetail:
+    """Archive with a progress bar on a terminal, and print the result."""
     progress: ProgressBar | None = None
+    transferred = False
 
     def on_size(total: int) -> None:
-        nonlocal progress
+        nonlocal progress, transferred
+        transferred = True  # a download was opened: this run moves bytes
         if sys.stderr.isatty():
             progress = ProgressBar(total)
 
@@ -43,22 +48,27 @@ def archive_one(archiver: Archiver, request: ArchiveRequest, where: Destination)
             progress(delta)
 
     try:
-        return archiver.archive(request, where, on_progress=on_progress, on_size=on_size)
+        detail = archiver.archive(request, where, on_progress=on_progress, on_size=on_size)
     finally:
         if progress is not None:
             progress.finish()
+    print_archived(detail, as_json, transferred)
+    return detail
 
 
-def print_archived(detail: ArchivedDetail, as_json: bool) -> None:
+def print_archived(detail: ArchivedDetail, as_json: bool, transferred: bool = True) -> None:
     if as_json:
         print(detail.model_dump_json(), flush=True)
-        return
-    rate = detail.size / detail.duration_s / 2**20 if detail.duration_s else 0.0
-    print(
-        f"archived {detail.filename}: {detail.size:,} bytes in {detail.parts} part(s), "
-        f"{detail.duration_s:.1f} s ({rate:,.1f} MiB/s), sha256 {detail.sha256}",
-        flush=True,
-    )
+    elif not transferred:  # the state table knew it: nothing was moved, no rate to show
+        print(f"already archived {detail.filename}: {detail.size:,} bytes, "
+              f"sha256 {detail.sha256}", flush=True)  # fmt: skip
+    else:
+        rate = detail.size / detail.duration_s / 2**20 if detail.duration_s else 0.0
+        print(
+            f"archived {detail.filename}: {detail.size:,} bytes in {detail.parts} part(s), "
+            f"{detail.duration_s:.1f} s ({rate:,.1f} MiB/s), sha256 {detail.sha256}",
+            flush=True,
+        )
 
 
 def selected_targets(args: argparse.Namespace, settings: Settings) -> list[ArchiveTarget]:
@@ -88,7 +98,7 @@ def run_archive(args: argparse.Namespace, settings: Settings) -> int:
     where = destination(settings)
     if not wants_selection(args):
         request = ArchiveRequest(args.id, args.checkpoint_step, args.checkpoint_type, args.key)
-        print_archived(archive_one(build_archiver(settings), request, where), args.json)
+        archive_one(build_archiver(settings), request, where, args.json)
         return 0
     if args.key is not None:
         raise RuleError("--key names one object; a selection makes several: drop --key")
@@ -98,7 +108,7 @@ def run_archive(args: argparse.Namespace, settings: Settings) -> int:
     for target in targets:
         request = ArchiveRequest(target.id, target.checkpoint_step, target.checkpoint_type)
         try:
-            print_archived(archive_one(archiver, request, where), args.json)
+            archive_one(archiver, request, where, args.json)
         except ArchiverError as exc:
             failed += 1
             print(f"ft-archiver: error: {exc}", file=sys.stderr)

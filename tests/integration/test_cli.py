@@ -320,3 +320,15 @@ def test_send_webhook_mistakes_are_one_line(url: str, secret: str, code: int, sa
     assert says in done.stderr
     assert done.stderr.count("\n") == 1
     assert "hunter2" not in done.stderr
+
+
+def test_a_rerun_that_finds_the_archive_done_claims_no_throughput(harness: Harness) -> None:
+    job = lora_job(harness)
+    table = {"STATE_TABLE_NAME": harness.stack.table_name}
+    first = run(harness, "archive", job.id, **table)
+    assert first.returncode == 0, first.stderr
+    assert "MiB/s" in first.stdout
+    again = run(harness, "archive", job.id, **table)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith(f"already archived s3://{harness.bucket}/{PREFIX}acme--cli")
+    assert "MiB/s" not in again.stdout
