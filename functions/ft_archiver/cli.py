@@ -8,6 +8,7 @@ first, and a repeated signal does not cut that short.
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from datetime import date
@@ -23,6 +24,7 @@ if TYPE_CHECKING:  # pydantic and the settings load after the signal handlers ar
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 128 + 13  # as a process ended by SIGPIPE
 
 
 def _size(text: str) -> int:
@@ -170,6 +172,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             aborted = "" if args.command == "list" else "; the upload was aborted"
             return _fail(interrupts.exit_code, f"{interrupts.word}{aborted}")
+        except BrokenPipeError:  # `ft-archiver list | head`: the reader has all it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_BROKEN_PIPE
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -1,6 +1,8 @@
 """``ft-archiver list`` as a user runs it, against what archiving left in S3 (moto)."""
 
 import json
+import subprocess
+import sys
 from typing import Any
 
 from ft_archiver.adapters.s3_catalog import S3Catalog
@@ -9,7 +11,7 @@ from ft_archiver.local.aws import free_port
 from ft_archiver.service.archive import ArchiveRequest
 
 from .harness import PREFIX, Harness
-from .test_cli import run
+from .test_cli import cli_env, run
 
 KIB = 1024
 SAME = ("bucket", "key", "manifest_key", "size", "sha256", "checkpoint_step",
@@ -130,3 +132,16 @@ def test_listing_follows_every_page(harness: Harness) -> None:
     listed = S3Catalog(s3, page_size=2).list_objects(harness.bucket, PREFIX)
     assert sorted(o.key for o in listed) == keys
     assert {o.size for o in listed} == {1}
+
+
+def test_list_into_a_closed_pipe_ends_quietly(harness: Harness) -> None:
+    two_archives(harness)
+    lister = subprocess.Popen(
+        [sys.executable, "-m", "ft_archiver", "list", "--json"],
+        env=cli_env(harness), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert lister.stdout is not None
+    lister.stdout.close()  # `| head -0`: the reader is gone before the first line
+    _, stderr = lister.communicate(timeout=60)
+    assert lister.returncode == 141
+    assert b"Traceback" not in stderr
