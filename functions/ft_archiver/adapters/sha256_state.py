@@ -4,13 +4,34 @@ where the last invocation stopped instead of reading the finished parts again.
 hashlib cannot export its state; OpenSSL's SHA256_CTX (the same code hashlib runs, already
 loaded in this process by hashlib) is a plain 112-byte struct that can be. ctypes releases
 the GIL for the call, as hashlib does.
+
+libcrypto is loaded on first use, not at import, so a function that never hashes (the
+webhook) never loads it. Where it cannot be loaded, or lacks a symbol, hashing falls
+back to hashlib (logged once) and the digest cannot be saved: an archive must then
+finish in one run (no suspension, no resume).
 """
 
 import ctypes
 import ctypes.util
+import hashlib
+import logging
 from collections.abc import Iterator
+from functools import cache
+from typing import Protocol
+
+log = logging.getLogger(__name__)
 
 CTX_SIZE = 112  # sizeof(SHA256_CTX): h[8], Nl, Nh, data[16], num, md_len as 32-bit words
+FUNCTIONS = ("SHA256_Init", "SHA256_Update", "SHA256_Final")
+
+
+class Sha256(Protocol):
+    def update(self, data: memoryview | bytes | bytearray) -> None: ...
+
+    def state(self) -> bytes:
+        """The state to resume from; empty where it cannot be saved."""
+
+    def hexdigest(self) -> str: ...
 
 
 def _candidates() -> Iterator[str | None]:
@@ -20,28 +41,60 @@ def _candidates() -> Iterator[str | None]:
     yield ctypes.util.find_library("crypto")
 
 
-def _load() -> ctypes.CDLL:
+@cache
+def _library() -> ctypes.CDLL | None:
     for name in _candidates():
         if not name:
             continue
         try:
             library = ctypes.CDLL(name)
-        except OSError:
+            for function in FUNCTIONS:
+                getattr(library, function).restype = ctypes.c_int
+        except (OSError, AttributeError):
             continue
-        for function in ("SHA256_Init", "SHA256_Update", "SHA256_Final"):
-            getattr(library, function).restype = ctypes.c_int
         return library
-    raise OSError("libcrypto (OpenSSL) is not available for resumable SHA-256")
+    log.warning(
+        "libcrypto (OpenSSL) with SHA256_Init/Update/Final is not available: hashing with "
+        "hashlib, whose state cannot be saved; archives cannot be suspended and resumed"
+    )
+    return None
 
 
-_LIBRARY = _load()
+def resumable() -> bool:
+    """Whether a digest's state can be saved here (libcrypto loads)."""
+    return _library() is not None
+
+
+def new_sha256(state: bytes | None = None) -> Sha256:
+    """A resumable SHA-256 where libcrypto loads, else hashlib's (which cannot resume)."""
+    library = _library()
+    if library is not None:
+        return ResumableSha256(library, state)
+    if state is not None:
+        raise ValueError("a saved SHA-256 state cannot be resumed without libcrypto")
+    return PlainSha256()
+
+
+class PlainSha256:
+    def __init__(self) -> None:
+        self._sha = hashlib.sha256()
+
+    def update(self, data: memoryview | bytes | bytearray) -> None:
+        self._sha.update(data)
+
+    def state(self) -> bytes:
+        return b""
+
+    def hexdigest(self) -> str:
+        return self._sha.hexdigest()
 
 
 class ResumableSha256:
-    def __init__(self, state: bytes | None = None) -> None:
+    def __init__(self, library: ctypes.CDLL, state: bytes | None = None) -> None:
+        self._library = library
         self._context = ctypes.create_string_buffer(CTX_SIZE + 16)
         if state is None:
-            _LIBRARY.SHA256_Init(self._context)
+            library.SHA256_Init(self._context)
         else:
             if len(state) != CTX_SIZE:
                 raise ValueError(f"a SHA-256 state is {CTX_SIZE} bytes, not {len(state)}")
@@ -55,7 +108,7 @@ class ResumableSha256:
             pointer = ctypes.c_char_p(bytes(view))
         else:
             pointer = (ctypes.c_char * len(view)).from_buffer(view)  # type: ignore[assignment]
-        _LIBRARY.SHA256_Update(self._context, pointer, ctypes.c_size_t(len(view)))
+        self._library.SHA256_Update(self._context, pointer, ctypes.c_size_t(len(view)))
 
     def state(self) -> bytes:
         return self._context.raw[:CTX_SIZE]
@@ -63,5 +116,5 @@ class ResumableSha256:
     def hexdigest(self) -> str:
         copy = ctypes.create_string_buffer(self.state(), CTX_SIZE + 16)
         digest = ctypes.create_string_buffer(32)
-        _LIBRARY.SHA256_Final(digest, copy)
+        self._library.SHA256_Final(digest, copy)
         return digest.raw.hex()

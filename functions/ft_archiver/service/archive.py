@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from ft_archiver import __version__
 from ft_archiver.adapters.s3 import ObjectSpec
+from ft_archiver.adapters.sha256_state import resumable
 from ft_archiver.adapters.state import FinishedArchive
 from ft_archiver.adapters.together import ArchiveSource
 from ft_archiver.cancellation import Cancellation
@@ -436,6 +437,8 @@ class Archiver:
     ) -> "Resumption":
         ledger = self._ledger
         save: Checkpoint | None = None
+        if not resumable():  # the digest cannot be saved: finish in this run or not at all
+            return Resumption(None, None, None, source.etag)
         if ledger is not None and ledger_key is not None:
             save = _progress_saver(ledger, ledger_key, owner, key, source)
         suspend = None

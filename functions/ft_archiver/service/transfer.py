@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from ft_archiver.adapters.s3 import ObjectSpec, StoredObject, UploadedPart
-from ft_archiver.adapters.sha256_state import ResumableSha256
+from ft_archiver.adapters.sha256_state import new_sha256
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checksums import Buffer
 from ft_archiver.domain.parts import Lanes, PartPlan, PartRange
@@ -133,7 +133,7 @@ class OrderedDigest:
         state: bytes | None = None,
         first: int = 1,
     ) -> None:
-        self._sha = ResumableSha256(state)
+        self._sha = new_sha256(state)
         self._next = first
         self._pending: dict[int, memoryview] = {}
         self._draining = False
