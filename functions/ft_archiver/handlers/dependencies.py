@@ -2,10 +2,11 @@
 
 from functools import cache
 
+from ft_archiver.adapters.bucket_check import lifecycle_warning
 from ft_archiver.adapters.queue import SqsArchiveQueue
 from ft_archiver.adapters.together import TogetherClient
 from ft_archiver.errors import ConfigurationError
-from ft_archiver.observability import tracer
+from ft_archiver.observability import logger, tracer
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.service.poller import Poller
@@ -31,7 +32,13 @@ def webhook_intake() -> WebhookIntake:
 
 @cache
 def archiver() -> Archiver:
-    return build_archiver(settings(), span=tracer.provider.in_subsegment)
+    built = build_archiver(settings(), span=tracer.provider.in_subsegment)
+    bucket = settings().archive_bucket
+    if bucket:  # once per cold start: an existing bucket may keep abandoned uploads
+        problem = lifecycle_warning(aws_client("s3", settings()), bucket, settings().archive_prefix)
+        if problem:
+            logger.warning(problem)
+    return built
 
 
 @cache
