@@ -175,6 +175,27 @@ def test_logs_carry_the_webhook_id_and_never_the_key(topology: Topology) -> None
     assert topology.stack.webhook_secret not in captured.getvalue()
 
 
+def test_an_unauthenticated_request_leaves_nothing_of_itself_in_the_log(
+    topology: Topology,
+) -> None:
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setFormatter(logger.registered_formatter)
+    target = logging.getLogger(logger.name)
+    target.addHandler(handler)
+    long_id = "msg_" + "x" * 8000
+    body = json.dumps({"id": "ft-abc"}).encode()
+    headers = signed_headers(topology.stack.webhook_secret, body, long_id)
+    headers["webhook-signature"] = "v1,AAAA"
+    try:
+        answer = topology.post(body, headers)
+    finally:
+        target.removeHandler(handler)
+    assert answer.status_code == 401
+    assert "x" * 100 not in captured.getvalue()  # at INFO: not even a line for it
+    assert [json.loads(line)["message"] for line in captured.getvalue().splitlines()] == []
+
+
 # -- refusals: the status code, the message, and nothing enqueued ----------------------
 
 

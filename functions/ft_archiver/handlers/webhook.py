@@ -39,15 +39,27 @@ def _respond(answer: Answer) -> dict[str, Any]:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = LambdaFunctionUrlEvent(event)
     if request.request_context.http.method != "POST":
-        return _respond(refusal(405, "method_not_allowed", "POST a signed webhook"))
+        answer = refusal(405, "method_not_allowed", "POST a signed webhook")
+        _log(answer)
+        return _respond(answer)
     headers = {name.lower(): value for name, value in (request.headers or {}).items()}
-    logger.set_correlation_id(headers.get("webhook-id"))
     try:
         answer = dependencies.webhook_intake().handle(headers, _body(request))
     except (binascii.Error, ValueError):
         answer = refusal(400, "bad_request", "body is not valid base64")
     except ArchiverError as exc:
-        logger.exception("webhook intake failed")
+        logger.error("webhook intake failed", extra={"error": f"{type(exc).__name__}: {exc}"})
         answer = refusal(503, "unavailable", f"{type(exc).__name__}: try again later")
-    logger.info("webhook answered", extra={"status": answer.status, "response": answer.body})
+    _log(answer)
     return _respond(answer)
+
+
+def _log(answer: Answer) -> None:
+    """A request whose signature verified is logged with its webhook-id as the correlation
+    id; one that did not (anyone on the internet can reach a Function URL) only at DEBUG,
+    and nothing it sent (an 8,000-character webhook-id, say) reaches the log."""
+    if answer.webhook_id is None:
+        logger.debug("unauthenticated request refused", extra={"status": answer.status})
+        return
+    logger.set_correlation_id(answer.webhook_id)
+    logger.info("webhook answered", extra={"status": answer.status, "response": answer.body})

@@ -107,9 +107,12 @@ class WebhookIntake:
         try:
             check_size_and_type(headers, body)
             webhook_id = verify_signature(self._signing_keys(), headers, body, now)
+        except WebhookError as exc:  # not authenticated: no webhook-id to speak of
+            return refusal(exc.status, exc.code, str(exc))
+        try:
             event_type, completion = parse_payload(body)
         except WebhookError as exc:
-            return refusal(exc.status, exc.code, str(exc))
+            return Answer(exc.status, {"error": exc.code, "message": str(exc)}, webhook_id)
         reason = ignore_reason(event_type, completion)
         if reason is not None:
             return Answer(200, {"ignored": True, "reason": reason}, webhook_id)
