@@ -99,6 +99,13 @@ class StorageError(ArchiveError):
     retryable = True
 
 
+class StorageAccessDeniedError(StorageError):
+    """S3 refused the request's authority (AccessDenied, AllAccessDisabled, a rejected
+    access key or signature): the same role asking again is refused again."""
+
+    retryable = False
+
+
 class UploadGoneError(StorageError):
     """The multipart upload no longer exists (aborted under us): start a new one."""
 

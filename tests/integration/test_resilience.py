@@ -5,7 +5,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ft_archiver.errors import StorageError
+from ft_archiver.errors import StorageAccessDeniedError, StorageError
 from ft_archiver.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver.local.simulator import Faults
 from ft_archiver.service.archive import ArchiveRequest
@@ -49,6 +49,22 @@ def test_endless_slowdown_fails_cleanly(harness: Harness, proxy: S3FaultProxy) -
     harness.assert_nothing_written()
     failed = harness.failure_event()
     assert failed["retryable"] is True
+
+
+@pytest.mark.parametrize(
+    "code", ["AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"]
+)
+def test_access_denied_fails_once_and_is_not_retryable(
+    harness: Harness, proxy: S3FaultProxy, code: str
+) -> None:
+    job = harness.together.add_job("Lora", size=3 * PART, model_output_name=f"denied-{code}")
+    proxy.faults = [S3Fault("POST", {"uploads": ""}, 403, code, times=1000)]
+    with pytest.raises(StorageAccessDeniedError, match=f"CreateMultipartUpload .*{code}"):
+        harness.archive(ArchiveRequest(job.id))
+    assert proxy.faults[0].hits == 1
+    harness.assert_nothing_written()
+    failed = harness.failure_event()
+    assert (failed["error_type"], failed["retryable"]) == ("StorageAccessDeniedError", False)
 
 
 def test_a_vanished_upload_starts_again(harness: Harness, proxy: S3FaultProxy) -> None:

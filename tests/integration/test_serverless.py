@@ -14,6 +14,7 @@ import requests
 
 from ft_archiver.domain.naming import normalize
 from ft_archiver.local.aws import capture_events, read_events
+from ft_archiver.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver.local.serve import LocalDeployment
 from ft_archiver.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver.local.webhook_sender import signed_headers
@@ -442,6 +443,36 @@ def test_rule_failure_is_reported_once_and_not_retried(topology: Topology) -> No
     assert topology.queued(topology.stack.dead_letter_queue_url) == 0
     events = topology.events()
     assert [e["detail"]["error_type"] for e in events] == ["CheckpointTypeNotAllowedError"]
+
+
+@pytest.fixture
+def s3_proxy(topology: Topology, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3FaultProxy]:
+    """The functions' AWS calls through a fault-injecting proxy (the tests' own go direct)."""
+    from ft_archiver.handlers import dependencies
+
+    with S3FaultProxy(topology.local.aws.endpoint_url) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
+        dependencies.reset()
+        yield proxy
+    monkeypatch.undo()
+    dependencies.reset()
+
+
+def test_access_denied_by_s3_is_reported_once_and_not_retried(
+    topology: Topology, s3_proxy: S3FaultProxy
+) -> None:
+    job = lora(topology)
+    s3_proxy.faults = [S3Fault("POST", {"uploads": ""}, 403, "AccessDenied", times=1000)]
+    assert topology.send({"id": job.id}).status_code == 202
+    assert topology.run_archiver() == 1
+    assert topology.queued() == 0
+    assert topology.queued(topology.stack.dead_letter_queue_url) == 0
+    assert s3_proxy.faults[0].hits == 1
+    events = topology.events()
+    assert [(e["detail"]["error_type"], e["detail"]["retryable"]) for e in events] == [
+        ("StorageAccessDeniedError", False)
+    ]
+    assert topology.open_uploads() == []
 
 
 # -- the Lambda deadline: continue in new invocations, resume, never download twice ------

@@ -80,13 +80,16 @@ class FakeStore:
         self.uploads: list[FakeUpload] = []
         self.fail_part: int | None = None
         self.fail_put_key: str | None = None
+        self.fail_put_error: type[StorageError] = StorageError
         self.upload_delay: dict[int, float] = {}
         self.log = log if log is not None else []
 
     def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject:
         self.log.append(f"put {spec.key}")
         if spec.key == self.fail_put_key:
-            raise StorageError(f"S3 PutObject of s3://{spec.bucket}/{spec.key} failed (Fake)")
+            raise self.fail_put_error(
+                f"S3 PutObject of s3://{spec.bucket}/{spec.key} failed (Fake)"
+            )
         assert crc == spec.algorithm.compute(body)
         self.objects[spec.key] = bytes(body)
         self.specs[spec.key] = spec

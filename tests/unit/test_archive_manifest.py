@@ -9,7 +9,7 @@ import pytest
 from ft_archiver import __version__
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED, ArchivedDetail
-from ft_archiver.errors import ManifestError, TogetherUnavailableError
+from ft_archiver.errors import ManifestError, StorageAccessDeniedError, TogetherUnavailableError
 from ft_archiver.service.archive import Archiver, ArchiveRequest, Destination, TransferOptions
 
 from .fakes import FakeArchiveLedger, FakePublisher, FakeStore, FakeTogether
@@ -118,6 +118,18 @@ def test_a_manifest_that_cannot_be_written_removes_the_archive_and_fails() -> No
     assert (detail_type, failed["error_type"], failed["retryable"]) == (
         ARCHIVE_FAILED, "ManifestError", True,
     )  # fmt: skip
+
+
+def test_a_manifest_s3_denies_is_not_retryable() -> None:
+    world = World()
+    world.store.fail_put_key = MANIFEST
+    world.store.fail_put_error = StorageAccessDeniedError
+    with pytest.raises(ManifestError) as raised:
+        world.archive()
+    assert raised.value.retryable is False
+    assert world.store.objects == {}
+    [(_, failed)] = world.publisher.events
+    assert (failed["error_type"], failed["retryable"]) == ("ManifestError", False)
 
 
 def test_a_failing_checkpoint_list_costs_nothing() -> None:

@@ -16,7 +16,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_archiver.adapters.part_body import PartBody
 from ft_archiver.domain.checksums import Buffer, CrcAlgorithm
-from ft_archiver.errors import IntegrityError, StorageError, UploadGoneError
+from ft_archiver.errors import (
+    IntegrityError,
+    StorageAccessDeniedError,
+    StorageError,
+    UploadGoneError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -25,6 +30,11 @@ else:
 
 log = logging.getLogger(__name__)
 AWS_ERRORS = (ClientError, BotoCoreError)
+# S3's answers that the caller has no authority for the request: a policy or a disabled
+# account, or credentials S3 does not accept. No retry of the same call can succeed.
+ACCESS_DENIED_CODES = frozenset(
+    {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+)
 
 
 @dataclass(frozen=True)
@@ -60,15 +70,22 @@ class ObjectSpec:
     algorithm: CrcAlgorithm
 
 
-def _storage_error(action: str, spec: ObjectSpec, exc: Exception) -> StorageError:
+def _storage_error(
+    action: str, bucket: str, key: str, exc: Exception, after: str = ""
+) -> StorageError:
+    """``after``: what was done about it, appended to the message."""
+    where = f"S3 {action} of s3://{bucket}/{key}"
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
-        detail = f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
-        if error.get("Code") == "NoSuchUpload":
-            return UploadGoneError(f"S3 {action} of s3://{spec.bucket}/{spec.key}: {detail}")
+        code = error.get("Code", "Error")
+        detail = f"{code}: {error.get('Message', '')}".rstrip(": ")
+        if code == "NoSuchUpload":
+            return UploadGoneError(f"{where}: {detail}{after}")
+        if code in ACCESS_DENIED_CODES:
+            return StorageAccessDeniedError(f"{where} was refused ({detail}){after}")
     else:
         detail = type(exc).__name__
-    return StorageError(f"S3 {action} of s3://{spec.bucket}/{spec.key} failed ({detail})")
+    return StorageError(f"{where} failed ({detail}){after}")
 
 
 def _code(exc: Exception) -> str:
@@ -105,7 +122,7 @@ class S3Store:
                 **_checksum_arg(spec.algorithm, crc),
             )
         except AWS_ERRORS as exc:
-            raise _storage_error("PutObject", spec, exc) from None
+            raise _storage_error("PutObject", spec.bucket, spec.key, exc) from None
         stored = StoredObject.from_response(spec, response)
         self.verify(spec, stored, len(body), crc)
         return stored
@@ -121,7 +138,7 @@ class S3Store:
                 ChecksumType="FULL_OBJECT",
             )
         except AWS_ERRORS as exc:
-            raise _storage_error("CreateMultipartUpload", spec, exc) from None
+            raise _storage_error("CreateMultipartUpload", spec.bucket, spec.key, exc) from None
         return MultipartUpload(self._client, spec, response["UploadId"], self)
 
     def resume_multipart(self, spec: ObjectSpec, upload_id: str) -> "MultipartUpload":
@@ -141,9 +158,8 @@ class S3Store:
             )
         except AWS_ERRORS as exc:
             self.delete(stored)
-            raise StorageError(
-                f"S3 PutObjectTagging of s3://{stored.bucket}/{stored.key} failed "
-                f"({type(exc).__name__}); the object was removed"
+            raise _storage_error(
+                "PutObjectTagging", stored.bucket, stored.key, exc, "; the object was removed"
             ) from None
 
     def verify(self, spec: ObjectSpec, stored: StoredObject, size: int, crc: int) -> None:
@@ -155,7 +171,7 @@ class S3Store:
             )
         except AWS_ERRORS as exc:
             self.delete(stored)
-            raise _storage_error("HeadObject", spec, exc) from None
+            raise _storage_error("HeadObject", spec.bucket, spec.key, exc) from None
         expected = spec.algorithm.encode(crc)
         found = head.get(spec.algorithm.s3_field)
         if head["ContentLength"] != size or found != expected:
@@ -209,7 +225,7 @@ class MultipartUpload:
                 **_checksum_arg(spec.algorithm, crc),
             )
         except AWS_ERRORS as exc:
-            raise _storage_error(f"UploadPart {number}", spec, exc) from None
+            raise _storage_error(f"UploadPart {number}", spec.bucket, spec.key, exc) from None
         return UploadedPart(number, response["ETag"], crc, len(body))
 
     def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject:
@@ -236,7 +252,7 @@ class MultipartUpload:
                 **_checksum_arg(algorithm, crc),
             )
         except AWS_ERRORS as exc:
-            raise _storage_error("CompleteMultipartUpload", spec, exc) from None
+            raise _storage_error("CompleteMultipartUpload", spec.bucket, spec.key, exc) from None
         self._finished = True
         stored = StoredObject.from_response(spec, response)
         self._store.verify(spec, stored, size, crc)
@@ -266,7 +282,7 @@ class MultipartUpload:
                     return parts
                 marker = page["NextPartNumberMarker"]
         except AWS_ERRORS as exc:
-            raise _storage_error("ListParts", spec, exc) from None
+            raise _storage_error("ListParts", spec.bucket, spec.key, exc) from None
 
     def abort(self) -> None:
         self._finished = True

@@ -27,17 +27,20 @@ def write_manifest(
 
     The archive is complete only with its manifest: if the manifest cannot be written,
     the archive's version is removed as when tagging it fails, and the error is
-    retryable, so another attempt archives it again rather than leave it unexplained."""
+    retryable (unless S3 denied the access), so another attempt archives it again
+    rather than leave it unexplained."""
     body = manifest.to_json()
     spec = ObjectSpec(archive.bucket, manifest_key, CONTENT_TYPE, {}, algorithm)
     try:
         store.put_object(spec, body, algorithm.compute(body))
     except ArchiverError as exc:
         store.delete(archive)
-        raise ManifestError(
+        error = ManifestError(
             f"the manifest of s3://{archive.bucket}/{archive.key} could not be written "
             f"({exc}); the archive object was removed"
-        ) from None
+        )
+        error.retryable = exc.retryable  # access denied stays denied: not worth a retry
+        raise error from None
     except BaseException:
         store.delete(archive)
         raise
