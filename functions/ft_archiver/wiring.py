@@ -109,6 +109,7 @@ def build_intake(settings: Settings) -> WebhookIntake:
         lambda: webhook_signing_keys(settings),
         SqsArchiveQueue(aws_client("sqs", settings), settings.archive_queue_url),
         store,
+        prefix=settings.archive_prefix,
     )
 
 

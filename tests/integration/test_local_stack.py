@@ -109,6 +109,13 @@ def test_secrets_exist_under_the_names_the_functions_read(
     assert secret["SecretString"].startswith("whsec_")
 
 
+def test_the_webhook_knows_the_archivers_prefix(stack: LocalStack) -> None:
+    """So that it refuses (400) a key the archiver would refuse after queuing."""
+    archiver = stack.environments["ArchiverFunction"]
+    webhook = stack.environments["WebhookFunction"]
+    assert webhook["ARCHIVE_PREFIX"] == archiver["ARCHIVE_PREFIX"] == stack.prefix
+
+
 def test_no_secret_is_a_plain_environment_variable() -> None:
     for function in FUNCTIONS:
         names = set(function_environment(TEMPLATE, function))

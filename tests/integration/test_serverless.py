@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import requests
 
+from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.naming import normalize
 from ft_archiver.local.aws import capture_events, read_events
 from ft_archiver.local.s3_fault_proxy import S3Fault, S3FaultProxy
@@ -355,6 +356,80 @@ def test_schema_errors_name_the_field(topology: Topology, payload: Any, field: s
 )
 def test_rule_errors_answer_400(topology: Topology, payload: dict[str, Any], text: str) -> None:
     refused(topology, topology.send(payload), 400, text)
+
+
+def default_key(topology: Topology, job: SimJob) -> str:
+    """Where the naming rules put a LoRA job's final merged archive."""
+    return f"{topology.stack.prefix}{normalize(job.model_output_name or job.id)}.tar.zst"
+
+
+def archived_by_webhook(topology: Topology, job: SimJob) -> dict[str, Any]:
+    assert topology.send({"id": job.id}).status_code == 202
+    assert topology.run_archiver() == 1
+    [event] = topology.events()
+    assert event["detail"]["key"] == default_key(topology, job)
+    return event
+
+
+@pytest.mark.parametrize("where", ["outside the prefix", "another job's archive"])
+def test_a_webhook_key_outside_a_folder_under_the_prefix_is_refused_400(
+    topology: Topology, where: str
+) -> None:
+    prefix = topology.stack.prefix
+    job = lora(topology)
+    if where == "outside the prefix":
+        key, text = f"elsewhere/{time.time_ns()}.tar.zst", f"outside the archive prefix {prefix!r}"
+    else:
+        victim = lora(topology)
+        archived_by_webhook(topology, victim)
+        key, text = default_key(topology, victim), f"top level of the archive prefix {prefix!r}"
+    refused(topology, topology.send({"id": job.id, "key": key}), 400, text)
+    assert topology.run_archiver() == 0
+    assert len(topology.versions(key)) == (0 if where == "outside the prefix" else 1)
+
+
+def test_a_webhook_key_in_a_folder_under_the_prefix_is_archived_there(
+    topology: Topology,
+) -> None:
+    job = lora(topology)
+    key = f"{topology.stack.prefix}chosen/{time.time_ns()}/m.tar.zst"
+    answer = topology.send({"id": job.id, "key": key})
+    assert answer.status_code == 202, answer.text
+    assert topology.run_archiver() == 1
+    [event] = topology.events()
+    assert (event["detail"]["key"], event["detail"]["manifest_key"]) == (
+        key,
+        f"{key}.manifest.json",
+    )
+    archive = topology.together.archive_for(job.id, "merged")
+    assert event["detail"]["sha256"] == topology.together.sha256(archive)
+    assert len(topology.versions(key)) == 1
+    assert topology.versions(default_key(topology, job)) == []
+
+
+@pytest.mark.parametrize("where", ["outside the prefix", "another job's archive"])
+def test_the_archiver_refuses_a_queued_key_outside_a_folder_under_the_prefix(
+    topology: Topology, where: str
+) -> None:
+    """Defence in depth: a message that did not come through the webhook (anyone who may
+    send to the queue) is held to the same rule, and nothing is asked of Together."""
+    job = lora(topology)
+    if where == "outside the prefix":
+        key = f"elsewhere/{time.time_ns()}.tar.zst"
+    else:
+        victim = lora(topology)
+        archived_by_webhook(topology, victim)
+        key = default_key(topology, victim)
+    message = ArchiveMessage(id=job.id, key=key, received_at=time.time())
+    topology.sqs.send_message(
+        QueueUrl=topology.stack.queue_url, MessageBody=message.model_dump_json()
+    )
+    assert topology.run_archiver() == 1
+    assert topology.queued() == 0  # refused, not retried
+    assert topology.queued(topology.stack.dead_letter_queue_url) == 0
+    assert topology.events() == []
+    assert len(topology.versions(key)) == (0 if where == "outside the prefix" else 1)
+    assert not [r for r in topology.together.log if job.id in r.path]
 
 
 @pytest.mark.parametrize(

@@ -19,12 +19,14 @@ from .fakes import FakeLedger, FakeQueue
 SECRET = "whsec_" + base64.b64encode(b"property-test-secret").decode()
 KEY = decode_secret(SECRET)
 NOW = 1_800_000_000
+PREFIX = "models/"
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def intake() -> tuple[WebhookIntake, FakeQueue, FakeLedger]:
     queue, ledger = FakeQueue(), FakeLedger()
-    return WebhookIntake(lambda: [KEY], queue, ledger, clock=lambda: NOW), queue, ledger
+    service = WebhookIntake(lambda: [KEY], queue, ledger, clock=lambda: NOW, prefix=PREFIX)
+    return service, queue, ledger
 
 
 def signed(body: bytes, webhook_id: str = "msg_p") -> dict[str, str]:
@@ -44,7 +46,8 @@ def check(answer: Answer, queue: FakeQueue, ledger: FakeLedger) -> None:
         validate_request(
             ArchiveRequest(
                 message.id, message.checkpoint_step, message.checkpoint_type, message.key
-            )
+            ),
+            confine_to=PREFIX,
         )
         return
     assert queue.messages == []
@@ -73,7 +76,9 @@ payloads = st.fixed_dictionaries(
         "status": st.sampled_from(["completed", "failed", "COMPLETED"]) | json_values,
         "checkpoint_step": st.integers(min_value=-(2**70), max_value=2**70) | json_values,
         "checkpoint_type": st.sampled_from(["default", "Merged", "ADAPTER", "lora"]) | json_values,
-        "key": st.text(max_size=1100) | json_values,
+        "key": st.text(max_size=1100)
+        | st.builds(lambda rest: PREFIX + rest, st.text(max_size=60))
+        | json_values,
     },
 )
 
@@ -130,6 +135,8 @@ def test_named_bad_inputs() -> None:
         ({"id": "ft-abc", "key": "../../etc/passwd"}, 400, "'..'"),
         ({"id": "ft-abc", "key": "models/\u0000x"}, 400, "control characters"),
         ({"id": "ft-abc", "key": "/abs"}, 400, "starts with '/'"),
+        ({"id": "ft-abc", "key": "other/x.tar.zst"}, 400, "outside the archive prefix"),
+        ({"id": "ft-abc", "key": "models/acme--m.tar.zst"}, 400, "top level"),
         ({"id": "ft-x&checkpoint=adapter"}, 400, "not a fine-tune ID"),
         ({"id": "ft-abc?ft_id=ft-other"}, 400, "not a fine-tune ID"),
         ({"id": "ft-abc", "checkpoint_step": 10**30}, 400, "out of range"),

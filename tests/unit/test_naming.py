@@ -1,9 +1,12 @@
+import re
+
 import pytest
 
 from ft_archiver.domain.checkpoints import DownloadSpec, TrainingType
 from ft_archiver.domain.naming import (
     MAX_KEY_BYTES,
     archive_filename,
+    confine_key,
     manifest_key,
     normalize,
     object_key,
@@ -105,3 +108,50 @@ def test_longest_key_leaves_room_for_its_manifest_within_s3s_limit() -> None:
 def test_default_key_is_validated_too() -> None:
     with pytest.raises(InvalidObjectKeyError):
         object_key("models//", "m.tar.zst")
+
+
+# -- keys that arrive as messages: in a folder under the prefix ------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "prefix"),
+    [
+        ("models/custom/x.tar.zst", "models/"),
+        ("models/a/b/c", "models/"),
+        ("team/x.tar.zst", ""),
+        ("modelsx/y", "models"),  # a prefix without '/' is a string prefix, as in IAM
+    ],
+)
+def test_confine_key_accepts_a_folder_under_the_prefix(key: str, prefix: str) -> None:
+    assert confine_key(key, prefix) == key
+
+
+@pytest.mark.parametrize(
+    ("key", "prefix", "reason"),
+    [
+        ("elsewhere/x.tar.zst", "models/", "outside the archive prefix 'models/'"),
+        ("models-evil/x.tar.zst", "models/", "outside the archive prefix"),
+        ("model/x.tar.zst", "models/", "outside the archive prefix"),
+        # where the naming rules put archives: another job's default key, or a manifest
+        ("models/acme--m.tar.zst", "models/", "top level of the archive prefix 'models/'"),
+        ("models/acme--m-checkpoint-100-adapter.tar.gz", "models/", "top level"),
+        ("models/x", "models/", "e.g. models/custom/x"),
+        ("x.tar.zst", "", "top level of the bucket"),
+        ("models/a/x.tar.zst.manifest.json", "models/", "names manifests"),
+        ("models/../x/y", "models/", "'..'"),
+        ("models//x", "models/", "empty path segment"),
+    ],
+)
+def test_confine_key_refuses_keys_outside_a_folder_under_the_prefix(
+    key: str, prefix: str, reason: str
+) -> None:
+    with pytest.raises(InvalidObjectKeyError, match=re.escape(reason)):
+        confine_key(key, prefix)
+
+
+def test_no_generated_key_is_in_a_folder() -> None:
+    """What confine_key relies on: the rules' names never contain '/'."""
+    for output_name in ("acme/Llama-3/8B", "a//b", "/x/"):
+        key = object_key("models/", archive_filename(spec(7, "adapter"), output_name, None))
+        with pytest.raises(InvalidObjectKeyError, match="top level"):
+            confine_key(key, "models/")

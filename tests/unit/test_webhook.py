@@ -3,6 +3,7 @@ to replayed webhook-ids, against the in-memory ledger and queue."""
 
 import base64
 import hashlib
+import json
 from collections.abc import Callable
 
 import pytest
@@ -180,6 +181,31 @@ def intake(
     queue, ledger = FakeQueue(), FakeLedger()
     service = WebhookIntake(lambda: [KEY], queue, ledger, clock=lambda: NOW, sleep=sleep)
     return service, queue, ledger
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("elsewhere/x.tar.zst", "outside the archive prefix 'models/'"),
+        ("models/acme--other-job.tar.zst", "top level of the archive prefix 'models/'"),
+    ],
+)
+def test_a_key_outside_a_folder_under_the_prefix_is_refused_400(key: str, reason: str) -> None:
+    queue, ledger = FakeQueue(), FakeLedger()
+    service = WebhookIntake(lambda: [KEY], queue, ledger, clock=lambda: NOW, prefix="models/")
+    answer = deliver(service, json.dumps({"id": "ft-abc", "key": key}).encode())
+    assert (answer.status, answer.body["error"]) == (400, "rule_violation")
+    assert reason in answer.body["message"]
+    assert queue.messages == []
+    assert ledger.seen == {}
+
+
+def test_a_key_in_a_folder_under_the_prefix_is_queued() -> None:
+    queue, ledger = FakeQueue(), FakeLedger()
+    service = WebhookIntake(lambda: [KEY], queue, ledger, clock=lambda: NOW, prefix="models/")
+    answer = deliver(service, b'{"id": "ft-abc", "key": "models/custom/x.tar.zst"}')
+    assert answer.status == 202
+    assert [message.key for message in queue.messages] == ["models/custom/x.tar.zst"]
 
 
 def test_the_body_digest_is_the_sha256_of_the_raw_bytes() -> None:

@@ -85,6 +85,30 @@ def validate_key(key: str) -> str:
     return key
 
 
+def confine_key(key: str, prefix: str) -> str:
+    """An explicit key that arrived as a message (a webhook, the queue), not typed by an
+    operator: it must be under ``prefix`` and in a folder below it.
+
+    The naming rules put every archive at the top level of the prefix (a normalized
+    name never contains '/'), and a manifest next to its archive. A key in a folder can
+    therefore never be, or overwrite, an archive or manifest the rules name, of this
+    job or of any other, now or later; which names the rules will generate cannot be
+    known in advance (``model_output_name`` is free text), their shape can."""
+    validate_key(key)
+    if not key.startswith(prefix):
+        raise InvalidObjectKeyError(
+            f"object key {key!r} is outside the archive prefix {prefix!r}; a key must start with it"
+        )
+    rest = key[len(prefix) :]
+    if "/" not in rest:
+        where = f"the archive prefix {prefix!r}" if prefix else "the bucket"
+        raise InvalidObjectKeyError(
+            f"object key {key!r} is at the top level of {where}, where archives get the "
+            f"names the rules give them; choose a folder below it, e.g. {prefix}custom/{rest}"
+        )
+    return key
+
+
 def manifest_key(key: str) -> str:
     """Where the provenance manifest of the archive at ``key`` is kept."""
     return key + MANIFEST_SUFFIX

@@ -39,7 +39,9 @@ def archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
     try:
         detail = dependencies.archiver().archive(
             request,
-            Destination(settings.archive_bucket, settings.archive_prefix),
+            # A message's key may come from anyone who can send to the queue, not only
+            # from the webhook that checked it: it is held to the prefix here too.
+            Destination(settings.archive_bucket, settings.archive_prefix, confine_keys=True),
             remaining_s=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
         )
     except TransferSuspendedError as suspended:

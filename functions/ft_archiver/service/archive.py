@@ -36,7 +36,13 @@ from ft_archiver.domain.events import (
 from ft_archiver.domain.job import Checkpoint as CheckpointEntry
 from ft_archiver.domain.job import FineTuneJob
 from ft_archiver.domain.manifest import build_manifest, checkpoint_entry
-from ft_archiver.domain.naming import archive_filename, manifest_key, object_key, validate_key
+from ft_archiver.domain.naming import (
+    archive_filename,
+    confine_key,
+    manifest_key,
+    object_key,
+    validate_key,
+)
 from ft_archiver.domain.parts import Lanes, PartPlan, plan_lanes, plan_parts
 from ft_archiver.errors import (
     ArchiveInProgressError,
@@ -73,6 +79,9 @@ class ArchiveRequest:
 class Destination:
     bucket: str
     prefix: str = ""
+    # Explicit keys from messages (webhook, queue) must be in a folder under the prefix
+    # (``confine_key``); an operator's ``--key`` on the command line may be anywhere.
+    confine_keys: bool = False
 
 
 @dataclass(frozen=True)
@@ -192,11 +201,14 @@ def _progress_saver(
     return save
 
 
-def validate_request(request: ArchiveRequest) -> ValidatedRequest:
-    """The rules a webhook can refuse with 400 before anything is queued."""
+def validate_request(request: ArchiveRequest, confine_to: str | None = None) -> ValidatedRequest:
+    """The rules a webhook can refuse with 400 before anything is queued. With
+    ``confine_to`` (the archive prefix), an explicit key must be in a folder under it."""
     ref = parse_job_ref(request.fine_tune_id, request.checkpoint_step)
     requested = parse_checkpoint_type(request.checkpoint_type)
-    key = validate_key(request.key) if request.key is not None else None
+    key = request.key
+    if key is not None:
+        key = validate_key(key) if confine_to is None else confine_key(key, confine_to)
     return ValidatedRequest(ref, requested.value, key)
 
 
@@ -244,7 +256,7 @@ class Archiver:
         with ``remaining_s`` (the Lambda's time left), the transfer stops taking parts
         when that drops below the margin, and TransferSuspendedError asks the caller to
         continue in a new invocation."""
-        valid = validate_request(request)
+        valid = validate_request(request, destination.prefix if destination.confine_keys else None)
         resolved_type = valid.requested_type
         owner = uuid.uuid4().hex
         ledger_key: str | None = None

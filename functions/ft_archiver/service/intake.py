@@ -94,7 +94,12 @@ class WebhookIntake:
         ledger: WebhookLedger,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        *,
+        prefix: str = "",
     ) -> None:
+        """``prefix``: ARCHIVE_PREFIX; a webhook's explicit key must be in a folder under
+        it (``confine_key``), or the webhook is refused 400 and nothing is queued."""
+        self._prefix = prefix
         self._signing_keys = signing_keys
         self._queue = queue
         self._ledger = ledger
@@ -123,7 +128,8 @@ class WebhookIntake:
                     completion.checkpoint_step,
                     completion.checkpoint_type,
                     completion.key,
-                )
+                ),
+                confine_to=self._prefix,
             )
             selection = _selection(completion, valid)
         except RuleError as exc:
