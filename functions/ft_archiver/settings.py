@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ft_archiver.domain.addresses import base_url_refusal
 from ft_archiver.domain.naming import validate_bucket_name
 from ft_archiver.domain.parts import (
     DEFAULT_PART_SIZE,
@@ -116,6 +117,7 @@ class Settings(BaseSettings):
     @field_validator("together_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("TOGETHER_BASE_URL must start with http:// or https://")
+        refusal = base_url_refusal(value)
+        if refusal is not None:
+            raise ValueError(refusal)
         return value.rstrip("/")

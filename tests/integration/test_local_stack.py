@@ -116,6 +116,24 @@ def test_the_webhook_knows_the_archivers_prefix(stack: LocalStack) -> None:
     assert webhook["ARCHIVE_PREFIX"] == archiver["ARCHIVE_PREFIX"] == stack.prefix
 
 
+@pytest.mark.parametrize(
+    ("url", "allowed"),
+    [
+        ("https://api.together.xyz/v1", True),
+        ("https://proxy.internal.example:8443/together/v1", True),
+        ("http://api.together.xyz/v1", False),
+        ("http://127.0.0.1:8080/v1", False),  # the simulator never runs in AWS
+        ("https://user:pass@api.together.xyz/v1", False),
+        ("https://api.together.xyz/v1?x=1", False),
+        ("api.together.xyz", False),
+    ],
+)
+def test_the_together_base_url_parameter_is_https_only(url: str, allowed: bool) -> None:
+    parameter = TEMPLATE["Parameters"]["TogetherBaseUrl"]
+    assert re.fullmatch(parameter["AllowedPattern"], parameter["Default"])
+    assert bool(re.fullmatch(parameter["AllowedPattern"], url)) is allowed
+
+
 def test_no_secret_is_a_plain_environment_variable() -> None:
     for function in FUNCTIONS:
         names = set(function_environment(TEMPLATE, function))

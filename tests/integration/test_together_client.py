@@ -9,6 +9,7 @@ from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.adapters.together import TogetherClient
 from ft_archiver.domain.checkpoints import DownloadSpec, TrainingType
 from ft_archiver.errors import (
+    ConfigurationError,
     FineTuneNotFoundError,
     SourceChangedError,
     TogetherAuthError,
@@ -192,3 +193,8 @@ def test_ranged_reads_reuse_one_connection(sim: TogetherSimulator) -> None:
     reads = [r for r in sim.blob_requests(archive) if r.range != "bytes=0-1"]
     assert len(reads) == 4
     assert len({r.client_port for r in reads}) == 1
+
+
+def test_a_plain_http_base_url_off_loopback_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="must be https"):
+        TogetherClient("sk-secret-value", "http://api.together.xyz/v1")

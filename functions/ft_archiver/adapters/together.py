@@ -22,9 +22,11 @@ from requests.adapters import HTTPAdapter
 from ft_archiver import __version__
 from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.cancellation import Cancellation
+from ft_archiver.domain.addresses import base_url_refusal
 from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.errors import (
+    ConfigurationError,
     FineTuneNotFoundError,
     SourceChangedError,
     TogetherAuthError,
@@ -78,6 +80,9 @@ class TogetherClient:
         retry: RetryPolicy | None = None,
         pool_size: int = 16,
     ) -> None:
+        refusal = base_url_refusal(base_url)
+        if refusal is not None:
+            raise ConfigurationError(refusal)
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
         self._origin = _origin(self._base_url)
