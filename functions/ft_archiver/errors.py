@@ -81,6 +81,12 @@ class FineTuneNotFoundError(TogetherError):
     """Together has no such fine-tune job, or no such checkpoint (404)."""
 
 
+class UnsafeDownloadError(TogetherError):
+    """The download led where a download may not go: a redirect that is not https, or
+    to a host whose address is loopback, private, link-local, multicast, reserved or
+    the instance metadata service. Another attempt would be led there again."""
+
+
 class TogetherUnavailableError(TogetherError):
     """Connection errors, 429 or 5xx persisted after every retry."""
 

@@ -13,6 +13,7 @@ from ft_archiver.errors import (
     StepGivenTwiceError,
     TogetherAuthError,
     TogetherUnavailableError,
+    UnsafeDownloadError,
     UnsupportedTrainingTypeError,
 )
 from ft_archiver.local.simulator import Faults
@@ -142,3 +143,14 @@ def test_source_ending_early_every_time_keeps_nothing(harness: Harness) -> None:
     with pytest.raises(TogetherUnavailableError, match="closed the connection at byte"):
         harness.archive(ArchiveRequest(job.id))
     harness.assert_nothing_written()
+
+
+def test_a_redirect_to_the_metadata_service_fails_without_retry(harness: Harness) -> None:
+    job = harness.together.add_job("Lora")
+    job.redirect_to = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
+    with pytest.raises(UnsafeDownloadError, match=r"169\.254\.169\.254, the instance metadata"):
+        harness.archive(ArchiveRequest(job.id))
+    harness.assert_nothing_written()
+    failed = harness.failure_event()
+    assert (failed["error_type"], failed["retryable"]) == ("UnsafeDownloadError", False)
+    assert "security-credentials" not in failed["error"]  # the host, never the path

@@ -122,3 +122,13 @@ def test_a_job_runs_then_completes_and_only_then_has_a_final_model() -> None:
             time.sleep(0.05)
         assert checkpoints(sim, job.id) == [(40, "Intermediate"), (41, "Final")]
         assert get(sim, download).headers["Location"].startswith(f"http://localhost:{sim.port}/")
+
+
+def test_a_job_redirected_elsewhere_answers_302_to_that_location(
+    together: TogetherSimulator,
+) -> None:
+    job = together.add_job("Lora")
+    job.redirect_to = "http://169.254.169.254/latest/meta-data/"
+    answer = get(together, f"/finetune/download?ft_id={job.id}&checkpoint=merged")
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "http://169.254.169.254/latest/meta-data/"

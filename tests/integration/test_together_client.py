@@ -1,12 +1,13 @@
 """TogetherClient over HTTP against the simulator: auth, redirects, probes, retries, resume."""
 
+import socket
 import threading
 from collections.abc import Iterator
 
 import pytest
 
 from ft_archiver.adapters.retry import RetryPolicy
-from ft_archiver.adapters.together import TogetherClient
+from ft_archiver.adapters.together import Resolver, TogetherClient, resolve
 from ft_archiver.domain.checkpoints import DownloadSpec, TrainingType
 from ft_archiver.errors import (
     ConfigurationError,
@@ -15,6 +16,7 @@ from ft_archiver.errors import (
     TogetherAuthError,
     TogetherError,
     TogetherUnavailableError,
+    UnsafeDownloadError,
 )
 from ft_archiver.local import archive_bytes
 from ft_archiver.local.simulator import Faults, TogetherSimulator
@@ -198,3 +200,118 @@ def test_ranged_reads_reuse_one_connection(sim: TogetherSimulator) -> None:
 def test_a_plain_http_base_url_off_loopback_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="must be https"):
         TogetherClient("sk-secret-value", "http://api.together.xyz/v1")
+
+
+# -- where a download may be redirected ------------------------------------------------
+
+SIGNATURE = "X-Amz-Signature=sim-secret-signature"
+
+
+def production(sim: TogetherSimulator, resolver: Resolver = resolve) -> TogetherClient:
+    """Production rules for downloads, against the simulator on 127.0.0.1: the API is
+    the base URL (trusted as configured), but no redirect may lead to plain http or to
+    loopback, which is where the simulator's own blobs are."""
+    policy = RetryPolicy(max_attempts=3, base_delay_s=0, sleep=Sleeps())
+    return TogetherClient(
+        sim.api_key, sim.base_url, connect_timeout_s=2, read_timeout_s=5, retry=policy,
+        allow_loopback=False, resolver=resolver,
+    )  # fmt: skip
+
+
+def refused_redirect(
+    sim: TogetherSimulator, together: TogetherClient, target: str
+) -> UnsafeDownloadError:
+    """The download endpoint redirects to ``target``: the client refuses it at once,
+    not retried, and nothing is asked of the target."""
+    job = sim.add_job("Lora")
+    job.redirect_to = target
+    downloads, blobs = len(sim.requests_to("download")), len(sim.requests_to("blob"))
+    with pytest.raises(UnsafeDownloadError) as caught:
+        together.open_download(merged(job.id))
+    assert caught.value.retryable is False
+    assert len(sim.requests_to("download")) == downloads + 1
+    assert len(sim.requests_to("blob")) == blobs
+    message = str(caught.value)
+    assert SIGNATURE not in message
+    assert sim.api_key not in message
+    assert message.startswith(f"fine-tune {job.id} merged archive: refused ")
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "http://169.254.169.254: only https"),
+        ("https://169.254.169.254/latest/meta-data/iam/security-credentials/",
+         "169.254.169.254 resolves to 169.254.169.254, the instance metadata address"),
+        ("https://[fd00:ec2::254]/latest/meta-data/", "the instance metadata address"),
+        ("http://10.0.0.1/x", "http://10.0.0.1: only https"),
+        ("https://10.0.0.1/x", "10.0.0.1, a private address"),
+        ("https://192.168.1.20:8443/x", "https://192.168.1.20:8443: 192.168.1.20 resolves"),
+        ("https://169.254.170.2/v2/credentials", "a link-local address"),
+        ("https://localhost:{port}/blobs/x", "localhost resolves to"),
+        ("https://localhost:{port}/blobs/x", "a loopback address"),
+        ("https://127.0.0.1:{port}/blobs/x", "a loopback address"),
+        ("https://[::1]:{port}/x", "https://[::1]:{port}: ::1 resolves to ::1, a loopback"),
+        ("https://[::ffff:127.0.0.1]:{port}/x", "a loopback address"),
+        ("https://0.0.0.0:{port}/x", "an unspecified address"),
+        ("https://224.0.0.251/x", "a multicast address"),
+        ("http://localhost:{port}/blobs/x", "only https"),  # the simulator's own blob
+        ("file:///etc/passwd", "a file: URL"),
+        ("gopher://127.0.0.1:6379/_INFO", "a gopher: URL"),
+    ],
+)  # fmt: skip
+def test_production_rules_refuse_redirects_off_https_or_to_local_addresses(
+    sim: TogetherSimulator, target: str, reason: str
+) -> None:
+    target, reason = target.format(port=sim.port), reason.format(port=sim.port)
+    if target.startswith("http"):
+        target += ("&" if "?" in target else "?") + SIGNATURE
+    error = refused_redirect(sim, production(sim), target)
+    assert reason in str(error)
+
+
+def test_production_rules_still_reach_the_api_on_its_configured_host(
+    sim: TogetherSimulator,
+) -> None:
+    job = sim.add_job("Lora", model_output_name="acme/prod")
+    together = production(sim)
+    assert together.retrieve(job.id).model_output_name == "acme/prod"
+    assert [c.step for c in together.list_checkpoints(job.id)] == [1]
+
+
+def test_every_address_of_the_host_must_be_public(sim: TogetherSimulator) -> None:
+    def split_horizon(host: str, port: int) -> list[str]:
+        assert (host, port) == ("storage.example", 443)
+        return ["93.184.216.34", "10.1.2.3"]
+
+    error = refused_redirect(sim, production(sim, split_horizon), "https://storage.example/b")
+    assert "storage.example resolves to 10.1.2.3, a private address" in str(error)
+
+
+def test_a_redirect_host_that_does_not_resolve_is_retryable(sim: TogetherSimulator) -> None:
+    def no_answer(host: str, port: int) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    job = sim.add_job("Lora")
+    job.redirect_to = "https://storage.example/b?" + SIGNATURE
+    with pytest.raises(TogetherUnavailableError, match=r"storage\.example could not be resolved"):
+        production(sim, no_answer).open_download(merged(job.id))
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("http://169.254.169.254/latest/meta-data/", "the instance metadata address"),
+        ("http://10.0.0.1/x", "http://10.0.0.1: 10.0.0.1 resolves to 10.0.0.1, a private"),
+        ("http://169.254.10.10/x", "a link-local address"),
+        ("file:///etc/passwd", "a file: URL"),
+    ],
+)
+def test_the_simulators_loopback_allowance_allows_nothing_else(
+    sim: TogetherSimulator, target: str, reason: str
+) -> None:
+    """A loopback base URL allows http and loopback redirects (the simulator's blobs are
+    on http://localhost), and nothing more."""
+    error = refused_redirect(sim, client(sim), target)
+    assert reason in str(error)

@@ -3,7 +3,12 @@
 import pytest
 from pydantic import ValidationError
 
-from ft_archiver.domain.addresses import base_url_refusal, is_loopback_host
+from ft_archiver.domain.addresses import (
+    address_refusal,
+    base_url_refusal,
+    is_loopback_host,
+    parse_address,
+)
 from ft_archiver.settings import Settings
 
 
@@ -61,3 +66,55 @@ def test_base_urls_that_may_not(url: str, reason: str) -> None:
     assert reason in refusal
     with pytest.raises(ValidationError, match=reason):
         Settings(TOGETHER_BASE_URL=url)
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("169.254.169.254", "the instance metadata address"),
+        ("fd00:ec2::254", "the instance metadata address"),
+        ("::ffff:169.254.169.254", "the instance metadata address"),
+        ("0.0.0.0", "an unspecified address"),
+        ("::", "an unspecified address"),
+        ("127.0.0.1", "a loopback address"),
+        ("127.53.0.1", "a loopback address"),
+        ("::1", "a loopback address"),
+        ("::ffff:127.0.0.1", "a loopback address"),
+        ("169.254.170.2", "a link-local address"),
+        ("fe80::1", "a link-local address"),
+        ("fe80::1%eth0", "a link-local address"),
+        ("224.0.0.251", "a multicast address"),
+        ("ff02::1", "a multicast address"),
+        ("10.0.0.1", "a private address"),
+        ("172.16.5.4", "a private address"),
+        ("192.168.1.20", "a private address"),
+        ("fd12:3456::1", "a private address"),
+        ("64:ff9b::a00:1", "a private address"),  # NAT64 of 10.0.0.1
+        ("::ffff:10.0.0.1", "a private address"),
+        ("100.64.0.1", "not a public address"),  # carrier-grade NAT
+    ],
+)
+def test_addresses_a_download_may_not_go_to(address: str, reason: str) -> None:
+    assert address_refusal(parse_address(address)) == reason
+
+
+@pytest.mark.parametrize(
+    "address", ["93.184.216.34", "52.216.0.1", "2600:1f18::1", "64:ff9b::5db8:d822"]
+)
+def test_public_addresses_are_allowed(address: str) -> None:
+    assert address_refusal(parse_address(address)) is None
+    assert address_refusal(parse_address(address), allow_loopback=True) is None
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("127.0.0.1", None),
+        ("::1", None),
+        ("169.254.169.254", "the instance metadata address"),
+        ("10.0.0.1", "a private address"),
+        ("169.254.1.1", "a link-local address"),
+    ],
+)
+def test_allowing_loopback_allows_nothing_else(address: str, reason: str | None) -> None:
+    assert address_refusal(parse_address(address), allow_loopback=True) == reason

@@ -3,10 +3,17 @@
 The API key goes only to the base URL's scheme, host and port: a redirect to storage
 never carries it. Error texts name hosts and paths, never query strings (a presigned
 storage URL's signature is a credential too) and never the key.
+
+A redirect is followed only to https, and only to a host whose every address is public
+(``address_refusal``): never loopback, private, link-local or the instance metadata
+service, so that whoever answers the download endpoint cannot point the archiver (and
+its IAM role's network position) at the VPC or at the role's credentials. Against the
+simulator on loopback, http and loopback are allowed (``allow_loopback``).
 """
 
 import http.client
 import re
+import socket
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,7 +29,12 @@ from requests.adapters import HTTPAdapter
 from ft_archiver import __version__
 from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.cancellation import Cancellation
-from ft_archiver.domain.addresses import base_url_refusal
+from ft_archiver.domain.addresses import (
+    address_refusal,
+    base_url_refusal,
+    is_loopback_host,
+    parse_address,
+)
 from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.errors import (
@@ -33,6 +45,7 @@ from ft_archiver.errors import (
     TogetherError,
     TogetherUnavailableError,
     TransferCancelledError,
+    UnsafeDownloadError,
 )
 
 # A read fills its whole chunk or fails, so a body that stalls or breaks loses at most one
@@ -47,6 +60,7 @@ TRANSPORT_ERRORS = (
     http.client.HTTPException,
     OSError,
 )
+DEFAULT_PORTS = {"http": 80, "https": 443}
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 Parsed = TypeVar("Parsed", bound=BaseModel)
 CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
@@ -60,6 +74,17 @@ class ArchiveSource:
     size: int
     content_type: str
     etag: str | None
+
+
+# host, port -> every address it resolves to (as text, the way getaddrinfo gives them)
+Resolver = Callable[[str, int], list[str]]
+
+
+def resolve(host: str, port: int) -> list[str]:
+    """Every address ``host`` resolves to for a TCP connection, as the connection will
+    look it up (the system resolver)."""
+    answers = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    return [str(sockaddr[0]) for *_, sockaddr in answers]
 
 
 def describe(url: str) -> str:
@@ -79,13 +104,25 @@ class TogetherClient:
         read_timeout_s: float = 60.0,
         retry: RetryPolicy | None = None,
         pool_size: int = 16,
+        allow_loopback: bool | None = None,
+        resolver: Resolver = resolve,
     ) -> None:
+        """``allow_loopback``: whether downloads may be redirected to plain http and to
+        loopback addresses (never to private, link-local or metadata ones). None, the
+        default, allows it exactly when the base URL is itself on loopback, i.e. the
+        simulator; in production it is refused. Tests pass False to talk to the
+        simulator's API on 127.0.0.1 while holding its redirects to production rules.
+        ``resolver`` looks up a redirect target's addresses (the system's by default)."""
         refusal = base_url_refusal(base_url)
         if refusal is not None:
             raise ConfigurationError(refusal)
         self._api_key = api_key
         self._base_url = base_url.rstrip("/")
         self._origin = _origin(self._base_url)
+        if allow_loopback is None:
+            allow_loopback = is_loopback_host(urlsplit(self._base_url).hostname)
+        self._allow_loopback = allow_loopback
+        self._resolver = resolver
         self._timeout = (connect_timeout_s, read_timeout_s)
         self._retry = retry or RetryPolicy()
         self._session = requests.Session()
@@ -144,6 +181,7 @@ class TogetherClient:
             if not location:
                 raise TogetherError(f"{what}: redirect without a Location from {describe(url)}")
             url = urljoin(url, location)
+            self._check_redirect(url, what)
             response = self._request(url, headers=probe, not_found=what, allow=answers)
         else:
             raise TogetherError(f"{what}: more than {MAX_REDIRECTS} redirects")
@@ -208,6 +246,51 @@ class TogetherClient:
 
     # -- transport ---------------------------------------------------------------------
 
+    def _check_redirect(self, url: str, what: str) -> None:
+        """Refuse a redirect target that is not https (http too when loopback is allowed)
+        or whose host resolves to any address ``address_refusal`` refuses. Names the
+        host, never the path or query."""
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in DEFAULT_PORTS:
+            raise UnsafeDownloadError(
+                f"{what}: refused a redirect to a {scheme or 'schemeless'}: URL; "
+                "only https downloads are followed"
+            )
+        host = parts.hostname
+        try:
+            port = parts.port or DEFAULT_PORTS[scheme]
+        except ValueError:
+            raise UnsafeDownloadError(f"{what}: refused a redirect with an invalid port") from None
+        where = _where(scheme, host, port)
+        if scheme != "https" and not self._allow_loopback:
+            raise UnsafeDownloadError(
+                f"{what}: refused the redirect to {where}: only https downloads are followed"
+            )
+        if not host:
+            raise UnsafeDownloadError(f"{what}: refused a redirect to a URL without a host")
+        try:
+            addresses = self._resolver(host, port)
+        except (OSError, UnicodeError) as exc:
+            raise TogetherUnavailableError(
+                f"{what}: the download host {host} could not be resolved ({type(exc).__name__})"
+            ) from None
+        if not addresses:
+            raise TogetherUnavailableError(f"{what}: the download host {host} has no address")
+        for text in addresses:
+            try:
+                address = parse_address(text)
+            except ValueError:
+                raise UnsafeDownloadError(
+                    f"{what}: refused the redirect to {where}: an unreadable address"
+                ) from None
+            reason = address_refusal(address, allow_loopback=self._allow_loopback)
+            if reason is not None:
+                raise UnsafeDownloadError(
+                    f"{what}: refused the redirect to {where}: {host} resolves to "
+                    f"{address}, {reason}"
+                )
+
     def _headers_for(self, url: str, extra: Mapping[str, str] | None) -> dict[str, str]:
         headers = dict(extra or {})
         if _origin(url) == self._origin:
@@ -266,6 +349,12 @@ def _body_reader(response: requests.Response) -> Callable[[memoryview], int]:
     if isinstance(inner, http.client.HTTPResponse) and "Content-Encoding" not in raw.headers:
         return inner.readinto
     return raw.readinto
+
+
+def _where(scheme: str, host: str | None, port: int) -> str:
+    """scheme://host[:port] of a URL, for a message: never its path or query."""
+    shown = f"[{host}]" if host and ":" in host else (host or "")
+    return f"{scheme}://{shown}" + ("" if port == DEFAULT_PORTS.get(scheme) else f":{port}")
 
 
 def _origin(url: str) -> tuple[str, str | None, int | None]:

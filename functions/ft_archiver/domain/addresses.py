@@ -1,10 +1,17 @@
-"""Where Together requests may go: the base URL's scheme. Pure: no DNS here."""
+"""Where Together requests may go: the base URL's scheme, and the addresses a download
+may be sent to. Pure: no DNS here, the callers resolve."""
 
 import ipaddress
 from urllib.parse import urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
+# The instance metadata service, IPv4 and IPv6: the classic target of a redirect that
+# wants the role's credentials. (Link-local as a whole is refused too: ECS's credentials
+# endpoint is 169.254.170.2; Lambda's runtime API is on loopback, also refused.)
+METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
+    {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
+)
 # IPv6 forms that carry an IPv4 address a packet ends up at: IPv4-mapped (::ffff:a.b.c.d,
 # unwrapped by ``ipv4_mapped``) and the NAT64 well-known prefix (64:ff9b::a.b.c.d).
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
@@ -50,3 +57,25 @@ def parse_address(text: str) -> IPAddress:
         if address in NAT64:
             return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return address
+
+
+def address_refusal(address: IPAddress, allow_loopback: bool = False) -> str | None:
+    """Why a download may not be sent to ``address``, or None when it may: only public
+    unicast addresses, plus loopback when ``allow_loopback`` (the simulator)."""
+    if address in METADATA_ADDRESSES:
+        return "the instance metadata address"
+    if address.is_unspecified:
+        return "an unspecified address"
+    if address.is_loopback:
+        return None if allow_loopback else "a loopback address"
+    if address.is_link_local:
+        return "a link-local address"
+    if address.is_multicast:
+        return "a multicast address"
+    if address.is_private:
+        return "a private address"
+    if address.is_reserved:
+        return "a reserved address"
+    if not address.is_global:
+        return "not a public address"
+    return None

@@ -3,7 +3,9 @@ endpoint with its 302 to blob storage, Range, ETag and fault injection.
 
 The blob URL uses another host name for the same socket (``localhost`` against the API's
 ``127.0.0.1``), as storage sits on another host in production: the request log shows
-whether a client carried the API key across.
+whether a client carried the API key across. A job's ``redirect_to`` makes the download
+endpoint send the client somewhere else instead (the metadata service, a private
+address, a file: URL ...), so that a client's refusal is tested over real HTTP.
 """
 
 import contextlib
@@ -53,6 +55,9 @@ class SimJob:
     created_at: str = "2026-11-25T12:00:00Z"
     completes_at: float | None = None  # time.monotonic() at which it reports completed
     extra: dict[str, Any] = field(default_factory=dict)  # more fields of the API's answer
+    # The download endpoint answers 302 to this Location instead of the blob's, as a
+    # compromised or misconfigured storage redirect would: a test's choice of target.
+    redirect_to: str | None = None
 
     def current_status(self) -> str:
         """A job that completes over time runs until its moment, then is completed."""
@@ -386,6 +391,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(404, {"message": f"fine-tune {ft_id} not found"})
         if step_text is None and job.current_status() != "completed":
             return self._json(400, {"message": f"fine-tune {ft_id} has not completed"})
+        if job.redirect_to is not None:
+            return self._send(302, b"", {"Location": job.redirect_to})
         if step_text is not None:
             archive = job.steps.get(int(step_text)) if step_text.isdigit() else None
         else:
