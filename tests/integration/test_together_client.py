@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from ft_archiver.adapters.retry import RetryPolicy
-from ft_archiver.adapters.together import Resolver, TogetherClient, resolve
+from ft_archiver.adapters.together import ArchiveSource, Resolver, TogetherClient, resolve
 from ft_archiver.domain.checkpoints import DownloadSpec, TrainingType
 from ft_archiver.errors import (
     ConfigurationError,
@@ -297,6 +297,45 @@ def test_a_redirect_host_that_does_not_resolve_is_retryable(sim: TogetherSimulat
     job.redirect_to = "https://storage.example/b?" + SIGNATURE
     with pytest.raises(TogetherUnavailableError, match=r"storage\.example could not be resolved"):
         production(sim, no_answer).open_download(merged(job.id))
+
+
+def test_a_name_that_resolves_elsewhere_when_connecting_is_refused(
+    sim: TogetherSimulator,
+) -> None:
+    """DNS rebinding: the redirect check is told a public address, the connection then
+    reaches loopback (the simulator, on 127.0.0.1 only). The connection is refused on
+    the address it reached, before its TLS handshake, and not retried."""
+    checked: list[str] = []
+
+    def public_when_checked(host: str, port: int) -> list[str]:
+        checked.append(host)
+        return ["93.184.216.34"]
+
+    job = sim.add_job("Lora")
+    job.redirect_to = f"https://localhost:{sim.port}/blobs/x?{SIGNATURE}"
+    with pytest.raises(UnsafeDownloadError) as caught:
+        production(sim, public_when_checked).open_download(merged(job.id))
+    assert checked == ["localhost"]
+    assert caught.value.retryable is False
+    message = str(caught.value)
+    assert message.startswith(
+        f"refused the connection to https://localhost:{sim.port}: it reached 127.0.0.1, "
+        "a loopback address"
+    )
+    assert SIGNATURE not in message
+
+
+def test_ranged_reads_check_every_new_connection_too(sim: TogetherSimulator) -> None:
+    """A source URL checked when the download opened, whose name now resolves to
+    loopback: the ranged GET's new connection is refused, not read from."""
+    job = sim.add_job("Lora", size=1024)
+    opened = client(sim).open_download(merged(job.id))  # http://localhost:PORT/blobs/...
+    archive = sim.archive_for(job.id, "merged")
+    before = len(sim.blob_requests(archive))
+    source = ArchiveSource(opened.url, opened.size, opened.content_type, opened.etag)
+    with pytest.raises(UnsafeDownloadError, match="a loopback address"):
+        production(sim).read_range(source, 0, memoryview(bytearray(1024)))
+    assert len(sim.blob_requests(archive)) == before
 
 
 @pytest.mark.parametrize(

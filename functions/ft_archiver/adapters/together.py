@@ -8,7 +8,9 @@ A redirect is followed only to https, and only to a host whose every address is 
 (``address_refusal``): never loopback, private, link-local or the instance metadata
 service, so that whoever answers the download endpoint cannot point the archiver (and
 its IAM role's network position) at the VPC or at the role's credentials. Against the
-simulator on loopback, http and loopback are allowed (``allow_loopback``).
+simulator on loopback, http and loopback are allowed (``allow_loopback``). Every new
+connection to any host but the API's is checked again on the address it reached
+(``peer_check``), so a DNS answer that changes after the check (rebinding) is refused.
 """
 
 import http.client
@@ -24,9 +26,9 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import requests
 import urllib3
 from pydantic import BaseModel, ValidationError
-from requests.adapters import HTTPAdapter
 
 from ft_archiver import __version__
+from ft_archiver.adapters.peer_check import PeerCheckedAdapter
 from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.addresses import (
@@ -127,7 +129,9 @@ class TogetherClient:
         self._retry = retry or RetryPolicy()
         self._session = requests.Session()
         self._session.trust_env = False  # no proxy or .netrc credentials sneaking in
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        adapter = PeerCheckedAdapter(
+            self._check_peer, pool_connections=4, pool_maxsize=pool_size, max_retries=0
+        )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers.update(
@@ -290,6 +294,19 @@ class TogetherClient:
                     f"{what}: refused the redirect to {where}: {host} resolves to "
                     f"{address}, {reason}"
                 )
+
+    def _check_peer(self, scheme: str, host: str, port: int, peer: str) -> None:
+        """Every new connection, on the address it reached: the API's origin is trusted
+        as configured; any other host (storage, reached by a checked redirect) must be at
+        an address the redirect check allows, else its DNS answer changed since."""
+        if (scheme, host, port) == self._origin:
+            return
+        reason = address_refusal(parse_address(peer), allow_loopback=self._allow_loopback)
+        if reason is not None:
+            raise UnsafeDownloadError(
+                f"refused the connection to {_where(scheme, host, port)}: it reached {peer}, "
+                f"{reason} (the name resolved to another address when it was checked)"
+            )
 
     def _headers_for(self, url: str, extra: Mapping[str, str] | None) -> dict[str, str]:
         headers = dict(extra or {})
