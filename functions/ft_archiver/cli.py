@@ -149,7 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     send.add_argument("--secret", required=True, help="whsec_... (Standard Webhooks secret)")
     send.add_argument("--checkpoint-step", type=int)
     send.add_argument("--checkpoint-type")
-    send.add_argument("--key")
+    send.add_argument(
+        "--key",
+        help="exact object key, in a folder under the stack's ArchivePrefix "
+        "(e.g. models/chosen/x.tar.zst); anything else is refused 400",
+    )
     return parser
 
 
