@@ -239,3 +239,85 @@ def test_runtime_requirements_match_the_package_dependencies() -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     block = pyproject.split("dependencies = [", 1)[1].split("]", 1)[0]
     assert requirements == names(block.splitlines())
+
+
+# -- production hardening: cost, blast radius, least privilege --------------------------
+
+
+def test_concurrency_is_capped_where_it_costs() -> None:
+    webhook = resource(TEMPLATE, "WebhookFunction")
+    assert webhook["ReservedConcurrentExecutions"] == {"Ref": "WebhookReservedConcurrency"}
+    archiver = resource(TEMPLATE, "ArchiverFunction")
+    assert "ReservedConcurrentExecutions" not in archiver  # it would throttle the SQS consumer
+    source = archiver["Events"]["ArchiveRequests"]["Properties"]
+    assert source["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "ArchiverMaxConcurrency"}}
+    assert TEMPLATE["Parameters"]["ArchiverMaxConcurrency"]["MinValue"] == 2  # SQS's floor
+
+
+def test_every_function_logs_to_a_group_with_retention() -> None:
+    for function in FUNCTIONS:
+        group = resource(TEMPLATE, function)["LoggingConfig"]["LogGroup"]["Ref"]
+        assert TEMPLATE["Resources"][group]["Type"] == "AWS::Logs::LogGroup"
+        assert resource(TEMPLATE, group)["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert TEMPLATE["Parameters"]["LogRetentionDays"]["Default"] == 30
+
+
+def test_alarms_reach_the_topic() -> None:
+    alarms = {name: spec["Properties"] for name, spec in TEMPLATE["Resources"].items()
+              if spec["Type"] == "AWS::CloudWatch::Alarm"}  # fmt: skip
+    watched = {(a["Namespace"], a["MetricName"]) for a in alarms.values()}
+    assert {("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
+            ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
+            ("FtArchiver", "ArchiveFailures")} <= watched  # fmt: skip
+    for function in FUNCTIONS:
+        for metric in ("Errors", "Throttles"):
+            assert any(a["MetricName"] == metric
+                       and a["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": function}}]
+                       for a in alarms.values()), (function, metric)  # fmt: skip
+    assert all(a["AlarmActions"] == [{"Ref": "AlarmTopic"}] for a in alarms.values())
+    subscription = TEMPLATE["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert {"ArchiveDeadLetterQueueArn", "AlarmTopicArn"} <= set(TEMPLATE["Outputs"])
+
+
+def _table_statement(function: str) -> dict[str, Any]:
+    [statement] = [s for s in _statements(function)
+                   if any(str(a).startswith("dynamodb:") for a in s["Action"])]  # fmt: skip
+    return statement
+
+
+@pytest.mark.parametrize(
+    ("function", "prefix", "actions"),
+    [
+        ("WebhookFunction", "webhook#*",
+         {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}),
+        ("ArchiverFunction", "archive#*", {"dynamodb:GetItem", "dynamodb:UpdateItem"}),
+        ("PollerFunction", "poll#*",
+         {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchGetItem",
+          "dynamodb:BatchWriteItem"}),
+    ],
+)  # fmt: skip
+def test_each_function_touches_only_its_own_state_items(
+    function: str, prefix: str, actions: set[str]
+) -> None:
+    statement = _table_statement(function)
+    assert set(statement["Action"]) == actions
+    assert statement["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [prefix]}}
+
+
+def test_state_item_keys_match_the_iam_prefixes() -> None:
+    import inspect
+
+    from ft_archiver.adapters import poll_state, state
+
+    assert 'f"webhook#{' in inspect.getsource(state)
+    assert 'f"archive#{' in inspect.getsource(state)
+    assert '"poll#' in inspect.getsource(poll_state)
+
+
+def test_events_can_only_be_put_as_ft_archiver() -> None:
+    [put] = [s for s in _statements("ArchiverFunction") if s["Action"] == "events:PutEvents"]
+    assert put["Condition"] == {"StringEquals": {"events:source": "ft-archiver"}}
+    from ft_archiver.domain.events import EVENT_SOURCE
+
+    assert EVENT_SOURCE == "ft-archiver"
