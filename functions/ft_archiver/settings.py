@@ -14,9 +14,9 @@ from ft_archiver.domain.addresses import base_url_refusal
 from ft_archiver.domain.naming import validate_bucket_name
 from ft_archiver.domain.parts import (
     DEFAULT_PART_SIZE,
-    GIB,
     PART_SIZE_FLOOR,
     check_part_size,
+    default_memory_budget,
     parse_size,
 )
 from ft_archiver.domain.selection import Selection, parse_selection
@@ -65,7 +65,14 @@ class Settings(BaseSettings):
     upload_concurrency: int = Field(
         8, ge=1, le=64, validation_alias="FT_ARCHIVER_UPLOAD_CONCURRENCY"
     )
-    memory_budget: int = Field(GIB, validation_alias="FT_ARCHIVER_MEMORY_BUDGET")
+    # The part buffers' budget: as set, or derived from the function's memory, which
+    # Lambda itself puts in AWS_LAMBDA_FUNCTION_MEMORY_SIZE (see ``memory_budget``).
+    memory_budget_setting: int | None = Field(
+        None, gt=0, validation_alias="FT_ARCHIVER_MEMORY_BUDGET"
+    )
+    function_memory_mb: int | None = Field(
+        None, ge=128, validation_alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+    )
     checksum_algorithm: ChecksumAlgorithm = Field(
         "CRC64NVME", validation_alias="FT_ARCHIVER_CHECKSUM_ALGORITHM"
     )
@@ -81,7 +88,7 @@ class Settings(BaseSettings):
     retry_base_delay_s: float = Field(0.5, ge=0, validation_alias="FT_ARCHIVER_RETRY_BASE_DELAY")
     retry_max_delay_s: float = Field(20.0, ge=0, validation_alias="FT_ARCHIVER_RETRY_MAX_DELAY")
 
-    @field_validator("part_size", "part_size_floor", "memory_budget", mode="before")
+    @field_validator("part_size", "part_size_floor", "memory_budget_setting", mode="before")
     @classmethod
     def _sizes(cls, value: Any) -> Any:
         return parse_size(value) if isinstance(value, str) else value
@@ -109,6 +116,14 @@ class Settings(BaseSettings):
         else:
             parse_selection(None, value)
         return value
+
+    @property
+    def memory_budget(self) -> int:
+        """Bytes of part buffers at most: FT_ARCHIVER_MEMORY_BUDGET when set; in Lambda the
+        function's memory less the runtime's reserve; elsewhere 1 GiB."""
+        if self.memory_budget_setting is not None:
+            return self.memory_budget_setting
+        return default_memory_budget(self.function_memory_mb)
 
     @property
     def selection(self) -> Selection:

@@ -6,13 +6,18 @@ from ft_archiver.domain.parts import (
     GIB,
     MIB,
     PART_SIZE_FLOOR,
+    RUNTIME_RESERVE,
     S3_MAX_PARTS,
     Lanes,
+    default_memory_budget,
     parse_size,
     plan_lanes,
     plan_parts,
 )
 from ft_archiver.errors import ArchiveTooLargeError, ConfigurationError
+from ft_archiver.settings import Settings
+
+TIB = 1024 * GIB
 
 
 def test_ranges_cover_the_archive_exactly() -> None:
@@ -61,6 +66,46 @@ def test_a_buffer_per_lane_within_the_memory_budget() -> None:
     assert plan_lanes(8, 8, 128 * MIB, GIB) == Lanes(8, 8, 8)
     assert plan_lanes(8, 8, 512 * MIB, GIB) == Lanes(2, 2, 2)
     assert plan_lanes(8, 8, 5 * GIB, GIB) == Lanes(1, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("function_mb", "budget"),
+    [(None, GIB), (1024, 768 * MIB), (10240, 9984 * MIB), (512, 256 * MIB), (256, 128 * MIB)],
+)
+def test_the_budget_leaves_the_runtime_its_reserve(function_mb: int | None, budget: int) -> None:
+    assert default_memory_budget(function_mb) == budget
+
+
+@pytest.mark.parametrize(
+    ("size", "part_size", "lanes"),
+    [
+        # 52 MiB parts: 14 buffers (728 MiB) instead of the 20 (1040 MiB) a fixed 1 GiB
+        # budget allowed, which with the runtime exceeded the function's 1024 MB.
+        (500 * GIB, 52 * MIB, Lanes(downloads=12, uploads=8, buffers=14)),
+        # 525 MiB parts: one at a time (a second would not fit).
+        (5 * TIB, 525 * MIB, Lanes(downloads=1, uploads=1, buffers=1)),
+    ],
+)
+def test_the_plan_at_the_default_1024_mb_fits_the_function(
+    size: int, part_size: int, lanes: Lanes
+) -> None:
+    settings = Settings.model_validate({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"})
+    plan = plan_parts(size, settings.part_size, settings.part_size_floor)
+    planned = plan_lanes(
+        settings.concurrency, settings.upload_concurrency, plan.part_size, settings.memory_budget
+    )
+    assert (plan.part_size, planned) == (part_size, lanes)
+    assert plan.part_size * planned.buffers + RUNTIME_RESERVE <= 1024 * MIB
+
+
+def test_a_larger_function_runs_huge_parts_in_parallel() -> None:
+    settings = Settings.model_validate({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "10240"})
+    plan = plan_parts(5 * TIB, settings.part_size, settings.part_size_floor)
+    planned = plan_lanes(
+        settings.concurrency, settings.upload_concurrency, plan.part_size, settings.memory_budget
+    )
+    assert planned == Lanes(downloads=12, uploads=8, buffers=19)
+    assert plan.part_size * planned.buffers + RUNTIME_RESERVE <= 10240 * MIB
 
 
 @pytest.mark.parametrize(

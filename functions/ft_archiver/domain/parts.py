@@ -14,6 +14,13 @@ S3_MAX_PARTS = 10_000
 # parts grow; emulator tests lower it (Settings.part_size_floor).
 PART_SIZE_FLOOR = 8 * MIB
 DEFAULT_PART_SIZE = 8 * MIB
+# The part buffers' budget outside Lambda (the command line): the machine is the user's.
+CLI_MEMORY_BUDGET = GIB
+# What a Lambda function keeps for everything but the part buffers. Measured: the
+# archiver handler's process peaks at about 100 MiB besides its buffers, the same with
+# 8 MiB and 200 MiB parts (README, Limits); the rest is headroom for the runtime, TLS
+# and Lambda counting MB where the measurement counted MiB.
+RUNTIME_RESERVE = 256 * MIB
 
 
 @dataclass(frozen=True)
@@ -96,6 +103,16 @@ def plan_lanes(downloads: int, uploads: int, part_size: int, memory_budget: int)
     grow for a huge archive, the memory budget cuts buffers first, then lanes."""
     buffers = max(1, min(downloads + uploads, memory_budget // part_size))
     return Lanes(min(downloads, buffers), min(uploads, buffers), buffers)
+
+
+def default_memory_budget(function_memory_mb: int | None) -> int:
+    """The part buffers' share of a Lambda function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE):
+    all but the runtime's reserve, and half of a function too small for that; outside
+    Lambda (None), 1 GiB."""
+    if function_memory_mb is None:
+        return CLI_MEMORY_BUDGET
+    memory = function_memory_mb * MIB
+    return max(memory - RUNTIME_RESERVE, memory // 2)
 
 
 def parse_size(text: str) -> int:

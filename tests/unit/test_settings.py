@@ -1,0 +1,37 @@
+"""The settings model read from the environment, as Lambda and the command line give it."""
+
+import pytest
+
+from ft_archiver.domain.parts import GIB, MIB
+from ft_archiver.settings import Settings
+
+
+@pytest.fixture(autouse=True)
+def _no_budget_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("FT_ARCHIVER_MEMORY_BUDGET", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_in_lambda_the_budget_follows_the_function_memory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")  # as Lambda sets it
+    assert Settings().memory_budget == 768 * MIB
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "3008")
+    assert Settings().memory_budget == (3008 - 256) * MIB
+
+
+def test_outside_lambda_the_budget_is_1_gib() -> None:
+    assert Settings().memory_budget == GIB
+
+
+def test_an_explicit_budget_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
+    monkeypatch.setenv("FT_ARCHIVER_MEMORY_BUDGET", "512MiB")
+    assert Settings().memory_budget == 512 * MIB
+
+
+def test_a_budget_of_nothing_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FT_ARCHIVER_MEMORY_BUDGET", "0")
+    with pytest.raises(ValueError, match="FT_ARCHIVER_MEMORY_BUDGET"):
+        Settings()
