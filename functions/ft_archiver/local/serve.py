@@ -7,8 +7,12 @@ messages to the archiver handler one at a time, as Lambda's SQS event source map
 with batch size 1 and ReportBatchItemFailures does. The handlers see the environment
 the template gives them.
 
-One difference, for speed: a failed message is made visible again after
-``retry_delay_s`` instead of the queue's 5400 s visibility timeout.
+As in Lambda, a message the archiver reports failed comes back when its visibility
+expires: the mapping leaves alone a delay the handler set itself (ChangeMessageVisibility).
+One difference, for speed: a failed message whose handler set no delay (an invocation
+that raised) is made visible again after ``retry_delay_s`` instead of the queue's 5400 s
+visibility timeout. Every delivery is recorded in ``deliveries`` with the delay the
+handler chose, and a test may then play the clock (``skip_delay``) instead of waiting.
 """
 
 import base64
@@ -19,6 +23,8 @@ import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import boto3
 
 from ft_archiver.local.aws import REGION, TEST_CREDENTIALS, MotoServer
 from infra.local_stack import LocalStack, deploy_local
@@ -117,6 +123,21 @@ def sqs_event(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Delivery:
+    """One ArchiveQueue message the event source mapping handed to the archiver."""
+
+    message_id: str
+    receipt_handle: str
+    receive_count: int  # ApproximateReceiveCount, this delivery included
+    body: str
+    failed: bool  # reported in batchItemFailures, or the invocation raised
+    raised: bool  # the invocation raised: Lambda counts the whole batch failed
+    # The VisibilityTimeout of the handler's own ChangeMessageVisibility for this
+    # delivery (when it comes back); None when the handler set none.
+    visibility_s: int | None
+
+
 class _WebhookEndpoint(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -178,6 +199,9 @@ class LocalDeployment:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._saved_environment: dict[str, str | None] = {}
+        self.deliveries: list[Delivery] = []
+        self._visibility_set: dict[str, int] = {}  # receipt handle -> VisibilityTimeout
+        self._hook_id = f"ft-archiver-serve-{uuid.uuid4().hex}"
 
     @property
     def webhook_url(self) -> str:
@@ -208,6 +232,7 @@ class LocalDeployment:
         from ft_archiver.handlers import dependencies
 
         dependencies.reset()
+        self._watch_visibility_changes()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _WebhookEndpoint)
         self._http.daemon_threads = True
         self._spawn(self._http.serve_forever)
@@ -229,6 +254,10 @@ class LocalDeployment:
             self._http.server_close()
         for thread in self._threads:
             thread.join(timeout=30)
+        if boto3.DEFAULT_SESSION is not None:
+            boto3.DEFAULT_SESSION.events.unregister(
+                "before-parameter-build.sqs.ChangeMessageVisibility", unique_id=self._hook_id
+            )
         for key, value in self._saved_environment.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -267,6 +296,32 @@ class LocalDeployment:
 
     # -- the event source mapping ------------------------------------------------------
 
+    def _watch_visibility_changes(self) -> None:
+        """See the ChangeMessageVisibility calls the handlers make, as CloudTrail would:
+        through botocore's event hooks on the default session, which every client the
+        handlers build from now on inherits."""
+        if boto3.DEFAULT_SESSION is None:
+            boto3.setup_default_session()
+        assert boto3.DEFAULT_SESSION is not None
+        boto3.DEFAULT_SESSION.events.register(
+            "before-parameter-build.sqs.ChangeMessageVisibility",
+            self._saw_visibility_change,
+            unique_id=self._hook_id,
+        )
+
+    def _saw_visibility_change(self, params: dict[str, Any], **_: Any) -> None:
+        self._visibility_set[str(params["ReceiptHandle"])] = int(params["VisibilityTimeout"])
+
+    def skip_delay(self, delivery: Delivery) -> None:
+        """Make a failed delivery's message visible now, as if its delay had passed."""
+        assert self.stack is not None
+        self.aws.client("sqs").change_message_visibility(
+            QueueUrl=self.stack.queue_url,
+            ReceiptHandle=delivery.receipt_handle,
+            VisibilityTimeout=0,
+        )
+        self._visibility_set.pop(delivery.receipt_handle, None)  # our own call, not the handler's
+
     def poll_forever(self) -> None:
         while not self._stop.is_set():
             try:
@@ -279,6 +334,11 @@ class LocalDeployment:
 
     def poll_once(self, wait_s: int = 0, timeout_s: float | None = None) -> int:
         """Receive at most one message and run the archiver on it; returns how many ran."""
+        return len(self.deliver(wait_s, timeout_s))
+
+    def deliver(self, wait_s: int = 0, timeout_s: float | None = None) -> list[Delivery]:
+        """Receive at most one message and run the archiver on it; returns the delivery
+        made (also recorded in ``deliveries``)."""
         assert self.stack is not None
         from ft_archiver.handlers import archiver as archiver_handler
 
@@ -290,21 +350,42 @@ class LocalDeployment:
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         ).get("Messages", [])
+        made: list[Delivery] = []
         for message in messages:
+            receipt = message["ReceiptHandle"]
             context = LambdaContext("ArchiverFunction", timeout_s or self.archiver_timeout_s)
+            raised = False
             try:
                 result = archiver_handler.handler(sqs_event(message, self.stack.queue_arn), context)
                 failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
             except Exception:  # a crashed invocation: Lambda retries the whole batch
                 failed = {message["MessageId"]}
+                raised = True
+            chosen = self._visibility_set.pop(receipt, None)
             if message["MessageId"] in failed:
-                sqs.change_message_visibility(
-                    QueueUrl=self.stack.queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=self.retry_delay_s,
-                )
+                # Lambda leaves a failed message to its visibility: the handler's delay if
+                # it set one, else the queue's timeout, for which retry_delay_s stands in.
+                if chosen is None:
+                    sqs.change_message_visibility(
+                        QueueUrl=self.stack.queue_url,
+                        ReceiptHandle=receipt,
+                        VisibilityTimeout=self.retry_delay_s,
+                    )
+                    self._visibility_set.pop(receipt, None)  # our own call
             else:
-                sqs.delete_message(
-                    QueueUrl=self.stack.queue_url, ReceiptHandle=message["ReceiptHandle"]
+                sqs.delete_message(QueueUrl=self.stack.queue_url, ReceiptHandle=receipt)
+            made.append(
+                Delivery(
+                    message_id=message["MessageId"],
+                    receipt_handle=receipt,
+                    receive_count=int(
+                        message.get("Attributes", {}).get("ApproximateReceiveCount", 1)
+                    ),
+                    body=message["Body"],
+                    failed=message["MessageId"] in failed,
+                    raised=raised,
+                    visibility_s=chosen,
                 )
-        return len(messages)
+            )
+        self.deliveries.extend(made)
+        return made
