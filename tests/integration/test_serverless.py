@@ -7,11 +7,19 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 import requests
 
+from ft_archiver.adapters.state import DynamoStateStore
+from ft_archiver.domain.checkpoints import (
+    TrainingType,
+    parse_checkpoint_type,
+    parse_job_ref,
+    resolve_download,
+)
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.naming import normalize
 from ft_archiver.local.aws import capture_events, read_events
@@ -20,6 +28,7 @@ from ft_archiver.local.serve import LocalDeployment
 from ft_archiver.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver.local.webhook_sender import signed_headers
 from ft_archiver.observability import logger
+from ft_archiver.service.archive import Destination, idempotency_key
 
 from .event_schemas import validate_event
 
@@ -121,6 +130,22 @@ def topology(
     together.set_faults(Faults())
     yield Topology(deployment, together)
     together.set_faults(Faults())
+
+
+@contextmanager
+def logged() -> Iterator[list[dict[str, Any]]]:
+    """The JSON log lines the handlers write inside the block, parsed."""
+    captured = io.StringIO()
+    handler = logging.StreamHandler(captured)
+    handler.setFormatter(logger.registered_formatter)
+    target = logging.getLogger(logger.name)
+    target.addHandler(handler)
+    lines: list[dict[str, Any]] = []
+    try:
+        yield lines
+    finally:
+        target.removeHandler(handler)
+        lines.extend(json.loads(line) for line in captured.getvalue().splitlines())
 
 
 def lora(topology: Topology, size: int = 600 * KIB) -> SimJob:
@@ -509,6 +534,7 @@ def test_failing_source_retries_then_dead_letters(topology: Topology) -> None:
     assert runs == 5  # maxReceiveCount in template.yaml
     deliveries = topology.local.deliveries[before:]
     assert [(d.receive_count, d.failed) for d in deliveries] == [(n, True) for n in range(1, 6)]
+    assert not any(d.raised for d in deliveries)  # reported, not a Lambda error
     assert topology.queued(topology.stack.dead_letter_queue_url) == 1
     events = topology.events()
     assert len(events) == 5
@@ -518,6 +544,44 @@ def test_failing_source_retries_then_dead_letters(topology: Topology) -> None:
     key = f"{topology.stack.prefix}{normalize(job.model_output_name or '')}.tar.zst"
     assert topology.versions(key) == []
     assert topology.versions(f"{key}.manifest.json") == []
+
+
+def hold_lease(topology: Topology, job: SimJob) -> None:
+    """Another archiver's live lease on the LoRA job's default archive, in the state table."""
+    spec = resolve_download(parse_job_ref(job.id), parse_checkpoint_type(None), TrainingType.LORA)
+    key = idempotency_key(spec, Destination(topology.stack.bucket, topology.stack.prefix), None)
+    ledger = DynamoStateStore(topology.local.aws.client("dynamodb"), topology.stack.table_name)
+    assert ledger.claim_archive(key, "another-archiver", lease_s=600, ttl_s=3600) is None
+
+
+def test_a_request_whose_lease_is_held_elsewhere_comes_back_without_an_error(
+    topology: Topology,
+) -> None:
+    job = lora(topology)
+    hold_lease(topology, job)
+    assert topology.send({"id": job.id}).status_code == 202
+    with logged() as lines:
+        [delivery] = topology.local.deliver(wait_s=0)
+    assert (delivery.failed, delivery.raised) == (True, False)
+    assert "another archiver holds this request; retrying later" in {
+        line["message"] for line in lines
+    }
+    assert [line for line in lines if line["level"] not in ("DEBUG", "INFO")] == []
+    assert topology.events(wait_s=1) == []  # the holder reports the outcome
+    assert topology.queued() == 1
+
+
+def test_a_malformed_request_is_logged_by_field_and_retried(topology: Topology) -> None:
+    topology.sqs.send_message(
+        QueueUrl=topology.stack.queue_url, MessageBody=json.dumps({"id": "ft-x"})
+    )
+    with logged() as lines:
+        [delivery] = topology.local.deliver(wait_s=0)
+    assert (delivery.failed, delivery.raised) == (True, False)
+    [error] = [line for line in lines if line["level"] == "ERROR"]
+    assert (error["message"], error["fields"]) == ("malformed archive request", ["received_at"])
+    topology.local.skip_delay(delivery)  # its retry would only fail again
+    topology.drain(topology.stack.queue_url)
 
 
 def test_rule_failure_is_reported_once_and_not_retried(topology: Topology) -> None:

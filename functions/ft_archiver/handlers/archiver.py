@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.errors import ArchiveInProgressError, ArchiverError, TransferSuspendedError
@@ -19,12 +20,36 @@ from ft_archiver.observability import logger, metrics, tracer
 from ft_archiver.service.archive import ArchiveRequest, Destination
 from ft_archiver.service.fan_out import fan_out
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A failed message is reported in batchItemFailures, never by failing the invocation:
+# with batch size 1 every failure is the entire batch, which Powertools would otherwise
+# raise as a Lambda error carrying a full traceback, even for a lease held elsewhere.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
-    """Raise to have the message retried (and, at last, dead-lettered)."""
-    message = ArchiveMessage.model_validate_json(record.body)  # malformed: to the DLQ
+    """Raise to have the message retried (and, at last, dead-lettered); every failure
+    that raises is logged once, here."""
+    try:
+        _archive_record(record, lambda_context)
+    except ArchiveInProgressError:
+        # Not an error: the lease holder reports the outcome; this delivery comes back.
+        logger.info("another archiver holds this request; retrying later")
+        raise
+    except ArchiverError as exc:  # a retryable failure, or a setting missing
+        log = logger.warning if exc.retryable else logger.error
+        log("archive failed; the message will be retried", extra={"error": str(exc)})
+        raise
+    except ValidationError as exc:  # retried, then dead-lettered, where it can be read
+        fields = sorted({".".join(map(str, error["loc"])) for error in exc.errors()})
+        logger.error("malformed archive request", extra={"fields": fields})
+        raise
+    except Exception:
+        logger.exception("unexpected failure; the message will be retried")
+        raise
+
+
+def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    message = ArchiveMessage.model_validate_json(record.body)
     logger.set_correlation_id(message.correlation_id)
     logger.append_keys(fine_tune_id=message.id, checkpoint_step=message.checkpoint_step)
     if message.has_selection:
@@ -52,12 +77,10 @@ def archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
         logger.info("continuing in a new invocation", extra={"at": str(suspended)})
         return
     except ArchiveInProgressError:
-        logger.info("another archiver holds this request; retrying later")
         raise
     except ArchiverError as exc:
         metrics.add_metric(name="ArchiveFailures", unit=MetricUnit.Count, value=1)
         if exc.retryable:
-            logger.warning("archive failed; the message will be retried", extra={"error": str(exc)})
             raise
         logger.error("archive refused; not retried", extra={"error": str(exc)})
         return
@@ -78,7 +101,6 @@ def _expand(message: ArchiveMessage) -> None:
         targets = fan_out(dependencies.together(), dependencies.continuation_queue(), message)
     except ArchiverError as exc:
         if exc.retryable:
-            logger.warning("selection not expanded; retried", extra={"error": str(exc)})
             raise
         metrics.add_metric(name="ArchiveFailures", unit=MetricUnit.Count, value=1)
         logger.error("selection refused; not retried", extra={"error": str(exc)})
