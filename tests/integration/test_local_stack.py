@@ -221,6 +221,12 @@ def test_poller_parameters_are_valid_settings() -> None:
     assert settings.archive_since is None
 
 
+def test_archiver_may_delay_the_retry_of_an_archive_queue_message() -> None:
+    [queue] = [s for s in _statements("ArchiverFunction") if "sqs:SendMessage" in s["Action"]]
+    assert "sqs:ChangeMessageVisibility" in queue["Action"]
+    assert queue["Resource"] == {"Fn::GetAtt": ["ArchiveQueue", "Arn"]}
+
+
 def test_archiver_writes_only_under_the_prefix() -> None:
     [s3] = [s for s in _statements("ArchiverFunction") if "s3:PutObject" in s["Action"]]
     template_text = s3["Resource"]["Fn::Sub"][0]

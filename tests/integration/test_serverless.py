@@ -535,6 +535,8 @@ def test_failing_source_retries_then_dead_letters(topology: Topology) -> None:
     deliveries = topology.local.deliveries[before:]
     assert [(d.receive_count, d.failed) for d in deliveries] == [(n, True) for n in range(1, 6)]
     assert not any(d.raised for d in deliveries)  # reported, not a Lambda error
+    # back after 1, 2, 4, 8 (and 15) minutes, not the queue's 90 (the test skips them)
+    assert [d.visibility_s for d in deliveries] == [60, 120, 240, 480, 900]
     assert topology.queued(topology.stack.dead_letter_queue_url) == 1
     events = topology.events()
     assert len(events) == 5
@@ -563,12 +565,18 @@ def test_a_request_whose_lease_is_held_elsewhere_comes_back_without_an_error(
     with logged() as lines:
         [delivery] = topology.local.deliver(wait_s=0)
     assert (delivery.failed, delivery.raised) == (True, False)
-    assert "another archiver holds this request; retrying later" in {
-        line["message"] for line in lines
-    }
+    [waiting] = [
+        line
+        for line in lines
+        if line["message"] == "another archiver holds this request; retrying later"
+    ]
+    assert (waiting["level"], waiting["retry_in_s"]) == ("INFO", 960)
     assert [line for line in lines if line["level"] not in ("DEBUG", "INFO")] == []
+    assert delivery.visibility_s == 960  # once the holder's lease could have expired
     assert topology.events(wait_s=1) == []  # the holder reports the outcome
     assert topology.queued() == 1
+    topology.local.skip_delay(delivery)
+    topology.drain(topology.stack.queue_url)
 
 
 def test_a_malformed_request_is_logged_by_field_and_retried(topology: Topology) -> None:
@@ -580,6 +588,7 @@ def test_a_malformed_request_is_logged_by_field_and_retried(topology: Topology) 
     assert (delivery.failed, delivery.raised) == (True, False)
     [error] = [line for line in lines if line["level"] == "ERROR"]
     assert (error["message"], error["fields"]) == ("malformed archive request", ["received_at"])
+    assert delivery.visibility_s == error["retry_in_s"] == 60
     topology.local.skip_delay(delivery)  # its retry would only fail again
     topology.drain(topology.stack.queue_url)
 

@@ -43,6 +43,17 @@ class SqsArchiveQueue:
             raise StorageError(f"SQS SendMessage failed ({type(exc).__name__})") from None
         return response["MessageId"]
 
+    def retry_later(self, receipt_handle: str, delay_s: int) -> None:
+        """Make a received message visible again after ``delay_s`` seconds."""
+        try:
+            self._client.change_message_visibility(
+                QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay_s
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(
+                f"SQS ChangeMessageVisibility failed ({type(exc).__name__})"
+            ) from None
+
     def send_batch(self, messages: Sequence[ArchiveMessage]) -> list[str]:
         """SendMessageBatch, ten at a time; any entry refused fails the whole call (the
         entries that went are duplicates the archiver's idempotency key absorbs)."""

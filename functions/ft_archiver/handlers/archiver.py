@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from ft_archiver.domain.messages import ArchiveMessage
+from ft_archiver.domain.redelivery import lease_wait_s, retry_delay_s
 from ft_archiver.errors import ArchiveInProgressError, ArchiverError, TransferSuspendedError
 from ft_archiver.handlers import dependencies
 from ft_archiver.observability import logger, metrics, tracer
@@ -28,24 +29,48 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 
 def archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
     """Raise to have the message retried (and, at last, dead-lettered); every failure
-    that raises is logged once, here."""
+    that raises is logged once, here, and sets when the message comes back."""
     try:
         _archive_record(record, lambda_context)
     except ArchiveInProgressError:
         # Not an error: the lease holder reports the outcome; this delivery comes back.
-        logger.info("another archiver holds this request; retrying later")
+        retry = _retry_later(record, waiting=True)
+        logger.info("another archiver holds this request; retrying later", extra=retry)
         raise
     except ArchiverError as exc:  # a retryable failure, or a setting missing
         log = logger.warning if exc.retryable else logger.error
-        log("archive failed; the message will be retried", extra={"error": str(exc)})
+        retry = _retry_later(record)
+        log("archive failed; the message will be retried", extra={"error": str(exc), **retry})
         raise
     except ValidationError as exc:  # retried, then dead-lettered, where it can be read
         fields = sorted({".".join(map(str, error["loc"])) for error in exc.errors()})
-        logger.error("malformed archive request", extra={"fields": fields})
+        retry = _retry_later(record)
+        logger.error("malformed archive request", extra={"fields": fields, **retry})
         raise
     except Exception:
-        logger.exception("unexpected failure; the message will be retried")
+        retry = _retry_later(record)
+        logger.exception("unexpected failure; the message will be retried", extra=retry)
         raise
+
+
+def _retry_later(record: SQSRecord, waiting: bool = False) -> dict[str, Any]:
+    """Bring the message back after a delay that grows with its receives, instead of the
+    queue's 90-minute visibility timeout; what was set, for the log line."""
+    try:
+        receives = int(record.attributes.approximate_receive_count)
+    except (TypeError, ValueError):
+        receives = 1
+    delay = (
+        lease_wait_s(receives, dependencies.settings().lease_s)
+        if waiting
+        else retry_delay_s(receives)
+    )
+    try:
+        dependencies.continuation_queue().retry_later(record.receipt_handle, delay)
+    except ArchiverError as exc:  # the queue's visibility timeout applies instead
+        logger.warning("the retry delay was not set", extra={"error": str(exc)})
+        return {"receive_count": receives, "retry_in_s": None}
+    return {"receive_count": receives, "retry_in_s": delay}
 
 
 def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
