@@ -151,6 +151,10 @@ class TransferSuspendedError(ArchiveError):
     retryable = True
 
 
+class ContinuationLimitError(ArchiveError):
+    """The archive would need more continuations than allowed; its upload was aborted."""
+
+
 class NoProgressError(ArchiveError):
     """An invocation reached its deadline without finishing a single part."""
 

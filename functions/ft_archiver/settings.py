@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     # Stop taking new parts when the Lambda has less than this left, and continue in a new
     # invocation: enough to finish the parts under way and save progress.
     deadline_margin_s: float = Field(60.0, ge=0, validation_alias="FT_ARCHIVER_DEADLINE_MARGIN")
+    # How many times one archive may continue in a new invocation; at the next deadline
+    # beyond that it fails (upload aborted, failure event). The stack's MaxContinuations.
+    max_continuations: int = Field(100, ge=0, validation_alias="FT_ARCHIVER_MAX_CONTINUATIONS")
     # How long a claim on an archive holds if its holder dies: past the function's 900 s.
     lease_s: float = Field(960.0, gt=0, validation_alias="FT_ARCHIVER_LEASE")
     connect_timeout_s: float = Field(10.0, gt=0, validation_alias="FT_ARCHIVER_CONNECT_TIMEOUT")

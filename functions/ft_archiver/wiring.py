@@ -135,6 +135,7 @@ def build_archiver(settings: Settings, span: Span = no_span) -> Archiver:
         ledger=state_store(settings),
         span=span,
         deadline_margin_s=settings.deadline_margin_s,
+        max_continuations=settings.max_continuations,
         lease_s=settings.lease_s,
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ft_archiver.domain.redelivery import lease_wait_s
 from ft_archiver.local.aws import MotoServer
 from ft_archiver.settings import Settings
 from infra.local_stack import LocalStack, deploy_local
@@ -225,6 +226,26 @@ def test_archiver_may_delay_the_retry_of_an_archive_queue_message() -> None:
     [queue] = [s for s in _statements("ArchiverFunction") if "sqs:SendMessage" in s["Action"]]
     assert "sqs:ChangeMessageVisibility" in queue["Action"]
     assert queue["Resource"] == {"Fn::GetAtt": ["ArchiveQueue", "Arn"]}
+
+
+def test_archiver_continuations_are_capped_by_a_parameter(stack: LocalStack) -> None:
+    env = function_environment(TEMPLATE, "ArchiverFunction")
+    assert env["FT_ARCHIVER_MAX_CONTINUATIONS"] == {"Ref": "MaxContinuations"}
+    parameter = TEMPLATE["Parameters"]["MaxContinuations"]
+    assert stack.environments["ArchiverFunction"]["FT_ARCHIVER_MAX_CONTINUATIONS"] == "100"
+    settings = Settings.model_validate({"FT_ARCHIVER_MAX_CONTINUATIONS": "100"})
+    assert settings.max_continuations == parameter["Default"] == 100
+    # The longest chain the parameter allows (MaxValue continuations after the first
+    # invocation) ends before the bucket's lifecycle rule aborts its upload, and before
+    # a duplicate request waiting on it has used its receives.
+    longest_chain_s = (parameter["MaxValue"] + 1) * resource(TEMPLATE, "ArchiverFunction")[
+        "Timeout"
+    ]
+    [rule] = props("ArchiveBucket")["LifecycleConfiguration"]["Rules"]
+    assert longest_chain_s < rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] * 86_400
+    receives = props("ArchiveQueue")["RedrivePolicy"]["maxReceiveCount"]
+    waits_s = sum(lease_wait_s(n, settings.lease_s) for n in range(1, receives))
+    assert longest_chain_s < waits_s
 
 
 def test_archiver_writes_only_under_the_prefix() -> None:

@@ -675,3 +675,47 @@ def test_an_archive_longer_than_one_invocation_continues_and_completes(
         r.range or "" for r in topology.together.blob_requests(archive) if r.range != "bytes=0-1"
     ]
     assert len(ranges) == len(set(ranges)) == 16
+
+
+@pytest.mark.usefixtures("two_lanes")
+def test_an_archive_past_the_continuation_limit_fails_cleanly_and_can_be_asked_again(
+    topology: Topology, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ft_archiver.handlers import dependencies
+
+    monkeypatch.setenv("FT_ARCHIVER_MAX_CONTINUATIONS", "1")  # the stack's MaxContinuations
+    dependencies.reset()
+    job = lora(topology, size=4 * 1024 * KIB)  # needs at least 3 invocations of 2 s
+    topology.together.set_faults(Faults(rate_limit_bps=512 * KIB))
+    assert topology.send({"id": job.id}).status_code == 202
+    before = len(topology.local.deliveries)
+    runs = 0
+    while topology.queued() and runs < 10:
+        runs += topology.run_archiver(timeout_s=2.0)
+    consumed = [d for d in topology.local.deliveries[before:] if not d.failed]
+    # the request, then its one continuation, which met the deadline at the limit
+    assert [json.loads(d.body)["continuations"] for d in consumed] == [0, 1]
+    assert topology.queued() == 0
+    assert topology.queued(topology.stack.dead_letter_queue_url) == 0
+    [event] = topology.events()
+    failed = event["detail"]
+    assert (event["detail-type"], failed["error_type"], failed["retryable"]) == (
+        "Fine-tune Archive Failed", "ContinuationLimitError", False,
+    )  # fmt: skip
+    assert "more than 1 continuations" in failed["error"]
+    assert "raise MaxContinuations" in failed["error"]
+    assert topology.open_uploads() == []
+    key = f"{topology.stack.prefix}{normalize(job.model_output_name or '')}.tar.zst"
+    assert topology.versions(key) == []
+    # released, not left paused or leased: asked again with room, it starts afresh
+    monkeypatch.setenv("FT_ARCHIVER_MAX_CONTINUATIONS", "100")
+    dependencies.reset()
+    assert topology.send({"id": job.id}).status_code == 202
+    runs = 0
+    while topology.queued() and runs < 20:
+        runs += topology.run_archiver(timeout_s=2.0)
+    [archived] = topology.events()
+    assert archived["detail-type"] == "Fine-tune Archived"
+    archive = topology.together.archive_for(job.id, "merged")
+    assert archived["detail"]["sha256"] == topology.together.sha256(archive)
+    assert topology.open_uploads() == []

@@ -7,7 +7,7 @@ archiver fans a selection out into one message per archive; ``origin`` says whic
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 Origin = Literal["webhook", "poller", "backfill", "selection"]
 
@@ -26,6 +26,9 @@ class ArchiveMessage(BaseModel):
     # enqueue one message per archive instead of archiving this one.
     checkpoints: str | None = None
     checkpoint_types: str | None = None
+    # How many continuations came before this message: the archiver sends the same
+    # request on with one more each time it suspends at its deadline.
+    continuations: int = Field(0, ge=0)
 
     @property
     def correlation_id(self) -> str:

@@ -93,13 +93,19 @@ def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
             # from the webhook that checked it: it is held to the prefix here too.
             Destination(settings.archive_bucket, settings.archive_prefix, confine_keys=True),
             remaining_s=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
+            continuation=message.continuations,
         )
     except TransferSuspendedError as suspended:
         # Progress is saved and the upload left open: a new message continues it (a
-        # fresh message, so that long archives do not run into maxReceiveCount).
-        dependencies.continuation_queue().send(message)
+        # fresh message, so that long archives do not run into maxReceiveCount), with
+        # one more continuation counted against FT_ARCHIVER_MAX_CONTINUATIONS.
+        following = message.model_copy(update={"continuations": message.continuations + 1})
+        dependencies.continuation_queue().send(following)
         metrics.add_metric(name="ArchiveContinuations", unit=MetricUnit.Count, value=1)
-        logger.info("continuing in a new invocation", extra={"at": str(suspended)})
+        logger.info(
+            "continuing in a new invocation",
+            extra={"at": str(suspended), "continuation": following.continuations},
+        )
         return
     except ArchiveInProgressError:
         raise

@@ -47,6 +47,7 @@ from ft_archiver.domain.parts import Lanes, PartPlan, plan_lanes, plan_parts
 from ft_archiver.errors import (
     ArchiveInProgressError,
     ArchiverError,
+    ContinuationLimitError,
     EventPublishError,
     TransferSuspendedError,
     UploadGoneError,
@@ -224,6 +225,7 @@ class Archiver:
         lease_s: float = 960.0,
         ledger_ttl_s: int = 30 * 24 * 3600,
         deadline_margin_s: float = 60.0,
+        max_continuations: int | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._together = together
@@ -235,6 +237,7 @@ class Archiver:
         self._lease_s = lease_s
         self._ledger_ttl_s = ledger_ttl_s
         self._deadline_margin_s = deadline_margin_s
+        self._max_continuations = max_continuations
         self._clock = clock
 
     def archive(
@@ -245,6 +248,7 @@ class Archiver:
         stop: threading.Event | None = None,
         on_size: Callable[[int], None] | None = None,
         remaining_s: Callable[[], float] | None = None,
+        continuation: int = 0,
     ) -> ArchivedDetail:
         """Archive one fine-tune. Rule errors found before any lookup raise without an
         event; any failure after that publishes ``Fine-tune Archive Failed`` and re-raises.
@@ -255,7 +259,9 @@ class Archiver:
         With a ledger, progress is checkpointed as parts finish and a claim resumes it;
         with ``remaining_s`` (the Lambda's time left), the transfer stops taking parts
         when that drops below the margin, and TransferSuspendedError asks the caller to
-        continue in a new invocation."""
+        continue in a new invocation. ``continuation`` counts the invocations that came
+        before this one; once it reaches ``max_continuations``, the deadline fails the
+        archive instead (ContinuationLimitError: upload aborted, failure event)."""
         valid = validate_request(request, destination.prefix if destination.confine_keys else None)
         resolved_type = valid.requested_type
         owner = uuid.uuid4().hex
@@ -290,7 +296,9 @@ class Archiver:
             filename = archive_filename(spec, job.model_output_name, source.content_type)
             key = object_key(destination.prefix, filename, valid.key)
             manifest_at = manifest_key(key)
-            resumption = self._resumption(ledger_key, owner, key, source, progress, remaining_s)
+            resumption = self._resumption(
+                ledger_key, owner, key, source, progress, remaining_s, continuation
+            )
             with self._span("s3.transfer"):
                 result = self._transfer(
                     spec, source, destination.bucket, key, on_progress, stop, resumption
@@ -446,6 +454,7 @@ class Archiver:
         source: ArchiveSource,
         progress: dict[str, Any] | None,
         remaining_s: Callable[[], float] | None,
+        continuation: int,
     ) -> "Resumption":
         ledger = self._ledger
         save: Checkpoint | None = None
@@ -455,10 +464,21 @@ class Archiver:
             save = _progress_saver(ledger, ledger_key, owner, key, source)
         suspend = None
         if remaining_s is not None:
-            left, margin = remaining_s, self._deadline_margin_s
+            left, margin, limit = remaining_s, self._deadline_margin_s, self._max_continuations
 
             def suspend() -> bool:
-                return left() < margin
+                if left() >= margin:
+                    return False
+                if limit is not None and continuation >= limit:
+                    # Raised into the transfer, which aborts the upload as for any failure.
+                    raise ContinuationLimitError(
+                        f"the archive needs more than {limit} continuations (the stack's "
+                        f"MaxContinuations, FT_ARCHIVER_MAX_CONTINUATIONS): invocation "
+                        f"{continuation + 1} reached its deadline and the upload was aborted; "
+                        "raise MaxContinuations, or ArchiverMemorySize for more parts in "
+                        "flight, and request the archive again"
+                    )
+                return True
 
         return Resumption(progress, save, suspend, source.etag)
 

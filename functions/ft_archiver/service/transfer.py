@@ -326,7 +326,9 @@ def transfer_multipart(
     """Upload every part (after those a resumed transfer already has), complete with the
     full-object CRC, verify; abort on any failure. When ``should_suspend`` says so, take
     no new parts, let those under way finish, checkpoint, and leave the upload open:
-    TransferSuspendedError tells the caller to continue later."""
+    TransferSuspendedError tells the caller to continue later. An exception raised by
+    ``should_suspend`` (no continuation allowed) fails the transfer like a failed part:
+    the parts under way are cancelled and the upload is aborted."""
     pool = BufferPool(lanes.buffers, plan.part_size)
     halt = Halt(stop)
     opened = (

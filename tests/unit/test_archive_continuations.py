@@ -1,0 +1,79 @@
+"""The continuation limit in the archive's steps, against in-memory fakes: at the limit
+the deadline fails the archive cleanly; below it the deadline suspends."""
+
+import itertools
+from collections.abc import Callable
+
+import pytest
+
+from ft_archiver.domain.checksums import ALGORITHMS
+from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED
+from ft_archiver.errors import ContinuationLimitError, TransferSuspendedError
+from ft_archiver.service.archive import Archiver, ArchiveRequest, Destination, TransferOptions
+
+from .fakes import FakeArchiveLedger, FakePublisher, FakeStore, FakeTogether
+
+JOB_ID = "ft-0123abcd"
+OPTIONS = TransferOptions(
+    part_size=1024, part_size_floor=1024, concurrency=1, upload_concurrency=1,
+    memory_budget=1 << 20, algorithm=ALGORITHMS["CRC64NVME"],
+)  # fmt: skip
+JOB = {"id": JOB_ID, "status": "completed", "model_output_name": "acme/m",
+       "training_type": {"type": "Lora"}}  # fmt: skip
+LIMIT = 3
+
+
+class World:
+    def __init__(self) -> None:
+        data = bytes(i % 251 for i in range(3000))  # three parts
+        self.store = FakeStore()
+        self.publisher = FakePublisher()
+        self.ledger = FakeArchiveLedger()
+        self.archiver = Archiver(
+            FakeTogether(data, JOB, []), self.store, self.publisher, OPTIONS,
+            ledger=self.ledger, deadline_margin_s=1.0, max_continuations=LIMIT,
+        )  # fmt: skip
+
+    def archive(self, continuation: int, remaining_s: Callable[[], float]) -> None:
+        self.archiver.archive(
+            ArchiveRequest(JOB_ID), Destination("b", "models/"),
+            remaining_s=remaining_s, continuation=continuation,
+        )  # fmt: skip
+
+    @property
+    def status(self) -> str:
+        [item] = self.ledger.items.values()
+        return str(item["status"])
+
+
+def test_at_the_limit_the_deadline_aborts_releases_and_reports() -> None:
+    world = World()
+    with pytest.raises(ContinuationLimitError, match=f"more than {LIMIT} continuations"):
+        world.archive(continuation=LIMIT, remaining_s=lambda: 0.0)
+    [upload] = world.store.uploads
+    assert upload.aborted
+    assert world.store.objects == {}
+    assert world.status == "failed"  # released: a later request starts afresh
+    [(detail_type, failed)] = world.publisher.events
+    assert (detail_type, failed["error_type"], failed["retryable"]) == (
+        ARCHIVE_FAILED, "ContinuationLimitError", False,
+    )  # fmt: skip
+    assert "raise MaxContinuations" in failed["error"]
+
+
+def test_below_the_limit_the_deadline_suspends_and_keeps_the_upload() -> None:
+    world = World()
+    checks = itertools.count()
+    with pytest.raises(TransferSuspendedError):
+        # time for the first part (two checks per part taken), then the deadline
+        world.archive(continuation=LIMIT - 1, remaining_s=lambda: 60.0 - 60 * (next(checks) >= 2))
+    [upload] = world.store.uploads
+    assert not upload.aborted
+    assert world.status == "paused"
+    assert world.publisher.events == []
+
+
+def test_at_the_limit_an_archive_that_meets_no_deadline_completes() -> None:
+    world = World()
+    world.archive(continuation=LIMIT, remaining_s=lambda: 60.0)
+    assert [detail_type for detail_type, _ in world.publisher.events] == [ARCHIVED]
