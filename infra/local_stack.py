@@ -3,8 +3,9 @@ template itself so the two cannot drift; ``tests/integration/test_local_stack.py
 reads every setting back and compares it with the template.
 
 Not reproduced locally, on purpose: the TLS-only bucket policy (loopback is plain HTTP,
-and moto does not evaluate bucket policies), IAM (moto does not enforce it), and the
-functions themselves (``ft-archiver serve`` runs their handlers in-process).
+and moto does not evaluate bucket policies), IAM (moto does not enforce it), the
+functions themselves (``ft-archiver serve`` runs their handlers in-process), and the
+CloudWatch alarms (no Lambda metrics exist locally to feed them).
 """
 
 import base64

@@ -248,6 +248,26 @@ def test_archiver_continuations_are_capped_by_a_parameter(stack: LocalStack) -> 
     assert longest_chain_s < waits_s
 
 
+def test_archiver_may_continue_itself_through_its_queue() -> None:
+    # Lambda's recursive loop detection would stop a long archive's continuations.
+    assert resource(TEMPLATE, "ArchiverFunction")["RecursiveLoop"] == "Allow"
+
+
+def test_an_alarm_watches_for_dropped_recursive_invocations() -> None:
+    [alarm] = [
+        spec["Properties"]
+        for spec in TEMPLATE["Resources"].values()
+        if spec["Type"] == "AWS::CloudWatch::Alarm"
+        and spec["Properties"]["MetricName"] == "RecursiveInvocationsDropped"
+    ]
+    assert alarm["Namespace"] == "AWS/Lambda"
+    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ArchiverFunction"}}]
+    condition = (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"])
+    assert condition == ("Sum", "GreaterThanThreshold", 0)  # any dropped invocation
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
 def test_archiver_writes_only_under_the_prefix() -> None:
     [s3] = [s for s in _statements("ArchiverFunction") if "s3:PutObject" in s["Action"]]
     template_text = s3["Resource"]["Fn::Sub"][0]
