@@ -556,14 +556,28 @@ def hold_lease(topology: Topology, job: SimJob) -> None:
     assert ledger.claim_archive(key, "another-archiver", lease_s=600, ttl_s=3600) is None
 
 
+def emitted_metrics(output: str) -> dict[str, Any]:
+    """The metric values in the Embedded Metric Format lines Powertools printed."""
+    found: dict[str, Any] = {}
+    for line in output.splitlines():
+        if line.startswith("{") and '"_aws"' in line:
+            document = json.loads(line)
+            for directive in document["_aws"]["CloudWatchMetrics"]:
+                found.update({m["Name"]: document[m["Name"]] for m in directive["Metrics"]})
+    return found
+
+
 def test_a_request_whose_lease_is_held_elsewhere_comes_back_without_an_error(
-    topology: Topology,
+    topology: Topology, capsys: pytest.CaptureFixture[str]
 ) -> None:
     job = lora(topology)
     hold_lease(topology, job)
     assert topology.send({"id": job.id}).status_code == 202
+    capsys.readouterr()
     with logged() as lines:
         [delivery] = topology.local.deliver(wait_s=0)
+    # counted as a wait, not a failure (and no "no metrics to publish" warning)
+    assert emitted_metrics(capsys.readouterr().out) == {"ArchiveLeaseWaits": [1.0]}
     assert (delivery.failed, delivery.raised) == (True, False)
     [waiting] = [
         line
@@ -579,13 +593,17 @@ def test_a_request_whose_lease_is_held_elsewhere_comes_back_without_an_error(
     topology.drain(topology.stack.queue_url)
 
 
-def test_a_malformed_request_is_logged_by_field_and_retried(topology: Topology) -> None:
+def test_a_malformed_request_is_logged_by_field_and_retried(
+    topology: Topology, capsys: pytest.CaptureFixture[str]
+) -> None:
     topology.sqs.send_message(
         QueueUrl=topology.stack.queue_url, MessageBody=json.dumps({"id": "ft-x"})
     )
+    capsys.readouterr()
     with logged() as lines:
         [delivery] = topology.local.deliver(wait_s=0)
     assert (delivery.failed, delivery.raised) == (True, False)
+    assert emitted_metrics(capsys.readouterr().out) == {"ArchiveRetries": [1.0]}
     [error] = [line for line in lines if line["level"] == "ERROR"]
     assert (error["message"], error["fields"]) == ("malformed archive request", ["received_at"])
     assert delivery.visibility_s == error["retry_in_s"] == 60

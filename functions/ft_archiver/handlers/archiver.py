@@ -65,6 +65,9 @@ def _retry_later(record: SQSRecord, waiting: bool = False) -> dict[str, Any]:
         if waiting
         else retry_delay_s(receives)
     )
+    metrics.add_metric(
+        name="ArchiveLeaseWaits" if waiting else "ArchiveRetries", unit=MetricUnit.Count, value=1
+    )
     try:
         dependencies.continuation_queue().retry_later(record.receipt_handle, delay)
     except ArchiverError as exc:  # the queue's visibility timeout applies instead
