@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     # How many times one archive may continue in a new invocation; at the next deadline
     # beyond that it fails (upload aborted, failure event). The stack's MaxContinuations.
     max_continuations: int = Field(100, ge=0, validation_alias="FT_ARCHIVER_MAX_CONTINUATIONS")
+    # A request whose archive another invocation holds is asked again this much later, in
+    # a fresh message (SQS delays a message 900 s at most).
+    lease_wait_s: int = Field(900, ge=0, le=900, validation_alias="FT_ARCHIVER_LEASE_WAIT")
     # How long a claim on an archive holds if its holder dies: past the function's 900 s.
     lease_s: float = Field(960.0, gt=0, validation_alias="FT_ARCHIVER_LEASE")
     connect_timeout_s: float = Field(10.0, gt=0, validation_alias="FT_ARCHIVER_CONNECT_TIMEOUT")

@@ -6,7 +6,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,6 +42,8 @@ def deployment(together: TogetherSimulator) -> Iterator[LocalDeployment]:
         "FT_ARCHIVER_PART_SIZE_FLOOR": "64KiB",
         "FT_ARCHIVER_MAX_ATTEMPTS": "2",
         "FT_ARCHIVER_RETRY_BASE_DELAY": "0.01",
+        # a request held elsewhere is asked again at once, not 900 s later
+        "FT_ARCHIVER_LEASE_WAIT": "0",
     }
     local = LocalDeployment(
         together.api_key,
@@ -567,7 +569,10 @@ def emitted_metrics(output: str) -> dict[str, Any]:
     return found
 
 
-def test_a_request_whose_lease_is_held_elsewhere_comes_back_without_an_error(
+WAITING = "another archiver holds this request; retrying later"
+
+
+def test_a_request_whose_lease_is_held_elsewhere_waits_in_fresh_messages(
     topology: Topology, capsys: pytest.CaptureFixture[str]
 ) -> None:
     job = lora(topology)
@@ -575,21 +580,57 @@ def test_a_request_whose_lease_is_held_elsewhere_comes_back_without_an_error(
     assert topology.send({"id": job.id}).status_code == 202
     capsys.readouterr()
     with logged() as lines:
-        [delivery] = topology.local.deliver(wait_s=0)
+        [first] = topology.local.deliver(wait_s=0)
+        [second] = topology.local.deliver(wait_s=0)
+    # Consumed, not failed: no Lambda error, no receive used up towards the DLQ; the
+    # request comes back as a new message, counted like a continuation.
+    assert [(d.failed, d.raised, d.receive_count) for d in (first, second)] == [
+        (False, False, 1)
+    ] * 2
+    assert first.message_id != second.message_id
+    assert [json.loads(d.body)["continuations"] for d in (first, second)] == [0, 1]
+    waits = [(line["level"], line["continuation"], line["retry_in_s"])
+             for line in lines if line["message"] == WAITING]  # fmt: skip
+    assert waits == [("INFO", 1, 0), ("INFO", 2, 0)]  # the deployment's FT_ARCHIVER_LEASE_WAIT
+    assert [line for line in lines if line["level"] not in ("DEBUG", "INFO")] == []
     # counted as a wait, not a failure (and no "no metrics to publish" warning)
     assert emitted_metrics(capsys.readouterr().out) == {"ArchiveLeaseWaits": [1.0]}
-    assert (delivery.failed, delivery.raised) == (True, False)
-    [waiting] = [
-        line
-        for line in lines
-        if line["message"] == "another archiver holds this request; retrying later"
-    ]
-    assert (waiting["level"], waiting["retry_in_s"]) == ("INFO", 960)
-    assert [line for line in lines if line["level"] not in ("DEBUG", "INFO")] == []
-    assert delivery.visibility_s == 960  # once the holder's lease could have expired
     assert topology.events(wait_s=1) == []  # the holder reports the outcome
-    assert topology.queued() == 1
-    topology.local.skip_delay(delivery)
+    assert topology.queued() == 1  # the next ask
+    topology.drain(topology.stack.queue_url)
+
+
+@pytest.fixture
+def reconfigure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], None]]:
+    """Set one of the functions' variables for this test, as a new deployment would."""
+    from ft_archiver.handlers import dependencies
+
+    def setenv(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        dependencies.reset()
+
+    yield setenv
+    monkeypatch.undo()
+    dependencies.reset()
+
+
+def test_a_request_still_held_at_the_continuation_limit_is_retried_like_a_failure(
+    topology: Topology, reconfigure: Callable[[str, str], None]
+) -> None:
+    reconfigure("FT_ARCHIVER_MAX_CONTINUATIONS", "1")
+    job = lora(topology)
+    hold_lease(topology, job)
+    assert topology.send({"id": job.id}).status_code == 202
+    with logged() as lines:
+        [waited] = topology.local.deliver(wait_s=0)
+        [held] = topology.local.deliver(wait_s=0)
+    assert (waited.failed, json.loads(held.body)["continuations"]) == (False, 1)
+    # it has waited as long as an archive may run: back after 1 minute, then the DLQ
+    assert (held.failed, held.raised, held.visibility_s) == (True, False, 60)
+    [warning] = [line for line in lines if line["level"] == "WARNING"]
+    assert warning["message"] == "archive failed; the message will be retried"
+    assert "another archiver" in warning["error"]
+    topology.local.skip_delay(held)
     topology.drain(topology.stack.queue_url)
 
 

@@ -1,10 +1,6 @@
 """When a failed ArchiveQueue message comes back: the delays the archiver sets."""
 
-from ft_archiver.domain.redelivery import (
-    SQS_MAX_VISIBILITY_S,
-    lease_wait_s,
-    retry_delay_s,
-)
+from ft_archiver.domain.redelivery import retry_delay_s
 
 MAX_RECEIVES = 5  # the queue's maxReceiveCount
 
@@ -21,9 +17,3 @@ def test_a_failing_request_reaches_the_dead_letter_queue_in_a_quarter_hour() -> 
 def test_a_receive_count_that_is_missing_or_huge_stays_in_bounds() -> None:
     assert retry_delay_s(0) == 60
     assert retry_delay_s(10_000) == 900
-
-
-def test_a_request_held_elsewhere_waits_for_the_lease_then_half_days() -> None:
-    assert [lease_wait_s(n, 960.0) for n in range(1, 5)] == [960, 43_200, 43_200, 43_200]
-    assert lease_wait_s(1, 0.5) == 1
-    assert lease_wait_s(1, 10 * SQS_MAX_VISIBILITY_S) == SQS_MAX_VISIBILITY_S

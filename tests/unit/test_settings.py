@@ -3,12 +3,17 @@
 import pytest
 
 from ft_archiver.domain.parts import GIB, MIB
+from ft_archiver.domain.redelivery import SQS_MAX_DELAY_S
 from ft_archiver.settings import Settings
 
 
 @pytest.fixture(autouse=True)
 def _no_budget_in_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("FT_ARCHIVER_MEMORY_BUDGET", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"):
+    for name in (
+        "FT_ARCHIVER_MEMORY_BUDGET",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "FT_ARCHIVER_LEASE_WAIT",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -34,4 +39,13 @@ def test_an_explicit_budget_wins(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_budget_of_nothing_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FT_ARCHIVER_MEMORY_BUDGET", "0")
     with pytest.raises(ValueError, match="FT_ARCHIVER_MEMORY_BUDGET"):
+        Settings()
+
+
+def test_a_request_held_elsewhere_is_asked_again_after_sqs_longest_delay(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert Settings().lease_wait_s == SQS_MAX_DELAY_S == 900
+    monkeypatch.setenv("FT_ARCHIVER_LEASE_WAIT", "901")  # more than SendMessage allows
+    with pytest.raises(ValueError, match="FT_ARCHIVER_LEASE_WAIT"):
         Settings()

@@ -32,12 +32,14 @@ class SqsArchiveQueue:
         self._client = client
         self._queue_url = queue_url
 
-    def send(self, message: ArchiveMessage) -> str:
+    def send(self, message: ArchiveMessage, delay_s: int = 0) -> str:
+        """SendMessage; ``delay_s`` (at most 900) keeps it from consumers that long."""
         try:
             response = self._client.send_message(
                 QueueUrl=self._queue_url,
                 MessageBody=message.model_dump_json(),
                 MessageAttributes=_attributes(message),
+                DelaySeconds=delay_s,
             )
         except (ClientError, BotoCoreError) as exc:
             raise StorageError(f"SQS SendMessage failed ({type(exc).__name__})") from None

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from ft_archiver.domain.messages import ArchiveMessage
-from ft_archiver.domain.redelivery import lease_wait_s, retry_delay_s
+from ft_archiver.domain.redelivery import retry_delay_s
 from ft_archiver.errors import ArchiveInProgressError, ArchiverError, TransferSuspendedError
 from ft_archiver.handlers import dependencies
 from ft_archiver.observability import logger, metrics, tracer
@@ -32,11 +32,6 @@ def archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
     that raises is logged once, here, and sets when the message comes back."""
     try:
         _archive_record(record, lambda_context)
-    except ArchiveInProgressError:
-        # Not an error: the lease holder reports the outcome; this delivery comes back.
-        retry = _retry_later(record, waiting=True)
-        logger.info("another archiver holds this request; retrying later", extra=retry)
-        raise
     except ArchiverError as exc:  # a retryable failure, or a setting missing
         log = logger.warning if exc.retryable else logger.error
         retry = _retry_later(record)
@@ -53,21 +48,15 @@ def archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
         raise
 
 
-def _retry_later(record: SQSRecord, waiting: bool = False) -> dict[str, Any]:
+def _retry_later(record: SQSRecord) -> dict[str, Any]:
     """Bring the message back after a delay that grows with its receives, instead of the
     queue's 90-minute visibility timeout; what was set, for the log line."""
     try:
         receives = int(record.attributes.approximate_receive_count)
     except (TypeError, ValueError):
         receives = 1
-    delay = (
-        lease_wait_s(receives, dependencies.settings().lease_s)
-        if waiting
-        else retry_delay_s(receives)
-    )
-    metrics.add_metric(
-        name="ArchiveLeaseWaits" if waiting else "ArchiveRetries", unit=MetricUnit.Count, value=1
-    )
+    delay = retry_delay_s(receives)
+    metrics.add_metric(name="ArchiveRetries", unit=MetricUnit.Count, value=1)
     try:
         dependencies.continuation_queue().retry_later(record.receipt_handle, delay)
     except ArchiverError as exc:  # the queue's visibility timeout applies instead
@@ -111,7 +100,10 @@ def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
         )
         return
     except ArchiveInProgressError:
-        raise
+        if message.continuations >= settings.max_continuations:
+            raise  # it has waited as long as any archive may run: retried, dead-lettered
+        _wait_for_holder(message, settings.lease_wait_s)
+        return
     except ArchiverError as exc:
         metrics.add_metric(name="ArchiveFailures", unit=MetricUnit.Count, value=1)
         if exc.retryable:
@@ -127,6 +119,22 @@ def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
             value=detail.size / detail.duration_s,
         )
     logger.info("archived", extra={"object": detail.filename, "size": detail.size})
+
+
+def _wait_for_holder(message: ArchiveMessage, delay_s: int) -> None:
+    """Another invocation holds the archive's lease: not an error. Its own message carries
+    the archive to the end, over as many continuations as it needs; this request is the
+    safety net for a holder that never comes back (a command-line run killed for good).
+    It is asked again ``delay_s`` later in a fresh message, counted like a continuation,
+    so that waiting on a long archive neither uses up the receives that lead to the
+    dead-letter queue nor ages in the queue, and still ends within the limit."""
+    following = message.model_copy(update={"continuations": message.continuations + 1})
+    dependencies.continuation_queue().send(following, delay_s=delay_s)
+    metrics.add_metric(name="ArchiveLeaseWaits", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "another archiver holds this request; retrying later",
+        extra={"retry_in_s": delay_s, "continuation": following.continuations},
+    )
 
 
 def _expand(message: ArchiveMessage) -> None:
