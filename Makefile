@@ -49,8 +49,8 @@ install: $(STAMP)
 localstack: $(LS_STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check functions infra tests
-	$(BIN)/ruff format --check functions infra tests
+	$(BIN)/ruff check functions tools tests
+	$(BIN)/ruff format --check functions tools tests
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -65,7 +65,7 @@ package: $(STAMP) $(SAM_STAMP)
 	$(SAM_VENV)/bin/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --region us-east-1
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_VENV)/bin/sam build --region us-east-1
-	$(BIN)/python -m infra.check_build $(PYTHON313)
+	$(BIN)/python -m ft_archiver_tools.check_build $(PYTHON313)
 
 test: lint typecheck package pytest
 

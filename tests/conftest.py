@@ -2,7 +2,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ft_archiver.local.simulator import TogetherSimulator
+from ft_archiver_tools.local.simulator import TogetherSimulator
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ def auth() -> dict[str, str]:
 
 
 def ft_archiver(job_id: str, bucket: str, key: str, size: int) -> None:
-    from ft_archiver.cli import main
+    from ft_archiver_tools.cli import main
 
     if main(["archive", job_id, "--bucket", bucket, "--key", key]) != 0:
         raise SystemExit(1)

@@ -27,14 +27,14 @@ from typing import Any
 
 from ft_archiver.domain.webhook import decode_secret, sign
 from ft_archiver.errors import ArchiverError, TransferSuspendedError
-from ft_archiver.local.aws import TEST_CREDENTIALS, MotoServer, capture_events, read_events
-from ft_archiver.local.s3_fault_proxy import S3Fault, S3FaultProxy
-from ft_archiver.local.simulator import Faults, TogetherSimulator
 from ft_archiver.service.archive import ArchiveRequest, Destination
 from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.settings import Settings
 from ft_archiver.wiring import build_archiver
-from infra.local_stack import deploy_local
+from ft_archiver_tools.local.aws import TEST_CREDENTIALS, MotoServer, capture_events, read_events
+from ft_archiver_tools.local.resources import deploy_local
+from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
+from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.unit.fakes import FakeLedger, FakeQueue
 
 KIB = 1024
@@ -215,7 +215,7 @@ def _run_with_deadline(settings: Settings, job_id: str, key: str, bucket: str) -
 
 
 def _run_killed_then_resumed(env: dict[str, str], job_id: str, key: str, endpoint: str) -> int:
-    command = [sys.executable, "-m", "ft_archiver", "archive", job_id, "--key", key]
+    command = [sys.executable, "-m", "ft_archiver_tools", "archive", job_id, "--key", key]
     full = {**os.environ, **env, "AWS_ENDPOINT_URL": endpoint}
     victim = subprocess.Popen(
         command, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -259,7 +259,7 @@ def signal_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                 )
                 key = f"signals/{job.model_output_name}.tar.zst"
                 victim = subprocess.Popen(
-                    [sys.executable, "-m", "ft_archiver", "archive", job.id, "--key", key],
+                    [sys.executable, "-m", "ft_archiver_tools", "archive", job.id, "--key", key],
                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                 )  # fmt: skip
                 deadline = time.monotonic() + 30

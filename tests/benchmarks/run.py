@@ -25,9 +25,9 @@ from typing import Any
 import boto3
 
 from ft_archiver.domain.parts import parse_size
-from ft_archiver.local.aws import TEST_CREDENTIALS
-from ft_archiver.local.simulator import Faults, TogetherSimulator
-from infra.localstack import LocalStack
+from ft_archiver_tools.local.aws import TEST_CREDENTIALS
+from ft_archiver_tools.local.localstack import LocalStack
+from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 
 from .methods import METHODS
 

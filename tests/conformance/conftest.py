@@ -10,11 +10,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from ft_archiver.local.aws import TEST_CREDENTIALS
-from ft_archiver.local.simulator import Faults, TogetherSimulator
 from ft_archiver.settings import Settings
 from ft_archiver.wiring import aws_client
-from infra.localstack import LocalStack
+from ft_archiver_tools.local.aws import TEST_CREDENTIALS
+from ft_archiver_tools.local.localstack import LocalStack
+from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 
 
 @pytest.fixture(scope="session")

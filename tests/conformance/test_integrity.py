@@ -12,9 +12,9 @@ from ft_archiver.adapters.events import EventBridgePublisher
 from ft_archiver.adapters.s3 import MultipartUpload, ObjectSpec, S3Store, StoredObject, UploadedPart
 from ft_archiver.domain.checksums import Buffer
 from ft_archiver.errors import StorageError
-from ft_archiver.local.simulator import TogetherSimulator
 from ft_archiver.service.archive import Archiver, ArchiveRequest, Destination
 from ft_archiver.wiring import aws_client, together_client, transfer_options
+from ft_archiver_tools.local.simulator import TogetherSimulator
 
 from .conftest import Target
 
@@ -272,7 +272,7 @@ def test_an_archive_resumed_over_several_invocations_completes_with_the_right_ch
 ) -> None:
     """Suspend, ListParts, resume and complete against an S3 that checks every checksum."""
     from ft_archiver.errors import TransferSuspendedError
-    from ft_archiver.local.simulator import Faults
+    from ft_archiver_tools.local.simulator import Faults
 
     job = together.add_job("Lora", size=40 * MIB + 7, model_output_name=f"res-{time.time_ns()}")
     archive = together.archive_for(job.id, "merged")

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from ft_archiver.local.aws import TEST_CREDENTIALS, MotoServer, capture_events
-from ft_archiver.local.simulator import Faults, TogetherSimulator
-from infra.local_stack import deploy_local
+from ft_archiver_tools.local.aws import TEST_CREDENTIALS, MotoServer, capture_events
+from ft_archiver_tools.local.resources import deploy_local
+from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 
 from .harness import Harness
 

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ft_archiver.domain.events import ArchivedDetail
-from ft_archiver.local.aws import MotoServer, read_events
-from ft_archiver.local.simulator import SimArchive, TogetherSimulator
 from ft_archiver.service.archive import ArchiveRequest, Destination
 from ft_archiver.settings import Settings
 from ft_archiver.wiring import build_archiver
-from infra.local_stack import LocalStack
+from ft_archiver_tools.local.aws import MotoServer, read_events
+from ft_archiver_tools.local.resources import LocalResources
+from ft_archiver_tools.local.simulator import SimArchive, TogetherSimulator
 
 from .event_schemas import validate_event
 
@@ -22,7 +22,7 @@ PREFIX = "models/"
 class Harness:
     aws: MotoServer
     together: TogetherSimulator
-    stack: LocalStack
+    stack: LocalResources
     capture_queue_url: str
     part_min_size: int
 

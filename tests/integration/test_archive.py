@@ -1,7 +1,7 @@
 """The archive path end to end: simulator -> ft-archiver -> S3 -> EventBridge -> SQS."""
 
-from ft_archiver.local.simulator import TAR
 from ft_archiver.service.archive import ArchiveRequest
+from ft_archiver_tools.local.simulator import TAR
 
 from .harness import PREFIX, Harness
 

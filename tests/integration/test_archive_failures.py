@@ -16,8 +16,8 @@ from ft_archiver.errors import (
     UnsafeDownloadError,
     UnsupportedTrainingTypeError,
 )
-from ft_archiver.local.simulator import Faults
 from ft_archiver.service.archive import ArchiveRequest
+from ft_archiver_tools.local.simulator import Faults
 
 from .harness import Harness
 

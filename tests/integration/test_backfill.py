@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from ft_archiver.local.aws import MotoServer, capture_events
-from ft_archiver.local.simulator import TogetherSimulator
-from infra.local_stack import deploy_local
+from ft_archiver_tools.local.aws import MotoServer, capture_events
+from ft_archiver_tools.local.resources import deploy_local
+from ft_archiver_tools.local.simulator import TogetherSimulator
 
 from .conftest import PART_MIN_SIZE
 from .harness import PREFIX, Harness

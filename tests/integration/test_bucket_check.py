@@ -6,8 +6,8 @@ from typing import Any
 import pytest
 
 from ft_archiver.adapters.bucket_check import aborts_incomplete_uploads, lifecycle_warning
-from ft_archiver.local.aws import MotoServer
-from infra.local_stack import deploy_local
+from ft_archiver_tools.local.aws import MotoServer
+from ft_archiver_tools.local.resources import deploy_local
 
 
 def test_the_stacks_own_bucket_passes(aws: MotoServer) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ft_archiver.local.simulator import Faults, SimJob
+from ft_archiver_tools.local.simulator import Faults, SimJob
 
 from .harness import PREFIX, Harness
 
@@ -33,7 +33,7 @@ def cli_env(harness: Harness, **extra: str) -> dict[str, str]:
 
 def run(harness: Harness, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ft_archiver", *args],
+        [sys.executable, "-m", "ft_archiver_tools", *args],
         env=cli_env(harness, **env),
         capture_output=True,
         text=True,
@@ -138,7 +138,7 @@ def test_a_signal_aborts_the_upload(
     job = lora_job(harness, size=8 * 1024 * 1024)
     harness.together.set_faults(Faults(rate_limit_bps=256 * 1024))
     process = subprocess.Popen(
-        [sys.executable, "-m", "ft_archiver", "archive", job.id],
+        [sys.executable, "-m", "ft_archiver_tools", "archive", job.id],
         env=cli_env(harness),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -162,7 +162,7 @@ def test_a_signal_aborts_the_upload(
 
 def test_version() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "ft_archiver", "--version"],
+        [sys.executable, "-m", "ft_archiver_tools", "--version"],
         capture_output=True, text=True, check=True, timeout=30,
     )  # fmt: skip
     assert done.stdout.startswith("ft-archiver ")
@@ -181,7 +181,7 @@ def test_a_killed_archiver_is_resumed_without_downloading_finished_parts(
         "FT_ARCHIVER_UPLOAD_CONCURRENCY": "2",
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "ft_archiver", "archive", job.id],
+        [sys.executable, "-m", "ft_archiver_tools", "archive", job.id],
         env=cli_env(harness, **env),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -282,7 +282,7 @@ def test_aws_region_alone_is_enough(harness: Harness) -> None:
     env["AWS_REGION"] = "us-east-1"
     env["HOME"] = "/nonexistent"  # no ~/.aws/config to fall back on
     done = subprocess.run(
-        [sys.executable, "-m", "ft_archiver", "archive", job.id, "--json"],
+        [sys.executable, "-m", "ft_archiver_tools", "archive", job.id, "--json"],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -294,7 +294,7 @@ def test_no_region_at_all_is_one_line(harness: Harness) -> None:
     }
     env["HOME"] = "/nonexistent"
     done = subprocess.run(
-        [sys.executable, "-m", "ft_archiver", "archive", "ft-abc"],
+        [sys.executable, "-m", "ft_archiver_tools", "archive", "ft-abc"],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 2
@@ -313,7 +313,8 @@ def test_no_region_at_all_is_one_line(harness: Harness) -> None:
 )
 def test_send_webhook_mistakes_are_one_line(url: str, secret: str, code: int, says: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "ft_archiver", "send-webhook", url, "ft-abc", "--secret", secret],
+        [sys.executable, "-m", "ft_archiver_tools", "send-webhook", url, "ft-abc",
+         "--secret", secret],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == code

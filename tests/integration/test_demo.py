@@ -6,7 +6,7 @@ import sys
 
 def test_demo_archives_one_job_by_webhook_and_one_by_the_poller() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "ft_archiver", "demo", "--size", "2MiB"],
+        [sys.executable, "-m", "ft_archiver_tools", "demo", "--size", "2MiB"],
         capture_output=True,
         text=True,
         timeout=240,

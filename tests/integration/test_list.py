@@ -7,8 +7,8 @@ from typing import Any
 
 from ft_archiver.adapters.s3_catalog import S3Catalog
 from ft_archiver.domain.events import ArchivedDetail
-from ft_archiver.local.aws import free_port
 from ft_archiver.service.archive import ArchiveRequest
+from ft_archiver_tools.local.aws import free_port
 
 from .harness import PREFIX, Harness
 from .test_cli import cli_env, run
@@ -137,7 +137,7 @@ def test_listing_follows_every_page(harness: Harness) -> None:
 def test_list_into_a_closed_pipe_ends_quietly(harness: Harness) -> None:
     two_archives(harness)
     lister = subprocess.Popen(
-        [sys.executable, "-m", "ft_archiver", "list", "--json"],
+        [sys.executable, "-m", "ft_archiver_tools", "list", "--json"],
         env=cli_env(harness), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert lister.stdout is not None

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from ft_archiver.local.aws import MotoServer
 from ft_archiver.settings import Settings
-from infra.local_stack import LocalStack, deploy_local
-from infra.template import (
+from ft_archiver_tools.local.aws import MotoServer
+from ft_archiver_tools.local.resources import LocalResources, deploy_local
+from ft_archiver_tools.template import (
     Evaluator,
     function_environment,
     function_names,
@@ -24,7 +24,7 @@ TEMPLATE = load_template()
 
 
 @pytest.fixture(scope="module")
-def stack(aws: MotoServer) -> LocalStack:
+def stack(aws: MotoServer) -> LocalResources:
     name = f"stack-{uuid.uuid4().hex[:8]}"
     return deploy_local(aws, name, together_api_key="k", together_base_url="http://127.0.0.1:1/v1")
 
@@ -36,7 +36,7 @@ def props(logical_id: str) -> dict[str, Any]:
     return resolved
 
 
-def test_bucket_matches_the_template(aws: MotoServer, stack: LocalStack) -> None:
+def test_bucket_matches_the_template(aws: MotoServer, stack: LocalResources) -> None:
     s3 = aws.client("s3")
     declared = props("ArchiveBucket")
     block = s3.get_public_access_block(Bucket=stack.bucket)["PublicAccessBlockConfiguration"]
@@ -60,7 +60,7 @@ def test_tls_only_policy_is_declared() -> None:
     assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
-def test_queues_match_the_template(aws: MotoServer, stack: LocalStack) -> None:
+def test_queues_match_the_template(aws: MotoServer, stack: LocalResources) -> None:
     sqs = aws.client("sqs")
     attributes = sqs.get_queue_attributes(QueueUrl=stack.queue_url, AttributeNames=["All"])[
         "Attributes"
@@ -87,7 +87,7 @@ def test_archiver_event_source_is_batch_of_one_with_partial_failures() -> None:
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
-def test_table_matches_the_template(aws: MotoServer, stack: LocalStack) -> None:
+def test_table_matches_the_template(aws: MotoServer, stack: LocalResources) -> None:
     dynamodb = aws.client("dynamodb")
     table = dynamodb.describe_table(TableName=stack.table_name)["Table"]
     declared = props("StateTable")
@@ -98,7 +98,7 @@ def test_table_matches_the_template(aws: MotoServer, stack: LocalStack) -> None:
 
 
 def test_secrets_exist_under_the_names_the_functions_read(
-    aws: MotoServer, stack: LocalStack
+    aws: MotoServer, stack: LocalResources
 ) -> None:
     secrets = aws.client("secretsmanager")
     archiver = stack.environments["ArchiverFunction"]
@@ -109,7 +109,7 @@ def test_secrets_exist_under_the_names_the_functions_read(
     assert secret["SecretString"].startswith("whsec_")
 
 
-def test_the_webhook_knows_the_archivers_prefix(stack: LocalStack) -> None:
+def test_the_webhook_knows_the_archivers_prefix(stack: LocalResources) -> None:
     """So that it refuses (400) a key the archiver would refuse after queuing."""
     archiver = stack.environments["ArchiverFunction"]
     webhook = stack.environments["WebhookFunction"]
@@ -227,7 +227,7 @@ def test_archiver_may_delay_the_retry_of_an_archive_queue_message() -> None:
     assert queue["Resource"] == {"Fn::GetAtt": ["ArchiveQueue", "Arn"]}
 
 
-def test_archiver_continuations_are_capped_by_a_parameter(stack: LocalStack) -> None:
+def test_archiver_continuations_are_capped_by_a_parameter(stack: LocalResources) -> None:
     env = function_environment(TEMPLATE, "ArchiverFunction")
     assert env["FT_ARCHIVER_MAX_CONTINUATIONS"] == {"Ref": "MaxContinuations"}
     parameter = TEMPLATE["Parameters"]["MaxContinuations"]

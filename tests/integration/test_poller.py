@@ -14,12 +14,12 @@ import pytest
 from ft_archiver.adapters.poll_state import DynamoPollLedger
 from ft_archiver.domain.selection import Selection
 from ft_archiver.handlers import dependencies
-from ft_archiver.local.aws import capture_events, read_events
-from ft_archiver.local.serve import LocalDeployment
-from ft_archiver.local.simulator import Faults, SimJob, TogetherSimulator
-from ft_archiver.local.webhook_sender import send_webhook
 from ft_archiver.service.poller import Poller
 from ft_archiver.wiring import archive_queue, together_client
+from ft_archiver_tools.local.aws import capture_events, read_events
+from ft_archiver_tools.local.serve import LocalDeployment
+from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
+from ft_archiver_tools.local.webhook_sender import send_webhook
 
 from .event_schemas import validate_event
 

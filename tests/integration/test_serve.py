@@ -21,7 +21,7 @@ def port_open(port: int) -> bool:
 @pytest.mark.parametrize("how", ["Ctrl-C", "SIGTERM"])
 def test_serve_stops_cleanly_and_takes_moto_with_it(how: str) -> None:
     serve = subprocess.Popen(
-        [sys.executable, "-m", "ft_archiver", "serve", "--sample-size", "1MiB"],
+        [sys.executable, "-m", "ft_archiver_tools", "serve", "--sample-size", "1MiB"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     assert serve.stdout is not None

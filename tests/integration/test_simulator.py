@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from ft_archiver.domain.job import JobStatus
-from ft_archiver.local import archive_bytes
-from ft_archiver.local.simulator import TogetherSimulator
+from ft_archiver_tools.local import archive_bytes
+from ft_archiver_tools.local.simulator import TogetherSimulator
 
 MIB = 1024 * 1024
 

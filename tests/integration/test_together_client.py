@@ -18,8 +18,8 @@ from ft_archiver.errors import (
     TogetherUnavailableError,
     UnsafeDownloadError,
 )
-from ft_archiver.local import archive_bytes
-from ft_archiver.local.simulator import Faults, TogetherSimulator
+from ft_archiver_tools.local import archive_bytes
+from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.adapters.together import TogetherClient
 from ft_archiver.domain.job import JobStatus
 from ft_archiver.errors import TogetherAuthError, TogetherError
-from ft_archiver.local.simulator import Faults, TogetherSimulator
+from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 
 
 @pytest.fixture

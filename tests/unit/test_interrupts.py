@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ft_archiver.interrupts import graceful_interrupts
+from ft_archiver_tools.interrupts import graceful_interrupts
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 import io
 
-from ft_archiver.progress import ProgressBar
+from ft_archiver_tools.progress import ProgressBar
 
 MIB = 1024 * 1024
 

@@ -14,8 +14,8 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from ft_archiver.local.aws import MotoServer
-from infra.template import (
+from ft_archiver_tools.local.aws import MotoServer
+from ft_archiver_tools.template import (
     Evaluator,
     function_environment,
     function_names,
@@ -25,7 +25,7 @@ from infra.template import (
 
 
 @dataclass(frozen=True)
-class LocalStack:
+class LocalResources:
     bucket: str
     prefix: str
     queue_url: str
@@ -49,7 +49,7 @@ def deploy_local(
     together_base_url: str,
     webhook_secret: str | None = None,
     parameters: dict[str, Any] | None = None,
-) -> LocalStack:
+) -> LocalResources:
     """Every resource of the template, named after ``name``; returns what was made."""
     template = load_template()
     webhook_secret = webhook_secret or new_webhook_secret()
@@ -92,7 +92,7 @@ def deploy_local(
         }
         for function in function_names(template)
     }
-    return LocalStack(
+    return LocalResources(
         bucket=bucket,
         prefix=str(values["ArchivePrefix"]),
         queue_url=queue_url,

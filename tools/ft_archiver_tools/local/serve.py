@@ -1,7 +1,7 @@
 """``ft-archiver serve``: the deployed topology on one machine.
 
 The template's resources live in a moto server (created from template.yaml by
-``infra.local_stack``); the webhook handler answers behind a local HTTP server that
+``ft_archiver_tools.local.resources``); the webhook handler answers behind a local HTTP server that
 hands it the same event a Lambda Function URL would; a poller feeds ArchiveQueue
 messages to the archiver handler one at a time, as Lambda's SQS event source mapping
 with batch size 1 and ReportBatchItemFailures does. The handlers see the environment
@@ -26,8 +26,8 @@ from typing import Any
 
 import boto3
 
-from ft_archiver.local.aws import REGION, TEST_CREDENTIALS, MotoServer
-from infra.local_stack import LocalStack, deploy_local
+from ft_archiver_tools.local.aws import REGION, TEST_CREDENTIALS, MotoServer
+from ft_archiver_tools.local.resources import LocalResources, deploy_local
 
 POWERTOOLS_LOCAL = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
 
@@ -193,7 +193,7 @@ class LocalDeployment:
         self.extra_environment = extra_environment or {}
         self.schedule_every_s = schedule_every_s  # the poller's schedule; None: by hand
         self.parameters = parameters or {}
-        self.stack: LocalStack | None = None
+        self.stack: LocalResources | None = None
         self.environment: dict[str, str] = {}
         self._http: ThreadingHTTPServer | None = None
         self._stop = threading.Event()

@@ -14,10 +14,10 @@ import time
 from typing import Any
 
 from ft_archiver.domain.parts import MIB
-from ft_archiver.local.aws import capture_events, read_events
-from ft_archiver.local.serve import LocalDeployment
-from ft_archiver.local.simulator import SimJob, TogetherSimulator
-from ft_archiver.local.webhook_sender import send_webhook
+from ft_archiver_tools.local.aws import capture_events, read_events
+from ft_archiver_tools.local.serve import LocalDeployment
+from ft_archiver_tools.local.simulator import SimJob, TogetherSimulator
+from ft_archiver_tools.local.webhook_sender import send_webhook
 
 # The handlers' JSON logs and EMF metrics would bury the demo's own lines.
 QUIET = {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ft_archiver import __version__
 from ft_archiver.domain.parts import parse_size
 from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
-from ft_archiver.interrupts import graceful_interrupts
+from ft_archiver_tools.interrupts import graceful_interrupts
 
 if TYPE_CHECKING:  # pydantic and the settings load after the signal handlers are in place
     from ft_archiver.settings import Settings
@@ -183,15 +183,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
-        from ft_archiver.local.demo import run_demo
+        from ft_archiver_tools.local.demo import run_demo
 
         return run_demo(args.size)
     if args.command == "serve":
-        from ft_archiver.local.serve_command import run_serve
+        from ft_archiver_tools.local.serve_command import run_serve
 
         return run_serve(args.sample_size)
     if args.command == "send-webhook":
-        from ft_archiver.local.serve_command import run_send_webhook
+        from ft_archiver_tools.local.serve_command import run_send_webhook
 
         extra = {
             name: getattr(args, name)
@@ -200,10 +200,10 @@ def _run(args: argparse.Namespace) -> int:
         }
         return run_send_webhook(args.url, args.secret, args.id, extra)
     if args.command == "list":
-        from ft_archiver.cli_list import run_list
+        from ft_archiver_tools.cli_list import run_list
 
         return run_list(args, _settings(args))
-    from ft_archiver.cli_archive import run_archive, run_backfill
+    from ft_archiver_tools.cli_archive import run_archive, run_backfill
 
     if args.command == "backfill":
         return run_backfill(args, _settings(args))

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 from ft_archiver.domain.job import JobStatus
-from ft_archiver.local import archive_bytes
+from ft_archiver_tools.local import archive_bytes
 
 ZSTD = "application/zstd"
 TAR = "application/x-tar"

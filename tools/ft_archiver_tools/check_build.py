@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.template import load_template
+from ft_archiver_tools.template import load_template
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 PROBE = """
 import importlib, sys
 sys.path.insert(0, sys.argv[1])
@@ -47,7 +47,22 @@ def main(python: str) -> int:
         if done.returncode:
             failures += 1
             sys.stderr.write(f"{name}: {handler} does not import from {artifact}\n{done.stderr}")
+        for found in development_files(artifact):
+            failures += 1
+            sys.stderr.write(f"{name}: the artifact holds development code: {found}\n")
     return 1 if failures else 0
+
+
+# What runs on a laptop or in CI, never in Lambda: the command line, the simulator, the
+# emulator launchers, serve and the demo (ft_archiver_tools), and the test tooling.
+DEVELOPMENT = ("ft_archiver_tools", "ft_archiver/local", "ft_archiver/cli*.py", "moto",
+               "pytest", "_pytest", "hypothesis", "mypy")  # fmt: skip
+
+
+def development_files(artifact: Path) -> list[str]:
+    """What of DEVELOPMENT is in a built function's folder (relative paths)."""
+    return sorted(str(path.relative_to(artifact)) for pattern in DEVELOPMENT
+                  for path in artifact.glob(pattern))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -10,10 +10,10 @@ import requests
 from ft_archiver.domain.parts import MIB
 from ft_archiver.domain.webhook import decode_secret
 from ft_archiver.errors import ArchiveError, ConfigurationError
-from ft_archiver.local.aws import TEST_CREDENTIALS, capture_events, read_events
-from ft_archiver.local.serve import LocalDeployment
-from ft_archiver.local.simulator import TogetherSimulator
-from ft_archiver.local.webhook_sender import send_webhook
+from ft_archiver_tools.local.aws import TEST_CREDENTIALS, capture_events, read_events
+from ft_archiver_tools.local.serve import LocalDeployment
+from ft_archiver_tools.local.simulator import TogetherSimulator
+from ft_archiver_tools.local.webhook_sender import send_webhook
 
 POLL_EVERY_S = 10.0
 COMPLETES_AFTER_S = 30.0

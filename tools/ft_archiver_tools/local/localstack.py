@@ -15,9 +15,9 @@ from pathlib import Path
 
 import requests
 
-from ft_archiver.local.aws import free_port
+from ft_archiver_tools.local.aws import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[3]  # the repository
 PYTHON = ROOT / ".venv-localstack" / "bin" / "python"
 # LocalStack keeps S3 object bytes here whatever its other directories are.
 S3_STORAGE = Path("/tmp/localstack-s3-storage")  # noqa: S108 - its fixed location
@@ -55,7 +55,7 @@ class LocalStack:
             "TMPDIR": str(directories["tmp"]),
         }
         log = (self.root / "localstack.log").open("wb")
-        self._process = subprocess.Popen(  # noqa: S603 - our own virtualenv's interpreter
+        self._process = subprocess.Popen(
             [str(self.python), "-m", "localstack.runtime.main"],
             env=env,
             stdout=log,

@@ -1,3 +1,0 @@
-from ft_archiver.cli import main
-
-raise SystemExit(main())

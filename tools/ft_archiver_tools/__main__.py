@@ -1,0 +1,3 @@
+from ft_archiver_tools.cli import main
+
+raise SystemExit(main())
