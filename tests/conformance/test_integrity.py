@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 
 from ft_archiver.adapters.events import EventBridgePublisher
-from ft_archiver.adapters.s3 import MultipartUpload, ObjectSpec, S3Store, StoredObject, UploadedPart
+from ft_archiver.adapters.s3 import MultipartUpload, S3Store
 from ft_archiver.domain.checksums import Buffer
 from ft_archiver.errors import StorageError
 from ft_archiver.service.archive import Archiver, ArchiveRequest, Destination
+from ft_archiver.service.ports import ObjectSpec, StoredObject, UploadedPart
 from ft_archiver.wiring import aws_client, together_client, transfer_options
 from ft_archiver_tools.local.simulator import TogetherSimulator
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from ft_archiver.adapters.retry import RetryPolicy
-from ft_archiver.adapters.together import ArchiveSource, Resolver, TogetherClient, resolve
+from ft_archiver.adapters.together import Resolver, TogetherClient, resolve
 from ft_archiver.domain.checkpoints import DownloadSpec, TrainingType
 from ft_archiver.errors import (
     ConfigurationError,
@@ -18,6 +18,7 @@ from ft_archiver.errors import (
     TogetherUnavailableError,
     UnsafeDownloadError,
 )
+from ft_archiver.service.ports import ArchiveSource
 from ft_archiver_tools.local import archive_bytes
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 

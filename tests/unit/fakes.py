@@ -9,15 +9,19 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ft_archiver.adapters.s3 import ObjectSpec, StoredObject, UploadedPart
-from ft_archiver.adapters.state import FinishedArchive
-from ft_archiver.adapters.together import ArchiveSource
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.domain.checksums import Buffer
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.domain.webhook import SeenWebhook
 from ft_archiver.errors import StorageError, TogetherUnavailableError
+from ft_archiver.service.ports import (
+    ArchiveSource,
+    FinishedArchive,
+    ObjectSpec,
+    StoredObject,
+    UploadedPart,
+)
 
 
 class FakeUpload:

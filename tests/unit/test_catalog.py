@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from ft_archiver.adapters.s3_catalog import ListedObject, ObjectFacts
 from ft_archiver.domain.catalog import CatalogEntry, from_object, human_size, newest_first, table
 from ft_archiver.service.catalog import Catalog
+from ft_archiver.service.ports import ListedObject, ObjectFacts
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 SHA = "0123456789abcdef" * 4

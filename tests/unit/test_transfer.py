@@ -7,12 +7,12 @@ import time
 
 import pytest
 
-from ft_archiver.adapters.s3 import ObjectSpec
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.parts import Lanes, plan_parts
 from ft_archiver.errors import TransferCancelledError
 from ft_archiver.service import transfer
+from ft_archiver.service.ports import ObjectSpec
 from ft_archiver.service.transfer import (
     OrderedDigest,
     transfer_multipart,

@@ -8,7 +8,6 @@ it does not match, so a key never holds unverified bytes.
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ from ft_archiver.errors import (
     StorageError,
     UploadGoneError,
 )
+from ft_archiver.service.ports import ObjectSpec, StoredObject, UploadedPart
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -37,37 +37,12 @@ ACCESS_DENIED_CODES = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class StoredObject:
-    bucket: str
-    key: str
-    etag: str
-    version_id: str | None
-
-    @classmethod
-    def from_response(cls, spec: "ObjectSpec", response: Mapping[str, Any]) -> "StoredObject":
-        # "null" is the version of an object in a bucket without versioning: no version.
-        version = response.get("VersionId")
-        return cls(spec.bucket, spec.key, response["ETag"], None if version == "null" else version)
-
-
-@dataclass(frozen=True)
-class UploadedPart:
-    number: int
-    etag: str
-    crc: int
-    length: int
-
-
-@dataclass(frozen=True)
-class ObjectSpec:
-    """Everything about the object but its bytes."""
-
-    bucket: str
-    key: str
-    content_type: str
-    metadata: dict[str, str]
-    algorithm: CrcAlgorithm
+def _stored(spec: ObjectSpec, response: Mapping[str, Any]) -> StoredObject:
+    # "null" is the version of an object in a bucket without versioning: no version.
+    version = response.get("VersionId")
+    return StoredObject(
+        spec.bucket, spec.key, response["ETag"], None if version == "null" else version
+    )
 
 
 def _storage_error(
@@ -123,7 +98,7 @@ class S3Store:
             )
         except AWS_ERRORS as exc:
             raise _storage_error("PutObject", spec.bucket, spec.key, exc) from None
-        stored = StoredObject.from_response(spec, response)
+        stored = _stored(spec, response)
         self.verify(spec, stored, len(body), crc)
         return stored
 
@@ -254,7 +229,7 @@ class MultipartUpload:
         except AWS_ERRORS as exc:
             raise _storage_error("CompleteMultipartUpload", spec.bucket, spec.key, exc) from None
         self._finished = True
-        stored = StoredObject.from_response(spec, response)
+        stored = _stored(spec, response)
         self._store.verify(spec, stored, size, crc)
         return stored
 

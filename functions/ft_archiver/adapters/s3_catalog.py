@@ -1,12 +1,11 @@
 """Reading the archive bucket back over boto3: listings, manifests, object metadata and tags."""
 
-from dataclasses import dataclass
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_archiver.errors import StorageError
+from ft_archiver.service.ports import ListedObject, ObjectFacts
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -14,21 +13,6 @@ else:
     S3Client = Any
 
 GONE = {"NoSuchKey", "404", "NotFound"}
-
-
-@dataclass(frozen=True)
-class ListedObject:
-    key: str
-    size: int
-    last_modified: datetime
-
-
-@dataclass(frozen=True)
-class ObjectFacts:
-    """What an object says about itself without a manifest."""
-
-    metadata: dict[str, str]
-    tags: dict[str, str]
 
 
 def _error(action: str, where: str, exc: Exception) -> StorageError:

@@ -8,13 +8,13 @@ or lets its lease expire.
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_archiver.domain.webhook import SeenWebhook
 from ft_archiver.errors import ArchiveInProgressError, StorageError
+from ft_archiver.service.ports import FinishedArchive
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -22,14 +22,6 @@ else:
     DynamoDBClient = Any
 
 RUNNING, DONE, FAILED, PAUSED = "running", "done", "failed", "paused"
-
-
-@dataclass(frozen=True)
-class FinishedArchive:
-    """An archive already completed: its event detail, and whether the event went out."""
-
-    detail: dict[str, Any]
-    published: bool
 
 
 def _seen(item: dict[str, Any]) -> SeenWebhook:

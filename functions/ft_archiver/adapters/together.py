@@ -17,7 +17,6 @@ import http.client
 import re
 import socket
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, TypeVar
@@ -49,6 +48,7 @@ from ft_archiver.errors import (
     TransferCancelledError,
     UnsafeDownloadError,
 )
+from ft_archiver.service.ports import ArchiveSource
 
 # A read fills its whole chunk or fails, so a body that stalls or breaks loses at most one
 # chunk of progress: the retry asks for the range from the last full chunk on.
@@ -66,16 +66,6 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 Parsed = TypeVar("Parsed", bound=BaseModel)
 CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
-
-
-@dataclass(frozen=True)
-class ArchiveSource:
-    """Where the archive's bytes are, learned by the Range probe."""
-
-    url: str
-    size: int
-    content_type: str
-    etag: str | None
 
 
 # host, port -> every address it resolves to (as text, the way getaddrinfo gives them)

@@ -9,15 +9,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
-
-from pydantic import BaseModel
+from typing import Any
 
 from ft_archiver import __version__
-from ft_archiver.adapters.s3 import ObjectSpec
 from ft_archiver.adapters.sha256_state import resumable
-from ft_archiver.adapters.state import FinishedArchive
-from ft_archiver.adapters.together import ArchiveSource
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checkpoints import (
     DownloadSpec,
@@ -33,8 +28,6 @@ from ft_archiver.domain.events import (
     ArchivedDetail,
     ArchiveFailedDetail,
 )
-from ft_archiver.domain.job import Checkpoint as CheckpointEntry
-from ft_archiver.domain.job import FineTuneJob
 from ft_archiver.domain.manifest import build_manifest, checkpoint_entry
 from ft_archiver.domain.naming import (
     archive_filename,
@@ -52,7 +45,16 @@ from ft_archiver.errors import (
     TransferSuspendedError,
     UploadGoneError,
 )
-from ft_archiver.service.provenance import ArchiveStore, write_manifest
+from ft_archiver.service.ports import (
+    ArchiveLedger,
+    ArchiveSource,
+    ArchiveStore,
+    EventPublisher,
+    FineTuneSource,
+    FinishedArchive,
+    ObjectSpec,
+)
+from ft_archiver.service.provenance import write_manifest
 from ft_archiver.service.transfer import (
     Checkpoint,
     ProgressCallback,
@@ -93,45 +95,6 @@ class TransferOptions:
     upload_concurrency: int  # UploadParts at once
     memory_budget: int
     algorithm: CrcAlgorithm
-
-
-class FineTuneSource(Protocol):
-    def retrieve(self, fine_tune_id: str) -> FineTuneJob: ...
-
-    def list_checkpoints(self, fine_tune_id: str) -> list[CheckpointEntry]: ...
-
-    def open_download(self, spec: DownloadSpec) -> ArchiveSource: ...
-
-    def read_range(
-        self,
-        source: ArchiveSource,
-        start: int,
-        into: memoryview,
-        cancelled: Cancellation | None = None,
-    ) -> None: ...
-
-
-class EventPublisher(Protocol):
-    def publish(self, detail_type: str, detail: BaseModel) -> str: ...
-
-
-class ArchiveLedger(Protocol):
-    """Idempotency, leases and progress: one archiver per request at a time, one success
-    event per archive, and the point a later invocation resumes from."""
-
-    def claim_archive(
-        self, key: str, owner: str, lease_s: float, ttl_s: int
-    ) -> FinishedArchive | dict[str, Any] | None: ...
-
-    def save_progress(self, key: str, owner: str, progress: dict[str, Any]) -> None: ...
-
-    def pause_archive(self, key: str, owner: str) -> None: ...
-
-    def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None: ...
-
-    def mark_published(self, key: str) -> None: ...
-
-    def release_archive(self, key: str, owner: str) -> None: ...
 
 
 Span = Callable[[str], AbstractContextManager[Any]]

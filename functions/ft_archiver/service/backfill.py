@@ -8,7 +8,7 @@ Together for every archive (a dry run probes, to print the exact key).
 """
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -22,13 +22,13 @@ from ft_archiver.domain.checkpoints import (
 )
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.job import FineTuneJob
-from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.naming import archive_filename, object_key
 from ft_archiver.domain.selection import ArchiveTarget, Selection
 from ft_archiver.errors import ArchiverError, RuleError
 from ft_archiver.service.archive import ArchiveRequest, Destination, idempotency_key
 from ft_archiver.service.fan_out import archive_messages, targets_for
-from ft_archiver.service.poller import JobSource, created_on_or_after
+from ft_archiver.service.poller import created_on_or_after
+from ft_archiver.service.ports import ArchiveCheck, ArchiveRequestQueue, BackfillSource
 
 Action = Literal["archived", "skipped", "planned", "enqueued", "failed"]
 CONTENT_TYPES = ("application/zstd", "application/x-tar")  # .tar.zst and .tar.gz
@@ -58,22 +58,10 @@ def outcome(action: Action, target: ArchiveTarget, **extra: Any) -> Outcome:
     return Outcome(action, target.id, target.checkpoint_step, target.checkpoint_type, **extra)
 
 
-class BackfillSource(JobSource, Protocol):
-    def open_download(self, spec: DownloadSpec) -> Any: ...
-
-
-class ArchiveCheck(Protocol):
-    def archived_sha256(self, bucket: str, key: str) -> str | None: ...
-
-
 class ArchiveRunner(Protocol):
     def archive(
         self, request: ArchiveRequest, destination: Destination, *, stop: threading.Event
     ) -> ArchivedDetail: ...
-
-
-class RequestQueue(Protocol):
-    def send_batch(self, messages: Sequence[ArchiveMessage]) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -151,7 +139,7 @@ class Backfill:
         return self._each(selection, since, plan)
 
     def enqueue(
-        self, selection: Selection, since: date | None, queue: RequestQueue, now: float
+        self, selection: Selection, since: date | None, queue: ArchiveRequestQueue, now: float
     ) -> Iterator[Outcome]:
         def send(item: Pending) -> Outcome:
             queue.send_batch(archive_messages([item.target], "backfill", now))

@@ -9,26 +9,17 @@ through ``on_problem`` and do not stop the listing; a failing S3 does.
 import json
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
 
 from pydantic import ValidationError
 
-from ft_archiver.adapters.s3_catalog import ListedObject, ObjectFacts
 from ft_archiver.domain.catalog import CatalogEntry, from_manifest, from_object, newest_first
 from ft_archiver.domain.manifest import Manifest
 from ft_archiver.domain.naming import MANIFEST_SUFFIX
+from ft_archiver.service.ports import BucketReader, ListedObject
 
 READERS = 8  # objects read at once
 
 Problem = Callable[[str], None]
-
-
-class BucketReader(Protocol):
-    def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]: ...
-
-    def read(self, bucket: str, key: str) -> bytes | None: ...
-
-    def facts(self, bucket: str, key: str) -> ObjectFacts | None: ...
 
 
 def parse_manifest(body: bytes, where: str, on_problem: Problem) -> Manifest | None:

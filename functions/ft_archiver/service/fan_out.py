@@ -7,10 +7,9 @@ checkpoints and queues one request per archive instead of archiving), and by
 
 import time
 from collections.abc import Sequence
-from typing import Protocol
 
 from ft_archiver.domain.checkpoints import parse_job_ref
-from ft_archiver.domain.job import Checkpoint, FineTuneJob
+from ft_archiver.domain.job import FineTuneJob
 from ft_archiver.domain.messages import ArchiveMessage, Origin
 from ft_archiver.domain.selection import (
     FINAL,
@@ -19,18 +18,7 @@ from ft_archiver.domain.selection import (
     expand_selection,
     parse_selection,
 )
-
-
-class CheckpointSource(Protocol):
-    def list_checkpoints(self, fine_tune_id: str) -> list[Checkpoint]: ...
-
-
-class JobLookup(CheckpointSource, Protocol):
-    def retrieve(self, fine_tune_id: str) -> FineTuneJob: ...
-
-
-class ArchiveRequestQueue(Protocol):
-    def send_batch(self, messages: Sequence[ArchiveMessage]) -> list[str]: ...
+from ft_archiver.service.ports import ArchiveRequestQueue, CheckpointSource, JobLookup
 
 
 def archive_messages(

@@ -9,7 +9,7 @@ before reading the JSON, and nothing is written or queued unless every check pas
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.selection import Selection, parse_selection
@@ -25,28 +25,13 @@ from ft_archiver.domain.webhook import (
 )
 from ft_archiver.errors import InvalidSelectionError, RuleError
 from ft_archiver.service.archive import ArchiveRequest, ValidatedRequest, validate_request
+from ft_archiver.service.ports import ArchiveQueue, WebhookLedger
 
 # A webhook-id is remembered well past the five minutes in which its signature is valid.
 WEBHOOK_ID_TTL_S = 24 * 3600
 # A concurrent duplicate looks again after each of these pauses (0.5 s in all) for the
 # message id the first delivery is about to record, then answers without it.
 RECORDING_WAITS_S = (0.05, 0.1, 0.15, 0.2)
-
-
-class ArchiveQueue(Protocol):
-    def send(self, message: ArchiveMessage) -> str: ...
-
-
-class WebhookLedger(Protocol):
-    def claim_webhook(
-        self, webhook_id: str, body_digest: str, ttl_s: int
-    ) -> SeenWebhook | None: ...
-
-    def record_webhook_message(self, webhook_id: str, message_id: str) -> None: ...
-
-    def seen_webhook(self, webhook_id: str) -> SeenWebhook | None: ...
-
-    def forget_webhook(self, webhook_id: str) -> None: ...
 
 
 @dataclass(frozen=True)

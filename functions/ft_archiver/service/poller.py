@@ -14,42 +14,17 @@ archived on purpose, with ``ft-archiver backfill``.
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Protocol
 
 from ft_archiver.domain.job import FineTuneJob
 from ft_archiver.domain.selection import Selection
 from ft_archiver.errors import RuleError
-from ft_archiver.service.fan_out import (
-    ArchiveRequestQueue,
-    CheckpointSource,
-    archive_messages,
-    targets_for,
-)
+from ft_archiver.service.fan_out import archive_messages, targets_for
+from ft_archiver.service.ports import ArchiveRequestQueue, JobSource, PollLedger
 
 log = logging.getLogger(__name__)
-
-
-class JobSource(CheckpointSource, Protocol):
-    def list_fine_tunes(self) -> list[FineTuneJob]: ...
-
-
-class PollLedger(Protocol):
-    def baseline_recorded(self, selection: str) -> bool: ...
-
-    def record_baseline(self, selection: str, job_ids: Sequence[str]) -> None: ...
-
-    def known_jobs(self, selection: str, job_ids: Sequence[str]) -> set[str]: ...
-
-    def claim_job(self, selection: str, job_id: str, lease_s: float) -> bool: ...
-
-    def record_enqueued(self, selection: str, job_id: str, archives: int) -> None: ...
-
-    def record_skipped(self, selection: str, job_id: str, reason: str) -> None: ...
-
-    def release_job(self, selection: str, job_id: str) -> None: ...
 
 
 @dataclass

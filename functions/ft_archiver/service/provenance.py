@@ -1,19 +1,9 @@
 """The provenance manifest written next to a verified archive."""
 
-from typing import Protocol
-
-from ft_archiver.adapters.s3 import ObjectSpec, StoredObject
 from ft_archiver.domain.checksums import CrcAlgorithm
 from ft_archiver.domain.manifest import CONTENT_TYPE, Manifest
 from ft_archiver.errors import ArchiverError, ManifestError
-from ft_archiver.service.transfer import ObjectStore
-
-
-class ArchiveStore(ObjectStore, Protocol):
-    """The transfer's store, plus removing an archive that cannot be completed."""
-
-    def delete(self, stored: StoredObject) -> None:
-        """Remove this version of the object; log, never raise, if that fails."""
+from ft_archiver.service.ports import ArchiveStore, ObjectSpec, StoredObject
 
 
 def write_manifest(

@@ -11,13 +11,10 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from types import TracebackType
 from typing import Any, Protocol
 
-from ft_archiver.adapters.s3 import ObjectSpec, StoredObject, UploadedPart
 from ft_archiver.adapters.sha256_state import new_sha256
 from ft_archiver.cancellation import Cancellation
-from ft_archiver.domain.checksums import Buffer
 from ft_archiver.domain.parts import Lanes, PartPlan, PartRange
 from ft_archiver.errors import (
     IntegrityError,
@@ -25,6 +22,13 @@ from ft_archiver.errors import (
     TransferCancelledError,
     TransferSuspendedError,
     UploadGoneError,
+)
+from ft_archiver.service.ports import (
+    ObjectSpec,
+    ObjectStore,
+    PartUpload,
+    StoredObject,
+    UploadedPart,
 )
 
 ProgressCallback = Callable[[int], None]
@@ -49,41 +53,6 @@ class Halt:
 
     def is_set(self) -> bool:
         return self._own.is_set() or self._caller.is_set()
-
-
-class PartUpload(Protocol):
-    """An open multipart upload; leaving its ``with`` block without completing aborts it."""
-
-    def __enter__(self) -> "PartUpload": ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None: ...
-
-    def upload_part(self, number: int, body: Buffer, crc: int) -> UploadedPart: ...
-
-    def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject: ...
-
-    @property
-    def upload_id(self) -> str: ...
-
-    def suspend(self) -> None:
-        """Leave the upload open for a later invocation instead of aborting it."""
-
-    def list_parts(self) -> list[UploadedPart]: ...
-
-
-class ObjectStore(Protocol):
-    def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject: ...
-
-    def start_multipart(self, spec: ObjectSpec) -> PartUpload: ...
-
-    def resume_multipart(self, spec: ObjectSpec, upload_id: str) -> PartUpload: ...
-
-    def tag(self, stored: StoredObject, tags: dict[str, str]) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,236 @@
+"""What the service needs of the outside world: its ports (Protocols) and the plain data
+they exchange. Adapters implement these and import them from here; the service imports
+no adapter. Nothing here does I/O, and it imports only the domain and pydantic, so that
+every function (the webhook too) can load it.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from ft_archiver.cancellation import Cancellation
+from ft_archiver.domain.checkpoints import DownloadSpec
+from ft_archiver.domain.checksums import Buffer, CrcAlgorithm
+from ft_archiver.domain.job import Checkpoint, FineTuneJob
+from ft_archiver.domain.messages import ArchiveMessage
+from ft_archiver.domain.webhook import SeenWebhook
+
+# -- Together: jobs, checkpoints and the archive's bytes ---------------------------------
+
+
+@dataclass(frozen=True)
+class ArchiveSource:
+    """Where the archive's bytes are, learned by the Range probe."""
+
+    url: str
+    size: int
+    content_type: str
+    etag: str | None
+
+
+class CheckpointSource(Protocol):
+    def list_checkpoints(self, fine_tune_id: str) -> list[Checkpoint]: ...
+
+
+class JobLookup(CheckpointSource, Protocol):
+    def retrieve(self, fine_tune_id: str) -> FineTuneJob: ...
+
+
+class JobSource(CheckpointSource, Protocol):
+    def list_fine_tunes(self) -> list[FineTuneJob]: ...
+
+
+class BackfillSource(JobSource, Protocol):
+    def open_download(self, spec: DownloadSpec) -> Any: ...
+
+
+class FineTuneSource(Protocol):
+    def retrieve(self, fine_tune_id: str) -> FineTuneJob: ...
+
+    def list_checkpoints(self, fine_tune_id: str) -> list[Checkpoint]: ...
+
+    def open_download(self, spec: DownloadSpec) -> ArchiveSource: ...
+
+    def read_range(
+        self,
+        source: ArchiveSource,
+        start: int,
+        into: memoryview,
+        cancelled: Cancellation | None = None,
+    ) -> None: ...
+
+
+# -- S3: the archive bucket --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """Everything about the object but its bytes."""
+
+    bucket: str
+    key: str
+    content_type: str
+    metadata: dict[str, str]
+    algorithm: CrcAlgorithm
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    bucket: str
+    key: str
+    etag: str
+    version_id: str | None
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    number: int
+    etag: str
+    crc: int
+    length: int
+
+
+class PartUpload(Protocol):
+    """An open multipart upload; leaving its ``with`` block without completing aborts it."""
+
+    def __enter__(self) -> "PartUpload": ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def upload_part(self, number: int, body: Buffer, crc: int) -> UploadedPart: ...
+
+    def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject: ...
+
+    @property
+    def upload_id(self) -> str: ...
+
+    def suspend(self) -> None:
+        """Leave the upload open for a later invocation instead of aborting it."""
+
+    def list_parts(self) -> list[UploadedPart]: ...
+
+
+class ObjectStore(Protocol):
+    def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject: ...
+
+    def start_multipart(self, spec: ObjectSpec) -> PartUpload: ...
+
+    def resume_multipart(self, spec: ObjectSpec, upload_id: str) -> PartUpload: ...
+
+    def tag(self, stored: StoredObject, tags: dict[str, str]) -> None: ...
+
+
+class ArchiveStore(ObjectStore, Protocol):
+    """The transfer's store, plus removing an archive that cannot be completed."""
+
+    def delete(self, stored: StoredObject) -> None:
+        """Remove this version of the object; log, never raise, if that fails."""
+
+
+class ArchiveCheck(Protocol):
+    def archived_sha256(self, bucket: str, key: str) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    key: str
+    size: int
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class ObjectFacts:
+    """What an object says about itself without a manifest."""
+
+    metadata: dict[str, str]
+    tags: dict[str, str]
+
+
+class BucketReader(Protocol):
+    def list_objects(self, bucket: str, prefix: str) -> list[ListedObject]: ...
+
+    def read(self, bucket: str, key: str) -> bytes | None: ...
+
+    def facts(self, bucket: str, key: str) -> ObjectFacts | None: ...
+
+
+# -- the state table ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FinishedArchive:
+    """An archive already completed: its event detail, and whether the event went out."""
+
+    detail: dict[str, Any]
+    published: bool
+
+
+class ArchiveLedger(Protocol):
+    """Idempotency, leases and progress: one archiver per request at a time, one success
+    event per archive, and the point a later invocation resumes from."""
+
+    def claim_archive(
+        self, key: str, owner: str, lease_s: float, ttl_s: int
+    ) -> FinishedArchive | dict[str, Any] | None: ...
+
+    def save_progress(self, key: str, owner: str, progress: dict[str, Any]) -> None: ...
+
+    def pause_archive(self, key: str, owner: str) -> None: ...
+
+    def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None: ...
+
+    def mark_published(self, key: str) -> None: ...
+
+    def release_archive(self, key: str, owner: str) -> None: ...
+
+
+class WebhookLedger(Protocol):
+    def claim_webhook(
+        self, webhook_id: str, body_digest: str, ttl_s: int
+    ) -> SeenWebhook | None: ...
+
+    def record_webhook_message(self, webhook_id: str, message_id: str) -> None: ...
+
+    def seen_webhook(self, webhook_id: str) -> SeenWebhook | None: ...
+
+    def forget_webhook(self, webhook_id: str) -> None: ...
+
+
+class PollLedger(Protocol):
+    def baseline_recorded(self, selection: str) -> bool: ...
+
+    def record_baseline(self, selection: str, job_ids: Sequence[str]) -> None: ...
+
+    def known_jobs(self, selection: str, job_ids: Sequence[str]) -> set[str]: ...
+
+    def claim_job(self, selection: str, job_id: str, lease_s: float) -> bool: ...
+
+    def record_enqueued(self, selection: str, job_id: str, archives: int) -> None: ...
+
+    def record_skipped(self, selection: str, job_id: str, reason: str) -> None: ...
+
+    def release_job(self, selection: str, job_id: str) -> None: ...
+
+
+# -- ArchiveQueue and the event bus ------------------------------------------------------
+
+
+class ArchiveQueue(Protocol):
+    def send(self, message: ArchiveMessage) -> str: ...
+
+
+class ArchiveRequestQueue(Protocol):
+    def send_batch(self, messages: Sequence[ArchiveMessage]) -> list[str]: ...
+
+
+class EventPublisher(Protocol):
+    def publish(self, detail_type: str, detail: BaseModel) -> str: ...
