@@ -5,6 +5,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from ft_archiver.adapters import sha256_state
 from ft_archiver.adapters.events import EventBridgePublisher, NoEvents
 from ft_archiver.adapters.poll_state import DynamoPollLedger
 from ft_archiver.adapters.queue import SqsArchiveQueue
@@ -132,6 +133,7 @@ def build_archiver(settings: Settings, span: Span = no_span) -> Archiver:
         if settings.event_bus_name
         else NoEvents(),
         options=transfer_options(settings),
+        digests=sha256_state,
         ledger=state_store(settings),
         span=span,
         deadline_margin_s=settings.deadline_margin_s,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from ft_archiver.adapters import sha256_state
 from ft_archiver.adapters.events import EventBridgePublisher
 from ft_archiver.adapters.s3 import MultipartUpload, S3Store
 from ft_archiver.domain.checksums import Buffer
@@ -95,7 +96,8 @@ def archiver(target: Target) -> tuple[Archiver, WrappedStore]:
     settings = target.settings
     store = WrappedStore(S3Store(aws_client("s3", settings, 12)))
     publisher = EventBridgePublisher(aws_client("events", settings), settings.event_bus_name)
-    return Archiver(together_client(settings), store, publisher, transfer_options(settings)), store
+    options = transfer_options(settings)
+    return Archiver(together_client(settings), store, publisher, options, sha256_state), store
 
 
 def run(target: Target, together: TogetherSimulator, size: int) -> tuple[Any, str]:
@@ -294,6 +296,7 @@ def test_an_archive_resumed_over_several_invocations_completes_with_the_right_ch
             S3Store(aws_client("s3", settings, 8)),
             EventBridgePublisher(aws_client("events", settings), "default"),
             transfer_options(settings),
+            sha256_state,
             ledger=ledger,
             deadline_margin_s=1.5,
         )

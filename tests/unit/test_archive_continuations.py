@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
+from ft_archiver.adapters import sha256_state
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED
 from ft_archiver.errors import ContinuationLimitError, TransferSuspendedError
@@ -30,7 +31,7 @@ class World:
         self.publisher = FakePublisher()
         self.ledger = FakeArchiveLedger()
         self.archiver = Archiver(
-            FakeTogether(data, JOB, []), self.store, self.publisher, OPTIONS,
+            FakeTogether(data, JOB, []), self.store, self.publisher, OPTIONS, sha256_state,
             ledger=self.ledger, deadline_margin_s=1.0, max_continuations=LIMIT,
         )  # fmt: skip
 

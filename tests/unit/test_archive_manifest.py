@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from ft_archiver import __version__
+from ft_archiver.adapters import sha256_state
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED, ArchivedDetail
 from ft_archiver.errors import ManifestError, StorageAccessDeniedError, TogetherUnavailableError
@@ -47,7 +48,7 @@ class World:
         self.publisher = FakePublisher(self.log)
         self.ledger = FakeArchiveLedger(self.log)
         self.archiver = Archiver(
-            self.together, self.store, self.publisher, OPTIONS, ledger=self.ledger,
+            self.together, self.store, self.publisher, OPTIONS, sha256_state, ledger=self.ledger,
             clock=lambda: WHEN,
         )  # fmt: skip
 

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from ft_archiver.adapters import sha256_state
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.parts import Lanes, plan_parts
@@ -52,7 +53,9 @@ def run(
     data: bytes, source: Source, store: FakeStore, lanes: Lanes = DEFAULT_LANES
 ) -> transfer.TransferResult:
     plan = plan_parts(len(data), PART, min_part_size=PART)
-    return transfer_multipart(store, SPEC, plan, source, lanes, threading.Event())
+    return transfer_multipart(
+        store, SPEC, plan, source, lanes, threading.Event(), digests=sha256_state
+    )
 
 
 def test_parts_finishing_out_of_order_give_the_right_object_and_digest() -> None:
@@ -118,7 +121,9 @@ def test_an_external_stop_cancels_the_transfer() -> None:
     store = FakeStore()
     plan = plan_parts(len(data), PART, min_part_size=PART)
     with pytest.raises(TransferCancelledError):
-        transfer_multipart(store, SPEC, plan, Source(data), Lanes(2, 2, 2), stop)
+        transfer_multipart(
+            store, SPEC, plan, Source(data), Lanes(2, 2, 2), stop, digests=sha256_state
+        )
     assert store.uploads[0].aborted
 
 
@@ -151,7 +156,7 @@ def test_zero_bytes_make_an_empty_object_without_reading() -> None:
 def test_ordered_digest_hashes_in_part_order_whatever_the_arrival() -> None:
     chunks = {n: os.urandom(1000) for n in range(1, 8)}
     hashed: list[int] = []
-    digest = OrderedDigest(lambda number, state: hashed.append(number))
+    digest = OrderedDigest(lambda number, state: hashed.append(number), digests=sha256_state)
     for number in [3, 1, 7, 2, 5, 4, 6]:
         digest.add(number, memoryview(chunks[number]))
     assert hashed == list(range(1, 8))
@@ -169,7 +174,7 @@ def test_a_deadline_reached_before_any_part_finished_is_an_error_not_a_pause() -
     with pytest.raises(NoProgressError, match="no part finished"):
         transfer_multipart(
             store, SPEC, plan, Source(data), DEFAULT_LANES, threading.Event(),
-            should_suspend=lambda: True,
+            should_suspend=lambda: True, digests=sha256_state,
         )  # fmt: skip
     assert store.uploads[0].aborted
 
@@ -187,6 +192,7 @@ def test_a_deadline_after_some_parts_suspends_and_keeps_the_upload() -> None:
             store, SPEC, plan, Source(data), Lanes(1, 1, 1), threading.Event(),
             on_checkpoint=lambda upload_id, done, state, crc: checkpoints.append(done),
             should_suspend=lambda: next(calls) >= 6,  # two checks per part taken
+            digests=sha256_state,
         )  # fmt: skip
     assert not store.uploads[0].aborted
     assert checkpoints == sorted(checkpoints)

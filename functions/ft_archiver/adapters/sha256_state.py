@@ -9,6 +9,9 @@ libcrypto is loaded on first use, not at import, so a function that never hashes
 webhook) never loads it. Where it cannot be loaded, or lacks a symbol, hashing falls
 back to hashlib (logged once) and the digest cannot be saved: an archive must then
 finish in one run (no suspension, no resume).
+
+The module itself is the service's ``Digests`` port (``resumable``, ``new_sha256``):
+the wiring hands it to the archiver.
 """
 
 import ctypes
@@ -17,21 +20,13 @@ import hashlib
 import logging
 from collections.abc import Iterator
 from functools import cache
-from typing import Protocol
+
+from ft_archiver.service.ports import Sha256
 
 log = logging.getLogger(__name__)
 
 CTX_SIZE = 112  # sizeof(SHA256_CTX): h[8], Nl, Nh, data[16], num, md_len as 32-bit words
 FUNCTIONS = ("SHA256_Init", "SHA256_Update", "SHA256_Final")
-
-
-class Sha256(Protocol):
-    def update(self, data: memoryview | bytes | bytearray) -> None: ...
-
-    def state(self) -> bytes:
-        """The state to resume from; empty where it cannot be saved."""
-
-    def hexdigest(self) -> str: ...
 
 
 def _candidates() -> Iterator[str | None]:

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ft_archiver import __version__
-from ft_archiver.adapters.sha256_state import resumable
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checkpoints import (
     DownloadSpec,
@@ -49,6 +48,7 @@ from ft_archiver.service.ports import (
     ArchiveLedger,
     ArchiveSource,
     ArchiveStore,
+    Digests,
     EventPublisher,
     FineTuneSource,
     FinishedArchive,
@@ -183,6 +183,7 @@ class Archiver:
         store: ArchiveStore,
         publisher: EventPublisher,
         options: TransferOptions,
+        digests: Digests,
         ledger: ArchiveLedger | None = None,
         span: Span = no_span,
         lease_s: float = 960.0,
@@ -195,6 +196,7 @@ class Archiver:
         self._store = store
         self._publisher = publisher
         self._options = options
+        self._digests = digests
         self._ledger = ledger
         self._span = span
         self._lease_s = lease_s
@@ -400,7 +402,7 @@ class Archiver:
             return transfer_multipart(
                 self._store, spec, plan, read, lanes, stop, on_progress,
                 resume=resume, on_checkpoint=resumption.save,
-                should_suspend=resumption.should_suspend,
+                should_suspend=resumption.should_suspend, digests=self._digests,
             )  # fmt: skip
 
         try:
@@ -421,7 +423,8 @@ class Archiver:
     ) -> "Resumption":
         ledger = self._ledger
         save: Checkpoint | None = None
-        if not resumable():  # the digest cannot be saved: finish in this run or not at all
+        if not self._digests.resumable():
+            # the digest cannot be saved: finish in this run or not at all
             return Resumption(None, None, None, source.etag)
         if ledger is not None and ledger_key is not None:
             save = _progress_saver(ledger, ledger_key, owner, key, source)

@@ -234,3 +234,24 @@ class ArchiveRequestQueue(Protocol):
 
 class EventPublisher(Protocol):
     def publish(self, detail_type: str, detail: BaseModel) -> str: ...
+
+
+# -- the archive's SHA-256 ---------------------------------------------------------------
+
+
+class Sha256(Protocol):
+    def update(self, data: memoryview | bytes | bytearray) -> None: ...
+
+    def state(self) -> bytes:
+        """The state to resume from; empty where it cannot be saved."""
+
+    def hexdigest(self) -> str: ...
+
+
+class Digests(Protocol):
+    """Where the archive's SHA-256 comes from: one whose state can be saved, so that a
+    later invocation resumes hashing where this one stopped, when ``resumable()``."""
+
+    def resumable(self) -> bool: ...
+
+    def new_sha256(self, state: bytes | None = None) -> Sha256: ...

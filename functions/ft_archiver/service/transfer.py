@@ -13,7 +13,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from ft_archiver.adapters.sha256_state import new_sha256
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.parts import Lanes, PartPlan, PartRange
 from ft_archiver.errors import (
@@ -24,6 +23,7 @@ from ft_archiver.errors import (
     UploadGoneError,
 )
 from ft_archiver.service.ports import (
+    Digests,
     ObjectSpec,
     ObjectStore,
     PartUpload,
@@ -101,8 +101,10 @@ class OrderedDigest:
         on_hashed: Callable[[int, bytes], None],
         state: bytes | None = None,
         first: int = 1,
+        *,
+        digests: Digests,
     ) -> None:
-        self._sha = new_sha256(state)
+        self._sha = digests.new_sha256(state)
         self._next = first
         self._pending: dict[int, memoryview] = {}
         self._draining = False
@@ -184,6 +186,7 @@ class _PartTransfer:
         on_progress: ProgressCallback | None,
         resume: ResumePoint | None,
         on_checkpoint: Checkpoint | None,
+        digests: Digests,
     ) -> None:
         self.upload = upload
         self.spec = spec
@@ -195,7 +198,10 @@ class _PartTransfer:
         self.on_checkpoint = on_checkpoint
         done = resume.done if resume else 0
         self.digest = OrderedDigest(
-            self._hashed, resume.digest_state if resume else None, first=done + 1
+            self._hashed,
+            resume.digest_state if resume else None,
+            first=done + 1,
+            digests=digests,
         )
         self.done_through = done
         self.prefix_crc = resume.prefix_crc if resume else 0
@@ -291,9 +297,11 @@ def transfer_multipart(
     resume: ResumePoint | None = None,
     on_checkpoint: Checkpoint | None = None,
     should_suspend: Callable[[], bool] | None = None,
+    digests: Digests,
 ) -> TransferResult:
     """Upload every part (after those a resumed transfer already has), complete with the
-    full-object CRC, verify; abort on any failure. When ``should_suspend`` says so, take
+    full-object CRC, verify; abort on any failure. ``digests`` makes the archive's SHA-256
+    (and resumes it from ``resume``'s saved state). When ``should_suspend`` says so, take
     no new parts, let those under way finish, checkpoint, and leave the upload open:
     TransferSuspendedError tells the caller to continue later. An exception raised by
     ``should_suspend`` (no continuation allowed) fails the transfer like a failed part:
@@ -308,7 +316,7 @@ def transfer_multipart(
         downloads = ThreadPoolExecutor(lanes.downloads, thread_name_prefix="ft-get")
         uploads = ThreadPoolExecutor(lanes.uploads, thread_name_prefix="ft-put")
         state = _PartTransfer(
-            upload, spec, read, pool, uploads, halt, on_progress, resume, on_checkpoint
+            upload, spec, read, pool, uploads, halt, on_progress, resume, on_checkpoint, digests
         )
         fetches: list[Future[Future[UploadedPart]]] = []
         suspended = False
