@@ -25,9 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.domain.webhook import decode_secret, sign
 from ft_archiver.errors import ArchiverError, TransferSuspendedError
-from ft_archiver.service.archive import ArchiveRequest, Destination
 from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.settings import Settings
 from ft_archiver.wiring import build_archiver

@@ -12,8 +12,9 @@ from ft_archiver.adapters import sha256_state
 from ft_archiver.adapters.events import EventBridgePublisher
 from ft_archiver.adapters.s3 import MultipartUpload, S3Store
 from ft_archiver.domain.checksums import Buffer
+from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import StorageError
-from ft_archiver.service.archive import Archiver, ArchiveRequest, Destination
+from ft_archiver.service.archive import Archiver
 from ft_archiver.service.ports import ObjectSpec, StoredObject, UploadedPart
 from ft_archiver.wiring import aws_client, together_client, transfer_options
 from ft_archiver_tools.local.simulator import TogetherSimulator

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ft_archiver.domain.events import ArchivedDetail
-from ft_archiver.service.archive import ArchiveRequest, Destination
+from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.settings import Settings
 from ft_archiver.wiring import build_archiver
 from ft_archiver_tools.local.aws import MotoServer, read_events

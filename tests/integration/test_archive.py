@@ -1,6 +1,6 @@
 """The archive path end to end: simulator -> ft-archiver -> S3 -> EventBridge -> SQS."""
 
-from ft_archiver.service.archive import ArchiveRequest
+from ft_archiver.domain.requests import ArchiveRequest
 from ft_archiver_tools.local.simulator import TAR
 
 from .harness import PREFIX, Harness

@@ -4,6 +4,7 @@ from typing import Any
 
 import pytest
 
+from ft_archiver.domain.requests import ArchiveRequest
 from ft_archiver.errors import (
     CheckpointTypeNotAllowedError,
     FineTuneNotFoundError,
@@ -16,7 +17,6 @@ from ft_archiver.errors import (
     UnsafeDownloadError,
     UnsupportedTrainingTypeError,
 )
-from ft_archiver.service.archive import ArchiveRequest
 from ft_archiver_tools.local.simulator import Faults
 
 from .harness import Harness

@@ -7,7 +7,7 @@ from typing import Any
 
 from ft_archiver.adapters.s3_catalog import S3Catalog
 from ft_archiver.domain.events import ArchivedDetail
-from ft_archiver.service.archive import ArchiveRequest
+from ft_archiver.domain.requests import ArchiveRequest
 from ft_archiver_tools.local.aws import free_port
 
 from .harness import PREFIX, Harness

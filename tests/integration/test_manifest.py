@@ -6,7 +6,7 @@ from typing import Any
 import requests
 
 from ft_archiver import __version__
-from ft_archiver.service.archive import ArchiveRequest
+from ft_archiver.domain.requests import ArchiveRequest
 from ft_archiver_tools.local.simulator import SIM_WANDB_KEY
 
 from .harness import PREFIX, Harness

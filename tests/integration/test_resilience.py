@@ -5,8 +5,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from ft_archiver.domain.requests import ArchiveRequest
 from ft_archiver.errors import StorageAccessDeniedError, StorageError
-from ft_archiver.service.archive import ArchiveRequest
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.simulator import Faults
 

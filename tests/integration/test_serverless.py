@@ -22,8 +22,8 @@ from ft_archiver.domain.checkpoints import (
 )
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.naming import normalize
+from ft_archiver.domain.requests import Destination, idempotency_key
 from ft_archiver.observability import logger
-from ft_archiver.service.archive import Destination, idempotency_key
 from ft_archiver_tools.local.aws import capture_events, read_events
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.serve import LocalDeployment

@@ -9,8 +9,9 @@ import pytest
 from ft_archiver.adapters import sha256_state
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED
+from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import ContinuationLimitError, TransferSuspendedError
-from ft_archiver.service.archive import Archiver, ArchiveRequest, Destination, TransferOptions
+from ft_archiver.service.archive import Archiver, TransferOptions
 
 from .fakes import FakeArchiveLedger, FakePublisher, FakeStore, FakeTogether
 

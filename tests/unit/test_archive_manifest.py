@@ -10,8 +10,9 @@ from ft_archiver import __version__
 from ft_archiver.adapters import sha256_state
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED, ArchivedDetail
+from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import ManifestError, StorageAccessDeniedError, TogetherUnavailableError
-from ft_archiver.service.archive import Archiver, ArchiveRequest, Destination, TransferOptions
+from ft_archiver.service.archive import Archiver, TransferOptions
 
 from .fakes import FakeArchiveLedger, FakePublisher, FakeStore, FakeTogether
 

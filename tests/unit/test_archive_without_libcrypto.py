@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ft_archiver.adapters import sha256_state
-from ft_archiver.service.archive import ArchiveRequest, Destination
+from ft_archiver.domain.requests import ArchiveRequest, Destination
 
 from .test_archive_manifest import World
 

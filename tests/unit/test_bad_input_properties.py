@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ft_archiver.domain.checkpoints import PLAIN_ID, parse_job_ref
+from ft_archiver.domain.requests import ArchiveRequest, validate_request
 from ft_archiver.domain.webhook import decode_secret, sign
 from ft_archiver.errors import RuleError
-from ft_archiver.service.archive import ArchiveRequest, validate_request
 from ft_archiver.service.intake import Answer, WebhookIntake
 
 from .fakes import FakeLedger, FakeQueue

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from ft_archiver.domain.checkpoints import parse_job_ref
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.job import FineTuneJob
+from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.domain.selection import ArchiveTarget, Selection, expand_selection, parse_selection
 from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
-from ft_archiver.service.archive import Archiver, ArchiveRequest, Destination
+from ft_archiver.service.archive import Archiver
 from ft_archiver.service.backfill import Backfill, Outcome
 from ft_archiver.settings import Settings
 from ft_archiver_tools.progress import ProgressBar

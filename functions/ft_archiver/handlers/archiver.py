@@ -15,10 +15,10 @@ from pydantic import ValidationError
 
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.redelivery import retry_delay_s
+from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import ArchiveInProgressError, ArchiverError, TransferSuspendedError
 from ft_archiver.handlers import dependencies
 from ft_archiver.observability import logger, metrics, tracer
-from ft_archiver.service.archive import ArchiveRequest, Destination
 from ft_archiver.service.fan_out import fan_out
 
 # A failed message is reported in batchItemFailures, never by failing the invocation:

@@ -17,7 +17,6 @@ from ft_archiver.domain.checkpoints import (
     DownloadSpec,
     JobRef,
     parse_checkpoint_type,
-    parse_job_ref,
     resolve_download,
 )
 from ft_archiver.domain.checksums import CrcAlgorithm
@@ -30,12 +29,16 @@ from ft_archiver.domain.events import (
 from ft_archiver.domain.manifest import build_manifest, checkpoint_entry
 from ft_archiver.domain.naming import (
     archive_filename,
-    confine_key,
     manifest_key,
     object_key,
-    validate_key,
 )
 from ft_archiver.domain.parts import Lanes, PartPlan, plan_lanes, plan_parts
+from ft_archiver.domain.requests import (
+    ArchiveRequest,
+    Destination,
+    idempotency_key,
+    validate_request,
+)
 from ft_archiver.errors import (
     ArchiveInProgressError,
     ArchiverError,
@@ -69,25 +72,6 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ArchiveRequest:
-    """What a webhook or a command line asks for."""
-
-    fine_tune_id: str
-    checkpoint_step: int | None = None
-    checkpoint_type: str | None = None
-    key: str | None = None  # overrides {prefix}{filename}
-
-
-@dataclass(frozen=True)
-class Destination:
-    bucket: str
-    prefix: str = ""
-    # Explicit keys from messages (webhook, queue) must be in a folder under the prefix
-    # (``confine_key``); an operator's ``--key`` on the command line may be anywhere.
-    confine_keys: bool = False
-
-
-@dataclass(frozen=True)
 class TransferOptions:
     part_size: int
     part_size_floor: int
@@ -102,13 +86,6 @@ Span = Callable[[str], AbstractContextManager[Any]]
 
 def no_span(name: str) -> AbstractContextManager[Any]:
     return nullcontext()
-
-
-def idempotency_key(spec: DownloadSpec, destination: Destination, key: str | None) -> str:
-    """One archive = one job, step and resolved type into one place."""
-    step = "final" if spec.checkpoint_step is None else str(spec.checkpoint_step)
-    place = f"key={key}" if key is not None else f"prefix={destination.prefix}"
-    return f"{spec.id}#{step}#{spec.checkpoint}#{destination.bucket}#{place}"
 
 
 @dataclass(frozen=True)
@@ -135,15 +112,6 @@ class Resumption:
         )
 
 
-@dataclass(frozen=True)
-class ValidatedRequest:
-    """A request that passed every rule needing no job lookup."""
-
-    ref: JobRef
-    requested_type: str
-    key: str | None
-
-
 def _progress_saver(
     ledger: ArchiveLedger, ledger_key: str, owner: str, key: str, source: ArchiveSource
 ) -> Checkpoint:
@@ -163,17 +131,6 @@ def _progress_saver(
         )
 
     return save
-
-
-def validate_request(request: ArchiveRequest, confine_to: str | None = None) -> ValidatedRequest:
-    """The rules a webhook can refuse with 400 before anything is queued. With
-    ``confine_to`` (the archive prefix), an explicit key must be in a folder under it."""
-    ref = parse_job_ref(request.fine_tune_id, request.checkpoint_step)
-    requested = parse_checkpoint_type(request.checkpoint_type)
-    key = request.key
-    if key is not None:
-        key = validate_key(key) if confine_to is None else confine_key(key, confine_to)
-    return ValidatedRequest(ref, requested.value, key)
 
 
 class Archiver:

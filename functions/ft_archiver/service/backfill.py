@@ -23,9 +23,9 @@ from ft_archiver.domain.checkpoints import (
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.job import FineTuneJob
 from ft_archiver.domain.naming import archive_filename, object_key
+from ft_archiver.domain.requests import ArchiveRequest, Destination, idempotency_key
 from ft_archiver.domain.selection import ArchiveTarget, Selection
 from ft_archiver.errors import ArchiverError, RuleError
-from ft_archiver.service.archive import ArchiveRequest, Destination, idempotency_key
 from ft_archiver.service.fan_out import archive_messages, targets_for
 from ft_archiver.service.poller import created_on_or_after
 from ft_archiver.service.ports import ArchiveCheck, ArchiveRequestQueue, BackfillSource

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ft_archiver.domain.messages import ArchiveMessage
+from ft_archiver.domain.requests import ArchiveRequest, ValidatedRequest, validate_request
 from ft_archiver.domain.selection import Selection, parse_selection
 from ft_archiver.domain.webhook import (
     JobCompletion,
@@ -24,7 +25,6 @@ from ft_archiver.domain.webhook import (
     verify_signature,
 )
 from ft_archiver.errors import InvalidSelectionError, RuleError
-from ft_archiver.service.archive import ArchiveRequest, ValidatedRequest, validate_request
 from ft_archiver.service.ports import ArchiveQueue, WebhookLedger
 
 # A webhook-id is remembered well past the five minutes in which its signature is valid.
