@@ -21,10 +21,16 @@ from ft_archiver.service.archive import Archiver, Span, TransferOptions, no_span
 from ft_archiver.service.catalog import READERS, Catalog
 from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.service.poller import Poller
-from ft_archiver.settings import Settings
+from ft_archiver.settings import (
+    ArchivingSettings,
+    FunctionSettings,
+    PollerSettings,
+    TogetherSettings,
+    WebhookSettings,
+)
 
 
-def aws_region(settings: Settings) -> str:
+def aws_region(settings: FunctionSettings) -> str:
     """boto3's own region (AWS_DEFAULT_REGION, then ~/.aws/config), else AWS_REGION, which
     Lambda and most SDKs set but botocore does not read."""
     region = boto3.session.Session().region_name or settings.aws_region
@@ -33,7 +39,7 @@ def aws_region(settings: Settings) -> str:
     return region
 
 
-def aws_client(service: str, settings: Settings, pool_size: int = 10) -> Any:
+def aws_client(service: str, settings: FunctionSettings, pool_size: int = 10) -> Any:
     """boto3 reads AWS_ENDPOINT_URL and credentials itself; the region is ours to check."""
     config = Config(
         max_pool_connections=pool_size,
@@ -48,7 +54,7 @@ def aws_client(service: str, settings: Settings, pool_size: int = 10) -> Any:
     return boto3.client(service, config=config, region_name=region)  # type: ignore[call-overload]
 
 
-def _secret(name: str, settings: Settings) -> str:
+def _secret(name: str, settings: FunctionSettings) -> str:
     from aws_lambda_powertools.utilities import parameters
 
     try:
@@ -60,7 +66,7 @@ def _secret(name: str, settings: Settings) -> str:
     return value if isinstance(value, str) else str(value)
 
 
-def together_api_key(settings: Settings) -> str:
+def together_api_key(settings: TogetherSettings) -> str:
     if settings.together_api_key is not None and settings.together_api_key.get_secret_value():
         return settings.together_api_key.get_secret_value()
     if settings.together_api_key_secret_name:
@@ -68,7 +74,7 @@ def together_api_key(settings: Settings) -> str:
     raise ConfigurationError("TOGETHER_API_KEY is not set")
 
 
-def webhook_signing_keys(settings: Settings) -> list[bytes]:
+def webhook_signing_keys(settings: WebhookSettings) -> list[bytes]:
     """Every secret in the value, space-separated, so a sender can rotate without downtime."""
     if settings.webhook_secret is not None:
         value = settings.webhook_secret.get_secret_value()
@@ -82,7 +88,7 @@ def webhook_signing_keys(settings: Settings) -> list[bytes]:
         raise ConfigurationError(str(exc)) from None
 
 
-def together_client(settings: Settings) -> TogetherClient:
+def together_client(settings: TogetherSettings) -> TogetherClient:
     return TogetherClient(
         together_api_key(settings),
         settings.together_base_url,
@@ -91,30 +97,27 @@ def together_client(settings: Settings) -> TogetherClient:
         retry=RetryPolicy(
             settings.max_attempts, settings.retry_base_delay_s, settings.retry_max_delay_s
         ),
-        pool_size=settings.concurrency + 4,
+        pool_size=settings.together_connections,
     )
 
 
-def state_store(settings: Settings) -> DynamoStateStore | None:
+def state_store(settings: FunctionSettings) -> DynamoStateStore | None:
     if not settings.state_table_name:
         return None
     return DynamoStateStore(aws_client("dynamodb", settings), settings.state_table_name)
 
 
-def build_intake(settings: Settings) -> WebhookIntake:
-    store = state_store(settings)
-    if store is None or not settings.archive_queue_url:
-        raise ConfigurationError("the webhook needs STATE_TABLE_NAME and ARCHIVE_QUEUE_URL")
+def build_intake(settings: WebhookSettings) -> WebhookIntake:
     webhook_signing_keys(settings)  # fail at cold start, not on the first request
     return WebhookIntake(
         lambda: webhook_signing_keys(settings),
         SqsArchiveQueue(aws_client("sqs", settings), settings.archive_queue_url),
-        store,
+        DynamoStateStore(aws_client("dynamodb", settings), settings.state_table_name),
         prefix=settings.archive_prefix,
     )
 
 
-def transfer_options(settings: Settings) -> TransferOptions:
+def transfer_options(settings: ArchivingSettings) -> TransferOptions:
     return TransferOptions(
         part_size=settings.part_size,
         part_size_floor=settings.part_size_floor,
@@ -125,7 +128,7 @@ def transfer_options(settings: Settings) -> TransferOptions:
     )
 
 
-def build_archiver(settings: Settings, span: Span = no_span) -> Archiver:
+def build_archiver(settings: ArchivingSettings, span: Span = no_span) -> Archiver:
     return Archiver(
         together=together_client(settings),
         store=S3Store(aws_client("s3", settings, settings.upload_concurrency + 4)),
@@ -142,15 +145,13 @@ def build_archiver(settings: Settings, span: Span = no_span) -> Archiver:
     )
 
 
-def archive_queue(settings: Settings) -> SqsArchiveQueue:
+def archive_queue(settings: FunctionSettings) -> SqsArchiveQueue:
     if not settings.archive_queue_url:
         raise ConfigurationError("ARCHIVE_QUEUE_URL is not set")
     return SqsArchiveQueue(aws_client("sqs", settings), settings.archive_queue_url)
 
 
-def build_poller(settings: Settings) -> Poller:
-    if not settings.state_table_name:
-        raise ConfigurationError("the poller needs STATE_TABLE_NAME")
+def build_poller(settings: PollerSettings) -> Poller:
     return Poller(
         together_client(settings),
         archive_queue(settings),
@@ -161,6 +162,6 @@ def build_poller(settings: Settings) -> Poller:
     )
 
 
-def build_catalog(settings: Settings) -> Catalog:
+def build_catalog(settings: FunctionSettings) -> Catalog:
     """``ft-archiver list``: needs S3 only (no Together key, no bus)."""
     return Catalog(S3Catalog(aws_client("s3", settings, READERS + 2)), READERS)

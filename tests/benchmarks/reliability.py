@@ -29,7 +29,7 @@ from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.domain.webhook import decode_secret, sign
 from ft_archiver.errors import ArchiverError, TransferSuspendedError
 from ft_archiver.service.intake import WebhookIntake
-from ft_archiver.settings import Settings
+from ft_archiver.settings import CliSettings
 from ft_archiver.wiring import build_archiver
 from ft_archiver_tools.local.aws import TEST_CREDENTIALS, MotoServer, capture_events, read_events
 from ft_archiver_tools.local.resources import deploy_local
@@ -94,7 +94,7 @@ def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
         s3 = aws.client("s3")
         with S3FaultProxy(aws.endpoint_url) as proxy:
             os.environ["AWS_ENDPOINT_URL"] = proxy.endpoint_url
-            settings = Settings(
+            settings = CliSettings(
                 TOGETHER_API_KEY=together.api_key, TOGETHER_BASE_URL=together.base_url,
                 ARCHIVE_BUCKET=stack.bucket, EVENT_BUS_NAME=stack.bus_name,
                 FT_ARCHIVER_PART_SIZE=PART, FT_ARCHIVER_PART_SIZE_FLOOR=64 * KIB,
@@ -163,7 +163,7 @@ def resume_trials(trials: int, seed: int) -> list[dict[str, Any]]:
             "FT_ARCHIVER_UPLOAD_CONCURRENCY": "2", "FT_ARCHIVER_LEASE": "1",
             "FT_ARCHIVER_DEADLINE_MARGIN": "1.2",
         }  # fmt: skip
-        settings = Settings.model_validate(env)
+        settings = CliSettings.model_validate(env)
         together.set_faults(Faults(rate_limit_bps=512 * KIB))
         for kind in ("Lambda deadline: 2 s invocations", "archiver killed with SIGKILL"):
             outcome: Counter[str] = Counter()
@@ -195,7 +195,7 @@ def resume_trials(trials: int, seed: int) -> list[dict[str, Any]]:
     return rows
 
 
-def _run_with_deadline(settings: Settings, job_id: str, key: str, bucket: str) -> int:
+def _run_with_deadline(settings: CliSettings, job_id: str, key: str, bucket: str) -> int:
     """As ArchiverFunction with a 2 s timeout: each suspension is a new invocation."""
     invocations = 0
     while True:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from ft_archiver.settings import Settings
+from ft_archiver.settings import CliSettings
 from ft_archiver.wiring import aws_client
 from ft_archiver_tools.local.aws import TEST_CREDENTIALS
 from ft_archiver_tools.local.localstack import LocalStack
@@ -27,7 +27,7 @@ def localstack() -> Iterator[LocalStack]:
 class Target:
     localstack: LocalStack
     bucket: str
-    settings: Settings
+    settings: CliSettings
 
     def s3(self) -> object:
         return aws_client("s3", self.settings)
@@ -41,7 +41,7 @@ def target(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("AWS_ENDPOINT_URL", localstack.endpoint_url)
     together.set_faults(Faults())
-    settings = Settings(
+    settings = CliSettings(
         TOGETHER_API_KEY=together.api_key,
         TOGETHER_BASE_URL=together.base_url,
         ARCHIVE_BUCKET=f"conformance-{uuid.uuid4().hex[:10]}",

@@ -7,7 +7,7 @@ from typing import Any
 
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.requests import ArchiveRequest, Destination
-from ft_archiver.settings import Settings
+from ft_archiver.settings import CliSettings
 from ft_archiver.wiring import build_archiver
 from ft_archiver_tools.local.aws import MotoServer, read_events
 from ft_archiver_tools.local.resources import LocalResources
@@ -30,7 +30,7 @@ class Harness:
     def bucket(self) -> str:
         return self.stack.bucket
 
-    def settings(self, **overrides: Any) -> Settings:
+    def settings(self, **overrides: Any) -> CliSettings:
         values: dict[str, Any] = {
             "TOGETHER_API_KEY": self.together.api_key,
             "TOGETHER_BASE_URL": self.together.base_url,
@@ -45,7 +45,7 @@ class Harness:
             "FT_ARCHIVER_READ_TIMEOUT": 10,
         }
         values.update(overrides)
-        return Settings(**values)
+        return CliSettings(**values)
 
     def archive(self, request: ArchiveRequest, **overrides: Any) -> ArchivedDetail:
         settings = self.settings(**overrides)

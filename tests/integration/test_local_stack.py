@@ -8,7 +8,12 @@ from typing import Any
 
 import pytest
 
-from ft_archiver.settings import Settings
+from ft_archiver.settings import (
+    ArchiverSettings,
+    FunctionSettings,
+    PollerSettings,
+    WebhookSettings,
+)
 from ft_archiver_tools.local.aws import MotoServer
 from ft_archiver_tools.local.resources import LocalResources, deploy_local
 from ft_archiver_tools.template import (
@@ -140,15 +145,52 @@ def test_no_secret_is_a_plain_environment_variable() -> None:
         assert not names & {"TOGETHER_API_KEY", "WEBHOOK_SECRET"}
 
 
-def test_every_environment_variable_is_a_setting() -> None:
+# Each function's settings model, by the function it names.
+SETTINGS: dict[str, type[FunctionSettings]] = {
+    kind.FUNCTION: kind for kind in (WebhookSettings, ArchiverSettings, PollerSettings)
+}
+
+
+def _variables(function: str) -> set[str]:
+    """The function's own variables (Powertools reads the POWERTOOLS_* ones)."""
+    names = set(function_environment(TEMPLATE, function))
+    return {name for name in names if not name.startswith("POWERTOOLS_")}
+
+
+def test_every_function_has_settings_of_its_own() -> None:
+    assert sorted(SETTINGS) == sorted(FUNCTIONS)
+
+
+@pytest.mark.parametrize("function", sorted(SETTINGS))
+def test_every_environment_variable_is_one_of_the_functions_settings(function: str) -> None:
+    """Nothing in a function's environment that its settings do not read."""
     aliases = {
         field.validation_alias
-        for field in Settings.model_fields.values()
+        for field in SETTINGS[function].model_fields.values()
         if isinstance(field.validation_alias, str)
     }
-    for function in FUNCTIONS:
-        for name in function_environment(TEMPLATE, function):
-            assert name in aliases or name.startswith("POWERTOOLS_"), name
+    assert _variables(function) - aliases == set()
+
+
+@pytest.mark.parametrize("function", sorted(SETTINGS))
+def test_every_required_setting_is_in_the_functions_environment(function: str) -> None:
+    kind = SETTINGS[function]
+    required = {
+        str(field.validation_alias) for field in kind.model_fields.values() if field.is_required()
+    }
+    assert required  # each function requires something: its table and queue at least
+    assert required - _variables(function) == set()
+    for group in kind.REQUIRED_ONE_OF:
+        assert set(group) & _variables(function), group
+
+
+@pytest.mark.parametrize("function", sorted(SETTINGS))
+def test_the_deployed_environment_is_a_valid_configuration(
+    function: str, stack: LocalResources
+) -> None:
+    settings = SETTINGS[function].model_validate(stack.environments[function])
+    assert settings.state_table_name == stack.table_name
+    assert settings.archive_queue_url == stack.queue_url
 
 
 def test_handlers_named_in_the_template_exist() -> None:
@@ -210,12 +252,13 @@ def test_poller_touches_only_its_own_state_items_and_sends_to_the_queue() -> Non
 def test_poller_parameters_are_valid_settings() -> None:
     env = function_environment(TEMPLATE, "PollerFunction")
     defaults = {name: spec.get("Default") for name, spec in TEMPLATE["Parameters"].items()}
+    # a parameter's default, or a resource's logical id standing in for its name
     values = {
-        name: str(defaults[ref["Ref"]])
+        name: str(defaults.get(ref["Ref"], ref["Ref"]))
         for name, ref in env.items()
-        if isinstance(ref, dict) and ref.get("Ref") in defaults
+        if isinstance(ref, dict) and "Ref" in ref
     }
-    settings = Settings.model_validate(values)
+    settings = PollerSettings.model_validate(values)
     assert settings.selection.label == "final/default"
     assert settings.poll_max_archives == 100
     assert settings.archive_since is None
@@ -232,7 +275,7 @@ def test_archiver_continuations_are_capped_by_a_parameter(stack: LocalResources)
     assert env["FT_ARCHIVER_MAX_CONTINUATIONS"] == {"Ref": "MaxContinuations"}
     parameter = TEMPLATE["Parameters"]["MaxContinuations"]
     assert stack.environments["ArchiverFunction"]["FT_ARCHIVER_MAX_CONTINUATIONS"] == "100"
-    settings = Settings.model_validate({"FT_ARCHIVER_MAX_CONTINUATIONS": "100"})
+    settings = ArchiverSettings.model_validate(stack.environments["ArchiverFunction"])
     assert settings.max_continuations == parameter["Default"] == 100
     # The longest chain the parameter allows (MaxValue continuations after the first
     # invocation) ends before the bucket's lifecycle rule aborts its upload, with half a

@@ -164,7 +164,7 @@ class CrashAfterEnqueue(DynamoPollLedger):
 
 
 def test_a_crash_between_enqueue_and_record_still_gives_one_object_and_event(world: World) -> None:
-    settings = dependencies.settings()
+    settings = dependencies.poller_settings()
     job = world.new_job()
     ledger = CrashAfterEnqueue(world.local.aws.client("dynamodb"), world.stack.table_name)
     crashing = Poller(
@@ -207,7 +207,7 @@ def test_together_down_fails_the_tick_cleanly_and_the_next_catches_up(world: Wor
 def test_a_rejected_key_fails_the_tick_without_a_record(world: World) -> None:
     job = world.new_job()
     secrets = world.local.aws.client("secretsmanager")
-    name = dependencies.settings().together_api_key_secret_name
+    name = dependencies.poller_settings().together_api_key_secret_name
     assert name
     secrets.put_secret_value(SecretId=name, SecretString="wrong-key")
     dependencies.reset()

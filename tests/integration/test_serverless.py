@@ -652,6 +652,37 @@ def test_a_malformed_request_is_logged_by_field_and_retried(
     topology.drain(topology.stack.queue_url)
 
 
+def test_a_variable_missing_from_the_archiver_fails_its_first_message_in_one_line(
+    topology: Topology, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not at the first continuation, a quarter of an hour into an archive: before the
+    message is read, with one log line naming the variable, and nothing asked of
+    Together. The message is kept: once the variable is back, it is archived."""
+    from ft_archiver.handlers import dependencies
+
+    job = lora(topology)
+    assert topology.send({"id": job.id}).status_code == 202
+    monkeypatch.delenv("ARCHIVE_QUEUE_URL")
+    dependencies.reset()
+    try:
+        with logged() as lines:
+            [delivery] = topology.local.deliver(wait_s=0)
+    finally:
+        monkeypatch.setenv("ARCHIVE_QUEUE_URL", topology.stack.queue_url)
+        dependencies.reset()
+    assert (delivery.failed, delivery.raised) == (True, False)  # reported, not a crash
+    [line] = [line for line in lines if line["level"] not in ("DEBUG", "INFO")]
+    assert line["level"] == "ERROR"
+    assert line["error"] == "ArchiverFunction cannot start: missing ARCHIVE_QUEUE_URL"
+    assert "exception" not in line  # no traceback, pydantic's or ours
+    archive = topology.together.archive_for(job.id, "merged")
+    assert topology.together.blob_requests(archive) == []
+    assert topology.events(wait_s=1) == []
+    assert topology.run_archiver() == 1  # the same message, configured again
+    assert [e["detail-type"] for e in topology.events()] == ["Fine-tune Archived"]
+    assert topology.queued() == 0
+
+
 def test_rule_failure_is_reported_once_and_not_retried(topology: Topology) -> None:
     job = topology.together.add_job("Full")
     assert topology.send({"id": job.id, "checkpoint_type": "adapter"}).status_code == 202

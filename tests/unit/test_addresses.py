@@ -9,7 +9,7 @@ from ft_archiver.domain.addresses import (
     is_loopback_host,
     parse_address,
 )
-from ft_archiver.settings import Settings
+from ft_archiver.settings import CliSettings
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_is_loopback_host(host: str | None, loopback: bool) -> None:
 )
 def test_base_urls_that_may_carry_the_key(url: str) -> None:
     assert base_url_refusal(url) is None
-    assert Settings(TOGETHER_BASE_URL=url + "/").together_base_url == url
+    assert CliSettings(TOGETHER_BASE_URL=url + "/").together_base_url == url
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_base_urls_that_may_not(url: str, reason: str) -> None:
     assert refusal is not None
     assert reason in refusal
     with pytest.raises(ValidationError, match=reason):
-        Settings(TOGETHER_BASE_URL=url)
+        CliSettings(TOGETHER_BASE_URL=url)
 
 
 @pytest.mark.parametrize(

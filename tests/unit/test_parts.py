@@ -15,7 +15,7 @@ from ft_archiver.domain.parts import (
     plan_parts,
 )
 from ft_archiver.errors import ArchiveTooLargeError, ConfigurationError
-from ft_archiver.settings import Settings
+from ft_archiver.settings import CliSettings
 
 TIB = 1024 * GIB
 
@@ -89,7 +89,7 @@ def test_the_budget_leaves_the_runtime_its_reserve(function_mb: int | None, budg
 def test_the_plan_at_the_default_1024_mb_fits_the_function(
     size: int, part_size: int, lanes: Lanes
 ) -> None:
-    settings = Settings.model_validate({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"})
+    settings = CliSettings.model_validate({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"})
     plan = plan_parts(size, settings.part_size, settings.part_size_floor)
     planned = plan_lanes(
         settings.concurrency, settings.upload_concurrency, plan.part_size, settings.memory_budget
@@ -99,7 +99,7 @@ def test_the_plan_at_the_default_1024_mb_fits_the_function(
 
 
 def test_a_larger_function_runs_huge_parts_in_parallel() -> None:
-    settings = Settings.model_validate({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "10240"})
+    settings = CliSettings.model_validate({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "10240"})
     plan = plan_parts(5 * TIB, settings.part_size, settings.part_size_floor)
     planned = plan_lanes(
         settings.concurrency, settings.upload_concurrency, plan.part_size, settings.memory_budget

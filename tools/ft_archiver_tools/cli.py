@@ -20,7 +20,7 @@ from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
 from ft_archiver_tools.interrupts import graceful_interrupts
 
 if TYPE_CHECKING:  # pydantic and the settings load after the signal handlers are in place
-    from ft_archiver.settings import Settings
+    from ft_archiver.settings import CliSettings
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
@@ -225,10 +225,10 @@ def _problem(error: Any) -> str:
     return f"{FLAGS.get(where, where)}: {str(error['msg']).removeprefix('Value error, ')}"
 
 
-def _settings(args: argparse.Namespace) -> "Settings":
+def _settings(args: argparse.Namespace) -> "CliSettings":
     from pydantic import ValidationError
 
-    from ft_archiver.settings import Settings
+    from ft_archiver.settings import CliSettings
 
     overrides = {
         "archive_bucket": args.bucket,
@@ -238,8 +238,8 @@ def _settings(args: argparse.Namespace) -> "Settings":
         "event_bus_name": "" if getattr(args, "no_event", False) else None,
     }
     try:
-        base = Settings()
-        settings = Settings.model_validate(
+        base = CliSettings()
+        settings = CliSettings.model_validate(
             {**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
         )
     except ValidationError as exc:

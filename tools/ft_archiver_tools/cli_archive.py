@@ -15,13 +15,13 @@ from ft_archiver.domain.selection import ArchiveTarget, Selection, expand_select
 from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.backfill import Backfill, Outcome
-from ft_archiver.settings import Settings
+from ft_archiver.settings import CliSettings
 from ft_archiver_tools.progress import ProgressBar
 
 EXIT_FAILURE = 1
 
 
-def destination(settings: Settings) -> Destination:
+def destination(settings: CliSettings) -> Destination:
     if not settings.archive_bucket:
         raise ConfigurationError("no bucket: pass --bucket or set ARCHIVE_BUCKET")
     return Destination(settings.archive_bucket, settings.archive_prefix)
@@ -72,7 +72,7 @@ def print_archived(detail: ArchivedDetail, as_json: bool, transferred: bool = Tr
         )
 
 
-def selected_targets(args: argparse.Namespace, settings: Settings) -> list[ArchiveTarget]:
+def selected_targets(args: argparse.Namespace, settings: CliSettings) -> list[ArchiveTarget]:
     """``archive ID --checkpoints ... --checkpoint-type ...``: the job's archives."""
     from ft_archiver.wiring import together_client
 
@@ -92,7 +92,7 @@ def selected_targets(args: argparse.Namespace, settings: Settings) -> list[Archi
     return list(expansion.targets)
 
 
-def run_archive(args: argparse.Namespace, settings: Settings) -> int:
+def run_archive(args: argparse.Namespace, settings: CliSettings) -> int:
     """One archive, or every archive of a selection (a failing one does not stop the rest)."""
     from ft_archiver.wiring import build_archiver
 
@@ -116,7 +116,7 @@ def run_archive(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_FAILURE if failed else 0
 
 
-def run_backfill(args: argparse.Namespace, settings: Settings) -> int:
+def run_backfill(args: argparse.Namespace, settings: CliSettings) -> int:
     from ft_archiver.adapters.archive_check import S3ArchiveCheck
     from ft_archiver.wiring import (
         archive_queue,

@@ -4,12 +4,12 @@ import argparse
 import sys
 
 from ft_archiver.domain.catalog import table
-from ft_archiver.settings import Settings
+from ft_archiver.settings import CliSettings
 from ft_archiver.wiring import build_catalog
 from ft_archiver_tools.cli_archive import destination
 
 
-def run_list(args: argparse.Namespace, settings: Settings) -> int:
+def run_list(args: argparse.Namespace, settings: CliSettings) -> int:
     where = destination(settings)
 
     def warn(problem: str) -> None:

@@ -16,7 +16,12 @@ from pydantic import ValidationError
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.redelivery import retry_delay_s
 from ft_archiver.domain.requests import ArchiveRequest, Destination
-from ft_archiver.errors import ArchiveInProgressError, ArchiverError, TransferSuspendedError
+from ft_archiver.errors import (
+    ArchiveInProgressError,
+    ArchiverError,
+    ConfigurationError,
+    TransferSuspendedError,
+)
 from ft_archiver.handlers import dependencies
 from ft_archiver.observability import logger, metrics, tracer
 from ft_archiver.service.fan_out import fan_out
@@ -59,6 +64,8 @@ def _retry_later(record: SQSRecord) -> dict[str, Any]:
     metrics.add_metric(name="ArchiveRetries", unit=MetricUnit.Count, value=1)
     try:
         dependencies.continuation_queue().retry_later(record.receipt_handle, delay)
+    except ConfigurationError:  # the function's settings: the caller's line names them
+        return {"receive_count": receives, "retry_in_s": None}
     except ArchiverError as exc:  # the queue's visibility timeout applies instead
         logger.warning("the retry delay was not set", extra={"error": str(exc)})
         return {"receive_count": receives, "retry_in_s": None}
@@ -66,15 +73,15 @@ def _retry_later(record: SQSRecord) -> dict[str, Any]:
 
 
 def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    # First, so that a variable missing from the function fails its first message, not
+    # the first continuation a quarter of an hour into an archive.
+    settings = dependencies.archiver_settings()
     message = ArchiveMessage.model_validate_json(record.body)
     logger.set_correlation_id(message.correlation_id)
     logger.append_keys(fine_tune_id=message.id, checkpoint_step=message.checkpoint_step)
     if message.has_selection:
         _expand(message)
         return
-    settings = dependencies.settings()
-    if not settings.archive_bucket:
-        raise ArchiverError("ARCHIVE_BUCKET is not set")
     request = ArchiveRequest(
         message.id, message.checkpoint_step, message.checkpoint_type, message.key
     )
