@@ -30,7 +30,7 @@ from ft_archiver.domain.webhook import decode_secret, sign
 from ft_archiver.errors import ArchiverError, TransferSuspendedError
 from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.settings import CliSettings
-from ft_archiver.wiring import build_archiver
+from ft_archiver.wiring.archiver import build_archiver
 from ft_archiver_tools.local.aws import TEST_CREDENTIALS, MotoServer, capture_events, read_events
 from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy

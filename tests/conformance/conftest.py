@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 
 from ft_archiver.settings import CliSettings
-from ft_archiver.wiring import aws_client
+from ft_archiver.wiring.aws import aws_client
 from ft_archiver_tools.local.aws import TEST_CREDENTIALS
 from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator

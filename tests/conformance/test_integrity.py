@@ -16,7 +16,9 @@ from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import StorageError
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.ports import ObjectSpec, StoredObject, UploadedPart
-from ft_archiver.wiring import aws_client, together_client, transfer_options
+from ft_archiver.wiring.archiver import transfer_options
+from ft_archiver.wiring.aws import aws_client
+from ft_archiver.wiring.together import together_client
 from ft_archiver_tools.local.simulator import TogetherSimulator
 
 from .conftest import Target

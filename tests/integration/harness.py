@@ -8,7 +8,7 @@ from typing import Any
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.settings import CliSettings
-from ft_archiver.wiring import build_archiver
+from ft_archiver.wiring.archiver import build_archiver
 from ft_archiver_tools.local.aws import MotoServer, read_events
 from ft_archiver_tools.local.resources import LocalResources
 from ft_archiver_tools.local.simulator import SimArchive, TogetherSimulator

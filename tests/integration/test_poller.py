@@ -15,7 +15,8 @@ from ft_archiver.adapters.poll_state import DynamoPollLedger
 from ft_archiver.domain.selection import Selection
 from ft_archiver.handlers import dependencies
 from ft_archiver.service.poller import Poller
-from ft_archiver.wiring import archive_queue, together_client
+from ft_archiver.wiring.aws import archive_queue
+from ft_archiver.wiring.together import together_client
 from ft_archiver_tools.local.aws import capture_events, read_events
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator

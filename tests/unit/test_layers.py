@@ -2,6 +2,10 @@
 higher one, and the runtime (what Lambda runs) never imports the tooling."""
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,6 +58,41 @@ def test_no_layer_imports_one_above_it(layer: str) -> None:
         if name.startswith(FORBIDDEN[layer])
     }
     assert offending == set()
+
+
+# What the webhook never needs: it verifies, parses and enqueues, and never streams.
+NOT_FOR_THE_WEBHOOK = (
+    "requests",  # Together's client
+    "ft_archiver.adapters.together",
+    "ft_archiver.adapters.sha256_state",  # ctypes and libcrypto
+    "ft_archiver.service.transfer",  # the transfer engine
+    "ft_archiver.service.archive",
+)
+
+
+def loaded_by(module: str) -> set[str]:
+    """The modules importing ``module`` loads, in a fresh interpreter (as a cold start)."""
+    probe = (
+        "import importlib, json, sys\n"
+        "importlib.import_module(sys.argv[1])\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
+    done = subprocess.run(
+        [sys.executable, "-c", probe, module], capture_output=True, text=True, check=True, env=env
+    )
+    return set(json.loads(done.stdout))
+
+
+def test_the_webhook_imports_no_transfer_engine_no_requests_and_no_ctypes() -> None:
+    loaded = loaded_by("ft_archiver.handlers.webhook")
+    assert "ft_archiver.service.intake" in loaded  # the probe did import the handler
+    assert loaded & set(NOT_FOR_THE_WEBHOOK) == set()
+
+
+def test_the_archiver_does_import_what_the_webhook_must_not() -> None:
+    """The probe can see these modules: it is the webhook that does without them."""
+    assert set(NOT_FOR_THE_WEBHOOK) <= loaded_by("ft_archiver.handlers.archiver")
 
 
 def test_the_build_check_finds_development_code(tmp_path: Path) -> None:

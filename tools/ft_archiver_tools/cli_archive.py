@@ -74,7 +74,7 @@ def print_archived(detail: ArchivedDetail, as_json: bool, transferred: bool = Tr
 
 def selected_targets(args: argparse.Namespace, settings: CliSettings) -> list[ArchiveTarget]:
     """``archive ID --checkpoints ... --checkpoint-type ...``: the job's archives."""
-    from ft_archiver.wiring import together_client
+    from ft_archiver.wiring.together import together_client
 
     if args.checkpoint_step is not None:
         raise RuleError("--checkpoint-step and --checkpoints name steps twice: keep one")
@@ -94,7 +94,7 @@ def selected_targets(args: argparse.Namespace, settings: CliSettings) -> list[Ar
 
 def run_archive(args: argparse.Namespace, settings: CliSettings) -> int:
     """One archive, or every archive of a selection (a failing one does not stop the rest)."""
-    from ft_archiver.wiring import build_archiver
+    from ft_archiver.wiring.archiver import build_archiver
 
     where = destination(settings)
     if not wants_selection(args):
@@ -118,13 +118,9 @@ def run_archive(args: argparse.Namespace, settings: CliSettings) -> int:
 
 def run_backfill(args: argparse.Namespace, settings: CliSettings) -> int:
     from ft_archiver.adapters.archive_check import S3ArchiveCheck
-    from ft_archiver.wiring import (
-        archive_queue,
-        aws_client,
-        build_archiver,
-        state_store,
-        together_client,
-    )
+    from ft_archiver.wiring.archiver import build_archiver
+    from ft_archiver.wiring.aws import archive_queue, aws_client, state_store
+    from ft_archiver.wiring.together import together_client
 
     selection: Selection = parse_selection(args.checkpoints, args.checkpoint_type)
     where = destination(settings)

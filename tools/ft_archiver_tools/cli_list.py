@@ -5,7 +5,7 @@ import sys
 
 from ft_archiver.domain.catalog import table
 from ft_archiver.settings import CliSettings
-from ft_archiver.wiring import build_catalog
+from ft_archiver.wiring.catalog import build_catalog
 from ft_archiver_tools.cli_archive import destination
 
 

@@ -13,6 +13,9 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from ft_archiver.adapters.bucket_check import lifecycle_warning
+from ft_archiver.adapters.queue import SqsArchiveQueue
+from ft_archiver.adapters.together import TogetherClient
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.redelivery import retry_delay_s
 from ft_archiver.domain.requests import ArchiveRequest, Destination
@@ -24,12 +27,41 @@ from ft_archiver.errors import (
 )
 from ft_archiver.handlers import dependencies
 from ft_archiver.observability import logger, metrics, tracer
+from ft_archiver.service.archive import Archiver
 from ft_archiver.service.fan_out import fan_out
+from ft_archiver.wiring.archiver import build_archiver
+from ft_archiver.wiring.aws import aws_client
+from ft_archiver.wiring.together import together_client
 
 # A failed message is reported in batchItemFailures, never by failing the invocation:
 # with batch size 1 every failure is the entire batch, which Powertools would otherwise
 # raise as a Lambda error carrying a full traceback, even for a lease held elsewhere.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@dependencies.per_environment
+def archiver() -> Archiver:
+    settings = dependencies.archiver_settings()
+    built = build_archiver(settings, span=tracer.provider.in_subsegment)
+    # once per cold start: an existing bucket may keep abandoned uploads
+    problem = lifecycle_warning(
+        aws_client("s3", settings), settings.archive_bucket, settings.archive_prefix
+    )
+    if problem:
+        logger.warning(problem)
+    return built
+
+
+@dependencies.per_environment
+def together() -> TogetherClient:
+    return together_client(dependencies.archiver_settings())
+
+
+@dependencies.per_environment
+def continuation_queue() -> SqsArchiveQueue:
+    """ArchiveQueue itself: continuations, requests held elsewhere, retry delays."""
+    settings = dependencies.archiver_settings()
+    return SqsArchiveQueue(aws_client("sqs", settings), settings.archive_queue_url)
 
 
 def archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
@@ -63,7 +95,7 @@ def _retry_later(record: SQSRecord) -> dict[str, Any]:
     delay = retry_delay_s(receives)
     metrics.add_metric(name="ArchiveRetries", unit=MetricUnit.Count, value=1)
     try:
-        dependencies.continuation_queue().retry_later(record.receipt_handle, delay)
+        continuation_queue().retry_later(record.receipt_handle, delay)
     except ConfigurationError:  # the function's settings: the caller's line names them
         return {"receive_count": receives, "retry_in_s": None}
     except ArchiverError as exc:  # the queue's visibility timeout applies instead
@@ -86,7 +118,7 @@ def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
         message.id, message.checkpoint_step, message.checkpoint_type, message.key
     )
     try:
-        detail = dependencies.archiver().archive(
+        detail = archiver().archive(
             request,
             # A message's key may come from anyone who can send to the queue, not only
             # from the webhook that checked it: it is held to the prefix here too.
@@ -99,7 +131,7 @@ def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
         # fresh message, so that long archives do not run into maxReceiveCount), with
         # one more continuation counted against FT_ARCHIVER_MAX_CONTINUATIONS.
         following = message.model_copy(update={"continuations": message.continuations + 1})
-        dependencies.continuation_queue().send(following)
+        continuation_queue().send(following)
         metrics.add_metric(name="ArchiveContinuations", unit=MetricUnit.Count, value=1)
         logger.info(
             "continuing in a new invocation",
@@ -136,7 +168,7 @@ def _wait_for_holder(message: ArchiveMessage, delay_s: int) -> None:
     so that waiting on a long archive neither uses up the receives that lead to the
     dead-letter queue nor ages in the queue, and still ends within the limit."""
     following = message.model_copy(update={"continuations": message.continuations + 1})
-    dependencies.continuation_queue().send(following, delay_s=delay_s)
+    continuation_queue().send(following, delay_s=delay_s)
     metrics.add_metric(name="ArchiveLeaseWaits", unit=MetricUnit.Count, value=1)
     logger.info(
         "another archiver holds this request; retrying later",
@@ -147,7 +179,7 @@ def _wait_for_holder(message: ArchiveMessage, delay_s: int) -> None:
 def _expand(message: ArchiveMessage) -> None:
     """A request with a selection: queue one request per archive instead of archiving."""
     try:
-        targets = fan_out(dependencies.together(), dependencies.continuation_queue(), message)
+        targets = fan_out(together(), continuation_queue(), message)
     except ArchiverError as exc:
         if exc.retryable:
             raise

@@ -13,13 +13,20 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ft_archiver.errors import ArchiverError
 from ft_archiver.handlers import dependencies
 from ft_archiver.observability import logger, metrics
+from ft_archiver.service.poller import Poller
+from ft_archiver.wiring.poller import build_poller
+
+
+@dependencies.per_environment
+def poller() -> Poller:
+    return build_poller(dependencies.poller_settings())
 
 
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
-        report = dependencies.poller().tick()
+        report = poller().tick()
     except ArchiverError as exc:
         metrics.add_metric(name="PollFailures", unit=MetricUnit.Count, value=1)
         logger.error("poll failed; the next tick catches up", extra={"error": str(exc)})

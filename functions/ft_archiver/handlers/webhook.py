@@ -12,7 +12,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from ft_archiver.errors import ArchiverError
 from ft_archiver.handlers import dependencies
 from ft_archiver.observability import logger, metrics, tracer
-from ft_archiver.service.intake import Answer, refusal
+from ft_archiver.service.intake import Answer, WebhookIntake, refusal
+from ft_archiver.wiring.webhook import build_intake
+
+
+@dependencies.per_environment
+def intake() -> WebhookIntake:
+    return build_intake(dependencies.webhook_settings())
 
 
 def _body(request: LambdaFunctionUrlEvent) -> bytes:
@@ -44,7 +50,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         return _respond(answer)
     headers = {name.lower(): value for name, value in (request.headers or {}).items()}
     try:
-        answer = dependencies.webhook_intake().handle(headers, _body(request))
+        answer = intake().handle(headers, _body(request))
     except (binascii.Error, ValueError):
         answer = refusal(400, "bad_request", "body is not valid base64")
     except ArchiverError as exc:

@@ -1,0 +1,38 @@
+"""The Archiver: Together, S3, EventBridge, the state table and the resumable SHA-256."""
+
+from ft_archiver.adapters import sha256_state
+from ft_archiver.adapters.events import EventBridgePublisher, NoEvents
+from ft_archiver.adapters.s3 import S3Store
+from ft_archiver.domain.checksums import ALGORITHMS
+from ft_archiver.service.archive import Archiver, Span, TransferOptions, no_span
+from ft_archiver.settings import ArchivingSettings
+from ft_archiver.wiring.aws import aws_client, state_store
+from ft_archiver.wiring.together import together_client
+
+
+def transfer_options(settings: ArchivingSettings) -> TransferOptions:
+    return TransferOptions(
+        part_size=settings.part_size,
+        part_size_floor=settings.part_size_floor,
+        concurrency=settings.concurrency,
+        upload_concurrency=settings.upload_concurrency,
+        memory_budget=settings.memory_budget,
+        algorithm=ALGORITHMS[settings.checksum_algorithm],
+    )
+
+
+def build_archiver(settings: ArchivingSettings, span: Span = no_span) -> Archiver:
+    return Archiver(
+        together=together_client(settings),
+        store=S3Store(aws_client("s3", settings, settings.upload_concurrency + 4)),
+        publisher=EventBridgePublisher(aws_client("events", settings), settings.event_bus_name)
+        if settings.event_bus_name
+        else NoEvents(),
+        options=transfer_options(settings),
+        digests=sha256_state,
+        ledger=state_store(settings),
+        span=span,
+        deadline_margin_s=settings.deadline_margin_s,
+        max_continuations=settings.max_continuations,
+        lease_s=settings.lease_s,
+    )
