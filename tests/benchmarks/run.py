@@ -28,6 +28,7 @@ from ft_archiver.domain.parts import parse_size
 from ft_archiver_tools.local.aws import TEST_CREDENTIALS
 from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
+from ft_archiver_tools.template import function_names, load_template, resource
 
 from .methods import METHODS
 
@@ -77,7 +78,14 @@ def object_sha256(s3: Any, key: str) -> str:
     return digest.hexdigest()
 
 
-PROBE = """
+# Each probe runs in a fresh interpreter, as a Lambda cold start imports the handler.
+WHOLE = """
+import importlib, sys, time
+started = time.perf_counter()
+importlib.import_module(sys.argv[1])
+print(time.perf_counter() - started, len(sys.modules))
+"""
+SPLIT = """
 import importlib, sys, time
 listed = sys.argv[1].split()
 started = time.perf_counter()
@@ -93,37 +101,81 @@ print(dependencies, time.perf_counter() - started)
 """
 
 
-def cold_start(repeats: int = 5) -> dict[str, Any]:
-    """The archiver handler's own import cost against its dependencies' (fresh processes).
+def handlers() -> dict[str, str]:
+    """Each function of template.yaml and its handler's module."""
+    template = load_template()
+    return {
+        name: str(resource(template, name)["Handler"]).rsplit(".", 1)[0]
+        for name in function_names(template)
+    }
 
-    Each process first imports every module the handler's import loads but ours, in the
-    same order, then the handler itself: the second figure is what our code adds.
-    """
-    handler = "ft_archiver.handlers.archiver"
-    env = {**os.environ, "POWERTOOLS_METRICS_NAMESPACE": "Bench"}
-    listing = subprocess.run(
-        [sys.executable, "-c",
-         f"import sys; before = set(sys.modules); import {handler}; "
-         "print(' '.join(m for m in sys.modules if m not in before))"],
+
+def _python(script: str, *args: str) -> str:
+    """``script`` run by this interpreter in a fresh process, as Lambda's region and the
+    functions' Powertools variables set it up; its output."""
+    env = {**os.environ, "POWERTOOLS_METRICS_NAMESPACE": "Bench", "AWS_DEFAULT_REGION": "us-east-1"}
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
         cwd=ROOT, capture_output=True, text=True, check=True, env=env,
     ).stdout  # fmt: skip
-    dependencies = " ".join(m for m in listing.split() if not m.startswith("ft_archiver"))
-    samples = []
+
+
+def _figures(script: str, *args: str) -> list[float]:
+    return [float(x) for x in _python(script, *args).split()]
+
+
+def cold_start(repeats: int = 5) -> dict[str, Any]:
+    """Each function's handler import, the cold start's share that is ours (fresh processes,
+    the functions interleaved, median of ``repeats``).
+
+    ``import_s`` is the handler's whole import. For the split, a process first imports
+    every module the handler's import loads but ours, in the same order, then the
+    handler itself: the second figure is what our code adds.
+    """
+    modules = handlers()
+    listed: dict[str, str] = {}
+    for function, handler in modules.items():
+        listing = _python(
+            f"import sys; before = set(sys.modules); import {handler}; "
+            "print(' '.join(m for m in sys.modules if m not in before))"
+        )
+        listed[function] = " ".join(m for m in listing.split() if not m.startswith("ft_archiver"))
+    whole: dict[str, list[list[float]]] = {function: [] for function in modules}
+    split: dict[str, list[list[float]]] = {function: [] for function in modules}
     for _ in range(repeats):
-        done = subprocess.run(
-            [sys.executable, "-c", PROBE, dependencies, handler],
-            cwd=ROOT, capture_output=True, text=True, check=True, env=env,
-        )  # fmt: skip
-        samples.append(tuple(float(x) for x in done.stdout.split()))
-    theirs = statistics.median(s[0] for s in samples)
-    ours = statistics.median(s[1] for s in samples)
-    return {
-        "dependencies_import_s": round(theirs, 4),
-        "own_code_import_s": round(ours, 4),
-        "own_code_share": round(ours / theirs, 3),
-        "python": platform.python_version(),
-        "repeats": repeats,
-    }
+        for function, handler in modules.items():
+            whole[function].append(_figures(WHOLE, handler))
+            split[function].append(_figures(SPLIT, listed[function], handler))
+    functions = {}
+    for function, handler in modules.items():
+        theirs = statistics.median(sample[0] for sample in split[function])
+        ours = statistics.median(sample[1] for sample in split[function])
+        functions[function] = {
+            "handler": handler,
+            "import_s": round(statistics.median(sample[0] for sample in whole[function]), 4),
+            "modules": int(whole[function][0][1]),
+            "dependencies_import_s": round(theirs, 4),
+            "own_code_import_s": round(ours, 4),
+            "own_code_share": round(ours / theirs, 3),
+        }
+    return {"functions": functions, "python": platform.python_version(), "repeats": repeats}
+
+
+def render_cold_start(cold: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Cold start (Python {cold['python']}, the handler imported in a fresh process, "
+        f"median of {cold['repeats']}):",
+        "",
+        "| function | import ms | modules loaded | dependencies ms | ours ms | ours |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for function, figures in cold["functions"].items():
+        lines.append(
+            f"| {function} | {figures['import_s'] * 1000:.0f} | {figures['modules']} | "
+            f"{figures['dependencies_import_s'] * 1000:.0f} | "
+            f"{figures['own_code_import_s'] * 1000:.0f} | {figures['own_code_share']:.0%} |"
+        )
+    return lines
 
 
 def main() -> int:
@@ -135,7 +187,16 @@ def main() -> int:
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--scenarios", default="A,B")
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--cold-start-only", action="store_true", help="only each function's cold start"
+    )
     args = parser.parse_args()
+    if args.cold_start_only:
+        cold = cold_start()
+        print("\n".join(render_cold_start(cold)))
+        if args.json:
+            args.json.write_text(json.dumps({"cold_start": cold}, indent=2) + "\n")
+        return 0
     size = parse_size(args.size)
     methods = args.methods.split(",")
     results: dict[str, Any] = {
@@ -228,12 +289,7 @@ def render(results: dict[str, Any]) -> str:
                   + ", ".join(f"{k}: {v:.0f} MiB" for k, v in memory.items()), ""]  # fmt: skip
     cold = results.get("cold_start")
     if cold:
-        lines.append(
-            f"Cold start (Python {cold['python']}, fresh process, median of {cold['repeats']}): "
-            f"the archiver handler's dependencies import in "
-            f"{cold['dependencies_import_s'] * 1000:.0f} ms; our own code adds "
-            f"{cold['own_code_import_s'] * 1000:.0f} ms ({cold['own_code_share']:.0%})."
-        )
+        lines += render_cold_start(cold)
     return "\n".join(lines)
 
 
