@@ -333,3 +333,16 @@ def test_a_rerun_that_finds_the_archive_done_claims_no_throughput(harness: Harne
     assert again.returncode == 0, again.stderr
     assert again.stdout.startswith(f"already archived s3://{harness.bucket}/{PREFIX}acme--cli")
     assert "MiB/s" not in again.stdout
+
+
+def test_a_bad_id_is_the_first_thing_said_even_without_aws(harness: Harness) -> None:
+    env = {
+        k: v for k, v in cli_env(harness).items() if k not in ("AWS_DEFAULT_REGION", "AWS_REGION")
+    }
+    env["HOME"] = "/nonexistent"
+    done = subprocess.run(
+        [sys.executable, "-m", "ft_archiver_tools", "archive", "not an id"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "'not an id' is not a fine-tune ID" in done.stderr

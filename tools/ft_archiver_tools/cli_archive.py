@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from ft_archiver.domain.checkpoints import parse_job_ref
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.job import FineTuneJob
-from ft_archiver.domain.requests import ArchiveRequest, Destination
+from ft_archiver.domain.requests import ArchiveRequest, Destination, validate_request
 from ft_archiver.domain.selection import ArchiveTarget, Selection, expand_selection, parse_selection
 from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
 from ft_archiver.service.archive import Archiver
@@ -99,6 +99,7 @@ def run_archive(args: argparse.Namespace, settings: CliSettings) -> int:
     where = destination(settings)
     if not wants_selection(args):
         request = ArchiveRequest(args.id, args.checkpoint_step, args.checkpoint_type, args.key)
+        validate_request(request)  # a bad ID or type is the first thing said, before AWS
         archive_one(build_archiver(settings), request, where, args.json)
         return 0
     if args.key is not None:
