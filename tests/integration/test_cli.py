@@ -288,15 +288,19 @@ def test_aws_region_alone_is_enough(harness: Harness) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def test_no_region_at_all_is_one_line(harness: Harness) -> None:
-    env = {
-        k: v for k, v in cli_env(harness).items() if k not in ("AWS_DEFAULT_REGION", "AWS_REGION")
-    }
+def run_without_region(harness: Harness, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command with no region anywhere: neither variable, no ~/.aws/config."""
+    env = {k: v for k, v in cli_env(harness).items()
+           if k not in ("AWS_DEFAULT_REGION", "AWS_REGION")}  # fmt: skip
     env["HOME"] = "/nonexistent"
-    done = subprocess.run(
-        [sys.executable, "-m", "ft_archiver_tools", "archive", "ft-abc"],
+    return subprocess.run(
+        [sys.executable, "-m", "ft_archiver_tools", *args],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
+
+
+def test_no_region_at_all_is_one_line(harness: Harness) -> None:
+    done = run_without_region(harness, "archive", "ft-abc")
     assert done.returncode == 2
     assert (
         done.stderr == "ft-archiver: error: no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION)\n"
@@ -336,13 +340,6 @@ def test_a_rerun_that_finds_the_archive_done_claims_no_throughput(harness: Harne
 
 
 def test_a_bad_id_is_the_first_thing_said_even_without_aws(harness: Harness) -> None:
-    env = {
-        k: v for k, v in cli_env(harness).items() if k not in ("AWS_DEFAULT_REGION", "AWS_REGION")
-    }
-    env["HOME"] = "/nonexistent"
-    done = subprocess.run(
-        [sys.executable, "-m", "ft_archiver_tools", "archive", "not an id"],
-        env=env, capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    done = run_without_region(harness, "archive", "not an id")
     assert done.returncode == 2
     assert "'not an id' is not a fine-tune ID" in done.stderr
