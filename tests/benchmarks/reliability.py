@@ -35,7 +35,7 @@ from ft_archiver_tools.local.aws import TEST_CREDENTIALS, MotoServer, capture_ev
 from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
-from tests.unit.fakes import FakeLedger, FakeQueue
+from tests.support.fakes import FakeLedger, FakeQueue
 
 KIB = 1024
 PART = 256 * KIB

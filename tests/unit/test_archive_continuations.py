@@ -12,8 +12,7 @@ from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import ContinuationLimitError, TransferSuspendedError
 from ft_archiver.service.archive import Archiver, TransferOptions
-
-from .fakes import FakeArchiveLedger, FakePublisher, FakeStore, FakeTogether
+from tests.support.fakes import FakeArchiveLedger, FakePublisher, FakeStore, FakeTogether
 
 JOB_ID = "ft-0123abcd"
 OPTIONS = TransferOptions(

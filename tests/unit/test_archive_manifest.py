@@ -13,8 +13,7 @@ from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED, ArchivedDetail
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import ManifestError, StorageAccessDeniedError, TogetherUnavailableError
 from ft_archiver.service.archive import Archiver, TransferOptions
-
-from .fakes import FakeArchiveLedger, FakePublisher, FakeStore, FakeTogether
+from tests.support.fakes import FakeArchiveLedger, FakePublisher, FakeStore, FakeTogether
 
 JOB_ID = "ft-0123abcd"
 KEY = "models/acme--m.tar.zst"

@@ -13,8 +13,7 @@ from ft_archiver.domain.requests import ArchiveRequest, validate_request
 from ft_archiver.domain.webhook import decode_secret, sign
 from ft_archiver.errors import RuleError
 from ft_archiver.service.intake import Answer, WebhookIntake
-
-from .fakes import FakeLedger, FakeQueue
+from tests.support.fakes import FakeLedger, FakeQueue
 
 SECRET = "whsec_" + base64.b64encode(b"property-test-secret").decode()
 KEY = decode_secret(SECRET)

@@ -19,8 +19,7 @@ from ft_archiver.service.transfer import (
     transfer_multipart,
     transfer_single,
 )
-
-from .fakes import FakeStore
+from tests.support.fakes import FakeStore
 
 PART = 64 * 1024
 DEFAULT_LANES = Lanes(downloads=4, uploads=4, buffers=8)

@@ -24,8 +24,7 @@ from ft_archiver.domain.webhook import (
     verify_signature,
 )
 from ft_archiver.service.intake import RECORDING_WAITS_S, Answer, WebhookIntake
-
-from .fakes import FakeLedger, FakeQueue
+from tests.support.fakes import FakeLedger, FakeQueue
 
 SECRET = "whsec_" + base64.b64encode(b"unit-test-secret").decode()
 KEY = decode_secret(SECRET)

@@ -1,5 +1,6 @@
-"""In-memory fakes of the archiver's ports, for narrow unit tests of the engine and of
-the archive's order of steps (``log`` records them, shared between fakes)."""
+"""In-memory fakes of the archiver's ports: for narrow unit tests of the engine and of
+the archive's order of steps (``log`` records them, shared between fakes), and for the
+benchmarks' intake trials."""
 
 import threading
 import time
