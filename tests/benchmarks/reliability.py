@@ -31,10 +31,11 @@ from ft_archiver.errors import ArchiverError, TransferSuspendedError
 from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.archiver import build_archiver
-from ft_archiver_tools.local.aws import TEST_CREDENTIALS, MotoServer, capture_events, read_events
+from ft_archiver_tools.local.aws import capture_events, read_events
 from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
+from tests.support.aws import aws_environment, moto_server
 from tests.support.fakes import FakeLedger, FakeQueue
 
 KIB = 1024
@@ -86,8 +87,8 @@ TRIALS = [
 def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     rows = []
-    with MotoServer(part_min_size=64 * KIB) as aws, TogetherSimulator() as together:
-        os.environ.update(TEST_CREDENTIALS)
+    with moto_server() as aws, TogetherSimulator() as together:
+        os.environ.update(aws_environment(aws.endpoint_url))
         stack = deploy_local(aws, "reliability", together_api_key=together.api_key,
                              together_base_url=together.base_url)  # fmt: skip
         capture = capture_events(aws, stack.bus_name, "reliability-capture")
@@ -148,9 +149,8 @@ def resume_trials(trials: int, seed: int) -> list[dict[str, Any]]:
     with SIGKILL mid-transfer, resumed: bytes, re-downloads, orphans, events."""
     rng = random.Random(seed)
     rows = []
-    with MotoServer(part_min_size=64 * KIB) as aws, TogetherSimulator() as together:
-        os.environ.update(TEST_CREDENTIALS)
-        os.environ["AWS_ENDPOINT_URL"] = aws.endpoint_url
+    with moto_server() as aws, TogetherSimulator() as together:
+        os.environ.update(aws_environment(aws.endpoint_url))
         stack = deploy_local(aws, "resume", together_api_key=together.api_key,
                              together_base_url=together.base_url)  # fmt: skip
         capture = capture_events(aws, stack.bus_name, "resume-capture")
@@ -241,11 +241,11 @@ def signal_trials(trials: int, seed: int) -> list[dict[str, Any]]:
     stops it: exit code, the one line it prints, and what is left in S3."""
     rng = random.Random(seed)
     rows = []
-    with MotoServer(part_min_size=64 * KIB) as aws, TogetherSimulator() as together:
+    with moto_server() as aws, TogetherSimulator() as together:
         stack = deploy_local(aws, "signals", together_api_key=together.api_key,
                              together_base_url=together.base_url)  # fmt: skip
         s3 = aws.client("s3")
-        env = {**os.environ, **TEST_CREDENTIALS, "AWS_ENDPOINT_URL": aws.endpoint_url,
+        env = {**os.environ, **aws_environment(aws.endpoint_url),
                "TOGETHER_API_KEY": together.api_key, "TOGETHER_BASE_URL": together.base_url,
                "ARCHIVE_BUCKET": stack.bucket, "EVENT_BUS_NAME": stack.bus_name,
                "FT_ARCHIVER_PART_SIZE": str(PART),

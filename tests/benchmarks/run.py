@@ -25,10 +25,10 @@ from typing import Any
 import boto3
 
 from ft_archiver.domain.parts import parse_size
-from ft_archiver_tools.local.aws import TEST_CREDENTIALS
 from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from ft_archiver_tools.template import function_names, load_template, resource
+from tests.support.aws import aws_environment
 
 from .methods import METHODS
 
@@ -206,15 +206,15 @@ def main() -> int:
         "scenarios": {},
     }
     with LocalStack() as localstack, TogetherSimulator() as together:
+        aws = aws_environment(localstack.endpoint_url)
         env = {
-            **os.environ, **TEST_CREDENTIALS,
-            "AWS_ENDPOINT_URL": localstack.endpoint_url,
+            **os.environ, **aws,
             "TOGETHER_API_KEY": together.api_key,
             "TOGETHER_BASE_URL": together.base_url,
             "EVENT_BUS_NAME": "default",
             "TOGETHER_DISABLE_TQDM": "1",
         }  # fmt: skip
-        os.environ.update({k: env[k] for k in ("AWS_ENDPOINT_URL", *TEST_CREDENTIALS)})
+        os.environ.update(aws)
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         job = together.add_job("Lora", size=size, model_output_name="bench")

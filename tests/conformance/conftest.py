@@ -12,9 +12,9 @@ import pytest
 
 from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.aws import aws_client
-from ft_archiver_tools.local.aws import TEST_CREDENTIALS
 from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
+from tests.support.aws import isolate
 
 
 @pytest.fixture(scope="session")
@@ -37,9 +37,7 @@ class Target:
 def target(
     localstack: LocalStack, together: TogetherSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> Target:
-    for name, value in TEST_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", localstack.endpoint_url)
+    isolate(monkeypatch, localstack.endpoint_url)
     together.set_faults(Faults())
     settings = CliSettings(
         TOGETHER_API_KEY=together.api_key,

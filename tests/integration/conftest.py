@@ -9,31 +9,23 @@ from collections.abc import Iterator
 
 import pytest
 
-from ft_archiver_tools.local.aws import TEST_CREDENTIALS, MotoServer, capture_events
+from ft_archiver_tools.local.aws import MotoServer, capture_events
 from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
+from tests.support.aws import PART_MIN_SIZE, isolate, moto_server
 
 from .harness import Harness
-
-# moto refuses non-last parts below this, like S3 does below 5 MiB; lowered so that
-# many-part archives stay small enough for moto's in-memory assembly.
-PART_MIN_SIZE = 64 * 1024
 
 
 @pytest.fixture(scope="session")
 def aws() -> Iterator[MotoServer]:
-    with MotoServer(part_min_size=PART_MIN_SIZE) as server:
+    with moto_server() as server:
         yield server
 
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(aws: MotoServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TOGETHER_API_KEY", "TOGETHER_BASE_URL", "ARCHIVE_BUCKET", "ARCHIVE_PREFIX",
-                 "EVENT_BUS_NAME", "AWS_PROFILE"):  # fmt: skip
-        monkeypatch.delenv(name, raising=False)
-    for name, value in TEST_CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint_url)
+    isolate(monkeypatch, aws.endpoint_url)
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ import pytest
 from ft_archiver_tools.local.aws import MotoServer, capture_events
 from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.simulator import TogetherSimulator
+from tests.support.aws import PART_MIN_SIZE
 
-from .conftest import PART_MIN_SIZE
 from .harness import PREFIX, Harness
 from .test_cli import run
 

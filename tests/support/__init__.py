@@ -2,5 +2,7 @@
 integration and conformance tests and by the benchmarks alike; no suite imports
 another's modules.
 
+- ``aws``: the emulator, the test credentials and the endpoint, and a test's isolation
+  from the developer's own AWS and Together set-up.
 - ``fakes``: in-memory fakes of the archiver's ports.
 """
