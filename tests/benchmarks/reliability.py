@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ft_archiver.domain.parts import parse_size
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.domain.webhook import decode_secret, sign
 from ft_archiver.errors import ArchiverError, TransferSuspendedError
@@ -37,9 +38,10 @@ from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.support.aws import aws_environment, moto_server
 from tests.support.fakes import FakeLedger, FakeQueue
+from tests.support.settings import SMALL_PARTS, archiver_variables, settings_from
 
 KIB = 1024
-PART = 256 * KIB
+PART = parse_size(SMALL_PARTS["FT_ARCHIVER_PART_SIZE"])  # the trials' archives' parts
 
 
 @dataclass
@@ -95,14 +97,11 @@ def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
         s3 = aws.client("s3")
         with S3FaultProxy(aws.endpoint_url) as proxy:
             os.environ["AWS_ENDPOINT_URL"] = proxy.endpoint_url
-            settings = CliSettings(
-                TOGETHER_API_KEY=together.api_key, TOGETHER_BASE_URL=together.base_url,
-                ARCHIVE_BUCKET=stack.bucket, EVENT_BUS_NAME=stack.bus_name,
-                FT_ARCHIVER_PART_SIZE=PART, FT_ARCHIVER_PART_SIZE_FLOOR=64 * KIB,
-                FT_ARCHIVER_MAX_ATTEMPTS=4, FT_ARCHIVER_RETRY_BASE_DELAY=0.01,
-                FT_ARCHIVER_READ_TIMEOUT=0.5, FT_ARCHIVER_CONCURRENCY=4,
-                FT_ARCHIVER_UPLOAD_CONCURRENCY=4,
-            )  # fmt: skip
+            settings = settings_from(archiver_variables(
+                together, bucket=stack.bucket, bus=stack.bus_name,
+                FT_ARCHIVER_MAX_ATTEMPTS=4, FT_ARCHIVER_READ_TIMEOUT=0.5,
+                FT_ARCHIVER_CONCURRENCY=4, FT_ARCHIVER_UPLOAD_CONCURRENCY=4,
+            ))  # fmt: skip
             for trial in TRIALS:
                 outcome: Counter[str] = Counter()
                 for _ in range(trials):
@@ -155,15 +154,12 @@ def resume_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                              together_base_url=together.base_url)  # fmt: skip
         capture = capture_events(aws, stack.bus_name, "resume-capture")
         s3 = aws.client("s3")
-        env = {
-            "TOGETHER_API_KEY": together.api_key, "TOGETHER_BASE_URL": together.base_url,
-            "ARCHIVE_BUCKET": stack.bucket, "EVENT_BUS_NAME": stack.bus_name,
-            "STATE_TABLE_NAME": stack.table_name, "FT_ARCHIVER_PART_SIZE": str(PART),
-            "FT_ARCHIVER_PART_SIZE_FLOOR": str(64 * KIB), "FT_ARCHIVER_CONCURRENCY": "2",
-            "FT_ARCHIVER_UPLOAD_CONCURRENCY": "2", "FT_ARCHIVER_LEASE": "1",
-            "FT_ARCHIVER_DEADLINE_MARGIN": "1.2",
-        }  # fmt: skip
-        settings = CliSettings.model_validate(env)
+        env = archiver_variables(
+            together, bucket=stack.bucket, bus=stack.bus_name, tuning=SMALL_PARTS,
+            STATE_TABLE_NAME=stack.table_name, FT_ARCHIVER_CONCURRENCY=2,
+            FT_ARCHIVER_UPLOAD_CONCURRENCY=2, FT_ARCHIVER_LEASE=1, FT_ARCHIVER_DEADLINE_MARGIN=1.2,
+        )  # fmt: skip
+        settings = settings_from(env)
         together.set_faults(Faults(rate_limit_bps=512 * KIB))
         for kind in ("Lambda deadline: 2 s invocations", "archiver killed with SIGKILL"):
             outcome: Counter[str] = Counter()
@@ -246,10 +242,8 @@ def signal_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                              together_base_url=together.base_url)  # fmt: skip
         s3 = aws.client("s3")
         env = {**os.environ, **aws_environment(aws.endpoint_url),
-               "TOGETHER_API_KEY": together.api_key, "TOGETHER_BASE_URL": together.base_url,
-               "ARCHIVE_BUCKET": stack.bucket, "EVENT_BUS_NAME": stack.bus_name,
-               "FT_ARCHIVER_PART_SIZE": str(PART),
-               "FT_ARCHIVER_PART_SIZE_FLOOR": str(64 * KIB)}  # fmt: skip
+               **archiver_variables(together, bucket=stack.bucket, bus=stack.bus_name,
+                                    tuning=SMALL_PARTS)}  # fmt: skip
         together.set_faults(Faults(rate_limit_bps=256 * KIB))
         for kind, numbers in SIGNALS.items():
             outcome: Counter[str] = Counter()

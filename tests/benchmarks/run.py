@@ -29,6 +29,7 @@ from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from ft_archiver_tools.template import function_names, load_template, resource
 from tests.support.aws import aws_environment
+from tests.support.settings import archiver_variables
 
 from .methods import METHODS
 
@@ -207,13 +208,9 @@ def main() -> int:
     }
     with LocalStack() as localstack, TogetherSimulator() as together:
         aws = aws_environment(localstack.endpoint_url)
-        env = {
-            **os.environ, **aws,
-            "TOGETHER_API_KEY": together.api_key,
-            "TOGETHER_BASE_URL": together.base_url,
-            "EVENT_BUS_NAME": "default",
-            "TOGETHER_DISABLE_TQDM": "1",
-        }  # fmt: skip
+        # the product's own tuning: what is measured
+        variables = archiver_variables(together, bus="default", tuning={})
+        env = {**os.environ, **aws, **variables, "TOGETHER_DISABLE_TQDM": "1"}
         os.environ.update(aws)
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)

@@ -15,6 +15,7 @@ from ft_archiver.wiring.aws import aws_client
 from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.support.aws import isolate
+from tests.support.settings import archiver_variables, settings_from
 
 
 @pytest.fixture(scope="session")
@@ -39,16 +40,14 @@ def target(
 ) -> Target:
     isolate(monkeypatch, localstack.endpoint_url)
     together.set_faults(Faults())
-    settings = CliSettings(
-        TOGETHER_API_KEY=together.api_key,
-        TOGETHER_BASE_URL=together.base_url,
-        ARCHIVE_BUCKET=f"conformance-{uuid.uuid4().hex[:10]}",
-        EVENT_BUS_NAME="default",
+    variables = archiver_variables(
+        together,
+        bucket=f"conformance-{uuid.uuid4().hex[:10]}",
+        bus="default",
         FT_ARCHIVER_PART_SIZE="5MiB",
         FT_ARCHIVER_PART_SIZE_FLOOR="5MiB",  # S3's own minimum: LocalStack enforces it
-        FT_ARCHIVER_MAX_ATTEMPTS=2,
-        FT_ARCHIVER_RETRY_BASE_DELAY=0.01,
     )
+    settings = settings_from(variables)
     assert settings.archive_bucket
     aws_client("s3", settings).create_bucket(Bucket=settings.archive_bucket)
     return Target(localstack, settings.archive_bucket, settings)

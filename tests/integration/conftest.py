@@ -12,7 +12,7 @@ import pytest
 from ft_archiver_tools.local.aws import MotoServer, capture_events
 from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
-from tests.support.aws import PART_MIN_SIZE, isolate, moto_server
+from tests.support.aws import isolate, moto_server
 
 from .harness import Harness
 
@@ -36,5 +36,5 @@ def harness(aws: MotoServer, together: TogetherSimulator) -> Iterator[Harness]:
         aws, name, together_api_key=together.api_key, together_base_url=together.base_url
     )
     capture_queue_url = capture_events(aws, stack.bus_name, f"{name}-capture")
-    yield Harness(aws, together, stack, capture_queue_url, PART_MIN_SIZE)
+    yield Harness(aws, together, stack, capture_queue_url)
     together.set_faults(Faults())

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,10 +13,14 @@ from ft_archiver.wiring.archiver import build_archiver
 from ft_archiver_tools.local.aws import MotoServer, read_events
 from ft_archiver_tools.local.resources import LocalResources
 from ft_archiver_tools.local.simulator import SimArchive, TogetherSimulator
+from tests.support.settings import TEST_TUNING, archiver_variables, settings_from
 
 from .event_schemas import validate_event
 
 PREFIX = "models/"
+# What the in-process archives' tests assume ("HTTP 503 to 3 attempts", four lanes).
+IN_PROCESS = {**TEST_TUNING, "FT_ARCHIVER_MAX_ATTEMPTS": "3", "FT_ARCHIVER_CONCURRENCY": "4",
+              "FT_ARCHIVER_READ_TIMEOUT": "10"}  # fmt: skip
 
 
 @dataclass
@@ -24,30 +29,22 @@ class Harness:
     together: TogetherSimulator
     stack: LocalResources
     capture_queue_url: str
-    part_min_size: int
 
     @property
     def bucket(self) -> str:
         return self.stack.bucket
 
-    def settings(self, **overrides: Any) -> CliSettings:
-        values: dict[str, Any] = {
-            "TOGETHER_API_KEY": self.together.api_key,
-            "TOGETHER_BASE_URL": self.together.base_url,
-            "ARCHIVE_BUCKET": self.bucket,
-            "ARCHIVE_PREFIX": PREFIX,
-            "EVENT_BUS_NAME": self.stack.bus_name,
-            "FT_ARCHIVER_PART_SIZE": 256 * 1024,
-            "FT_ARCHIVER_PART_SIZE_FLOOR": self.part_min_size,
-            "FT_ARCHIVER_CONCURRENCY": 4,
-            "FT_ARCHIVER_MAX_ATTEMPTS": 3,
-            "FT_ARCHIVER_RETRY_BASE_DELAY": 0.01,
-            "FT_ARCHIVER_READ_TIMEOUT": 10,
-        }
-        values.update(overrides)
-        return CliSettings(**values)
+    def variables(
+        self, tuning: Mapping[str, str], **overrides: str | int | float
+    ) -> dict[str, str]:
+        """The archiver's variables for this simulator, bucket, PREFIX and bus."""
+        return archiver_variables(self.together, bucket=self.bucket, prefix=PREFIX,
+                                  bus=self.stack.bus_name, tuning=tuning, **overrides)  # fmt: skip
 
-    def archive(self, request: ArchiveRequest, **overrides: Any) -> ArchivedDetail:
+    def settings(self, **overrides: str | int | float) -> CliSettings:
+        return settings_from(self.variables(IN_PROCESS, **overrides))
+
+    def archive(self, request: ArchiveRequest, **overrides: str | int | float) -> ArchivedDetail:
         settings = self.settings(**overrides)
         archiver = build_archiver(settings)
         return archiver.archive(request, Destination(self.bucket, settings.archive_prefix))

@@ -2,6 +2,7 @@
 
 from ft_archiver.domain.requests import ArchiveRequest
 from ft_archiver_tools.local.simulator import TAR
+from tests.support.aws import PART_MIN_SIZE
 
 from .harness import PREFIX, Harness
 
@@ -78,10 +79,10 @@ def test_archive_below_one_part_is_a_single_put(harness: Harness) -> None:
 def test_many_parts_with_the_part_floor_lowered(harness: Harness) -> None:
     size = 5 * MIB + 17
     job = harness.together.add_job("Lora", size=size, model_output_name="big")
-    detail = harness.archive(ArchiveRequest(job.id), FT_ARCHIVER_PART_SIZE=harness.part_min_size)
+    detail = harness.archive(ArchiveRequest(job.id), FT_ARCHIVER_PART_SIZE=PART_MIN_SIZE)
     archive = harness.together.archive_for(job.id, "merged")
     harness.assert_archived(detail, archive, f"{PREFIX}big.tar.zst")
-    assert detail.parts == -(-size // harness.part_min_size) == 81
+    assert detail.parts == -(-size // PART_MIN_SIZE) == 81
     assert detail.etag.endswith('-81"')
     ranged = [r for r in harness.together.blob_requests(archive) if r.range != "bytes=0-1"]
     assert len(ranged) == 81

@@ -12,7 +12,6 @@ import pytest
 from ft_archiver_tools.local.aws import MotoServer, capture_events
 from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.simulator import TogetherSimulator
-from tests.support.aws import PART_MIN_SIZE
 
 from .harness import PREFIX, Harness
 from .test_cli import run
@@ -27,9 +26,7 @@ def own(aws: MotoServer) -> Iterator[Harness]:
         stack = deploy_local(
             aws, name, together_api_key=sim.api_key, together_base_url=sim.base_url
         )
-        yield Harness(
-            aws, sim, stack, capture_events(aws, stack.bus_name, f"{name}-cap"), PART_MIN_SIZE
-        )
+        yield Harness(aws, sim, stack, capture_events(aws, stack.bus_name, f"{name}-cap"))
 
 
 def lines(stdout: str) -> list[dict[str, Any]]:

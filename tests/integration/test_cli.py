@@ -11,24 +11,13 @@ from typing import Any
 import pytest
 
 from ft_archiver_tools.local.simulator import Faults, SimJob
+from tests.support.settings import TEST_TUNING
 
 from .harness import PREFIX, Harness
 
 
 def cli_env(harness: Harness, **extra: str) -> dict[str, str]:
-    return {
-        **os.environ,
-        "TOGETHER_API_KEY": harness.together.api_key,
-        "TOGETHER_BASE_URL": harness.together.base_url,
-        "ARCHIVE_BUCKET": harness.bucket,
-        "ARCHIVE_PREFIX": PREFIX,
-        "EVENT_BUS_NAME": harness.stack.bus_name,
-        "FT_ARCHIVER_PART_SIZE": "256KiB",
-        "FT_ARCHIVER_PART_SIZE_FLOOR": "64KiB",
-        "FT_ARCHIVER_MAX_ATTEMPTS": "2",
-        "FT_ARCHIVER_RETRY_BASE_DELAY": "0.01",
-        **extra,
-    }
+    return {**os.environ, **harness.variables(TEST_TUNING, **extra)}
 
 
 def run(harness: Harness, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -21,6 +21,8 @@ from ft_archiver_tools.local.aws import capture_events, read_events
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver_tools.local.webhook_sender import send_webhook
+from tests.support.aws import PART_MIN_SIZE
+from tests.support.settings import archiver_variables
 
 from .event_schemas import validate_event
 
@@ -40,14 +42,8 @@ def deployment(sim: TogetherSimulator) -> Iterator[LocalDeployment]:
         sim.base_url,
         name="poller-test",
         retry_delay_s=0,
-        extra_environment={
-            "FT_ARCHIVER_PART_SIZE": "256KiB",
-            "FT_ARCHIVER_PART_SIZE_FLOOR": "64KiB",
-            "FT_ARCHIVER_MAX_ATTEMPTS": "2",
-            "FT_ARCHIVER_RETRY_BASE_DELAY": "0.01",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        },
-        part_min_size=64 * KIB,
+        extra_environment=archiver_variables(POWERTOOLS_METRICS_DISABLED="true"),
+        part_min_size=PART_MIN_SIZE,
     )
     local.start(poll=False)  # the tests tick the poller and run the archiver themselves
     yield local

@@ -29,6 +29,8 @@ from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver_tools.local.webhook_sender import signed_headers
+from tests.support.aws import PART_MIN_SIZE
+from tests.support.settings import archiver_variables
 
 from .event_schemas import validate_event
 
@@ -37,21 +39,15 @@ KIB = 1024
 
 @pytest.fixture(scope="module")
 def deployment(together: TogetherSimulator) -> Iterator[LocalDeployment]:
-    settings = {
-        "FT_ARCHIVER_PART_SIZE": "256KiB",
-        "FT_ARCHIVER_PART_SIZE_FLOOR": "64KiB",
-        "FT_ARCHIVER_MAX_ATTEMPTS": "2",
-        "FT_ARCHIVER_RETRY_BASE_DELAY": "0.01",
-        # a request held elsewhere is asked again at once, not 900 s later
-        "FT_ARCHIVER_LEASE_WAIT": "0",
-    }
+    # a request held elsewhere is asked again at once, not 900 s later
+    settings = archiver_variables(FT_ARCHIVER_LEASE_WAIT=0)
     local = LocalDeployment(
         together.api_key,
         together.base_url,
         name="serverless-test",
         retry_delay_s=0,
         extra_environment=settings,
-        part_min_size=64 * KIB,
+        part_min_size=PART_MIN_SIZE,
     )
     local.start(poll=False)  # the tests drive the event source mapping themselves
     yield local

@@ -4,5 +4,6 @@ another's modules.
 
 - ``aws``: the emulator, the test credentials and the endpoint, and a test's isolation
   from the developer's own AWS and Together set-up.
+- ``settings``: the archiver's configuration for tests, as the variables it reads.
 - ``fakes``: in-memory fakes of the archiver's ports.
 """
