@@ -11,7 +11,6 @@ multipart uploads (orphans), object versions under the key, and success events.
 
 import argparse
 import base64
-import hashlib
 import json
 import os
 import random
@@ -37,6 +36,7 @@ from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.support.aws import aws_environment, moto_server
+from tests.support.bucket import BucketInspector
 from tests.support.fakes import FakeLedger, FakeQueue
 from tests.support.settings import SMALL_PARTS, archiver_variables, settings_from
 
@@ -94,7 +94,7 @@ def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
         stack = deploy_local(aws, "reliability", together_api_key=together.api_key,
                              together_base_url=together.base_url)  # fmt: skip
         capture = capture_events(aws, stack.bus_name, "reliability-capture")
-        s3 = aws.client("s3")
+        stored = BucketInspector(aws.client("s3"), stack.bucket)
         with S3FaultProxy(aws.endpoint_url) as proxy:
             os.environ["AWS_ENDPOINT_URL"] = proxy.endpoint_url
             settings = settings_from(archiver_variables(
@@ -117,8 +117,7 @@ def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                             ArchiveRequest(job.id, key=key), Destination(stack.bucket)
                         )
                         expected = together.sha256(together.archive_for(job.id, "merged"))
-                        body = s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()
-                        right = hashlib.sha256(body).hexdigest() == expected == detail.sha256
+                        right = stored.sha256_of(key) == expected == detail.sha256
                         outcome[
                             "completed, right bytes" if right else "completed, WRONG bytes"
                         ] += 1
@@ -126,10 +125,8 @@ def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                         outcome["failed"] += 1
                     together.set_faults(Faults())
                     proxy.faults = []
-                    uploads = s3.list_multipart_uploads(Bucket=stack.bucket, Prefix=key)
-                    outcome["orphaned uploads"] += len(uploads.get("Uploads", []))
-                    versions = s3.list_object_versions(Bucket=stack.bucket, Prefix=key)
-                    kept = len(versions.get("Versions", []))
+                    outcome["orphaned uploads"] += len(stored.open_uploads(key))
+                    kept = len(stored.versions_under(key))
                     if not trial.expect_success:
                         outcome["objects left by a failure"] += kept
                     events = [e for e in read_events(aws, capture, wait_s=1)
@@ -153,7 +150,7 @@ def resume_trials(trials: int, seed: int) -> list[dict[str, Any]]:
         stack = deploy_local(aws, "resume", together_api_key=together.api_key,
                              together_base_url=together.base_url)  # fmt: skip
         capture = capture_events(aws, stack.bus_name, "resume-capture")
-        s3 = aws.client("s3")
+        stored = BucketInspector(aws.client("s3"), stack.bucket)
         env = archiver_variables(
             together, bucket=stack.bucket, bus=stack.bus_name, tuning=SMALL_PARTS,
             STATE_TABLE_NAME=stack.table_name, FT_ARCHIVER_CONCURRENCY=2,
@@ -173,14 +170,12 @@ def resume_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                 else:
                     invocations = _run_killed_then_resumed(env, job.id, key, aws.endpoint_url)
                 outcome["invocations"] += invocations
-                body = s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()
-                right = hashlib.sha256(body).hexdigest() == together.sha256(archive)
+                right = stored.sha256_of(key) == together.sha256(archive)
                 outcome["completed, right bytes" if right else "completed, WRONG bytes"] += 1
                 ranges = [r.range for r in together.blob_requests(archive)
                           if r.range != "bytes=0-1"]  # fmt: skip
                 outcome["parts downloaded twice"] += len(ranges) - len(set(ranges))
-                uploads = s3.list_multipart_uploads(Bucket=stack.bucket, Prefix=key)
-                outcome["orphaned uploads"] += len(uploads.get("Uploads", []))
+                outcome["orphaned uploads"] += len(stored.open_uploads(key))
                 events = [e for e in read_events(aws, capture, wait_s=1)
                           if e["detail"]["id"] == job.id]  # fmt: skip
                 successes = sum(e["detail-type"] == "Fine-tune Archived" for e in events)
@@ -240,7 +235,7 @@ def signal_trials(trials: int, seed: int) -> list[dict[str, Any]]:
     with moto_server() as aws, TogetherSimulator() as together:
         stack = deploy_local(aws, "signals", together_api_key=together.api_key,
                              together_base_url=together.base_url)  # fmt: skip
-        s3 = aws.client("s3")
+        stored = BucketInspector(aws.client("s3"), stack.bucket)
         env = {**os.environ, **aws_environment(aws.endpoint_url),
                **archiver_variables(together, bucket=stack.bucket, bus=stack.bus_name,
                                     tuning=SMALL_PARTS)}  # fmt: skip
@@ -256,11 +251,7 @@ def signal_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                     [sys.executable, "-m", "ft_archiver_tools", "archive", job.id, "--key", key],
                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                 )  # fmt: skip
-                deadline = time.monotonic() + 30
-                while time.monotonic() < deadline and not s3.list_multipart_uploads(
-                    Bucket=stack.bucket, Prefix=key
-                ).get("Uploads"):
-                    time.sleep(0.05)
+                stored.wait_for_upload(key)
                 time.sleep(rng.uniform(0.0, 2.0))  # somewhere in the transfer
                 for number in numbers:
                     victim.send_signal(number)
@@ -270,10 +261,8 @@ def signal_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                 outcome["right exit code"] += victim.returncode == expected
                 outcome["said it aborted"] += "the upload was aborted" in stderr
                 outcome["tracebacks"] += "Traceback" in stderr
-                uploads = s3.list_multipart_uploads(Bucket=stack.bucket, Prefix=key)
-                outcome["orphaned uploads"] += len(uploads.get("Uploads", []))
-                listing = s3.list_object_versions(Bucket=stack.bucket, Prefix=key)
-                outcome["objects left"] += len(listing.get("Versions", []))
+                outcome["orphaned uploads"] += len(stored.open_uploads(key))
+                outcome["objects left"] += len(stored.versions_under(key))
             rows.append({"signals": kind, "trials": trials, **outcome})
             print(json.dumps(rows[-1]), flush=True)
     return rows

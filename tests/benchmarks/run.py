@@ -10,7 +10,6 @@ process; each method's object is checked against the simulator's SHA-256 once.
 """
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -29,6 +28,7 @@ from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from ft_archiver_tools.template import function_names, load_template, resource
 from tests.support.aws import aws_environment
+from tests.support.bucket import BucketInspector
 from tests.support.settings import archiver_variables
 
 from .methods import METHODS
@@ -69,14 +69,6 @@ def run_method(
     if process.returncode:
         raise RuntimeError(f"{method} failed ({process.returncode}):\n{stderr[-2000:]}")
     return elapsed, usage.ru_maxrss / 1024
-
-
-def object_sha256(s3: Any, key: str) -> str:
-    digest = hashlib.sha256()
-    body = s3.get_object(Bucket=BUCKET, Key=key)["Body"]
-    for chunk in iter(lambda: body.read(8 * MIB), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
 
 
 # Each probe runs in a fresh interpreter, as a Lambda cold start imports the handler.
@@ -214,6 +206,7 @@ def main() -> int:
         os.environ.update(aws)
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=BUCKET)
+        stored = BucketInspector(s3, BUCKET)
         job = together.add_job("Lora", size=size, model_output_name="bench")
         expected = together.sha256(together.archive_for(job.id, "merged"))
         for scenario in args.scenarios.split(","):
@@ -228,7 +221,7 @@ def main() -> int:
                     runs.seconds.append(round(seconds, 2))
                     runs.peak_rss_mib.append(round(rss, 1))
                     if n == 0 and method != CEILING:
-                        runs.verified = object_sha256(s3, key) == expected
+                        runs.verified = stored.sha256_of(key) == expected
                     s3.delete_object(Bucket=BUCKET, Key=key)
                     rate_mb = size / seconds / 1e6
                     print(

@@ -15,6 +15,7 @@ from ft_archiver.wiring.aws import aws_client
 from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.support.aws import isolate
+from tests.support.bucket import BucketInspector
 from tests.support.settings import archiver_variables, settings_from
 
 
@@ -29,9 +30,7 @@ class Target:
     localstack: LocalStack
     bucket: str
     settings: CliSettings
-
-    def s3(self) -> object:
-        return aws_client("s3", self.settings)
+    stored: BucketInspector
 
 
 @pytest.fixture
@@ -49,5 +48,7 @@ def target(
     )
     settings = settings_from(variables)
     assert settings.archive_bucket
-    aws_client("s3", settings).create_bucket(Bucket=settings.archive_bucket)
-    return Target(localstack, settings.archive_bucket, settings)
+    s3 = aws_client("s3", settings)
+    s3.create_bucket(Bucket=settings.archive_bucket)
+    stored = BucketInspector(s3, settings.archive_bucket)
+    return Target(localstack, settings.archive_bucket, settings, stored)

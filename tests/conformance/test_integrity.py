@@ -1,6 +1,5 @@
 """What S3 itself guarantees once ft-archiver's checksums are on the wire (LocalStack)."""
 
-import hashlib
 import time
 from collections.abc import Callable
 from types import TracebackType
@@ -111,20 +110,6 @@ def run(target: Target, together: TogetherSimulator, size: int) -> tuple[Any, st
     return detail, together.sha256(archive)
 
 
-def object_sha256(target: Target, key: str) -> str:
-    body = aws_client("s3", target.settings).get_object(Bucket=target.bucket, Key=key)["Body"]
-    digest = hashlib.sha256()
-    for chunk in iter(lambda: body.read(8 * MIB), b""):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-def assert_nothing_left(target: Target) -> None:
-    s3 = aws_client("s3", target.settings)
-    assert s3.list_multipart_uploads(Bucket=target.bucket).get("Uploads", []) == []
-    assert s3.list_objects_v2(Bucket=target.bucket).get("KeyCount", 0) == 0
-
-
 def failing(
     target: Target,
     together: TogetherSimulator,
@@ -136,7 +121,7 @@ def failing(
     store_change(store)
     with pytest.raises(StorageError) as caught:
         the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
-    assert_nothing_left(target)
+    target.stored.assert_nothing_written()
     return caught.value
 
 
@@ -145,12 +130,10 @@ def test_full_object_checksum_is_accepted_and_stored(
 ) -> None:
     detail, expected = run(target, together, 23 * MIB + 11)
     assert detail.parts == 5
-    head = aws_client("s3", target.settings).head_object(
-        Bucket=target.bucket, Key=detail.key, ChecksumMode="ENABLED"
-    )
+    head = target.stored.head(detail.key)
     assert head["ChecksumCRC64NVME"] == detail.checksum
     assert head["ChecksumType"] == "FULL_OBJECT"
-    assert object_sha256(target, detail.key) == expected == detail.sha256
+    assert target.stored.sha256_of(detail.key) == expected == detail.sha256
 
 
 def test_a_corrupted_part_is_refused_and_the_upload_aborted(
@@ -216,7 +199,7 @@ def test_parts_finishing_in_reverse_order_give_the_right_object(
     store.on_part = late_first
     detail = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
     expected = together.sha256(together.archive_for(job.id, "merged"))
-    assert object_sha256(target, detail.key) == expected == detail.sha256
+    assert target.stored.sha256_of(detail.key) == expected == detail.sha256
 
 
 def test_a_part_uploaded_twice_keeps_the_last_bytes(
@@ -234,14 +217,14 @@ def test_a_part_uploaded_twice_keeps_the_last_bytes(
     store.on_part = twice
     detail = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
     expected = together.sha256(together.archive_for(job.id, "merged"))
-    assert object_sha256(target, detail.key) == expected == detail.sha256
+    assert target.stored.sha256_of(detail.key) == expected == detail.sha256
 
 
 def test_many_parts_round_trip(target: Target, together: TogetherSimulator) -> None:
     detail, expected = run(target, together, 512 * MIB + 3)
     assert detail.parts == 103
     assert detail.etag.endswith('-103"')
-    assert object_sha256(target, detail.key) == expected == detail.sha256
+    assert target.stored.sha256_of(detail.key) == expected == detail.sha256
 
 
 class MemoryLedger:
@@ -311,14 +294,7 @@ def test_an_archive_resumed_over_several_invocations_completes_with_the_right_ch
             continue
     assert detail is not None
     assert invocations >= 3
-    head = aws_client("s3", target.settings).head_object(
-        Bucket=target.bucket, Key=detail.key, ChecksumMode="ENABLED"
-    )
+    head = target.stored.head(detail.key)
     assert head["ChecksumCRC64NVME"] == detail.checksum
-    assert object_sha256(target, detail.key) == together.sha256(archive) == detail.sha256
-    assert (
-        aws_client("s3", target.settings)
-        .list_multipart_uploads(Bucket=target.bucket)
-        .get("Uploads", [])
-        == []
-    )
+    assert target.stored.sha256_of(detail.key) == together.sha256(archive) == detail.sha256
+    assert target.stored.open_uploads() == []

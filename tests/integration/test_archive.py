@@ -73,7 +73,7 @@ def test_archive_below_one_part_is_a_single_put(harness: Harness) -> None:
     harness.assert_archived(detail, archive, f"{PREFIX}small.tar.zst")
     assert detail.parts == 1
     assert "-" not in detail.etag  # not a multipart ETag
-    assert harness.head(detail.key)["Metadata"]["sha256"] == detail.sha256
+    assert harness.stored.head(detail.key)["Metadata"]["sha256"] == detail.sha256
 
 
 def test_many_parts_with_the_part_floor_lowered(harness: Harness) -> None:

@@ -41,14 +41,14 @@ def test_rule_errors_before_any_lookup_write_and_emit_nothing(
     with pytest.raises(error, match=message):
         harness.archive(ArchiveRequest(fine_tune_id, **request_args))
     assert len(harness.together.log) == before  # Together was never asked
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     assert harness.events(wait_s=1) == []
 
 
 def test_malformed_id_is_refused_before_any_lookup(harness: Harness) -> None:
     with pytest.raises(InvalidFineTuneIdError):
         harness.archive(ArchiveRequest("ft-abc&checkpoint=adapter"))
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     assert harness.events(wait_s=1) == []
 
 
@@ -56,7 +56,7 @@ def test_full_job_refuses_the_adapter_and_reports_it(harness: Harness) -> None:
     job = harness.together.add_job("Full")
     with pytest.raises(CheckpointTypeNotAllowedError, match="Full fine-tune"):
         harness.archive(ArchiveRequest(job.id, checkpoint_type="adapter"))
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     failed = harness.failure_event()
     assert failed["id"] == job.id
     assert failed["error_type"] == "CheckpointTypeNotAllowedError"
@@ -68,7 +68,7 @@ def test_unknown_training_type_is_refused_by_name(harness: Harness) -> None:
     job = harness.together.add_job("Dpo")
     with pytest.raises(UnsupportedTrainingTypeError, match="'Dpo'"):
         harness.archive(ArchiveRequest(job.id))
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     assert harness.failure_event()["error_type"] == "UnsupportedTrainingTypeError"
 
 
@@ -76,7 +76,7 @@ def test_unknown_job(harness: Harness) -> None:
     missing = "ft-00000000-0000-0000-0000-000000000000"
     with pytest.raises(FineTuneNotFoundError, match=f"fine-tune {missing} not found"):
         harness.archive(ArchiveRequest(missing))
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     failed = harness.failure_event()
     assert failed["error_type"] == "FineTuneNotFoundError"
     assert failed["retryable"] is False
@@ -86,7 +86,7 @@ def test_missing_checkpoint_step(harness: Harness) -> None:
     job = harness.together.add_job("Lora", steps={10: 1024})
     with pytest.raises(FineTuneNotFoundError, match="at step 11 not found"):
         harness.archive(ArchiveRequest(job.id, checkpoint_step=11))
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     assert harness.failure_event()["checkpoint_step"] == 11
 
 
@@ -96,7 +96,7 @@ def test_rejected_api_key(harness: Harness) -> None:
     with pytest.raises(TogetherAuthError, match="the Together API key was rejected") as caught:
         harness.archive(ArchiveRequest(job.id), TOGETHER_API_KEY=wrong_key)
     assert wrong_key not in str(caught.value)
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     failed = harness.failure_event()
     assert failed["error_type"] == "TogetherAuthError"
     assert wrong_key not in str(failed)
@@ -107,7 +107,7 @@ def test_source_that_keeps_failing(harness: Harness) -> None:
     harness.together.set_faults(Faults(fail_first=1000, fail_status=503))
     with pytest.raises(TogetherUnavailableError, match="HTTP 503 to 3 attempts"):
         harness.archive(ArchiveRequest(job.id))
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     failed = harness.failure_event()
     assert failed["retryable"] is True
     assert "X-Amz-Signature" not in failed["error"]
@@ -118,7 +118,7 @@ def test_source_dropping_every_connection_mid_part_aborts_the_upload(harness: Ha
     harness.together.set_faults(Faults(drop_after_bytes=1000, drop_times=-1))
     with pytest.raises(TogetherUnavailableError):
         harness.archive(ArchiveRequest(job.id))
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     assert harness.failure_event()["error_type"] == "TogetherUnavailableError"
 
 
@@ -142,7 +142,7 @@ def test_source_ending_early_every_time_keeps_nothing(harness: Harness) -> None:
     harness.together.set_faults(Faults(drop_after_bytes=50_000, drop_times=-1))
     with pytest.raises(TogetherUnavailableError, match="closed the connection at byte"):
         harness.archive(ArchiveRequest(job.id))
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
 
 
 def test_a_redirect_to_the_metadata_service_fails_without_retry(harness: Harness) -> None:
@@ -150,7 +150,7 @@ def test_a_redirect_to_the_metadata_service_fails_without_retry(harness: Harness
     job.redirect_to = "http://169.254.169.254/latest/meta-data/iam/security-credentials/"
     with pytest.raises(UnsafeDownloadError, match=r"169\.254\.169\.254, the instance metadata"):
         harness.archive(ArchiveRequest(job.id))
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     failed = harness.failure_event()
     assert (failed["error_type"], failed["retryable"]) == ("UnsafeDownloadError", False)
     assert "security-credentials" not in failed["error"]  # the host, never the path

@@ -53,7 +53,7 @@ def test_backfill_archives_every_completed_job_and_a_second_run_nothing(own: Har
     assert first[0]["key"] == f"{PREFIX}acme--one.tar.zst"
     assert first[0]["detail"]["sha256"] == sim.sha256(sim.archive_for(lora.id, "merged"))
     assert len([e for e in own.events() if e["detail-type"] == "Fine-tune Archived"]) == 2
-    versions = sorted(own.versions())
+    versions = sorted(own.stored.all_versions())
 
     again = run(own, "backfill", "--json")
     assert again.returncode == 0, again.stderr
@@ -62,7 +62,7 @@ def test_backfill_archives_every_completed_job_and_a_second_run_nothing(own: Har
         ("skipped", full.id, None, "default"),
     ]
     assert {o["reason"] for o in lines(again.stdout)} == {"already archived"}
-    assert sorted(own.versions()) == versions  # nothing uploaded
+    assert sorted(own.stored.all_versions()) == versions  # nothing uploaded
     assert own.events(wait_s=1) == []  # no event
 
 
@@ -77,7 +77,7 @@ def test_dry_run_contacts_together_only(own: Harness) -> None:
         ("planned", "merged", f"{PREFIX}acme--dry.tar.gz"),
         ("planned", "adapter", f"{PREFIX}acme--dry-adapter.tar.gz"),
     ]
-    own.assert_nothing_written()
+    own.stored.assert_nothing_written()
     assert own.events(wait_s=1) == []
     assert all(r.range == "bytes=0-1" for r in sim.requests_to("blob"))  # probes only
     assert job.id
@@ -106,11 +106,12 @@ def test_a_failing_job_does_not_stop_the_others(own: Harness) -> None:
         ("archived", after.id, None, "default"),
     ]  # fmt: skip
     assert "not found" in outcomes[1]["error"]
-    assert sorted(own.keys()) == [  # each archive with its manifest, nothing of the broken one
+    # each archive with its manifest, nothing of the broken one
+    assert sorted(own.stored.keys()) == [
         f"{PREFIX}acme--after.tar.zst", f"{PREFIX}acme--after.tar.zst.manifest.json",
         f"{PREFIX}acme--good.tar.zst", f"{PREFIX}acme--good.tar.zst.manifest.json",
     ]  # fmt: skip
-    assert own.open_uploads() == []
+    assert own.stored.open_uploads() == []
     assert "Traceback" not in done.stderr
 
 
@@ -143,7 +144,7 @@ def test_enqueue_sends_the_requests_to_the_queue(own: Harness) -> None:
     [message] = sqs.receive_message(QueueUrl=own.stack.queue_url).get("Messages", [])
     body = json.loads(message["Body"])
     assert (body["id"], body["origin"], body["checkpoint_step"]) == (job.id, "backfill", None)
-    own.assert_nothing_written()
+    own.stored.assert_nothing_written()
 
 
 def test_archive_with_checkpoints_makes_each_archive(own: Harness) -> None:
@@ -167,7 +168,7 @@ def test_archive_of_a_step_that_does_not_exist_names_the_steps_that_do(own: Harn
         f"ft-archiver: error: fine-tune {job.id} has no checkpoint at step 7; its intermediate "
         "checkpoints are at steps: 5, 9 (the final model is 'final')"
     ]
-    own.assert_nothing_written()
+    own.stored.assert_nothing_written()
 
 
 def test_the_state_table_says_done_even_where_the_object_is_gone(own: Harness) -> None:

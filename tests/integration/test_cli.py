@@ -71,7 +71,7 @@ def test_rule_error_exits_2_with_one_line(harness: Harness) -> None:
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("ft-archiver: error: fine-tune ID")
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
 
 
 def test_usage_error_exits_2(harness: Harness) -> None:
@@ -99,7 +99,7 @@ def test_unknown_job_exits_1_with_one_line(harness: Harness) -> None:
         "ft-archiver: error: fine-tune ft-0000 not found "
         f"(HTTP 404 from {harness.together.base_url}/fine-tunes/ft-0000)\n"
     )
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
 
 
 def test_failing_source_exits_1_and_leaves_nothing(harness: Harness) -> None:
@@ -108,7 +108,7 @@ def test_failing_source_exits_1_and_leaves_nothing(harness: Harness) -> None:
     done = run(harness, "archive", job.id)
     assert done.returncode == 1
     assert "answered HTTP 500" in done.stderr
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     assert harness.failure_event()["error_type"] == "TogetherUnavailableError"
 
 
@@ -133,10 +133,8 @@ def test_a_signal_aborts_the_upload(
         stderr=subprocess.PIPE,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while not harness.open_uploads() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert harness.open_uploads(), "the upload never started"
+    harness.stored.wait_for_upload()
+    assert harness.stored.open_uploads(), "the upload never started"
     time.sleep(0.5)
     for number in signals:
         process.send_signal(number)
@@ -145,7 +143,7 @@ def test_a_signal_aborts_the_upload(
     assert process.returncode == code
     assert f"{word}; the upload was aborted" in stderr
     assert "Traceback" not in stderr
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     assert harness.failure_event()["error_type"] == "KeyboardInterrupt"
 
 
@@ -186,13 +184,13 @@ def test_a_killed_archiver_is_resumed_without_downloading_finished_parts(
     process.kill()  # SIGKILL: no clean-up, no abort, no failure event
     process.wait()
     assert 4 <= done < 16
-    assert harness.open_uploads()  # left for the next run to resume
+    assert harness.stored.open_uploads()  # left for the next run to resume
     time.sleep(1.2)  # the dead run's lease expires
     again = run(harness, "archive", job.id, "--json", **env)
     assert again.returncode == 0, again.stderr
     detail = json.loads(again.stdout)
     assert detail["sha256"] == harness.together.sha256(archive)
-    assert harness.open_uploads() == []
+    assert harness.stored.open_uploads() == []
     assert [e["detail-type"] for e in harness.events()] == ["Fine-tune Archived"]
     part = 256 * 1024
     fetched = [r.range for r in harness.together.blob_requests(archive) if r.range != "bytes=0-1"]
@@ -229,7 +227,7 @@ def test_a_bad_option_is_refused_before_anything_is_contacted(
     assert done.stderr.count("\n") == 1
     assert says in done.stderr
     assert api_calls(harness) == before
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     assert harness.events(wait_s=1) == []  # a local typo is not a failed archive
 
 
@@ -251,7 +249,7 @@ def test_no_event_archives_without_eventbridge(harness: Harness) -> None:
     job = lora_job(harness)
     done = run(harness, "archive", job.id, "--no-event", "--json")
     assert done.returncode == 0, done.stderr
-    assert harness.keys()
+    assert harness.stored.keys()
     assert harness.events(wait_s=1) == []
 
 

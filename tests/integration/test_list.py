@@ -42,7 +42,7 @@ def test_list_json_shows_both_archives_newest_first(harness: Harness) -> None:
     for entry, detail in zip(listed, [second, first], strict=True):
         assert {f: entry[f] for f in SAME} == {f: getattr(detail, f) for f in SAME}
         assert entry["fine_tune_id"] == detail.id
-        manifest = harness.manifest(entry["manifest_key"])
+        manifest = harness.stored.manifest(entry["manifest_key"])
         assert entry["archived_at"] == manifest["result"]["archived_at"]
     assert listed[0]["archived_at"] > listed[1]["archived_at"]
     assert (listed[0]["checkpoint_step"], listed[1]["checkpoint_step"]) == (40, None)

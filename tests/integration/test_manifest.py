@@ -40,7 +40,7 @@ def test_final_archive_has_the_job_its_final_entry_and_the_result(harness: Harne
     event = harness.assert_archived(detail, archive, f"{PREFIX}acme--prov.tar.zst")
     assert event["detail"]["manifest_key"] == f"{PREFIX}acme--prov.tar.zst.manifest.json"
 
-    manifest = harness.manifest(event["detail"]["manifest_key"])
+    manifest = harness.stored.manifest(event["detail"]["manifest_key"])
     answered = together_answer(harness, f"/fine-tunes/{job.id}")
     assert answered["wandb_api_key"] == SIM_WANDB_KEY  # the simulator does send one
     assert manifest["job"] == {k: v for k, v in answered.items() if k != "wandb_api_key"}
@@ -54,7 +54,7 @@ def test_final_archive_has_the_job_its_final_entry_and_the_result(harness: Harne
 
     result = manifest["result"]
     assert {f: result[f] for f in RESULT_FIELDS} == {f: event["detail"][f] for f in RESULT_FIELDS}
-    assert result["version_id"] == harness.head(detail.key)["VersionId"]
+    assert result["version_id"] == harness.stored.head(detail.key)["VersionId"]
     assert result["ft_archiver_version"] == __version__
     assert result["archived_at"].endswith("Z")
     assert before <= parse_time(result["archived_at"]) <= after
@@ -70,7 +70,7 @@ def test_no_secret_reaches_the_manifest_object(harness: Harness) -> None:
     assert "wandb_api_key" not in raw
     assert harness.together.api_key not in raw
     assert '"wandb_project_name": "sim-project"' in raw  # the rest of the job is kept
-    head = harness.head(detail.manifest_key)
+    head = harness.stored.head(detail.manifest_key)
     assert head["ContentLength"] == len(raw.encode())
     assert head["ChecksumCRC64NVME"]  # stored with its checksum, like the archive
 
@@ -82,10 +82,10 @@ def test_step_archive_has_its_intermediate_entry(harness: Harness) -> None:
     archive = harness.together.archive_for(job.id, "model_output_path", step=40)
     harness.assert_archived(detail, archive, f"{PREFIX}m-checkpoint-40.tar.zst")
     assert detail.manifest_key is not None
-    manifest = harness.manifest(detail.manifest_key)
+    manifest = harness.stored.manifest(detail.manifest_key)
     entries = together_answer(harness, f"/fine-tunes/{job.id}/checkpoints")["data"]
     [step_40] = [entry for entry in entries if entry["step"] == 40]
     assert manifest["checkpoint"] == step_40
     assert manifest["checkpoint"]["checkpoint_type"] == "Intermediate"
     assert (manifest["checkpoint_step"], manifest["checkpoint_type"]) == (40, "model_output_path")
-    assert manifest["result"]["sha256"] == detail.sha256 == harness.sha256_of(detail.key)
+    assert manifest["result"]["sha256"] == detail.sha256 == harness.stored.sha256_of(detail.key)

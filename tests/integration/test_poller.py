@@ -22,6 +22,7 @@ from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver_tools.local.webhook_sender import send_webhook
 from tests.support.aws import PART_MIN_SIZE
+from tests.support.bucket import BucketInspector
 from tests.support.settings import archiver_variables
 
 from .event_schemas import validate_event
@@ -55,7 +56,7 @@ class World:
         assert local.stack is not None
         self.local, self.sim, self.stack = local, sim, local.stack
         self.sqs = local.aws.client("sqs")
-        self.s3 = local.aws.client("s3")
+        self.stored = BucketInspector(local.aws.client("s3"), self.stack.bucket)
         self.capture = capture_events(local.aws, self.stack.bus_name, f"cap-{time.time_ns()}")
 
     def tick(self) -> dict[str, Any]:
@@ -78,10 +79,6 @@ class World:
         for event in events:
             validate_event(event)
         return [e for e in events if e["detail-type"] == "Fine-tune Archived"]
-
-    def versions(self, key: str) -> list[Any]:
-        listing = self.s3.list_object_versions(Bucket=self.stack.bucket, Prefix=key)
-        return [v for v in listing.get("Versions", []) if v["Key"] == key]
 
     def new_job(self, **options: Any) -> SimJob:
         return self.sim.add_job(
@@ -130,7 +127,7 @@ def test_a_job_that_completes_later_is_archived_once_over_many_ticks(world: Worl
     assert world.archive_all() == 1
     [event] = world.archived_events()
     assert event["detail"]["id"] == job.id
-    assert len(world.versions(event["detail"]["key"])) == 1
+    assert len(world.stored.versions_of(event["detail"]["key"])) == 1
 
 
 def test_two_ticks_at_once_enqueue_once(world: World) -> None:
@@ -175,7 +172,7 @@ def test_a_crash_between_enqueue_and_record_still_gives_one_object_and_event(wor
     assert world.queued() == 2
     assert world.archive_all() == 2
     [event] = world.archived_events()  # the archiver's idempotency key absorbs the duplicate
-    assert len(world.versions(event["detail"]["key"])) == 1
+    assert len(world.stored.versions_of(event["detail"]["key"])) == 1
     assert world.tick()["archives_enqueued"] == 0
 
 
@@ -187,7 +184,7 @@ def test_a_webhook_and_the_poller_for_one_job_give_one_archive(world: World) -> 
     assert world.tick()["jobs_enqueued"] == [job.id]
     assert world.archive_all() == 2
     [event] = world.archived_events()
-    assert len(world.versions(event["detail"]["key"])) == 1
+    assert len(world.stored.versions_of(event["detail"]["key"])) == 1
 
 
 def test_together_down_fails_the_tick_cleanly_and_the_next_catches_up(world: World) -> None:

@@ -46,7 +46,7 @@ def test_endless_slowdown_fails_cleanly(harness: Harness, proxy: S3FaultProxy) -
     proxy.faults = [S3Fault("PUT", {"partNumber": "3"}, 503, "SlowDown", times=1000)]
     with pytest.raises(StorageError, match="UploadPart 3"):
         harness.archive(ArchiveRequest(job.id))
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     failed = harness.failure_event()
     assert failed["retryable"] is True
 
@@ -62,7 +62,7 @@ def test_access_denied_fails_once_and_is_not_retryable(
     with pytest.raises(StorageAccessDeniedError, match=f"CreateMultipartUpload .*{code}"):
         harness.archive(ArchiveRequest(job.id))
     assert proxy.faults[0].hits == 1
-    harness.assert_nothing_written()
+    harness.stored.assert_nothing_written()
     failed = harness.failure_event()
     assert (failed["error_type"], failed["retryable"]) == ("StorageAccessDeniedError", False)
 

@@ -30,6 +30,7 @@ from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver_tools.local.webhook_sender import signed_headers
 from tests.support.aws import PART_MIN_SIZE
+from tests.support.bucket import BucketInspector
 from tests.support.settings import archiver_variables
 
 from .event_schemas import validate_event
@@ -61,7 +62,7 @@ class Topology:
         self.stack = local.stack
         self.together = together
         self.sqs = local.aws.client("sqs")
-        self.s3 = local.aws.client("s3")
+        self.stored = BucketInspector(local.aws.client("s3"), self.stack.bucket)
         self.capture = capture_events(local.aws, self.stack.bus_name, f"cap-{time.time_ns()}")
         self.drain(self.stack.queue_url)
         self.drain(self.stack.dead_letter_queue_url)
@@ -108,14 +109,6 @@ class Topology:
         for event in events:
             validate_event(event)
         return events
-
-    def versions(self, key: str) -> list[dict[str, Any]]:
-        """The versions of exactly this key (not of its manifest, which the key prefixes)."""
-        listing = self.s3.list_object_versions(Bucket=self.stack.bucket, Prefix=key)
-        return [item for item in listing.get("Versions", []) if item["Key"] == key]
-
-    def open_uploads(self) -> list[Any]:
-        return list(self.s3.list_multipart_uploads(Bucket=self.stack.bucket).get("Uploads", []))
 
 
 @pytest.fixture
@@ -171,7 +164,7 @@ def test_signed_webhook_to_archived_object_and_event(topology: Topology) -> None
     archive = topology.together.archive_for(job.id, "merged")
     assert detail["sha256"] == topology.together.sha256(archive)
     assert detail["key"].startswith(topology.stack.prefix)
-    obj = topology.s3.get_object(Bucket=topology.stack.bucket, Key=detail["key"])
+    obj = topology.stored.client.get_object(Bucket=topology.stack.bucket, Key=detail["key"])
     assert obj["ContentLength"] == archive.size
     assert topology.queued() == 0
 
@@ -415,7 +408,7 @@ def test_a_webhook_key_outside_a_folder_under_the_prefix_is_refused_400(
         key, text = default_key(topology, victim), f"top level of the archive prefix {prefix!r}"
     refused(topology, topology.send({"id": job.id, "key": key}), 400, text)
     assert topology.run_archiver() == 0
-    assert len(topology.versions(key)) == (0 if where == "outside the prefix" else 1)
+    assert len(topology.stored.versions_of(key)) == (0 if where == "outside the prefix" else 1)
 
 
 def test_a_webhook_key_in_a_folder_under_the_prefix_is_archived_there(
@@ -433,8 +426,8 @@ def test_a_webhook_key_in_a_folder_under_the_prefix_is_archived_there(
     )
     archive = topology.together.archive_for(job.id, "merged")
     assert event["detail"]["sha256"] == topology.together.sha256(archive)
-    assert len(topology.versions(key)) == 1
-    assert topology.versions(default_key(topology, job)) == []
+    assert len(topology.stored.versions_of(key)) == 1
+    assert topology.stored.versions_of(default_key(topology, job)) == []
 
 
 @pytest.mark.parametrize("where", ["outside the prefix", "another job's archive"])
@@ -458,7 +451,7 @@ def test_the_archiver_refuses_a_queued_key_outside_a_folder_under_the_prefix(
     assert topology.queued() == 0  # refused, not retried
     assert topology.queued(topology.stack.dead_letter_queue_url) == 0
     assert topology.events() == []
-    assert len(topology.versions(key)) == (0 if where == "outside the prefix" else 1)
+    assert len(topology.stored.versions_of(key)) == (0 if where == "outside the prefix" else 1)
     assert not [r for r in topology.together.log if job.id in r.path]
 
 
@@ -496,8 +489,8 @@ def test_duplicate_delivery_archives_once(topology: Topology) -> None:
     assert topology.run_archiver() == 1
     events = topology.events()
     assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
-    assert len(topology.versions(events[0]["detail"]["key"])) == 1
-    assert len(topology.versions(events[0]["detail"]["manifest_key"])) == 1
+    assert len(topology.stored.versions_of(events[0]["detail"]["key"])) == 1
+    assert len(topology.stored.versions_of(events[0]["detail"]["manifest_key"])) == 1
     assert topology.queued() == 0
 
 
@@ -516,8 +509,8 @@ def test_concurrent_deliveries_archive_once(topology: Topology) -> None:
     assert topology.queued() == 0
     events = topology.events()
     assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
-    assert len(topology.versions(events[0]["detail"]["key"])) == 1
-    assert len(topology.versions(events[0]["detail"]["manifest_key"])) == 1
+    assert len(topology.stored.versions_of(events[0]["detail"]["key"])) == 1
+    assert len(topology.stored.versions_of(events[0]["detail"]["manifest_key"])) == 1
 
 
 def test_failing_source_retries_then_dead_letters(topology: Topology) -> None:
@@ -540,10 +533,10 @@ def test_failing_source_retries_then_dead_letters(topology: Topology) -> None:
     assert len(events) == 5
     assert {e["detail-type"] for e in events} == {"Fine-tune Archive Failed"}
     assert all(e["detail"]["retryable"] for e in events)
-    assert topology.open_uploads() == []
+    assert topology.stored.open_uploads() == []
     key = f"{topology.stack.prefix}{normalize(job.model_output_name or '')}.tar.zst"
-    assert topology.versions(key) == []
-    assert topology.versions(f"{key}.manifest.json") == []
+    assert topology.stored.versions_of(key) == []
+    assert topology.stored.versions_of(f"{key}.manifest.json") == []
 
 
 def hold_lease(topology: Topology, job: SimJob) -> None:
@@ -716,7 +709,7 @@ def test_access_denied_by_s3_is_reported_once_and_not_retried(
     assert [(e["detail"]["error_type"], e["detail"]["retryable"]) for e in events] == [
         ("StorageAccessDeniedError", False)
     ]
-    assert topology.open_uploads() == []
+    assert topology.stored.open_uploads() == []
 
 
 # -- the Lambda deadline: continue in new invocations, resume, never download twice ------
@@ -753,9 +746,9 @@ def test_an_archive_longer_than_one_invocation_continues_and_completes(
     detail = events[0]["detail"]
     assert detail["sha256"] == topology.together.sha256(archive)
     assert detail["parts"] == 16
-    assert len(topology.versions(detail["key"])) == 1
-    assert len(topology.versions(detail["manifest_key"])) == 1
-    assert topology.open_uploads() == []
+    assert len(topology.stored.versions_of(detail["key"])) == 1
+    assert len(topology.stored.versions_of(detail["manifest_key"])) == 1
+    assert topology.stored.open_uploads() == []
     # every part was downloaded exactly once across all the invocations
     ranges = [
         r.range or "" for r in topology.together.blob_requests(archive) if r.range != "bytes=0-1"
@@ -790,9 +783,9 @@ def test_an_archive_past_the_continuation_limit_fails_cleanly_and_can_be_asked_a
     )  # fmt: skip
     assert "more than 1 continuations" in failed["error"]
     assert "raise MaxContinuations" in failed["error"]
-    assert topology.open_uploads() == []
+    assert topology.stored.open_uploads() == []
     key = f"{topology.stack.prefix}{normalize(job.model_output_name or '')}.tar.zst"
-    assert topology.versions(key) == []
+    assert topology.stored.versions_of(key) == []
     # released, not left paused or leased: asked again with room, it starts afresh
     monkeypatch.setenv("FT_ARCHIVER_MAX_CONTINUATIONS", "100")
     dependencies.reset()
@@ -804,4 +797,4 @@ def test_an_archive_past_the_continuation_limit_fails_cleanly_and_can_be_asked_a
     assert archived["detail-type"] == "Fine-tune Archived"
     archive = topology.together.archive_for(job.id, "merged")
     assert archived["detail"]["sha256"] == topology.together.sha256(archive)
-    assert topology.open_uploads() == []
+    assert topology.stored.open_uploads() == []

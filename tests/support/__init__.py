@@ -5,5 +5,7 @@ another's modules.
 - ``aws``: the emulator, the test credentials and the endpoint, and a test's isolation
   from the developer's own AWS and Together set-up.
 - ``settings``: the archiver's configuration for tests, as the variables it reads.
+- ``bucket``: a BucketInspector: keys, versions, open uploads, bytes, metadata, tags and
+  manifests of the archive bucket, read back from S3.
 - ``fakes``: in-memory fakes of the archiver's ports.
 """
