@@ -31,12 +31,12 @@ from ft_archiver.errors import ArchiverError, TransferSuspendedError
 from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.archiver import build_archiver
-from ft_archiver_tools.local.aws import capture_events, read_events
 from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.support.aws import aws_environment, moto_server
 from tests.support.bucket import BucketInspector
+from tests.support.events import EventCapture
 from tests.support.fakes import FakeLedger, FakeQueue
 from tests.support.settings import SMALL_PARTS, archiver_variables, settings_from
 
@@ -93,7 +93,7 @@ def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
         os.environ.update(aws_environment(aws.endpoint_url))
         stack = deploy_local(aws, "reliability", together_api_key=together.api_key,
                              together_base_url=together.base_url)  # fmt: skip
-        capture = capture_events(aws, stack.bus_name, "reliability-capture")
+        capture = EventCapture(aws, stack.bus_name, "reliability-capture", wait_s=1)
         stored = BucketInspector(aws.client("s3"), stack.bucket)
         with S3FaultProxy(aws.endpoint_url) as proxy:
             os.environ["AWS_ENDPOINT_URL"] = proxy.endpoint_url
@@ -129,8 +129,7 @@ def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                     kept = len(stored.versions_under(key))
                     if not trial.expect_success:
                         outcome["objects left by a failure"] += kept
-                    events = [e for e in read_events(aws, capture, wait_s=1)
-                              if e["detail"]["id"] == job.id]  # fmt: skip
+                    events = capture.read(job_id=job.id)
                     successes = sum(e["detail-type"] == "Fine-tune Archived" for e in events)
                     outcome["duplicate success events"] += max(0, successes - 1)
                     if not trial.expect_success:
@@ -149,7 +148,7 @@ def resume_trials(trials: int, seed: int) -> list[dict[str, Any]]:
         os.environ.update(aws_environment(aws.endpoint_url))
         stack = deploy_local(aws, "resume", together_api_key=together.api_key,
                              together_base_url=together.base_url)  # fmt: skip
-        capture = capture_events(aws, stack.bus_name, "resume-capture")
+        capture = EventCapture(aws, stack.bus_name, "resume-capture", wait_s=1)
         stored = BucketInspector(aws.client("s3"), stack.bucket)
         env = archiver_variables(
             together, bucket=stack.bucket, bus=stack.bus_name, tuning=SMALL_PARTS,
@@ -176,8 +175,7 @@ def resume_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                           if r.range != "bytes=0-1"]  # fmt: skip
                 outcome["parts downloaded twice"] += len(ranges) - len(set(ranges))
                 outcome["orphaned uploads"] += len(stored.open_uploads(key))
-                events = [e for e in read_events(aws, capture, wait_s=1)
-                          if e["detail"]["id"] == job.id]  # fmt: skip
+                events = capture.read(job_id=job.id)
                 successes = sum(e["detail-type"] == "Fine-tune Archived" for e in events)
                 outcome["duplicate success events"] += max(0, successes - 1)
                 outcome["missing success events"] += successes == 0

@@ -9,10 +9,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from ft_archiver_tools.local.aws import MotoServer, capture_events
+from ft_archiver_tools.local.aws import MotoServer
 from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.support.aws import isolate, moto_server
+from tests.support.events import EventCapture
 
 from .harness import Harness
 
@@ -35,6 +36,6 @@ def harness(aws: MotoServer, together: TogetherSimulator) -> Iterator[Harness]:
     stack = deploy_local(
         aws, name, together_api_key=together.api_key, together_base_url=together.base_url
     )
-    capture_queue_url = capture_events(aws, stack.bus_name, f"{name}-capture")
-    yield Harness(aws, together, stack, capture_queue_url)
+    events = EventCapture(aws, stack.bus_name, f"{name}-capture", wait_s=3.0)
+    yield Harness(aws, together, stack, events)
     together.set_faults(Faults())

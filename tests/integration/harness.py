@@ -9,13 +9,12 @@ from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.archiver import build_archiver
-from ft_archiver_tools.local.aws import MotoServer, read_events
+from ft_archiver_tools.local.aws import MotoServer
 from ft_archiver_tools.local.resources import LocalResources
 from ft_archiver_tools.local.simulator import SimArchive, TogetherSimulator
 from tests.support.bucket import BucketInspector
+from tests.support.events import EventCapture
 from tests.support.settings import TEST_TUNING, archiver_variables, settings_from
-
-from .event_schemas import validate_event
 
 PREFIX = "models/"
 # What the in-process archives' tests assume ("HTTP 503 to 3 attempts", four lanes).
@@ -28,7 +27,7 @@ class Harness:
     aws: MotoServer
     together: TogetherSimulator
     stack: LocalResources
-    capture_queue_url: str
+    events: EventCapture
 
     @property
     def bucket(self) -> str:
@@ -53,12 +52,6 @@ class Harness:
         archiver = build_archiver(settings)
         return archiver.archive(request, Destination(self.bucket, settings.archive_prefix))
 
-    def events(self, wait_s: float = 3.0) -> list[dict[str, Any]]:
-        events = read_events(self.aws, self.capture_queue_url, wait_s)
-        for event in events:
-            validate_event(event)
-        return events
-
     def assert_archived(
         self, detail: ArchivedDetail, archive: SimArchive, key: str
     ) -> dict[str, Any]:
@@ -82,14 +75,14 @@ class Harness:
         assert detail.manifest_key == f"{key}.manifest.json"
         assert self.stored.manifest(detail.manifest_key)["result"]["sha256"] == expected
         assert self.stored.open_uploads() == []
-        events = self.events()
+        events = self.events.read()
         assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
         assert events[0]["source"] == "ft-archiver"
         assert events[0]["detail"] == detail.model_dump(mode="json")
         return events[0]
 
     def failure_event(self) -> dict[str, Any]:
-        events = self.events()
+        events = self.events.read()
         assert [e["detail-type"] for e in events] == ["Fine-tune Archive Failed"]
         detail: dict[str, Any] = events[0]["detail"]
         return detail

@@ -42,14 +42,14 @@ def test_rule_errors_before_any_lookup_write_and_emit_nothing(
         harness.archive(ArchiveRequest(fine_tune_id, **request_args))
     assert len(harness.together.log) == before  # Together was never asked
     harness.stored.assert_nothing_written()
-    assert harness.events(wait_s=1) == []
+    assert harness.events.read(wait_s=1) == []
 
 
 def test_malformed_id_is_refused_before_any_lookup(harness: Harness) -> None:
     with pytest.raises(InvalidFineTuneIdError):
         harness.archive(ArchiveRequest("ft-abc&checkpoint=adapter"))
     harness.stored.assert_nothing_written()
-    assert harness.events(wait_s=1) == []
+    assert harness.events.read(wait_s=1) == []
 
 
 def test_full_job_refuses_the_adapter_and_reports_it(harness: Harness) -> None:

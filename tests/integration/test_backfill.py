@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from ft_archiver_tools.local.aws import MotoServer, capture_events
+from ft_archiver_tools.local.aws import MotoServer
 from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.simulator import TogetherSimulator
+from tests.support.events import EventCapture
 
 from .harness import PREFIX, Harness
 from .test_cli import run
@@ -26,7 +27,7 @@ def own(aws: MotoServer) -> Iterator[Harness]:
         stack = deploy_local(
             aws, name, together_api_key=sim.api_key, together_base_url=sim.base_url
         )
-        yield Harness(aws, sim, stack, capture_events(aws, stack.bus_name, f"{name}-cap"))
+        yield Harness(aws, sim, stack, EventCapture(aws, stack.bus_name, f"{name}-cap", wait_s=3.0))
 
 
 def lines(stdout: str) -> list[dict[str, Any]]:
@@ -52,7 +53,7 @@ def test_backfill_archives_every_completed_job_and_a_second_run_nothing(own: Har
     ]
     assert first[0]["key"] == f"{PREFIX}acme--one.tar.zst"
     assert first[0]["detail"]["sha256"] == sim.sha256(sim.archive_for(lora.id, "merged"))
-    assert len([e for e in own.events() if e["detail-type"] == "Fine-tune Archived"]) == 2
+    assert len([e for e in own.events.read() if e["detail-type"] == "Fine-tune Archived"]) == 2
     versions = sorted(own.stored.all_versions())
 
     again = run(own, "backfill", "--json")
@@ -63,7 +64,7 @@ def test_backfill_archives_every_completed_job_and_a_second_run_nothing(own: Har
     ]
     assert {o["reason"] for o in lines(again.stdout)} == {"already archived"}
     assert sorted(own.stored.all_versions()) == versions  # nothing uploaded
-    assert own.events(wait_s=1) == []  # no event
+    assert own.events.read(wait_s=1) == []  # no event
 
 
 def test_dry_run_contacts_together_only(own: Harness) -> None:
@@ -78,7 +79,7 @@ def test_dry_run_contacts_together_only(own: Harness) -> None:
         ("planned", "adapter", f"{PREFIX}acme--dry-adapter.tar.gz"),
     ]
     own.stored.assert_nothing_written()
-    assert own.events(wait_s=1) == []
+    assert own.events.read(wait_s=1) == []
     assert all(r.range == "bytes=0-1" for r in sim.requests_to("blob"))  # probes only
     assert job.id
 

@@ -43,7 +43,7 @@ def test_archive_json_prints_the_event_detail(harness: Harness) -> None:
     assert detail["key"] == f"{PREFIX}acme--cli-adapter.tar.zst"
     archive = harness.together.archive_for(job.id, "adapter")
     assert detail["sha256"] == harness.together.sha256(archive)
-    assert harness.events()[0]["detail"] == detail
+    assert harness.events.read()[0]["detail"] == detail
     assert done.stderr == ""  # no progress bar when stderr is not a terminal
 
 
@@ -191,7 +191,7 @@ def test_a_killed_archiver_is_resumed_without_downloading_finished_parts(
     detail = json.loads(again.stdout)
     assert detail["sha256"] == harness.together.sha256(archive)
     assert harness.stored.open_uploads() == []
-    assert [e["detail-type"] for e in harness.events()] == ["Fine-tune Archived"]
+    assert [e["detail-type"] for e in harness.events.read()] == ["Fine-tune Archived"]
     part = 256 * 1024
     fetched = [r.range for r in harness.together.blob_requests(archive) if r.range != "bytes=0-1"]
     for number in range(1, done + 1):  # parts saved before the kill: downloaded once only
@@ -228,7 +228,7 @@ def test_a_bad_option_is_refused_before_anything_is_contacted(
     assert says in done.stderr
     assert api_calls(harness) == before
     harness.stored.assert_nothing_written()
-    assert harness.events(wait_s=1) == []  # a local typo is not a failed archive
+    assert harness.events.read(wait_s=1) == []  # a local typo is not a failed archive
 
 
 def test_concurrency_zero_is_refused_in_plain_words(harness: Harness) -> None:
@@ -250,7 +250,7 @@ def test_no_event_archives_without_eventbridge(harness: Harness) -> None:
     done = run(harness, "archive", job.id, "--no-event", "--json")
     assert done.returncode == 0, done.stderr
     assert harness.stored.keys()
-    assert harness.events(wait_s=1) == []
+    assert harness.events.read(wait_s=1) == []
 
 
 def test_an_unpublished_event_still_says_where_the_archive_is(harness: Harness) -> None:

@@ -12,20 +12,19 @@ from typing import Any
 import pytest
 
 from ft_archiver.adapters.poll_state import DynamoPollLedger
+from ft_archiver.domain.events import ARCHIVED
 from ft_archiver.domain.selection import Selection
 from ft_archiver.handlers import dependencies
 from ft_archiver.service.poller import Poller
 from ft_archiver.wiring.aws import archive_queue
 from ft_archiver.wiring.together import together_client
-from ft_archiver_tools.local.aws import capture_events, read_events
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver_tools.local.webhook_sender import send_webhook
 from tests.support.aws import PART_MIN_SIZE
 from tests.support.bucket import BucketInspector
+from tests.support.events import EventCapture
 from tests.support.settings import archiver_variables
-
-from .event_schemas import validate_event
 
 KIB = 1024
 
@@ -57,7 +56,7 @@ class World:
         self.local, self.sim, self.stack = local, sim, local.stack
         self.sqs = local.aws.client("sqs")
         self.stored = BucketInspector(local.aws.client("s3"), self.stack.bucket)
-        self.capture = capture_events(local.aws, self.stack.bus_name, f"cap-{time.time_ns()}")
+        self.events = EventCapture(local.aws, self.stack.bus_name, f"cap-{time.time_ns()}", 1.0)
 
     def tick(self) -> dict[str, Any]:
         return self.local.tick_poller()
@@ -75,10 +74,7 @@ class World:
         return int(attributes["ApproximateNumberOfMessages"])
 
     def archived_events(self) -> list[dict[str, Any]]:
-        events = read_events(self.local.aws, self.capture, wait_s=1)
-        for event in events:
-            validate_event(event)
-        return [e for e in events if e["detail-type"] == "Fine-tune Archived"]
+        return self.events.read(detail_type=ARCHIVED)
 
     def new_job(self, **options: Any) -> SimJob:
         return self.sim.add_job(

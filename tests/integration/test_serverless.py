@@ -24,16 +24,14 @@ from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.naming import normalize
 from ft_archiver.domain.requests import Destination, idempotency_key
 from ft_archiver.observability import logger
-from ft_archiver_tools.local.aws import capture_events, read_events
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver_tools.local.webhook_sender import signed_headers
 from tests.support.aws import PART_MIN_SIZE
 from tests.support.bucket import BucketInspector
+from tests.support.events import EventCapture
 from tests.support.settings import archiver_variables
-
-from .event_schemas import validate_event
 
 KIB = 1024
 
@@ -63,7 +61,7 @@ class Topology:
         self.together = together
         self.sqs = local.aws.client("sqs")
         self.stored = BucketInspector(local.aws.client("s3"), self.stack.bucket)
-        self.capture = capture_events(local.aws, self.stack.bus_name, f"cap-{time.time_ns()}")
+        self.events = EventCapture(local.aws, self.stack.bus_name, f"cap-{time.time_ns()}", 2.0)
         self.drain(self.stack.queue_url)
         self.drain(self.stack.dead_letter_queue_url)
 
@@ -103,12 +101,6 @@ class Topology:
             if delivery.failed and delivery.visibility_s:
                 self.local.skip_delay(delivery)
         return len(made)
-
-    def events(self, wait_s: float = 2.0) -> list[dict[str, Any]]:
-        events = read_events(self.local.aws, self.capture, wait_s)
-        for event in events:
-            validate_event(event)
-        return events
 
 
 @pytest.fixture
@@ -158,7 +150,7 @@ def test_signed_webhook_to_archived_object_and_event(topology: Topology) -> None
     assert body["checkpoint_type"] == "default"
     assert body["message_id"]
     assert topology.run_archiver() == 1
-    events = topology.events()
+    events = topology.events.read()
     assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
     detail = events[0]["detail"]
     archive = topology.together.archive_for(job.id, "merged")
@@ -175,7 +167,7 @@ def test_flat_payload_with_a_compound_id(topology: Topology) -> None:
     assert answer.status_code == 202
     assert answer.json()["checkpoint_step"] == 7
     topology.run_archiver()
-    detail = topology.events()[0]["detail"]
+    detail = topology.events.read()[0]["detail"]
     assert detail["checkpoint_step"] == 7
     assert detail["key"] == f"{topology.stack.prefix}flat-checkpoint-7.tar.zst"
 
@@ -192,7 +184,7 @@ def test_logs_carry_the_webhook_id_and_never_the_key(topology: Topology) -> None
         topology.run_archiver()
     finally:
         target.removeHandler(handler)
-    assert topology.events()[0]["detail-type"] == "Fine-tune Archived"
+    assert topology.events.read()[0]["detail-type"] == "Fine-tune Archived"
     lines = [json.loads(line) for line in captured.getvalue().splitlines()]
     assert {line["message"] for line in lines} >= {"webhook answered", "archived"}
     assert all(line.get("correlation_id") == "msg_log_check" for line in lines)
@@ -268,7 +260,7 @@ def test_rotated_secrets_are_both_accepted(topology: Topology) -> None:
     headers["webhook-signature"] = f"{other['webhook-signature']} {headers['webhook-signature']}"
     assert topology.post(body, headers).status_code == 202
     topology.run_archiver()
-    assert topology.events()[0]["detail-type"] == "Fine-tune Archived"
+    assert topology.events.read()[0]["detail-type"] == "Fine-tune Archived"
 
 
 def test_replayed_webhook_id_is_not_enqueued_again(topology: Topology) -> None:
@@ -389,7 +381,7 @@ def default_key(topology: Topology, job: SimJob) -> str:
 def archived_by_webhook(topology: Topology, job: SimJob) -> dict[str, Any]:
     assert topology.send({"id": job.id}).status_code == 202
     assert topology.run_archiver() == 1
-    [event] = topology.events()
+    [event] = topology.events.read()
     assert event["detail"]["key"] == default_key(topology, job)
     return event
 
@@ -419,7 +411,7 @@ def test_a_webhook_key_in_a_folder_under_the_prefix_is_archived_there(
     answer = topology.send({"id": job.id, "key": key})
     assert answer.status_code == 202, answer.text
     assert topology.run_archiver() == 1
-    [event] = topology.events()
+    [event] = topology.events.read()
     assert (event["detail"]["key"], event["detail"]["manifest_key"]) == (
         key,
         f"{key}.manifest.json",
@@ -450,7 +442,7 @@ def test_the_archiver_refuses_a_queued_key_outside_a_folder_under_the_prefix(
     assert topology.run_archiver() == 1
     assert topology.queued() == 0  # refused, not retried
     assert topology.queued(topology.stack.dead_letter_queue_url) == 0
-    assert topology.events() == []
+    assert topology.events.read() == []
     assert len(topology.stored.versions_of(key)) == (0 if where == "outside the prefix" else 1)
     assert not [r for r in topology.together.log if job.id in r.path]
 
@@ -487,7 +479,7 @@ def test_duplicate_delivery_archives_once(topology: Topology) -> None:
     enqueue_twice(topology, job)
     assert topology.run_archiver() == 1
     assert topology.run_archiver() == 1
-    events = topology.events()
+    events = topology.events.read()
     assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
     assert len(topology.stored.versions_of(events[0]["detail"]["key"])) == 1
     assert len(topology.stored.versions_of(events[0]["detail"]["manifest_key"])) == 1
@@ -507,7 +499,7 @@ def test_concurrent_deliveries_archive_once(topology: Topology) -> None:
     while topology.queued() and time.monotonic() < deadline:
         topology.run_archiver()  # the loser's message comes back and finds the work done
     assert topology.queued() == 0
-    events = topology.events()
+    events = topology.events.read()
     assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
     assert len(topology.stored.versions_of(events[0]["detail"]["key"])) == 1
     assert len(topology.stored.versions_of(events[0]["detail"]["manifest_key"])) == 1
@@ -529,7 +521,7 @@ def test_failing_source_retries_then_dead_letters(topology: Topology) -> None:
     # back after 1, 2, 4, 8 (and 15) minutes, not the queue's 90 (the test skips them)
     assert [d.visibility_s for d in deliveries] == [60, 120, 240, 480, 900]
     assert topology.queued(topology.stack.dead_letter_queue_url) == 1
-    events = topology.events()
+    events = topology.events.read()
     assert len(events) == 5
     assert {e["detail-type"] for e in events} == {"Fine-tune Archive Failed"}
     assert all(e["detail"]["retryable"] for e in events)
@@ -584,7 +576,7 @@ def test_a_request_whose_lease_is_held_elsewhere_waits_in_fresh_messages(
     assert [line for line in lines if line["level"] not in ("DEBUG", "INFO")] == []
     # counted as a wait, not a failure (and no "no metrics to publish" warning)
     assert emitted_metrics(capsys.readouterr().out) == {"ArchiveLeaseWaits": [1.0]}
-    assert topology.events(wait_s=1) == []  # the holder reports the outcome
+    assert topology.events.read(wait_s=1) == []  # the holder reports the outcome
     assert topology.queued() == 1  # the next ask
     topology.drain(topology.stack.queue_url)
 
@@ -666,9 +658,9 @@ def test_a_variable_missing_from_the_archiver_fails_its_first_message_in_one_lin
     assert "exception" not in line  # no traceback, pydantic's or ours
     archive = topology.together.archive_for(job.id, "merged")
     assert topology.together.blob_requests(archive) == []
-    assert topology.events(wait_s=1) == []
+    assert topology.events.read(wait_s=1) == []
     assert topology.run_archiver() == 1  # the same message, configured again
-    assert [e["detail-type"] for e in topology.events()] == ["Fine-tune Archived"]
+    assert [e["detail-type"] for e in topology.events.read()] == ["Fine-tune Archived"]
     assert topology.queued() == 0
 
 
@@ -678,7 +670,7 @@ def test_rule_failure_is_reported_once_and_not_retried(topology: Topology) -> No
     assert topology.run_archiver() == 1
     assert topology.queued() == 0
     assert topology.queued(topology.stack.dead_letter_queue_url) == 0
-    events = topology.events()
+    events = topology.events.read()
     assert [e["detail"]["error_type"] for e in events] == ["CheckpointTypeNotAllowedError"]
 
 
@@ -705,7 +697,7 @@ def test_access_denied_by_s3_is_reported_once_and_not_retried(
     assert topology.queued() == 0
     assert topology.queued(topology.stack.dead_letter_queue_url) == 0
     assert s3_proxy.faults[0].hits == 1
-    events = topology.events()
+    events = topology.events.read()
     assert [(e["detail"]["error_type"], e["detail"]["retryable"]) for e in events] == [
         ("StorageAccessDeniedError", False)
     ]
@@ -741,7 +733,7 @@ def test_an_archive_longer_than_one_invocation_continues_and_completes(
     while topology.queued() and invocations < 20:
         invocations += topology.run_archiver(timeout_s=2.0)
     assert invocations >= 3
-    events = topology.events()
+    events = topology.events.read()
     assert [e["detail-type"] for e in events] == ["Fine-tune Archived"]
     detail = events[0]["detail"]
     assert detail["sha256"] == topology.together.sha256(archive)
@@ -776,7 +768,7 @@ def test_an_archive_past_the_continuation_limit_fails_cleanly_and_can_be_asked_a
     assert [json.loads(d.body)["continuations"] for d in consumed] == [0, 1]
     assert topology.queued() == 0
     assert topology.queued(topology.stack.dead_letter_queue_url) == 0
-    [event] = topology.events()
+    [event] = topology.events.read()
     failed = event["detail"]
     assert (event["detail-type"], failed["error_type"], failed["retryable"]) == (
         "Fine-tune Archive Failed", "ContinuationLimitError", False,
@@ -793,7 +785,7 @@ def test_an_archive_past_the_continuation_limit_fails_cleanly_and_can_be_asked_a
     runs = 0
     while topology.queued() and runs < 20:
         runs += topology.run_archiver(timeout_s=2.0)
-    [archived] = topology.events()
+    [archived] = topology.events.read()
     assert archived["detail-type"] == "Fine-tune Archived"
     archive = topology.together.archive_for(job.id, "merged")
     assert archived["detail"]["sha256"] == topology.together.sha256(archive)

@@ -7,5 +7,7 @@ another's modules.
 - ``settings``: the archiver's configuration for tests, as the variables it reads.
 - ``bucket``: a BucketInspector: keys, versions, open uploads, bytes, metadata, tags and
   manifests of the archive bucket, read back from S3.
+- ``events``: an EventCapture: the events on a bus, read back from a queue a rule feeds,
+  each validated against the published JSON Schemas, filtered by type or job.
 - ``fakes``: in-memory fakes of the archiver's ports.
 """
