@@ -20,7 +20,8 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,14 +32,12 @@ from ft_archiver.errors import ArchiverError, TransferSuspendedError
 from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.archiver import build_archiver
-from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.support.aws import aws_environment, moto_server
-from tests.support.bucket import BucketInspector
-from tests.support.events import EventCapture
 from tests.support.fakes import FakeLedger, FakeQueue
-from tests.support.settings import SMALL_PARTS, archiver_variables, settings_from
+from tests.support.sandbox import Sandbox
+from tests.support.settings import SMALL_PARTS, settings_from
 
 KIB = 1024
 PART = parse_size(SMALL_PARTS["FT_ARCHIVER_PART_SIZE"])  # the trials' archives' parts
@@ -86,19 +85,23 @@ TRIALS = [
 ]  # fmt: skip
 
 
+@contextmanager
+def sandbox(name: str) -> Iterator[Sandbox]:
+    """moto and a Together simulator of the trials' own, the template's resources named
+    after ``name``, and this process's AWS environment pointing at moto."""
+    with moto_server() as aws, TogetherSimulator() as together:
+        os.environ.update(aws_environment(aws.endpoint_url))
+        yield Sandbox.deploy(aws, together, name, wait_s=1)
+
+
 def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     rows = []
-    with moto_server() as aws, TogetherSimulator() as together:
-        os.environ.update(aws_environment(aws.endpoint_url))
-        stack = deploy_local(aws, "reliability", together_api_key=together.api_key,
-                             together_base_url=together.base_url)  # fmt: skip
-        capture = EventCapture(aws, stack.bus_name, "reliability-capture", wait_s=1)
-        stored = BucketInspector(aws.client("s3"), stack.bucket)
-        with S3FaultProxy(aws.endpoint_url) as proxy:
+    with sandbox("reliability") as box:
+        together, stack = box.together, box.stack
+        with S3FaultProxy(box.aws.endpoint_url) as proxy:
             os.environ["AWS_ENDPOINT_URL"] = proxy.endpoint_url
-            settings = settings_from(archiver_variables(
-                together, bucket=stack.bucket, bus=stack.bus_name,
+            settings = settings_from(box.variables(
                 FT_ARCHIVER_MAX_ATTEMPTS=4, FT_ARCHIVER_READ_TIMEOUT=0.5,
                 FT_ARCHIVER_CONCURRENCY=4, FT_ARCHIVER_UPLOAD_CONCURRENCY=4,
             ))  # fmt: skip
@@ -117,7 +120,7 @@ def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                             ArchiveRequest(job.id, key=key), Destination(stack.bucket)
                         )
                         expected = together.sha256(together.archive_for(job.id, "merged"))
-                        right = stored.sha256_of(key) == expected == detail.sha256
+                        right = box.stored.sha256_of(key) == expected == detail.sha256
                         outcome[
                             "completed, right bytes" if right else "completed, WRONG bytes"
                         ] += 1
@@ -125,11 +128,11 @@ def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                         outcome["failed"] += 1
                     together.set_faults(Faults())
                     proxy.faults = []
-                    outcome["orphaned uploads"] += len(stored.open_uploads(key))
-                    kept = len(stored.versions_under(key))
+                    outcome["orphaned uploads"] += len(box.stored.open_uploads(key))
+                    kept = len(box.stored.versions_under(key))
                     if not trial.expect_success:
                         outcome["objects left by a failure"] += kept
-                    events = capture.read(job_id=job.id)
+                    events = box.events.read(job_id=job.id)
                     successes = sum(e["detail-type"] == "Fine-tune Archived" for e in events)
                     outcome["duplicate success events"] += max(0, successes - 1)
                     if not trial.expect_success:
@@ -144,15 +147,10 @@ def resume_trials(trials: int, seed: int) -> list[dict[str, Any]]:
     with SIGKILL mid-transfer, resumed: bytes, re-downloads, orphans, events."""
     rng = random.Random(seed)
     rows = []
-    with moto_server() as aws, TogetherSimulator() as together:
-        os.environ.update(aws_environment(aws.endpoint_url))
-        stack = deploy_local(aws, "resume", together_api_key=together.api_key,
-                             together_base_url=together.base_url)  # fmt: skip
-        capture = EventCapture(aws, stack.bus_name, "resume-capture", wait_s=1)
-        stored = BucketInspector(aws.client("s3"), stack.bucket)
-        env = archiver_variables(
-            together, bucket=stack.bucket, bus=stack.bus_name, tuning=SMALL_PARTS,
-            STATE_TABLE_NAME=stack.table_name, FT_ARCHIVER_CONCURRENCY=2,
+    with sandbox("resume") as box:
+        together, stack = box.together, box.stack
+        env = box.variables(
+            SMALL_PARTS, STATE_TABLE_NAME=stack.table_name, FT_ARCHIVER_CONCURRENCY=2,
             FT_ARCHIVER_UPLOAD_CONCURRENCY=2, FT_ARCHIVER_LEASE=1, FT_ARCHIVER_DEADLINE_MARGIN=1.2,
         )  # fmt: skip
         settings = settings_from(env)
@@ -167,15 +165,15 @@ def resume_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                 if kind.startswith("Lambda"):
                     invocations = _run_with_deadline(settings, job.id, key, stack.bucket)
                 else:
-                    invocations = _run_killed_then_resumed(env, job.id, key, aws.endpoint_url)
+                    invocations = _run_killed_then_resumed(env, job.id, key, box.aws.endpoint_url)
                 outcome["invocations"] += invocations
-                right = stored.sha256_of(key) == together.sha256(archive)
+                right = box.stored.sha256_of(key) == together.sha256(archive)
                 outcome["completed, right bytes" if right else "completed, WRONG bytes"] += 1
                 ranges = [r.range for r in together.blob_requests(archive)
                           if r.range != "bytes=0-1"]  # fmt: skip
                 outcome["parts downloaded twice"] += len(ranges) - len(set(ranges))
-                outcome["orphaned uploads"] += len(stored.open_uploads(key))
-                events = capture.read(job_id=job.id)
+                outcome["orphaned uploads"] += len(box.stored.open_uploads(key))
+                events = box.events.read(job_id=job.id)
                 successes = sum(e["detail-type"] == "Fine-tune Archived" for e in events)
                 outcome["duplicate success events"] += max(0, successes - 1)
                 outcome["missing success events"] += successes == 0
@@ -230,13 +228,9 @@ def signal_trials(trials: int, seed: int) -> list[dict[str, Any]]:
     stops it: exit code, the one line it prints, and what is left in S3."""
     rng = random.Random(seed)
     rows = []
-    with moto_server() as aws, TogetherSimulator() as together:
-        stack = deploy_local(aws, "signals", together_api_key=together.api_key,
-                             together_base_url=together.base_url)  # fmt: skip
-        stored = BucketInspector(aws.client("s3"), stack.bucket)
-        env = {**os.environ, **aws_environment(aws.endpoint_url),
-               **archiver_variables(together, bucket=stack.bucket, bus=stack.bus_name,
-                                    tuning=SMALL_PARTS)}  # fmt: skip
+    with sandbox("signals") as box:
+        together = box.together
+        env = {**os.environ, **aws_environment(box.aws.endpoint_url), **box.variables(SMALL_PARTS)}
         together.set_faults(Faults(rate_limit_bps=256 * KIB))
         for kind, numbers in SIGNALS.items():
             outcome: Counter[str] = Counter()
@@ -249,7 +243,7 @@ def signal_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                     [sys.executable, "-m", "ft_archiver_tools", "archive", job.id, "--key", key],
                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                 )  # fmt: skip
-                stored.wait_for_upload(key)
+                box.stored.wait_for_upload(key)
                 time.sleep(rng.uniform(0.0, 2.0))  # somewhere in the transfer
                 for number in numbers:
                     victim.send_signal(number)
@@ -259,8 +253,8 @@ def signal_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                 outcome["right exit code"] += victim.returncode == expected
                 outcome["said it aborted"] += "the upload was aborted" in stderr
                 outcome["tracebacks"] += "Traceback" in stderr
-                outcome["orphaned uploads"] += len(stored.open_uploads(key))
-                outcome["objects left"] += len(stored.versions_under(key))
+                outcome["orphaned uploads"] += len(box.stored.open_uploads(key))
+                outcome["objects left"] += len(box.stored.versions_under(key))
             rows.append({"signals": kind, "trials": trials, **outcome})
             print(json.dumps(rows[-1]), flush=True)
     return rows

@@ -10,10 +10,8 @@ from collections.abc import Iterator
 import pytest
 
 from ft_archiver_tools.local.aws import MotoServer
-from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.support.aws import isolate, moto_server
-from tests.support.events import EventCapture
 
 from .harness import Harness
 
@@ -32,10 +30,5 @@ def _isolated_environment(aws: MotoServer, monkeypatch: pytest.MonkeyPatch) -> N
 @pytest.fixture
 def harness(aws: MotoServer, together: TogetherSimulator) -> Iterator[Harness]:
     together.set_faults(Faults())
-    name = f"t-{uuid.uuid4().hex[:12]}"
-    stack = deploy_local(
-        aws, name, together_api_key=together.api_key, together_base_url=together.base_url
-    )
-    events = EventCapture(aws, stack.bus_name, f"{name}-capture", wait_s=3.0)
-    yield Harness(aws, together, stack, events)
+    yield Harness.deploy(aws, together, f"t-{uuid.uuid4().hex[:12]}")
     together.set_faults(Faults())

@@ -1,20 +1,14 @@
 """What the integration tests do again and again: archive, then look at S3 and the bus."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.archiver import build_archiver
-from ft_archiver_tools.local.aws import MotoServer
-from ft_archiver_tools.local.resources import LocalResources
-from ft_archiver_tools.local.simulator import SimArchive, TogetherSimulator
-from tests.support.bucket import BucketInspector
-from tests.support.events import EventCapture
-from tests.support.settings import TEST_TUNING, archiver_variables, settings_from
+from ft_archiver_tools.local.simulator import SimArchive
+from tests.support.sandbox import Sandbox
+from tests.support.settings import TEST_TUNING, settings_from
 
 PREFIX = "models/"
 # What the in-process archives' tests assume ("HTTP 503 to 3 attempts", four lanes).
@@ -22,27 +16,10 @@ IN_PROCESS = {**TEST_TUNING, "FT_ARCHIVER_MAX_ATTEMPTS": "3", "FT_ARCHIVER_CONCU
               "FT_ARCHIVER_READ_TIMEOUT": "10"}  # fmt: skip
 
 
-@dataclass
-class Harness:
-    aws: MotoServer
-    together: TogetherSimulator
-    stack: LocalResources
-    events: EventCapture
+class Harness(Sandbox):
+    """A sandbox whose tests run the archiver themselves, in-process or as the command."""
 
-    @property
-    def bucket(self) -> str:
-        return self.stack.bucket
-
-    @cached_property
-    def stored(self) -> BucketInspector:
-        return BucketInspector(self.aws.client("s3"), self.bucket)
-
-    def variables(
-        self, tuning: Mapping[str, str], **overrides: str | int | float
-    ) -> dict[str, str]:
-        """The archiver's variables for this simulator, bucket, PREFIX and bus."""
-        return archiver_variables(self.together, bucket=self.bucket, prefix=PREFIX,
-                                  bus=self.stack.bus_name, tuning=tuning, **overrides)  # fmt: skip
+    prefix = PREFIX
 
     def settings(self, **overrides: str | int | float) -> CliSettings:
         return settings_from(self.variables(IN_PROCESS, **overrides))

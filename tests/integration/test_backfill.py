@@ -10,9 +10,7 @@ from typing import Any
 import pytest
 
 from ft_archiver_tools.local.aws import MotoServer
-from ft_archiver_tools.local.resources import deploy_local
 from ft_archiver_tools.local.simulator import TogetherSimulator
-from tests.support.events import EventCapture
 
 from .harness import PREFIX, Harness
 from .test_cli import run
@@ -23,11 +21,7 @@ KIB = 1024
 @pytest.fixture
 def own(aws: MotoServer) -> Iterator[Harness]:
     with TogetherSimulator() as sim:
-        name = f"b-{uuid.uuid4().hex[:12]}"
-        stack = deploy_local(
-            aws, name, together_api_key=sim.api_key, together_base_url=sim.base_url
-        )
-        yield Harness(aws, sim, stack, EventCapture(aws, stack.bus_name, f"{name}-cap", wait_s=3.0))
+        yield Harness.deploy(aws, sim, f"b-{uuid.uuid4().hex[:12]}")
 
 
 def lines(stdout: str) -> list[dict[str, Any]]:

@@ -21,9 +21,8 @@ from ft_archiver.wiring.together import together_client
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver_tools.local.webhook_sender import send_webhook
-from tests.support.aws import PART_MIN_SIZE
-from tests.support.bucket import BucketInspector
-from tests.support.events import EventCapture
+from tests.support.aws import set_all
+from tests.support.sandbox import ServedSandbox, local_deployment
 from tests.support.settings import archiver_variables
 
 KIB = 1024
@@ -37,26 +36,15 @@ def sim() -> Iterator[TogetherSimulator]:
 
 @pytest.fixture(scope="module")
 def deployment(sim: TogetherSimulator) -> Iterator[LocalDeployment]:
-    local = LocalDeployment(
-        sim.api_key,
-        sim.base_url,
-        name="poller-test",
-        retry_delay_s=0,
-        extra_environment=archiver_variables(POWERTOOLS_METRICS_DISABLED="true"),
-        part_min_size=PART_MIN_SIZE,
-    )
-    local.start(poll=False)  # the tests tick the poller and run the archiver themselves
-    yield local
-    local.stop()
+    # the tests tick the poller and run the archiver themselves
+    environment = archiver_variables(POWERTOOLS_METRICS_DISABLED="true")
+    with local_deployment(sim, "poller-test", environment) as local:
+        yield local
 
 
-class World:
+class World(ServedSandbox):
     def __init__(self, local: LocalDeployment, sim: TogetherSimulator) -> None:
-        assert local.stack is not None
-        self.local, self.sim, self.stack = local, sim, local.stack
-        self.sqs = local.aws.client("sqs")
-        self.stored = BucketInspector(local.aws.client("s3"), self.stack.bucket)
-        self.events = EventCapture(local.aws, self.stack.bus_name, f"cap-{time.time_ns()}", 1.0)
+        super().__init__(local, sim, wait_s=1.0)
 
     def tick(self) -> dict[str, Any]:
         return self.local.tick_poller()
@@ -67,17 +55,11 @@ class World:
             ran += 1
         return ran
 
-    def queued(self) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=self.stack.queue_url, AttributeNames=["ApproximateNumberOfMessages"]
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"])
-
     def archived_events(self) -> list[dict[str, Any]]:
         return self.events.read(detail_type=ARCHIVED)
 
     def new_job(self, **options: Any) -> SimJob:
-        return self.sim.add_job(
+        return self.together.add_job(
             "Lora", size=300 * KIB, model_output_name=f"acme/p-{time.time_ns()}", **options
         )
 
@@ -86,8 +68,7 @@ class World:
 def world(
     deployment: LocalDeployment, sim: TogetherSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> World:
-    for name, value in deployment.environment.items():
-        monkeypatch.setenv(name, value)
+    set_all(monkeypatch.setenv, deployment.environment)
     sim.set_faults(Faults())
     dependencies.reset()
     made = World(deployment, sim)
@@ -100,8 +81,7 @@ def world(
 def test_first_tick_is_the_baseline_and_history_is_not_archived(
     deployment: LocalDeployment, sim: TogetherSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name, value in deployment.environment.items():
-        monkeypatch.setenv(name, value)
+    set_all(monkeypatch.setenv, deployment.environment)
     monkeypatch.setenv("ARCHIVE_CHECKPOINTS", "1,2,3")  # a selection of its own: a first run
     dependencies.reset()
     world = World(deployment, sim)
@@ -185,12 +165,12 @@ def test_a_webhook_and_the_poller_for_one_job_give_one_archive(world: World) -> 
 
 def test_together_down_fails_the_tick_cleanly_and_the_next_catches_up(world: World) -> None:
     job = world.new_job()
-    world.sim.set_faults(Faults(fail_first=50, fail_status=503, targets=frozenset({"api"})))
+    world.together.set_faults(Faults(fail_first=50, fail_status=503, targets=frozenset({"api"})))
     result = world.tick()
     assert result["ok"] is False
     assert "503" in result["error"] or "unavailable" in result["error"].lower()
     assert world.queued() == 0
-    world.sim.set_faults(Faults())
+    world.together.set_faults(Faults())
     assert world.tick()["jobs_enqueued"] == [job.id]
 
 
@@ -208,7 +188,7 @@ def test_a_rejected_key_fails_the_tick_without_a_record(world: World) -> None:
         assert "wrong-key" not in json.dumps(result)
         assert world.queued() == 0
     finally:
-        secrets.put_secret_value(SecretId=name, SecretString=world.sim.api_key)
+        secrets.put_secret_value(SecretId=name, SecretString=world.together.api_key)
         dependencies.reset()
     assert world.tick()["jobs_enqueued"] == [job.id]
 

@@ -28,9 +28,8 @@ from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver_tools.local.webhook_sender import signed_headers
-from tests.support.aws import PART_MIN_SIZE
-from tests.support.bucket import BucketInspector
-from tests.support.events import EventCapture
+from tests.support.aws import set_all
+from tests.support.sandbox import ServedSandbox, local_deployment
 from tests.support.settings import archiver_variables
 
 KIB = 1024
@@ -39,39 +38,16 @@ KIB = 1024
 @pytest.fixture(scope="module")
 def deployment(together: TogetherSimulator) -> Iterator[LocalDeployment]:
     # a request held elsewhere is asked again at once, not 900 s later
-    settings = archiver_variables(FT_ARCHIVER_LEASE_WAIT=0)
-    local = LocalDeployment(
-        together.api_key,
-        together.base_url,
-        name="serverless-test",
-        retry_delay_s=0,
-        extra_environment=settings,
-        part_min_size=PART_MIN_SIZE,
-    )
-    local.start(poll=False)  # the tests drive the event source mapping themselves
-    yield local
-    local.stop()
+    environment = archiver_variables(FT_ARCHIVER_LEASE_WAIT=0)
+    with local_deployment(together, "serverless-test", environment) as local:
+        yield local
 
 
-class Topology:
+class Topology(ServedSandbox):
     def __init__(self, local: LocalDeployment, together: TogetherSimulator) -> None:
-        assert local.stack is not None
-        self.local = local
-        self.stack = local.stack
-        self.together = together
-        self.sqs = local.aws.client("sqs")
-        self.stored = BucketInspector(local.aws.client("s3"), self.stack.bucket)
-        self.events = EventCapture(local.aws, self.stack.bus_name, f"cap-{time.time_ns()}", 2.0)
+        super().__init__(local, together, wait_s=2.0)
         self.drain(self.stack.queue_url)
         self.drain(self.stack.dead_letter_queue_url)
-
-    def drain(self, url: str) -> None:
-        """Delete whatever is visible (PurgeQueue is allowed once a minute only)."""
-        while messages := self.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
-            "Messages", []
-        ):
-            for message in messages:
-                self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
     def post(self, body: bytes, headers: dict[str, str]) -> requests.Response:
         return requests.post(self.local.webhook_url, data=body, headers=headers, timeout=30)
@@ -82,15 +58,6 @@ class Topology:
 
     def send_raw(self, body: bytes) -> requests.Response:
         return self.post(body, signed_headers(self.stack.webhook_secret, body))
-
-    def queued(self, url: str | None = None) -> int:
-        attributes = self.sqs.get_queue_attributes(
-            QueueUrl=url or self.stack.queue_url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        return int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
 
     def run_archiver(self, timeout_s: float | None = None) -> int:
         """One delivery, as Lambda's event source mapping makes it. A failed message comes
@@ -108,8 +75,7 @@ def topology(
     deployment: LocalDeployment, together: TogetherSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Topology]:
     # The functions' environment, as the template gives it, over the suite's isolation.
-    for name, value in deployment.environment.items():
-        monkeypatch.setenv(name, value)
+    set_all(monkeypatch.setenv, deployment.environment)
     together.set_faults(Faults())
     yield Topology(deployment, together)
     together.set_faults(Faults())

@@ -9,5 +9,8 @@ another's modules.
   manifests of the archive bucket, read back from S3.
 - ``events``: an EventCapture: the events on a bus, read back from a queue a rule feeds,
   each validated against the published JSON Schemas, filtered by type or job.
+- ``sandbox``: template.yaml's resources in moto with the simulator, the inspector, the
+  capture and the queues (Sandbox), a local deployment's (ServedSandbox), and the local
+  deployment itself: what the integration suite's worlds and the reliability trials use.
 - ``fakes``: in-memory fakes of the archiver's ports.
 """
