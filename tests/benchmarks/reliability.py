@@ -299,6 +299,18 @@ def bad_input_trials(count: int, seed: int) -> dict[str, int]:
             "queued although refused": wrongly_queued}  # fmt: skip
 
 
+def print_table(
+    title: str, rows: list[dict[str, Any]], columns: list[str], name: str | None = None
+) -> None:
+    """A Markdown table of trial rows: the kind (``row[name]``, by default the title),
+    the number of trials, then a column each, 0 where a row has no count."""
+    print(f"\n| {title} | trials | " + " | ".join(columns) + " |")
+    print("| --- | ---: |" + " ---: |" * len(columns))
+    for row in rows:
+        cells = " | ".join(str(row.get(column, 0)) for column in columns)
+        print(f"| {row[name or title]} | {row['trials']} | {cells} |")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--trials", type=int, default=20)
@@ -308,31 +320,19 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args()
     rows = run_trials(args.trials, args.seed)
+    resumed = resume_trials(args.resume_trials, args.seed)
     columns = ["completed, right bytes", "failed", "orphaned uploads",
                "duplicate success events", "objects left by a failure",
                "success events for a failure", "completed, WRONG bytes"]  # fmt: skip
-    resumed = resume_trials(args.resume_trials, args.seed)
-    print("\n| fault | trials | " + " | ".join(columns) + " |")
-    print("| --- | ---: |" + " ---: |" * len(columns))
-    for row in rows:
-        cells = " | ".join(str(row.get(column, 0)) for column in columns)
-        print(f"| {row['fault']} | {row['trials']} | {cells} |")
+    print_table("fault", rows, columns)
     columns = ["completed, right bytes", "invocations", "parts downloaded twice",
                "orphaned uploads", "duplicate success events", "missing success events",
                "completed, WRONG bytes"]  # fmt: skip
-    print("\n| resumed | trials | " + " | ".join(columns) + " |")
-    print("| --- | ---: |" + " ---: |" * len(columns))
-    for row in resumed:
-        cells = " | ".join(str(row.get(column, 0)) for column in columns)
-        print(f"| {row['fault']} | {row['trials']} | {cells} |")
+    print_table("resumed", resumed, columns, name="fault")
     stopped = signal_trials(args.signal_trials, args.seed)
     columns = ["right exit code", "said it aborted", "orphaned uploads", "objects left",
                "tracebacks"]  # fmt: skip
-    print("\n| signals | trials | " + " | ".join(columns) + " |")
-    print("| --- | ---: |" + " ---: |" * len(columns))
-    for row in stopped:
-        cells = " | ".join(str(row.get(column, 0)) for column in columns)
-        print(f"| {row['signals']} | {row['trials']} | {cells} |")
+    print_table("signals", stopped, columns)
     print("\nBad input:", json.dumps(bad_input_trials(args.bad_inputs, args.seed)))
     return 0
 
