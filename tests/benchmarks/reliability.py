@@ -32,10 +32,11 @@ from ft_archiver.errors import ArchiverError, TransferSuspendedError
 from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.archiver import build_archiver
-from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
+from ft_archiver_tools.local.s3_fault_proxy import S3Fault
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.support.aws import aws_environment, moto_server
 from tests.support.fakes import FakeLedger, FakeQueue
+from tests.support.faults import s3_fault_proxy
 from tests.support.sandbox import Sandbox
 from tests.support.settings import SMALL_PARTS, settings_from
 
@@ -99,8 +100,7 @@ def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
     rows = []
     with sandbox("reliability") as box:
         together, stack = box.together, box.stack
-        with S3FaultProxy(box.aws.endpoint_url) as proxy:
-            os.environ["AWS_ENDPOINT_URL"] = proxy.endpoint_url
+        with s3_fault_proxy(box.aws.endpoint_url, os.environ.__setitem__) as proxy:
             settings = settings_from(box.variables(
                 FT_ARCHIVER_MAX_ATTEMPTS=4, FT_ARCHIVER_READ_TIMEOUT=0.5,
                 FT_ARCHIVER_CONCURRENCY=4, FT_ARCHIVER_UPLOAD_CONCURRENCY=4,

@@ -9,6 +9,7 @@ from ft_archiver.domain.requests import ArchiveRequest
 from ft_archiver.errors import StorageAccessDeniedError, StorageError
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.simulator import Faults
+from tests.support.faults import s3_fault_proxy
 
 from .harness import PREFIX, Harness
 
@@ -18,8 +19,7 @@ PART = 256 * KIB
 
 @pytest.fixture
 def proxy(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3FaultProxy]:
-    with S3FaultProxy(harness.aws.endpoint_url) as faulty:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", faulty.endpoint_url)
+    with s3_fault_proxy(harness.aws.endpoint_url, monkeypatch.setenv) as faulty:
         yield faulty
 
 

@@ -29,6 +29,7 @@ from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver_tools.local.webhook_sender import signed_headers
 from tests.support.aws import set_all
+from tests.support.faults import s3_fault_proxy
 from tests.support.sandbox import ServedSandbox, local_deployment
 from tests.support.settings import archiver_variables
 
@@ -645,8 +646,7 @@ def s3_proxy(topology: Topology, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3
     """The functions' AWS calls through a fault-injecting proxy (the tests' own go direct)."""
     from ft_archiver.handlers import dependencies
 
-    with S3FaultProxy(topology.local.aws.endpoint_url) as proxy:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
+    with s3_fault_proxy(topology.local.aws.endpoint_url, monkeypatch.setenv) as proxy:
         dependencies.reset()
         yield proxy
     monkeypatch.undo()
