@@ -2,104 +2,42 @@
 
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 import pytest
 
 from ft_archiver.adapters import sha256_state
 from ft_archiver.adapters.events import EventBridgePublisher
-from ft_archiver.adapters.s3 import MultipartUpload, S3Store
-from ft_archiver.domain.checksums import Buffer
+from ft_archiver.adapters.s3 import S3Store
+from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import StorageError
 from ft_archiver.service.archive import Archiver
-from ft_archiver.service.ports import ObjectSpec, StoredObject, UploadedPart
 from ft_archiver.wiring.archiver import transfer_options
 from ft_archiver.wiring.aws import aws_client
 from ft_archiver.wiring.together import together_client
 from ft_archiver_tools.local.simulator import TogetherSimulator
+from tests.support.faults import body_of, tamper
 
 from .conftest import Target
 
 MIB = 1024 * 1024
+CRC = ALGORITHMS["CRC64NVME"]  # the archiver's default, which the target keeps
 
 
-class WrappedUpload:
-    """A real multipart upload whose part or complete calls a test may tamper with."""
-
-    def __init__(self, upload: MultipartUpload, store: "WrappedStore") -> None:
-        self._upload = upload
-        self._store = store
-
-    def __enter__(self) -> "WrappedUpload":
-        self._upload.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._upload.__exit__(exc_type, exc, traceback)
-
-    @property
-    def upload_id(self) -> str:
-        return self._upload.upload_id
-
-    def suspend(self) -> None:
-        self._upload.suspend()
-
-    def list_parts(self) -> list[UploadedPart]:
-        return self._upload.list_parts()
-
-    def upload_part(self, number: int, body: Buffer, crc: int) -> UploadedPart:
-        return self._store.on_part(self._upload, number, body, crc)
-
-    def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject:
-        return self._store.on_complete(self._upload, parts, size, crc)
-
-
-class WrappedStore:
-    def __init__(self, store: S3Store) -> None:
-        self.store = store
-        self.on_part: Callable[[MultipartUpload, int, Buffer, int], UploadedPart] = (
-            lambda upload, number, body, crc: upload.upload_part(number, body, crc)
-        )
-        self.on_complete: Callable[
-            [MultipartUpload, list[UploadedPart], int, int], StoredObject
-        ] = lambda upload, parts, size, crc: upload.complete(parts, size, crc)
-        self.on_put: Callable[[ObjectSpec, Buffer, int], StoredObject] = store.put_object
-
-    def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject:
-        return self.on_put(spec, body, crc)
-
-    def start_multipart(self, spec: ObjectSpec) -> WrappedUpload:
-        return WrappedUpload(self.store.start_multipart(spec), self)
-
-    def resume_multipart(self, spec: ObjectSpec, upload_id: str) -> WrappedUpload:
-        return WrappedUpload(self.store.resume_multipart(spec, upload_id), self)
-
-    def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
-        self.store.tag(stored, tags)
-
-    def delete(self, stored: StoredObject) -> None:
-        self.store.delete(stored)
-
-
-def flipped(body: Buffer) -> bytes:
+def flipped(body: bytes) -> bytes:
     data = bytearray(body)
     data[len(data) // 2] ^= 0xFF
     return bytes(data)
 
 
-def archiver(target: Target) -> tuple[Archiver, WrappedStore]:
+def archiver(target: Target) -> tuple[Archiver, Any]:
+    """The archiver, and its S3 client for a test to tamper with."""
     settings = target.settings
-    store = WrappedStore(S3Store(aws_client("s3", settings, 12)))
+    s3 = aws_client("s3", settings, 12)
     publisher = EventBridgePublisher(aws_client("events", settings), settings.event_bus_name)
     options = transfer_options(settings)
-    return Archiver(together_client(settings), store, publisher, options, sha256_state), store
+    return Archiver(together_client(settings), S3Store(s3), publisher, options, sha256_state), s3
 
 
 def run(target: Target, together: TogetherSimulator, size: int) -> tuple[Any, str]:
@@ -114,11 +52,13 @@ def failing(
     target: Target,
     together: TogetherSimulator,
     size: int,
-    store_change: Callable[[WrappedStore], None],
+    operation: str,
+    change: Callable[[dict[str, Any]], None],
 ) -> StorageError:
+    """An archive whose ``operation`` requests ``change`` alters: the error it fails with."""
     job = together.add_job("Lora", size=size, model_output_name=f"bad-{time.time_ns()}")
-    the_archiver, store = archiver(target)
-    store_change(store)
+    the_archiver, s3 = archiver(target)
+    tamper(s3, operation, change)
     with pytest.raises(StorageError) as caught:
         the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
     target.stored.assert_nothing_written()
@@ -139,13 +79,11 @@ def test_full_object_checksum_is_accepted_and_stored(
 def test_a_corrupted_part_is_refused_and_the_upload_aborted(
     target: Target, together: TogetherSimulator
 ) -> None:
-    def corrupt_part_two(store: WrappedStore) -> None:
-        def on_part(upload: MultipartUpload, number: int, body: Buffer, crc: int) -> UploadedPart:
-            return upload.upload_part(number, flipped(body) if number == 2 else body, crc)
+    def corrupt_part_two(params: dict[str, Any]) -> None:
+        if params["PartNumber"] == 2:
+            params["Body"] = flipped(body_of(params))
 
-        store.on_part = on_part
-
-    error = failing(target, together, 16 * MIB, corrupt_part_two)
+    error = failing(target, together, 16 * MIB, "UploadPart", corrupt_part_two)
     assert "UploadPart 2" in str(error)
     assert "BadDigest" in str(error) or "InvalidRequest" in str(error)
 
@@ -153,36 +91,29 @@ def test_a_corrupted_part_is_refused_and_the_upload_aborted(
 def test_a_wrong_full_object_checksum_is_refused(
     target: Target, together: TogetherSimulator
 ) -> None:
-    def wrong_total(store: WrappedStore) -> None:
-        store.on_complete = lambda upload, parts, size, crc: upload.complete(parts, size, crc ^ 1)
+    def wrong_total(params: dict[str, Any]) -> None:
+        params[CRC.s3_field] = CRC.encode(CRC.decode(params[CRC.s3_field]) ^ 1)
 
-    error = failing(target, together, 12 * MIB, wrong_total)
+    error = failing(target, together, 12 * MIB, "CompleteMultipartUpload", wrong_total)
     assert "CompleteMultipartUpload" in str(error)
 
 
 def test_misnumbered_parts_cannot_complete(target: Target, together: TogetherSimulator) -> None:
-    def swap_two_and_three(store: WrappedStore) -> None:
-        def on_complete(
-            upload: MultipartUpload, parts: list[UploadedPart], size: int, crc: int
-        ) -> StoredObject:
-            by_number = {p.number: p for p in parts}
-            two, three = by_number[2], by_number[3]
-            by_number[2] = UploadedPart(2, three.etag, three.crc, three.length)
-            by_number[3] = UploadedPart(3, two.etag, two.crc, two.length)
-            return upload.complete(list(by_number.values()), size, crc)
+    def swap_two_and_three(params: dict[str, Any]) -> None:
+        by_number = {part["PartNumber"]: part for part in params["MultipartUpload"]["Parts"]}
+        two, three = by_number[2], by_number[3]
+        for field in ("ETag", CRC.s3_field):  # part 2 claims part 3's, and 3 claims 2's
+            two[field], three[field] = three[field], two[field]
 
-        store.on_complete = on_complete
-
-    error = failing(target, together, 18 * MIB, swap_two_and_three)
+    error = failing(target, together, 18 * MIB, "CompleteMultipartUpload", swap_two_and_three)
     assert "CompleteMultipartUpload" in str(error)
 
 
 def test_a_corrupted_single_put_is_refused(target: Target, together: TogetherSimulator) -> None:
-    def corrupt_put(store: WrappedStore) -> None:
-        real = store.store.put_object
-        store.on_put = lambda spec, body, crc: real(spec, flipped(body), crc)
+    def corrupt_put(params: dict[str, Any]) -> None:
+        params["Body"] = flipped(body_of(params))
 
-    error = failing(target, together, 3 * MIB, corrupt_put)
+    error = failing(target, together, 3 * MIB, "PutObject", corrupt_put)
     assert "PutObject" in str(error)
 
 
@@ -190,13 +121,12 @@ def test_parts_finishing_in_reverse_order_give_the_right_object(
     target: Target, together: TogetherSimulator
 ) -> None:
     job = together.add_job("Lora", size=26 * MIB, model_output_name=f"rev-{time.time_ns()}")
-    the_archiver, store = archiver(target)
+    the_archiver, s3 = archiver(target)
 
-    def late_first(upload: MultipartUpload, number: int, body: Buffer, crc: int) -> UploadedPart:
-        time.sleep(0.5 / number)  # part 1 finishes last
-        return upload.upload_part(number, body, crc)
+    def late_first(params: dict[str, Any]) -> None:
+        time.sleep(0.5 / params["PartNumber"])  # part 1 finishes last
 
-    store.on_part = late_first
+    tamper(s3, "UploadPart", late_first)
     detail = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
     expected = together.sha256(together.archive_for(job.id, "merged"))
     assert target.stored.sha256_of(detail.key) == expected == detail.sha256
@@ -206,15 +136,15 @@ def test_a_part_uploaded_twice_keeps_the_last_bytes(
     target: Target, together: TogetherSimulator
 ) -> None:
     job = together.add_job("Lora", size=17 * MIB, model_output_name=f"dup-{time.time_ns()}")
-    the_archiver, store = archiver(target)
-    algorithm = the_archiver._options.algorithm
+    the_archiver, s3 = archiver(target)
+    untouched = aws_client("s3", target.settings)
 
-    def twice(upload: MultipartUpload, number: int, body: Buffer, crc: int) -> UploadedPart:
-        garbage = flipped(body)
-        upload.upload_part(number, garbage, algorithm.compute(garbage))  # a stale retry
-        return upload.upload_part(number, body, crc)
+    def stale_retry_first(params: dict[str, Any]) -> None:
+        garbage = flipped(body_of(params))
+        untouched.upload_part(**{**params, "Body": garbage,
+                                 CRC.s3_field: CRC.encode(CRC.compute(garbage))})  # fmt: skip
 
-    store.on_part = twice
+    tamper(s3, "UploadPart", stale_retry_first)
     detail = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
     expected = together.sha256(together.archive_for(job.id, "merged"))
     assert target.stored.sha256_of(detail.key) == expected == detail.sha256

@@ -12,6 +12,7 @@ another's modules.
 - ``sandbox``: template.yaml's resources in moto with the simulator, the inspector, the
   capture and the queues (Sandbox), a local deployment's (ServedSandbox), and the local
   deployment itself: what the integration suite's worlds and the reliability trials use.
-- ``faults``: S3 faults: the fault-injecting proxy, set up for a test or a trial.
+- ``faults``: S3 faults: the fault-injecting proxy for clients a test does not hold,
+  and tampering with the requests of one it does.
 - ``fakes``: in-memory fakes of the archiver's ports.
 """
