@@ -17,6 +17,7 @@ from ft_archiver.wiring.archiver import transfer_options
 from ft_archiver.wiring.aws import aws_client
 from ft_archiver.wiring.together import together_client
 from ft_archiver_tools.local.simulator import TogetherSimulator
+from tests.support.fakes import FakeArchiveLedger
 from tests.support.faults import body_of, tamper
 
 from .conftest import Target
@@ -157,35 +158,6 @@ def test_many_parts_round_trip(target: Target, together: TogetherSimulator) -> N
     assert target.stored.sha256_of(detail.key) == expected == detail.sha256
 
 
-class MemoryLedger:
-    """The state table's contract in memory: LocalStack has no DynamoDB here."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, dict[str, Any]] = {}
-
-    def claim_archive(self, key: str, owner: str, lease_s: float, ttl_s: int) -> Any:
-        item = self.items.setdefault(key, {})
-        item.update(status="running", owner=owner)
-        return item.get("progress")
-
-    def save_progress(self, key: str, owner: str, progress: dict[str, Any]) -> None:
-        self.items[key]["progress"] = progress
-
-    def pause_archive(self, key: str, owner: str) -> None:
-        self.items[key]["status"] = "paused"
-
-    def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
-        self.items[key].update(status="done", detail=detail)
-        self.items[key].pop("progress", None)
-
-    def mark_published(self, key: str) -> None:
-        self.items[key]["published"] = True
-
-    def release_archive(self, key: str, owner: str) -> None:
-        self.items[key].update(status="failed")
-        self.items[key].pop("progress", None)
-
-
 def test_an_archive_resumed_over_several_invocations_completes_with_the_right_checksums(
     target: Target, together: TogetherSimulator
 ) -> None:
@@ -196,7 +168,7 @@ def test_an_archive_resumed_over_several_invocations_completes_with_the_right_ch
     job = together.add_job("Lora", size=40 * MIB + 7, model_output_name=f"res-{time.time_ns()}")
     archive = together.archive_for(job.id, "merged")
     together.set_faults(Faults(rate_limit_bps=2 * MIB))
-    ledger = MemoryLedger()
+    ledger = FakeArchiveLedger()  # LocalStack has no DynamoDB here
     settings = target.settings.model_copy(update={"concurrency": 2, "upload_concurrency": 2})
     invocations = 0
     detail = None

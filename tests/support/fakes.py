@@ -168,7 +168,8 @@ class FakePublisher:
 
 
 class FakeArchiveLedger:
-    """The archive half of the state table: claims, results, and whether they went out."""
+    """The archive half of the state table: claims, progress, results, and whether they
+    went out (leases are not kept: every claim of an unfinished archive succeeds)."""
 
     def __init__(self, log: list[str] | None = None) -> None:
         self.items: dict[str, dict[str, Any]] = {}
@@ -180,11 +181,14 @@ class FakeArchiveLedger:
         item = self.items.get(key)
         if item is not None and item["status"] == "done":
             return FinishedArchive(item["detail"], item["published"])
+        progress: dict[str, Any] | None = (item or {}).get("progress")
         self.items[key] = {"status": "running", "owner": owner}
-        return None
+        if progress is not None:
+            self.items[key]["progress"] = progress
+        return progress
 
     def save_progress(self, key: str, owner: str, progress: dict[str, Any]) -> None:
-        pass
+        self.items[key]["progress"] = progress
 
     def pause_archive(self, key: str, owner: str) -> None:
         self.items[key]["status"] = "paused"
@@ -200,6 +204,7 @@ class FakeArchiveLedger:
     def release_archive(self, key: str, owner: str) -> None:
         self.log.append("release_archive")
         self.items[key]["status"] = "failed"
+        self.items[key].pop("progress", None)
 
 
 class FakeQueue:
