@@ -1,5 +1,10 @@
-"""What the integration tests do again and again: archive, then look at S3 and the bus."""
+"""What the integration tests do again and again: archive, in-process or as the command,
+then look at S3 and the bus."""
 
+import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 from ft_archiver.domain.events import ArchivedDetail
@@ -63,3 +68,27 @@ class Harness(Sandbox):
         assert [e["detail-type"] for e in events] == ["Fine-tune Archive Failed"]
         detail: dict[str, Any] = events[0]["detail"]
         return detail
+
+
+# -- the command, as a user runs it ------------------------------------------------------
+
+
+def cli_env(harness: Harness, **extra: str) -> dict[str, str]:
+    """The command's environment: this process's, then the archiver's for the harness."""
+    return {**os.environ, **harness.variables(TEST_TUNING, **extra)}
+
+
+def run(harness: Harness, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ft_archiver_tools", *args],
+        env=cli_env(harness, **env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The command's ``--json`` output: a JSON document a line."""
+    return [json.loads(line) for line in text.splitlines()]

@@ -12,8 +12,7 @@ import pytest
 from ft_archiver_tools.local.aws import MotoServer
 from ft_archiver_tools.local.simulator import TogetherSimulator
 
-from .harness import PREFIX, Harness
-from .test_cli import run
+from .harness import PREFIX, Harness, json_lines, run
 
 KIB = 1024
 
@@ -22,10 +21,6 @@ KIB = 1024
 def own(aws: MotoServer) -> Iterator[Harness]:
     with TogetherSimulator() as sim:
         yield Harness.deploy(aws, sim, f"b-{uuid.uuid4().hex[:12]}")
-
-
-def lines(stdout: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stdout.splitlines()]
 
 
 def summary(outcomes: list[dict[str, Any]]) -> list[tuple[str, str, int | None, str]]:
@@ -40,7 +35,7 @@ def test_backfill_archives_every_completed_job_and_a_second_run_nothing(own: Har
     sim.add_job("Lora", status="cancelled")
     done = run(own, "backfill", "--json")
     assert done.returncode == 0, done.stderr
-    first = lines(done.stdout)
+    first = json_lines(done.stdout)
     assert summary(first) == [
         ("archived", lora.id, None, "default"),
         ("archived", full.id, None, "default"),
@@ -52,11 +47,11 @@ def test_backfill_archives_every_completed_job_and_a_second_run_nothing(own: Har
 
     again = run(own, "backfill", "--json")
     assert again.returncode == 0, again.stderr
-    assert summary(lines(again.stdout)) == [
+    assert summary(json_lines(again.stdout)) == [
         ("skipped", lora.id, None, "default"),
         ("skipped", full.id, None, "default"),
     ]
-    assert {o["reason"] for o in lines(again.stdout)} == {"already archived"}
+    assert {o["reason"] for o in json_lines(again.stdout)} == {"already archived"}
     assert sorted(own.stored.all_versions()) == versions  # nothing uploaded
     assert own.events.read(wait_s=1) == []  # no event
 
@@ -68,7 +63,7 @@ def test_dry_run_contacts_together_only(own: Harness) -> None:
     )
     done = run(own, "backfill", "--dry-run", "--json", "--checkpoint-type", "all")
     assert done.returncode == 0, done.stderr
-    assert [(o["action"], o["checkpoint_type"], o["key"]) for o in lines(done.stdout)] == [
+    assert [(o["action"], o["checkpoint_type"], o["key"]) for o in json_lines(done.stdout)] == [
         ("planned", "merged", f"{PREFIX}acme--dry.tar.gz"),
         ("planned", "adapter", f"{PREFIX}acme--dry-adapter.tar.gz"),
     ]
@@ -84,7 +79,7 @@ def test_since_takes_only_jobs_created_on_or_after_it(own: Harness) -> None:
     recent = sim.add_job("Lora", size=100 * KIB, created_at="2026-11-01T00:00:00Z")
     done = run(own, "backfill", "--since", "2026-11-01", "--dry-run", "--json")
     assert done.returncode == 0, done.stderr
-    assert [o["id"] for o in lines(done.stdout)] == [recent.id]
+    assert [o["id"] for o in json_lines(done.stdout)] == [recent.id]
 
 
 def test_a_failing_job_does_not_stop_the_others(own: Harness) -> None:
@@ -95,7 +90,7 @@ def test_a_failing_job_does_not_stop_the_others(own: Harness) -> None:
     after = sim.add_job("Full", size=300 * KIB, model_output_name="acme/after")
     done = run(own, "backfill", "--json")
     assert done.returncode == 1
-    outcomes = lines(done.stdout)
+    outcomes = json_lines(done.stdout)
     assert summary(outcomes) == [
         ("archived", good.id, None, "default"), ("failed", broken.id, None, "default"),
         ("archived", after.id, None, "default"),
@@ -117,7 +112,7 @@ def test_every_checkpoint_of_every_type(own: Harness) -> None:
     )
     done = run(own, "backfill", "--checkpoints", "all", "--checkpoint-type", "all", "--json")
     assert done.returncode == 0, done.stderr
-    outcomes = lines(done.stdout)
+    outcomes = json_lines(done.stdout)
     assert summary(outcomes) == [
         ("archived", job.id, None, "merged"), ("archived", job.id, None, "adapter"),
         ("archived", job.id, 10, "default"), ("archived", job.id, 20, "default"),
@@ -134,7 +129,7 @@ def test_enqueue_sends_the_requests_to_the_queue(own: Harness) -> None:
     job = sim.add_job("Lora", size=100 * KIB)
     done = run(own, "backfill", "--enqueue", "--json", ARCHIVE_QUEUE_URL=own.stack.queue_url)
     assert done.returncode == 0, done.stderr
-    assert summary(lines(done.stdout)) == [("enqueued", job.id, None, "default")]
+    assert summary(json_lines(done.stdout)) == [("enqueued", job.id, None, "default")]
     sqs = own.aws.client("sqs")
     [message] = sqs.receive_message(QueueUrl=own.stack.queue_url).get("Messages", [])
     body = json.loads(message["Body"])
@@ -147,7 +142,7 @@ def test_archive_with_checkpoints_makes_each_archive(own: Harness) -> None:
     job = sim.add_job("Lora", size=200 * KIB, model_output_name="acme/multi", steps={5: 70 * KIB})
     done = run(own, "archive", job.id, "--checkpoints", "all", "--json")
     assert done.returncode == 0, done.stderr
-    details = lines(done.stdout)
+    details = json_lines(done.stdout)
     assert [(d["checkpoint_step"], d["checkpoint_type"]) for d in details] == [
         (None, "merged"),
         (5, "merged"),
@@ -172,11 +167,11 @@ def test_the_state_table_says_done_even_where_the_object_is_gone(own: Harness) -
     table = {"STATE_TABLE_NAME": own.stack.table_name}
     first = run(own, "backfill", "--json", **table)
     assert first.returncode == 0, first.stderr
-    [archived] = lines(first.stdout)
+    [archived] = json_lines(first.stdout)
     s3 = own.aws.client("s3")
     s3.delete_object(Bucket=own.bucket, Key=archived["key"])  # a delete marker: no sha256 tag
     again = run(own, "backfill", "--json", **table)
     assert again.returncode == 0, again.stderr
-    assert [(o["action"], o["id"], o["reason"]) for o in lines(again.stdout)] == [
+    assert [(o["action"], o["id"], o["reason"]) for o in json_lines(again.stdout)] == [
         ("skipped", job.id, "already archived (state table)")
     ]

@@ -1,7 +1,6 @@
 """The ft-archiver command as a user runs it: a separate process, configured by environment."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,24 +10,8 @@ from typing import Any
 import pytest
 
 from ft_archiver_tools.local.simulator import Faults, SimJob
-from tests.support.settings import TEST_TUNING
 
-from .harness import PREFIX, Harness
-
-
-def cli_env(harness: Harness, **extra: str) -> dict[str, str]:
-    return {**os.environ, **harness.variables(TEST_TUNING, **extra)}
-
-
-def run(harness: Harness, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ft_archiver_tools", *args],
-        env=cli_env(harness, **env),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from .harness import PREFIX, Harness, cli_env, run
 
 
 def lora_job(harness: Harness, size: int = 700 * 1024) -> SimJob:

@@ -1,17 +1,14 @@
 """``ft-archiver list`` as a user runs it, against what archiving left in S3 (moto)."""
 
-import json
 import subprocess
 import sys
-from typing import Any
 
 from ft_archiver.adapters.s3_catalog import S3Catalog
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.requests import ArchiveRequest
 from ft_archiver_tools.local.aws import free_port
 
-from .harness import PREFIX, Harness
-from .test_cli import cli_env, run
+from .harness import PREFIX, Harness, cli_env, json_lines, run
 
 KIB = 1024
 SAME = ("bucket", "key", "manifest_key", "size", "sha256", "checkpoint_step",
@@ -28,16 +25,12 @@ def two_archives(harness: Harness) -> tuple[ArchivedDetail, ArchivedDetail]:
     return first, second
 
 
-def lines(text: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in text.splitlines()]
-
-
 def test_list_json_shows_both_archives_newest_first(harness: Harness) -> None:
     first, second = two_archives(harness)
     done = run(harness, "list", "--json")
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    listed = lines(done.stdout)
+    listed = json_lines(done.stdout)
     assert [entry["key"] for entry in listed] == [second.key, first.key]
     for entry, detail in zip(listed, [second, first], strict=True):
         assert {f: entry[f] for f in SAME} == {f: getattr(detail, f) for f in SAME}
@@ -85,7 +78,7 @@ def test_archives_without_a_readable_manifest_are_listed_from_their_objects(
         f"ft-archiver: warning: manifest s3://{harness.bucket}/{second.manifest_key} "
         "is not valid JSON (JSONDecodeError); skipped\n"
     )
-    listed = {entry["key"]: entry for entry in lines(done.stdout)}
+    listed = {entry["key"]: entry for entry in json_lines(done.stdout)}
     assert set(listed) == {first.key, second.key}
     for detail in (first, second):
         entry = listed[detail.key]
