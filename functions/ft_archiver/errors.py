@@ -145,12 +145,6 @@ class ArchiveInProgressError(ArchiveError):
     retryable = True
 
 
-class TransferSuspendedError(ArchiveError):
-    """The transfer stopped short of the deadline; its upload and progress are kept."""
-
-    retryable = True
-
-
 class ContinuationLimitError(ArchiveError):
     """The archive would need more continuations than allowed; its upload was aborted."""
 

@@ -28,7 +28,8 @@ from typing import Any
 from ft_archiver.domain.parts import parse_size
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.domain.webhook import decode_secret, sign
-from ft_archiver.errors import ArchiverError, TransferSuspendedError
+from ft_archiver.errors import ArchiverError
+from ft_archiver.service.control import Archived, TransferControl, without_deadline
 from ft_archiver.service.intake import WebhookIntake
 from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.archiver import build_archiver
@@ -116,9 +117,10 @@ def run_trials(trials: int, seed: int) -> list[dict[str, Any]]:
                     together.set_faults(trial.source(rng))
                     proxy.faults = trial.s3(rng, -(-size // PART))
                     try:
-                        detail = build_archiver(settings).archive(
+                        archived = build_archiver(settings).archive(
                             ArchiveRequest(job.id, key=key), Destination(stack.bucket)
                         )
+                        detail = without_deadline(archived).detail
                         expected = together.sha256(together.archive_for(job.id, "merged"))
                         right = box.stored.sha256_of(key) == expected == detail.sha256
                         outcome[
@@ -192,13 +194,13 @@ def _run_with_deadline(settings: CliSettings, job_id: str, key: str, bucket: str
         def remaining(ends: float = ends) -> float:
             return ends - time.monotonic()
 
-        try:
-            build_archiver(settings).archive(
-                ArchiveRequest(job_id, key=key), Destination(bucket), remaining_s=remaining
-            )
+        outcome = build_archiver(settings).archive(
+            ArchiveRequest(job_id, key=key),
+            Destination(bucket),
+            TransferControl(remaining_s=remaining),
+        )
+        if isinstance(outcome, Archived):
             return invocations
-        except TransferSuspendedError:
-            continue
 
 
 def _run_killed_then_resumed(env: dict[str, str], job_id: str, key: str, endpoint: str) -> int:

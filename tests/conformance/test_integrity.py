@@ -13,6 +13,7 @@ from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import StorageError
 from ft_archiver.service.archive import Archiver
+from ft_archiver.service.control import Archived, TransferControl, without_deadline
 from ft_archiver.wiring.archiver import transfer_options
 from ft_archiver.wiring.aws import aws_client
 from ft_archiver.wiring.together import together_client
@@ -45,8 +46,8 @@ def run(target: Target, together: TogetherSimulator, size: int) -> tuple[Any, st
     job = together.add_job("Lora", size=size, model_output_name=f"conf-{time.time_ns()}")
     archive = together.archive_for(job.id, "merged")
     the_archiver, _ = archiver(target)
-    detail = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
-    return detail, together.sha256(archive)
+    outcome = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
+    return without_deadline(outcome).detail, together.sha256(archive)
 
 
 def failing(
@@ -128,7 +129,8 @@ def test_parts_finishing_in_reverse_order_give_the_right_object(
         time.sleep(0.5 / params["PartNumber"])  # part 1 finishes last
 
     tamper(s3, "UploadPart", late_first)
-    detail = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
+    outcome = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
+    detail = without_deadline(outcome).detail
     expected = together.sha256(together.archive_for(job.id, "merged"))
     assert target.stored.sha256_of(detail.key) == expected == detail.sha256
 
@@ -146,7 +148,8 @@ def test_a_part_uploaded_twice_keeps_the_last_bytes(
                                  CRC.s3_field: CRC.encode(CRC.compute(garbage))})  # fmt: skip
 
     tamper(s3, "UploadPart", stale_retry_first)
-    detail = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
+    outcome = the_archiver.archive(ArchiveRequest(job.id), Destination(target.bucket))
+    detail = without_deadline(outcome).detail
     expected = together.sha256(together.archive_for(job.id, "merged"))
     assert target.stored.sha256_of(detail.key) == expected == detail.sha256
 
@@ -162,7 +165,6 @@ def test_an_archive_resumed_over_several_invocations_completes_with_the_right_ch
     target: Target, together: TogetherSimulator
 ) -> None:
     """Suspend, ListParts, resume and complete against an S3 that checks every checksum."""
-    from ft_archiver.errors import TransferSuspendedError
     from ft_archiver_tools.local.simulator import Faults
 
     job = together.add_job("Lora", size=40 * MIB + 7, model_output_name=f"res-{time.time_ns()}")
@@ -188,12 +190,13 @@ def test_an_archive_resumed_over_several_invocations_completes_with_the_right_ch
             ledger=ledger,
             deadline_margin_s=1.5,
         )
-        try:
-            detail = the_archiver.archive(
-                ArchiveRequest(job.id), Destination(target.bucket), remaining_s=remaining
-            )
-        except TransferSuspendedError:
-            continue
+        outcome = the_archiver.archive(
+            ArchiveRequest(job.id),
+            Destination(target.bucket),
+            TransferControl(remaining_s=remaining),
+        )
+        if isinstance(outcome, Archived):
+            detail = outcome.detail
     assert detail is not None
     assert invocations >= 3
     head = target.stored.head(detail.key)

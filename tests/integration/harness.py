@@ -9,6 +9,7 @@ from typing import Any
 
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.requests import ArchiveRequest, Destination
+from ft_archiver.service.control import without_deadline
 from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.archiver import build_archiver
 from ft_archiver_tools.local.simulator import SimArchive
@@ -32,7 +33,8 @@ class Harness(Sandbox):
     def archive(self, request: ArchiveRequest, **overrides: str | int | float) -> ArchivedDetail:
         settings = self.settings(**overrides)
         archiver = build_archiver(settings)
-        return archiver.archive(request, Destination(self.bucket, settings.archive_prefix))
+        outcome = archiver.archive(request, Destination(self.bucket, settings.archive_prefix))
+        return without_deadline(outcome).detail
 
     def assert_archived(
         self, detail: ArchivedDetail, archive: SimArchive, key: str

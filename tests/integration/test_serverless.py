@@ -24,6 +24,7 @@ from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.naming import normalize
 from ft_archiver.domain.requests import Destination, idempotency_key
 from ft_archiver.observability import logger
+from ft_archiver.service.resume import FreshStart
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
@@ -503,7 +504,7 @@ def hold_lease(topology: Topology, job: SimJob) -> None:
     spec = resolve_download(parse_job_ref(job.id), parse_checkpoint_type(None), TrainingType.LORA)
     key = idempotency_key(spec, Destination(topology.stack.bucket, topology.stack.prefix), None)
     ledger = DynamoStateStore(topology.local.aws.client("dynamodb"), topology.stack.table_name)
-    assert ledger.claim_archive(key, "another-archiver", lease_s=600, ttl_s=3600) is None
+    assert ledger.claim_archive(key, "another-archiver", lease_s=600, ttl_s=3600) == FreshStart()
 
 
 def emitted_metrics(output: str) -> dict[str, Any]:

@@ -16,13 +16,8 @@ from ft_archiver.domain.checksums import Buffer
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.domain.webhook import SeenWebhook
 from ft_archiver.errors import StorageError, TogetherUnavailableError
-from ft_archiver.service.ports import (
-    ArchiveSource,
-    FinishedArchive,
-    ObjectSpec,
-    StoredObject,
-    UploadedPart,
-)
+from ft_archiver.service.ports import ArchiveSource, ObjectSpec, StoredObject, UploadedPart
+from ft_archiver.service.resume import Claim, FinishedArchive, FreshStart, Resume, SavedProgress
 
 
 class FakeUpload:
@@ -151,7 +146,7 @@ class FakeTogether:
         source: ArchiveSource,
         start: int,
         into: memoryview,
-        cancelled: Cancellation | None = None,
+        cancel: Cancellation | None = None,
     ) -> None:
         into[:] = self.data[start : start + len(into)]
 
@@ -175,19 +170,18 @@ class FakeArchiveLedger:
         self.items: dict[str, dict[str, Any]] = {}
         self.log = log if log is not None else []
 
-    def claim_archive(
-        self, key: str, owner: str, lease_s: float, ttl_s: int
-    ) -> FinishedArchive | dict[str, Any] | None:
+    def claim_archive(self, key: str, owner: str, lease_s: float, ttl_s: int) -> Claim:
         item = self.items.get(key)
         if item is not None and item["status"] == "done":
             return FinishedArchive(item["detail"], item["published"])
-        progress: dict[str, Any] | None = (item or {}).get("progress")
+        progress: SavedProgress | None = (item or {}).get("progress")
         self.items[key] = {"status": "running", "owner": owner}
-        if progress is not None:
-            self.items[key]["progress"] = progress
-        return progress
+        if progress is None:
+            return FreshStart()
+        self.items[key]["progress"] = progress
+        return Resume(progress)
 
-    def save_progress(self, key: str, owner: str, progress: dict[str, Any]) -> None:
+    def save_progress(self, key: str, owner: str, progress: SavedProgress) -> None:
         self.items[key]["progress"] = progress
 
     def pause_archive(self, key: str, owner: str) -> None:

@@ -10,8 +10,9 @@ from ft_archiver.adapters import sha256_state
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED
 from ft_archiver.domain.requests import ArchiveRequest, Destination
-from ft_archiver.errors import ContinuationLimitError, TransferSuspendedError
+from ft_archiver.errors import ContinuationLimitError
 from ft_archiver.service.archive import Archiver, TransferOptions
+from ft_archiver.service.control import Archived, ArchiveOutcome, Suspended, TransferControl
 from tests.support.fakes import FakeArchiveLedger, FakePublisher, FakeStore, FakeTogether
 
 JOB_ID = "ft-0123abcd"
@@ -35,10 +36,10 @@ class World:
             ledger=self.ledger, deadline_margin_s=1.0, max_continuations=LIMIT,
         )  # fmt: skip
 
-    def archive(self, continuation: int, remaining_s: Callable[[], float]) -> None:
-        self.archiver.archive(
+    def archive(self, continuation: int, remaining_s: Callable[[], float]) -> ArchiveOutcome:
+        return self.archiver.archive(
             ArchiveRequest(JOB_ID), Destination("b", "models/"),
-            remaining_s=remaining_s, continuation=continuation,
+            TransferControl(remaining_s=remaining_s, continuation=continuation),
         )  # fmt: skip
 
     @property
@@ -65,9 +66,11 @@ def test_at_the_limit_the_deadline_aborts_releases_and_reports() -> None:
 def test_below_the_limit_the_deadline_suspends_and_keeps_the_upload() -> None:
     world = World()
     checks = itertools.count()
-    with pytest.raises(TransferSuspendedError):
-        # time for the first part (two checks per part taken), then the deadline
-        world.archive(continuation=LIMIT - 1, remaining_s=lambda: 60.0 - 60 * (next(checks) >= 2))
+    # time for the first part (two checks per part taken), then the deadline
+    outcome = world.archive(
+        continuation=LIMIT - 1, remaining_s=lambda: 60.0 - 60 * (next(checks) >= 2)
+    )
+    assert outcome == Suspended(parts_done=1, parts=3)
     [upload] = world.store.uploads
     assert not upload.aborted
     assert world.status == "paused"
@@ -76,5 +79,5 @@ def test_below_the_limit_the_deadline_suspends_and_keeps_the_upload() -> None:
 
 def test_at_the_limit_an_archive_that_meets_no_deadline_completes() -> None:
     world = World()
-    world.archive(continuation=LIMIT, remaining_s=lambda: 60.0)
+    assert isinstance(world.archive(continuation=LIMIT, remaining_s=lambda: 60.0), Archived)
     assert [detail_type for detail_type, _ in world.publisher.events] == [ARCHIVED]

@@ -13,6 +13,7 @@ from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED, ArchivedDetail
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import ManifestError, StorageAccessDeniedError, TogetherUnavailableError
 from ft_archiver.service.archive import Archiver, TransferOptions
+from ft_archiver.service.control import without_deadline
 from tests.support.fakes import FakeArchiveLedger, FakePublisher, FakeStore, FakeTogether
 
 JOB_ID = "ft-0123abcd"
@@ -53,7 +54,8 @@ class World:
         )  # fmt: skip
 
     def archive(self, fine_tune_id: str = JOB_ID) -> ArchivedDetail:
-        return self.archiver.archive(ArchiveRequest(fine_tune_id), Destination("b", "models/"))
+        outcome = self.archiver.archive(ArchiveRequest(fine_tune_id), Destination("b", "models/"))
+        return without_deadline(outcome).detail
 
     def manifest(self, key: str = MANIFEST) -> dict[str, Any]:
         assert self.store.specs[key].content_type == "application/json"

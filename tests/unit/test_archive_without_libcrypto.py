@@ -7,6 +7,7 @@ import pytest
 
 from ft_archiver.adapters import sha256_state
 from ft_archiver.domain.requests import ArchiveRequest, Destination
+from ft_archiver.service.control import Archived, Suspended, TransferControl
 
 from .test_archive_manifest import World
 
@@ -27,22 +28,22 @@ def deadline_after_some_parts() -> Callable[[], float]:
 
 def test_a_run_past_its_deadline_finishes_instead_of_suspending(no_libcrypto: None) -> None:
     world = World(size=8000)  # eight parts
-    detail = world.archiver.archive(
+    outcome = world.archiver.archive(
         ArchiveRequest("ft-0123abcd"), Destination("b", "models/"),
-        remaining_s=deadline_after_some_parts(),
+        TransferControl(remaining_s=deadline_after_some_parts()),
     )  # fmt: skip
+    assert isinstance(outcome, Archived)
+    detail = outcome.detail
     assert detail.parts == 8
     assert [item["status"] for item in world.ledger.items.values()] == ["done"]
     assert world.store.objects[detail.key] == bytes(i % 251 for i in range(8000))
 
 
 def test_with_libcrypto_the_same_run_suspends() -> None:
-    from ft_archiver.errors import TransferSuspendedError
-
     world = World(size=8000)
-    with pytest.raises(TransferSuspendedError):
-        world.archiver.archive(
-            ArchiveRequest("ft-0123abcd"), Destination("b", "models/"),
-            remaining_s=deadline_after_some_parts(),
-        )  # fmt: skip
+    outcome = world.archiver.archive(
+        ArchiveRequest("ft-0123abcd"), Destination("b", "models/"),
+        TransferControl(remaining_s=deadline_after_some_parts()),
+    )  # fmt: skip
+    assert isinstance(outcome, Suspended)
     assert [item["status"] for item in world.ledger.items.values()] == ["paused"]

@@ -4,6 +4,7 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -13,17 +14,36 @@ from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.parts import Lanes, plan_parts
 from ft_archiver.errors import TransferCancelledError
 from ft_archiver.service import transfer
+from ft_archiver.service.control import Suspended
+from ft_archiver.service.ordered_digest import OrderedDigest
+from ft_archiver.service.part_buffers import BufferPool
 from ft_archiver.service.ports import ObjectSpec
-from ft_archiver.service.transfer import (
-    OrderedDigest,
-    transfer_multipart,
-    transfer_single,
-)
+from ft_archiver.service.resume import ResumePoint
+from ft_archiver.service.transfer import transfer_multipart, transfer_single
 from tests.support.fakes import FakeStore
 
 PART = 64 * 1024
 DEFAULT_LANES = Lanes(downloads=4, uploads=4, buffers=8)
 SPEC = ObjectSpec("bucket", "key", "application/zstd", {}, ALGORITHMS["CRC64NVME"])
+
+
+class Hooks:
+    """The transfer's caller: records resume points, suspends when ``suspend`` says so."""
+
+    def __init__(self, suspend: Callable[[], bool] = lambda: False) -> None:
+        self.cancel = threading.Event()
+        self.points: list[ResumePoint] = []
+        self.progressed = 0
+        self._suspend = suspend
+
+    def on_progress(self, nbytes: int) -> None:
+        self.progressed += nbytes
+
+    def on_resume_point(self, point: ResumePoint) -> None:
+        self.points.append(point)
+
+    def should_suspend(self) -> bool:
+        return self._suspend()
 
 
 class Source:
@@ -36,7 +56,7 @@ class Source:
         self.max_active = 0
         self._lock = threading.Lock()
 
-    def __call__(self, start: int, into: memoryview, cancelled: Cancellation) -> None:
+    def __call__(self, start: int, into: memoryview, cancel: Cancellation) -> None:
         with self._lock:
             self.active += 1
             self.max_active = max(self.max_active, self.active)
@@ -52,9 +72,9 @@ def run(
     data: bytes, source: Source, store: FakeStore, lanes: Lanes = DEFAULT_LANES
 ) -> transfer.TransferResult:
     plan = plan_parts(len(data), PART, min_part_size=PART)
-    return transfer_multipart(
-        store, SPEC, plan, source, lanes, threading.Event(), digests=sha256_state
-    )
+    result = transfer_multipart(store, SPEC, plan, source, lanes, Hooks(), digests=sha256_state)
+    assert isinstance(result, transfer.TransferResult)
+    return result
 
 
 def test_parts_finishing_out_of_order_give_the_right_object_and_digest() -> None:
@@ -69,11 +89,10 @@ def test_parts_finishing_out_of_order_give_the_right_object_and_digest() -> None
 
 
 def test_at_most_lanes_buffers_are_ever_allocated(monkeypatch: pytest.MonkeyPatch) -> None:
-    pools: list[transfer.BufferPool] = []
-    real_pool = transfer.BufferPool
+    pools: list[BufferPool] = []
 
-    def recording_pool(capacity: int, size: int) -> transfer.BufferPool:
-        pool = real_pool(capacity, size)
+    def recording_pool(capacity: int, size: int) -> BufferPool:
+        pool = BufferPool(capacity, size)
         pools.append(pool)
         return pool
 
@@ -101,7 +120,7 @@ def test_a_failed_part_aborts_and_raises_the_root_cause() -> None:
 def test_keyboard_interrupt_in_a_read_aborts_the_upload() -> None:
     data = os.urandom(12 * PART)
 
-    def interrupted(start: int, into: memoryview, cancelled: Cancellation) -> None:
+    def interrupted(start: int, into: memoryview, cancel: Cancellation) -> None:
         if start >= 6 * PART:
             raise KeyboardInterrupt
         into[:] = data[start : start + len(into)]
@@ -113,15 +132,15 @@ def test_keyboard_interrupt_in_a_read_aborts_the_upload() -> None:
     assert not store.uploads[0].completed
 
 
-def test_an_external_stop_cancels_the_transfer() -> None:
+def test_the_callers_cancel_cancels_the_transfer() -> None:
     data = os.urandom(12 * PART)
-    stop = threading.Event()
-    stop.set()
+    hooks = Hooks()
+    hooks.cancel.set()
     store = FakeStore()
     plan = plan_parts(len(data), PART, min_part_size=PART)
     with pytest.raises(TransferCancelledError):
         transfer_multipart(
-            store, SPEC, plan, Source(data), Lanes(2, 2, 2), stop, digests=sha256_state
+            store, SPEC, plan, Source(data), Lanes(2, 2, 2), hooks, digests=sha256_state
         )
     assert store.uploads[0].aborted
 
@@ -143,7 +162,7 @@ def test_single_request_reads_once_and_records_the_digest() -> None:
 
 
 def test_zero_bytes_make_an_empty_object_without_reading() -> None:
-    def never(start: int, into: memoryview, cancelled: Cancellation) -> None:
+    def never(start: int, into: memoryview, cancel: Cancellation) -> None:
         raise AssertionError("nothing to read")
 
     store = FakeStore()
@@ -172,27 +191,23 @@ def test_a_deadline_reached_before_any_part_finished_is_an_error_not_a_pause() -
     plan = plan_parts(len(data), PART, min_part_size=PART)
     with pytest.raises(NoProgressError, match="no part finished"):
         transfer_multipart(
-            store, SPEC, plan, Source(data), DEFAULT_LANES, threading.Event(),
-            should_suspend=lambda: True, digests=sha256_state,
+            store, SPEC, plan, Source(data), DEFAULT_LANES, Hooks(suspend=lambda: True),
+            digests=sha256_state,
         )  # fmt: skip
     assert store.uploads[0].aborted
 
 
 def test_a_deadline_after_some_parts_suspends_and_keeps_the_upload() -> None:
-    from ft_archiver.errors import TransferSuspendedError
-
     data = os.urandom(8 * PART)
     store = FakeStore()
     plan = plan_parts(len(data), PART, min_part_size=PART)
     calls = iter(range(100))
-    checkpoints: list[int] = []
-    with pytest.raises(TransferSuspendedError):
-        transfer_multipart(
-            store, SPEC, plan, Source(data), Lanes(1, 1, 1), threading.Event(),
-            on_checkpoint=lambda upload_id, done, state, crc: checkpoints.append(done),
-            should_suspend=lambda: next(calls) >= 6,  # two checks per part taken
-            digests=sha256_state,
-        )  # fmt: skip
+    hooks = Hooks(suspend=lambda: next(calls) >= 6)  # two checks per part taken
+    outcome = transfer_multipart(
+        store, SPEC, plan, Source(data), Lanes(1, 1, 1), hooks, digests=sha256_state
+    )
     assert not store.uploads[0].aborted
-    assert checkpoints == sorted(checkpoints)
-    assert checkpoints[-1] >= 2
+    parts_done = [point.parts_done for point in hooks.points]
+    assert parts_done == sorted(parts_done)
+    assert outcome == Suspended(parts_done[-1], 8)
+    assert parts_done[-1] >= 2

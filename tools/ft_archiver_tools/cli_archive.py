@@ -15,6 +15,7 @@ from ft_archiver.domain.selection import ArchiveTarget, Selection, expand_select
 from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.backfill import Backfill, Outcome
+from ft_archiver.service.control import TransferControl, without_deadline
 from ft_archiver.settings import CliSettings
 from ft_archiver_tools.progress import ProgressBar
 
@@ -31,30 +32,34 @@ def wants_selection(args: argparse.Namespace) -> bool:
     return args.checkpoints is not None or (args.checkpoint_type or "").lower() == "all"
 
 
+class _ProgressControl(TransferControl):
+    """A progress bar on a terminal, once the archive's size is known."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.bar: ProgressBar | None = None
+
+    def on_size(self, size: int) -> None:
+        if sys.stderr.isatty():
+            self.bar = ProgressBar(size)
+
+    def on_progress(self, nbytes: int) -> None:
+        if self.bar is not None:
+            self.bar(nbytes)
+
+
 def archive_one(
     archiver: Archiver, request: ArchiveRequest, where: Destination, as_json: bool
 ) -> ArchivedDetail:
     """Archive with a progress bar on a terminal, and print the result."""
-    progress: ProgressBar | None = None
-    transferred = False
-
-    def on_size(total: int) -> None:
-        nonlocal progress, transferred
-        transferred = True  # a download was opened: this run moves bytes
-        if sys.stderr.isatty():
-            progress = ProgressBar(total)
-
-    def on_progress(delta: int) -> None:
-        if progress is not None:
-            progress(delta)
-
+    control = _ProgressControl()
     try:
-        detail = archiver.archive(request, where, on_progress=on_progress, on_size=on_size)
+        archived = without_deadline(archiver.archive(request, where, control))
     finally:
-        if progress is not None:
-            progress.finish()
-    print_archived(detail, as_json, transferred)
-    return detail
+        if control.bar is not None:
+            control.bar.finish()
+    print_archived(archived.detail, as_json, archived.transferred)
+    return archived.detail
 
 
 def print_archived(detail: ArchivedDetail, as_json: bool, transferred: bool = True) -> None:

@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_archiver.domain.webhook import SeenWebhook
 from ft_archiver.errors import ArchiveInProgressError, StorageError
-from ft_archiver.service.ports import FinishedArchive
+from ft_archiver.service.resume import Claim, FinishedArchive, FreshStart, Resume, SavedProgress
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -87,12 +87,10 @@ class DynamoStateStore:
 
     # -- archives ----------------------------------------------------------------------
 
-    def claim_archive(
-        self, key: str, owner: str, lease_s: float, ttl_s: int
-    ) -> FinishedArchive | dict[str, Any] | None:
-        """Take the lease. None: a fresh start. A dict: the progress an earlier invocation
-        saved, to resume. FinishedArchive: nothing to do but (maybe) publish.
-        ArchiveInProgressError: another caller holds a live lease."""
+    def claim_archive(self, key: str, owner: str, lease_s: float, ttl_s: int) -> Claim:
+        """Take the lease: a fresh start, the progress an earlier invocation saved, or a
+        finished archive (nothing to do but maybe publish). ArchiveInProgressError:
+        another caller holds a live lease."""
         now = self._clock()
         try:
             response = self._client.update_item(
@@ -122,8 +120,9 @@ class DynamoStateStore:
         except BotoCoreError as exc:
             raise self._error("UpdateItem", exc) from None
         else:
-            progress = response.get("Attributes", {}).get("progress")
-            return json.loads(progress["S"]) if progress else None
+            stored = response.get("Attributes", {}).get("progress")
+            progress = SavedProgress.from_document(json.loads(stored["S"])) if stored else None
+            return Resume(progress) if progress else FreshStart()
         item = self._get(f"archive#{key}")
         if item and item["status"]["S"] == DONE:
             return FinishedArchive(
@@ -133,11 +132,11 @@ class DynamoStateStore:
             "another archiver is working on this request; it will be retried"
         )
 
-    def save_progress(self, key: str, owner: str, progress: dict[str, Any]) -> None:
+    def save_progress(self, key: str, owner: str, progress: SavedProgress) -> None:
         self._update(
             f"archive#{key}",
             "SET progress = :p",
-            {":p": {"S": json.dumps(progress)}, ":owner": {"S": owner}},
+            {":p": {"S": json.dumps(progress.to_document())}, ":owner": {"S": owner}},
             condition="#o = :owner",
         )
 

@@ -23,11 +23,11 @@ from ft_archiver.errors import (
     ArchiveInProgressError,
     ArchiverError,
     ConfigurationError,
-    TransferSuspendedError,
 )
 from ft_archiver.handlers import dependencies
 from ft_archiver.observability import logger, metrics, tracer
 from ft_archiver.service.archive import Archiver
+from ft_archiver.service.control import Suspended, TransferControl
 from ft_archiver.service.fan_out import fan_out
 from ft_archiver.wiring.archiver import build_archiver
 from ft_archiver.wiring.aws import aws_client
@@ -117,27 +117,18 @@ def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
     request = ArchiveRequest(
         message.id, message.checkpoint_step, message.checkpoint_type, message.key
     )
+    control = TransferControl(
+        remaining_s=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
+        continuation=message.continuations,
+    )
     try:
-        detail = archiver().archive(
+        outcome = archiver().archive(
             request,
             # A message's key may come from anyone who can send to the queue, not only
             # from the webhook that checked it: it is held to the prefix here too.
             Destination(settings.archive_bucket, settings.archive_prefix, confine_keys=True),
-            remaining_s=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
-            continuation=message.continuations,
+            control,
         )
-    except TransferSuspendedError as suspended:
-        # Progress is saved and the upload left open: a new message continues it (a
-        # fresh message, so that long archives do not run into maxReceiveCount), with
-        # one more continuation counted against FT_ARCHIVER_MAX_CONTINUATIONS.
-        following = message.model_copy(update={"continuations": message.continuations + 1})
-        continuation_queue().send(following)
-        metrics.add_metric(name="ArchiveContinuations", unit=MetricUnit.Count, value=1)
-        logger.info(
-            "continuing in a new invocation",
-            extra={"at": str(suspended), "continuation": following.continuations},
-        )
-        return
     except ArchiveInProgressError:
         if message.continuations >= settings.max_continuations:
             raise  # it has waited as long as any archive may run: retried, dead-lettered
@@ -149,6 +140,10 @@ def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
             raise
         logger.error("archive refused; not retried", extra={"error": str(exc)})
         return
+    if isinstance(outcome, Suspended):
+        _continue(message, outcome)
+        return
+    detail = outcome.detail
     metrics.add_metric(name="BytesArchived", unit=MetricUnit.Bytes, value=detail.size)
     metrics.add_metric(name="ArchiveDuration", unit=MetricUnit.Seconds, value=detail.duration_s)
     if detail.duration_s > 0:
@@ -158,6 +153,19 @@ def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
             value=detail.size / detail.duration_s,
         )
     logger.info("archived", extra={"object": detail.filename, "size": detail.size})
+
+
+def _continue(message: ArchiveMessage, suspended: Suspended) -> None:
+    """Progress is saved and the upload left open: a new message continues it (a fresh
+    message, so that long archives do not run into maxReceiveCount), with one more
+    continuation counted against FT_ARCHIVER_MAX_CONTINUATIONS."""
+    following = message.model_copy(update={"continuations": message.continuations + 1})
+    continuation_queue().send(following)
+    metrics.add_metric(name="ArchiveContinuations", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "continuing in a new invocation",
+        extra={"at": str(suspended), "continuation": following.continuations},
+    )
 
 
 def _wait_for_holder(message: ArchiveMessage, delay_s: int) -> None:

@@ -26,6 +26,7 @@ from ft_archiver.domain.naming import archive_filename, object_key
 from ft_archiver.domain.requests import ArchiveRequest, Destination, idempotency_key
 from ft_archiver.domain.selection import ArchiveTarget, Selection
 from ft_archiver.errors import ArchiverError, RuleError
+from ft_archiver.service.control import ArchiveOutcome, TransferControl, without_deadline
 from ft_archiver.service.fan_out import archive_messages, targets_for
 from ft_archiver.service.poller import created_on_or_after
 from ft_archiver.service.ports import ArchiveCheck, ArchiveRequestQueue, BackfillSource
@@ -60,8 +61,11 @@ def outcome(action: Action, target: ArchiveTarget, **extra: Any) -> Outcome:
 
 class ArchiveRunner(Protocol):
     def archive(
-        self, request: ArchiveRequest, destination: Destination, *, stop: threading.Event
-    ) -> ArchivedDetail: ...
+        self,
+        request: ArchiveRequest,
+        destination: Destination,
+        control: TransferControl | None = None,
+    ) -> ArchiveOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,7 @@ class Backfill:
     ) -> Iterator[Outcome]:
         """Several archives at once; a failing one does not stop the others. An interrupt
         stops every transfer (each aborts its upload) before it is raised again."""
-        stop = threading.Event()
+        cancel = threading.Event()
         with ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="backfill") as pool:
             running: list[tuple[Pending, Future[ArchivedDetail]]] = []
             try:
@@ -176,23 +180,24 @@ class Backfill:
                     if isinstance(item, Outcome):
                         yield item
                         continue
-                    running.append((item, pool.submit(self._archive_one, runner, item, stop)))
+                    running.append((item, pool.submit(self._archive_one, runner, item, cancel)))
                     while len(running) >= parallel:
                         yield self._settled(*running.pop(0))
                 while running:
                     yield self._settled(*running.pop(0))
             except BaseException:
-                stop.set()
+                cancel.set()
                 for _, future in running:
                     future.cancel()
                 raise
 
     def _archive_one(
-        self, runner: ArchiveRunner, item: Pending, stop: threading.Event
+        self, runner: ArchiveRunner, item: Pending, cancel: threading.Event
     ) -> ArchivedDetail:
         target = item.target
         request = ArchiveRequest(target.id, target.checkpoint_step, target.checkpoint_type)
-        return runner.archive(request, self._destination, stop=stop)
+        control = TransferControl(cancel=cancel)
+        return without_deadline(runner.archive(request, self._destination, control)).detail
 
     @staticmethod
     def _settled(item: Pending, future: "Future[ArchivedDetail]") -> Outcome:

@@ -60,7 +60,7 @@ class FineTuneSource(Protocol):
         source: ArchiveSource,
         start: int,
         into: memoryview,
-        cancelled: Cancellation | None = None,
+        cancel: Cancellation | None = None,
     ) -> None: ...
 
 
@@ -163,34 +163,7 @@ class BucketReader(Protocol):
     def facts(self, bucket: str, key: str) -> ObjectFacts | None: ...
 
 
-# -- the state table ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class FinishedArchive:
-    """An archive already completed: its event detail, and whether the event went out."""
-
-    detail: dict[str, Any]
-    published: bool
-
-
-class ArchiveLedger(Protocol):
-    """Idempotency, leases and progress: one archiver per request at a time, one success
-    event per archive, and the point a later invocation resumes from."""
-
-    def claim_archive(
-        self, key: str, owner: str, lease_s: float, ttl_s: int
-    ) -> FinishedArchive | dict[str, Any] | None: ...
-
-    def save_progress(self, key: str, owner: str, progress: dict[str, Any]) -> None: ...
-
-    def pause_archive(self, key: str, owner: str) -> None: ...
-
-    def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None: ...
-
-    def mark_published(self, key: str) -> None: ...
-
-    def release_archive(self, key: str, owner: str) -> None: ...
+# -- the state table (the archive ledger and its resume protocol: service/resume.py) ----
 
 
 class WebhookLedger(Protocol):

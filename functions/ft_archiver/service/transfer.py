@@ -1,14 +1,15 @@
 """Parallel ranged GETs into parallel UploadPart calls, memory bounded by the buffers alive.
 
-Each part is read into one of ``lanes.buffers`` reused buffers, its CRC computed, and
-uploaded; the SHA-256 of the whole archive is fed in part order by whichever thread
-finishes the next part, so hashing overlaps the transfer. A buffer returns to the pool
-only once its part is both uploaded and hashed, so at most ``lanes.buffers`` exist.
+Each part is read into one of ``lanes.buffers`` reused buffers (part_buffers), its CRC
+computed, and uploaded; the SHA-256 of the whole archive is fed in part order by
+whichever thread finishes the next part (ordered_digest), so hashing overlaps the
+transfer; the unbroken run of parts both uploaded and hashed is the point a later
+invocation resumes from (completed_prefix).
 """
 
 import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -19,9 +20,12 @@ from ft_archiver.errors import (
     IntegrityError,
     NoProgressError,
     TransferCancelledError,
-    TransferSuspendedError,
     UploadGoneError,
 )
+from ft_archiver.service.completed_prefix import CompletedPrefix
+from ft_archiver.service.control import Suspended
+from ft_archiver.service.ordered_digest import OrderedDigest
+from ft_archiver.service.part_buffers import HOLDERS_PER_PART, BufferPool, PartBuffers
 from ft_archiver.service.ports import (
     Digests,
     ObjectSpec,
@@ -30,21 +34,34 @@ from ft_archiver.service.ports import (
     StoredObject,
     UploadedPart,
 )
-
-ProgressCallback = Callable[[int], None]
+from ft_archiver.service.resume import ResumePoint
 
 
 class RangeReader(Protocol):
-    def __call__(self, start: int, into: memoryview, cancelled: Cancellation) -> None:
+    def __call__(self, start: int, into: memoryview, cancel: Cancellation) -> None:
         """Fill ``into`` with the archive's bytes from ``start`` on, or raise."""
 
 
-class Halt:
-    """Stops one transfer: set by its first failing part, or by the caller's stop event.
-    Its own flag lives and dies with the transfer, so a transfer started again after a
-    failure (a vanished upload) is not born stopped."""
+class TransferHooks(Protocol):
+    """What one transfer tells its caller, and asks it, while it runs."""
 
-    def __init__(self, caller: threading.Event) -> None:
+    @property
+    def cancel(self) -> Cancellation: ...
+
+    def on_progress(self, nbytes: int) -> None: ...
+
+    def on_resume_point(self, point: ResumePoint) -> None: ...
+
+    def should_suspend(self) -> bool:
+        """True: take no new part. Raising fails the transfer (the upload is aborted)."""
+
+
+class TransferCancellation:
+    """Cancels one transfer: set by its first failing part, or by the caller's cancel.
+    Its own flag lives and dies with the transfer, so a transfer started again after a
+    failure (a vanished upload) is not born cancelled."""
+
+    def __init__(self, caller: Cancellation) -> None:
         self._own = threading.Event()
         self._caller = caller
 
@@ -65,99 +82,13 @@ class TransferResult:
     part_size: int
 
 
-class BufferPool:
-    """At most ``capacity`` buffers of ``size`` bytes; allocated on first use, then reused."""
-
-    def __init__(self, capacity: int, size: int) -> None:
-        self.capacity = capacity
-        self.size = size
-        self.allocated = 0
-        self._free: list[bytearray] = []
-        self._slots = threading.Semaphore(capacity)
-        self._lock = threading.Lock()
-
-    def acquire(self, stop: Cancellation) -> bytearray:
-        while not self._slots.acquire(timeout=0.05):
-            if stop.is_set():
-                raise TransferCancelledError("transfer stopped")
-        with self._lock:
-            if self._free:
-                return self._free.pop()
-            self.allocated += 1
-        return bytearray(self.size)
-
-    def release(self, buffer: bytearray) -> None:
-        with self._lock:
-            self._free.append(buffer)
-        self._slots.release()
-
-
-class OrderedDigest:
-    """SHA-256 fed with parts that arrive in any order, hashing them in part order; after
-    each part it reports the digest's state, so a transfer can be resumed from there."""
-
-    def __init__(
-        self,
-        on_hashed: Callable[[int, bytes], None],
-        state: bytes | None = None,
-        first: int = 1,
-        *,
-        digests: Digests,
-    ) -> None:
-        self._sha = digests.new_sha256(state)
-        self._next = first
-        self._pending: dict[int, memoryview] = {}
-        self._draining = False
-        self._lock = threading.Lock()
-        self._on_hashed = on_hashed
-        self.hashed_bytes = 0
-
-    def add(self, number: int, data: memoryview) -> None:
-        with self._lock:
-            self._pending[number] = data
-        while True:
-            with self._lock:
-                if self._draining or self._next not in self._pending:
-                    return
-                self._draining = True
-                number = self._next
-                data = self._pending.pop(number)
-            try:
-                self._sha.update(data)  # releases the GIL: other parts keep moving
-                state = self._sha.state()
-            finally:
-                with self._lock:
-                    self._next += 1
-                    self._draining = False
-                    self.hashed_bytes += len(data)
-            self._on_hashed(number, state)
-
-    def hexdigest(self) -> str:
-        return self._sha.hexdigest()
-
-
-@dataclass(frozen=True)
-class ResumePoint:
-    """Where an earlier invocation stopped: its upload, how many parts (1..k) it had
-    finished, and the SHA-256 state after part k."""
-
-    upload_id: str
-    done: int
-    digest_state: bytes
-    prefix_crc: int  # the full-object CRC of parts 1..done
-
-
-# upload id, parts done (1..k), digest state after part k, CRC of parts 1..k
-Checkpoint = Callable[[str, int, bytes, int], None]
-
-
 def transfer_single(
-    store: ObjectStore, spec: ObjectSpec, size: int, read: RangeReader, stop: threading.Event
+    store: ObjectStore, spec: ObjectSpec, size: int, read: RangeReader, cancel: Cancellation
 ) -> TransferResult:
     """An archive of at most one part: one read, one PutObject (a zero-byte one for 0 bytes)."""
     buffer = bytearray(size)
     if size:
-        read(0, memoryview(buffer), stop)
+        read(0, memoryview(buffer), cancel)
     crc = spec.algorithm.compute(buffer)
     sha256 = hashlib.sha256(buffer).hexdigest()
     with_digest = replace(spec, metadata={**spec.metadata, "sha256": sha256})
@@ -165,106 +96,53 @@ def transfer_single(
     return TransferResult(stored, size, sha256, crc, 1, size)
 
 
-class _PartTransfer:
-    """The shared state of one multipart transfer: a download stage and an upload stage.
-
-    A part is read into a free buffer by a download lane, checksummed and fed to the
-    digest there, then handed to an upload lane; the download lane takes the next free
-    buffer at once, so reading never waits for uploads while buffers remain. Whenever
-    the parts both hashed and uploaded form a longer unbroken run from part 1, the
-    checkpoint callback hears of it (with the digest's state there).
-    """
+class _PartDispatch:
+    """Moves one part: read it into its buffer, checksum it, hand it to the digest and to
+    an upload lane. The download lane takes the next free buffer at once, so reading
+    never waits for uploads while buffers remain."""
 
     def __init__(
         self,
         upload: PartUpload,
         spec: ObjectSpec,
         read: RangeReader,
-        pool: BufferPool,
+        buffers: PartBuffers,
         uploads: ThreadPoolExecutor,
-        stop: Halt,
-        on_progress: ProgressCallback | None,
+        cancel: TransferCancellation,
+        hooks: TransferHooks,
         resume: ResumePoint | None,
-        on_checkpoint: Checkpoint | None,
         digests: Digests,
     ) -> None:
         self.upload = upload
         self.spec = spec
         self.read = read
-        self.pool = pool
+        self.buffers = buffers
         self.uploads = uploads
-        self.stop = stop
-        self.on_progress = on_progress
-        self.on_checkpoint = on_checkpoint
-        done = resume.done if resume else 0
+        self.cancel = cancel
+        self.hooks = hooks
+        self.prefix = CompletedPrefix(
+            upload.upload_id, spec.algorithm, resume, hooks.on_resume_point
+        )
         self.digest = OrderedDigest(
             self._hashed,
             resume.digest_state if resume else None,
-            first=done + 1,
+            first=(resume.parts_done if resume else 0) + 1,
             digests=digests,
         )
-        self.done_through = done
-        self.prefix_crc = resume.prefix_crc if resume else 0
-        self._checkpointed = done
-        self._uploaded: dict[int, UploadedPart] = {}
-        self._states: dict[int, bytes] = {}
-        self._buffers: dict[int, bytearray] = {}
-        self._holds: dict[int, int] = {}
-        self._lock = threading.Lock()
-        self._checkpoint_lock = threading.Lock()
 
-    def _done_with(self, number: int) -> None:
-        """Called twice per part (uploaded, hashed); the second call frees its buffer."""
-        with self._lock:
-            self._holds[number] -= 1
-            if self._holds[number]:
-                return
-            del self._holds[number]
-            buffer = self._buffers.pop(number)
-        self.pool.release(buffer)
-
-    def _hashed(self, number: int, state: bytes) -> None:
-        with self._lock:
-            self._states[number] = state
-        self._done_with(number)
-        self._advance()
-
-    def _advance(self) -> None:
-        algorithm = self.spec.algorithm
-        with self._lock:
-            through = self.done_through
-            while through + 1 in self._uploaded and through + 1 in self._states:
-                through += 1
-                part = self._uploaded[through]
-                self.prefix_crc = algorithm.extend(self.prefix_crc, part.crc, part.length)
-            if through == self.done_through:
-                return
-            self.done_through = through
-            state, crc = self._states[through], self.prefix_crc
-            for number in [n for n in self._states if n < through]:
-                del self._states[number]
-        self.checkpoint(through, state, crc)
-
-    def checkpoint(self, through: int, state: bytes, crc: int) -> None:
-        if self.on_checkpoint is None:
-            return
-        with self._checkpoint_lock:  # never let an older checkpoint overwrite a newer one
-            if through > self._checkpointed:
-                self.on_checkpoint(self.upload.upload_id, through, state, crc)
-                self._checkpointed = through
+    def _hashed(self, number: int, digest_state: bytes) -> None:
+        self.buffers.done_with(number)
+        self.prefix.hashed(number, digest_state)
 
     def fetch_part(self, part: PartRange, buffer: bytearray) -> Future[UploadedPart]:
-        with self._lock:
-            self._buffers[part.number] = buffer
-            self._holds[part.number] = 2
+        self.buffers.lend(part.number, buffer)
         try:
             view = memoryview(buffer)[: part.length]
-            self.read(part.start, view, self.stop)
+            self.read(part.start, view, self.cancel)
             crc = self.spec.algorithm.compute(view)
         except BaseException:
-            self.stop.set()
-            self._done_with(part.number)  # it reaches neither the digest...
-            self._done_with(part.number)  # ...nor an upload lane
+            self.cancel.set()
+            self.buffers.done_with(part.number, HOLDERS_PER_PART)  # it reaches neither
             raise
         self.digest.add(part.number, view)
         return self.uploads.submit(self.send_part, part, view, crc)
@@ -273,15 +151,12 @@ class _PartTransfer:
         try:
             uploaded = self.upload.upload_part(part.number, view, crc)
         except BaseException:
-            self.stop.set()
+            self.cancel.set()
             raise
         finally:
-            self._done_with(part.number)
-        with self._lock:
-            self._uploaded[part.number] = uploaded
-        self._advance()
-        if self.on_progress:
-            self.on_progress(part.length)
+            self.buffers.done_with(part.number)
+        self.prefix.uploaded(uploaded)
+        self.hooks.on_progress(part.length)
         return uploaded
 
 
@@ -291,91 +166,88 @@ def transfer_multipart(
     plan: PartPlan,
     read: RangeReader,
     lanes: Lanes,
-    stop: threading.Event,
-    on_progress: ProgressCallback | None = None,
+    hooks: TransferHooks,
     *,
     resume: ResumePoint | None = None,
-    on_checkpoint: Checkpoint | None = None,
-    should_suspend: Callable[[], bool] | None = None,
     digests: Digests,
-) -> TransferResult:
+) -> TransferResult | Suspended:
     """Upload every part (after those a resumed transfer already has), complete with the
     full-object CRC, verify; abort on any failure. ``digests`` makes the archive's SHA-256
-    (and resumes it from ``resume``'s saved state). When ``should_suspend`` says so, take
-    no new parts, let those under way finish, checkpoint, and leave the upload open:
-    TransferSuspendedError tells the caller to continue later. An exception raised by
-    ``should_suspend`` (no continuation allowed) fails the transfer like a failed part:
-    the parts under way are cancelled and the upload is aborted."""
+    (resumed from ``resume``'s saved state). When ``hooks.should_suspend()`` says so,
+    take no new parts, let those under way finish, and leave the upload open: the
+    result is Suspended."""
+    cancel = TransferCancellation(hooks.cancel)
     pool = BufferPool(lanes.buffers, plan.part_size)
-    halt = Halt(stop)
     opened = (
         store.resume_multipart(spec, resume.upload_id) if resume else store.start_multipart(spec)
     )
     with opened as upload:
-        done = _finished_parts(upload, plan, resume.done) if resume else []
+        earlier = _earlier_parts(upload, plan, resume.parts_done) if resume else []
         downloads = ThreadPoolExecutor(lanes.downloads, thread_name_prefix="ft-get")
         uploads = ThreadPoolExecutor(lanes.uploads, thread_name_prefix="ft-put")
-        state = _PartTransfer(
-            upload, spec, read, pool, uploads, halt, on_progress, resume, on_checkpoint, digests
+        dispatch = _PartDispatch(
+            upload, spec, read, PartBuffers(pool), uploads, cancel, hooks, resume, digests
         )
         fetches: list[Future[Future[UploadedPart]]] = []
         suspended = False
         try:
             for part in plan.ranges():
-                if part.number <= len(done):
+                if part.number <= len(earlier):
                     continue
-                if should_suspend is not None and should_suspend():
+                if hooks.should_suspend():
                     suspended = True
                     break
-                buffer = pool.acquire(halt)
-                if should_suspend is not None and should_suspend():  # waited past it
+                buffer = pool.acquire(cancel)
+                if hooks.should_suspend():  # waited past it
                     pool.release(buffer)
                     suspended = True
                     break
-                fetches.append(downloads.submit(state.fetch_part, part, buffer))
+                fetches.append(downloads.submit(dispatch.fetch_part, part, buffer))
         except TransferCancelledError:
-            pass  # a part failed (its error is raised below) or the caller set stop
+            pass  # a part failed (its error is raised below) or the caller cancelled
         except BaseException:
-            halt.set()
+            cancel.set()
             raise
         finally:
-            downloads.shutdown(wait=True, cancel_futures=halt.is_set())
-            uploads.shutdown(wait=True, cancel_futures=halt.is_set())
+            downloads.shutdown(wait=True, cancel_futures=cancel.is_set())
+            uploads.shutdown(wait=True, cancel_futures=cancel.is_set())
         sends = [f.result() for f in fetches if not f.cancelled() and f.exception() is None]
-        _raise_first_failure([*fetches, *sends], halt)
+        _raise_first_failure([*fetches, *sends], cancel)
         if suspended:
-            if state.done_through == len(done):
-                # Not one part finished in this invocation: continuing would loop forever.
-                # Failing instead lets the queue's retries and dead-letter queue bound it.
-                raise NoProgressError(
-                    f"no part finished before the deadline (part {len(done) + 1} of "
-                    f"{plan.count} still open); is the margin larger than the time left?"
-                )
-            upload.suspend()
-            raise TransferSuspendedError(
-                f"stopped at part {state.done_through} of {plan.count} before the deadline"
-            )
-        parts = [*done, *(send.result() for send in sends)]
-        expected = plan.size - sum(p.length for p in done)
-        if state.digest.hashed_bytes != expected:
+            return _suspend(upload, plan, len(earlier), dispatch.prefix.parts_done)
+        parts = [*earlier, *(send.result() for send in sends)]
+        expected = plan.size - sum(p.length for p in earlier)
+        if dispatch.digest.hashed_bytes != expected:
             raise IntegrityError(
-                f"hashed {state.digest.hashed_bytes} bytes of the {expected} left to transfer"
+                f"hashed {dispatch.digest.hashed_bytes} bytes of the {expected} left to transfer"
             )
-        prefix = (resume.prefix_crc, sum(p.length for p in done)) if resume else (0, 0)
-        crc = spec.algorithm.combine([prefix, *((p.crc, p.length) for p in parts[len(done) :])])
+        prefix = (resume.prefix_crc, sum(p.length for p in earlier)) if resume else (0, 0)
+        crc = spec.algorithm.combine([prefix, *((p.crc, p.length) for p in parts[len(earlier) :])])
         stored = upload.complete(parts, plan.size, crc)
     return TransferResult(
-        stored, plan.size, state.digest.hexdigest(), crc, len(parts), plan.part_size
+        stored, plan.size, dispatch.digest.hexdigest(), crc, len(parts), plan.part_size
     )
 
 
-def _finished_parts(upload: PartUpload, plan: PartPlan, count: int) -> list[UploadedPart]:
-    """Parts 1..count as S3 holds them; any missing or of the wrong size, and the saved
-    progress cannot be trusted: the upload starts again."""
+def _suspend(upload: PartUpload, plan: PartPlan, parts_before: int, parts_done: int) -> Suspended:
+    if parts_done == parts_before:
+        # Not one part finished in this invocation: continuing would loop forever.
+        # Failing instead lets the queue's retries and dead-letter queue bound it.
+        raise NoProgressError(
+            f"no part finished before the deadline (part {parts_before + 1} of "
+            f"{plan.count} still open); is the margin larger than the time left?"
+        )
+    upload.suspend()
+    return Suspended(parts_done, plan.count)
+
+
+def _earlier_parts(upload: PartUpload, plan: PartPlan, parts_done: int) -> list[UploadedPart]:
+    """Parts 1..parts_done as S3 holds them; any missing or of the wrong size, and the
+    saved progress cannot be trusted: the upload starts again."""
     listed = {part.number: part for part in upload.list_parts()}
     parts = []
     for planned in plan.ranges():
-        if planned.number > count:
+        if planned.number > parts_done:
             break
         part = listed.get(planned.number)
         if part is None or part.length != planned.length:
@@ -384,7 +256,7 @@ def _finished_parts(upload: PartUpload, plan: PartPlan, count: int) -> list[Uplo
     return parts
 
 
-def _raise_first_failure(futures: Sequence[Future[Any]], stop: Halt) -> None:
+def _raise_first_failure(futures: Sequence[Future[Any]], cancel: Cancellation) -> None:
     """The root cause, not the cancellations it caused in the other parts."""
     errors = [
         error
@@ -396,5 +268,5 @@ def _raise_first_failure(futures: Sequence[Future[Any]], stop: Halt) -> None:
             raise error
     if errors:
         raise errors[0]
-    if stop.is_set():
-        raise TransferCancelledError("transfer stopped before every part was uploaded")
+    if cancel.is_set():
+        raise TransferCancelledError("transfer cancelled before every part was uploaded")

@@ -4,7 +4,9 @@ from ft_archiver.adapters import sha256_state
 from ft_archiver.adapters.events import EventBridgePublisher, NoEvents
 from ft_archiver.adapters.s3 import S3Store
 from ft_archiver.domain.checksums import ALGORITHMS
-from ft_archiver.service.archive import Archiver, Span, TransferOptions, no_span
+from ft_archiver.service.archive import Archiver
+from ft_archiver.service.archive_plan import TransferOptions
+from ft_archiver.service.spans import Span, no_span
 from ft_archiver.settings import ArchivingSettings
 from ft_archiver.wiring.aws import aws_client, state_store
 from ft_archiver.wiring.together import together_client

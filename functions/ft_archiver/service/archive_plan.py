@@ -1,0 +1,65 @@
+"""The plan of one archive: everything decided before the first byte moves. Pure."""
+
+from dataclasses import dataclass
+
+from ft_archiver.domain.checkpoints import DownloadSpec
+from ft_archiver.domain.checksums import CrcAlgorithm
+from ft_archiver.domain.job import Checkpoint, FineTuneJob
+from ft_archiver.domain.naming import archive_filename, manifest_key, object_key
+from ft_archiver.domain.parts import Lanes, PartPlan, plan_lanes, plan_parts
+from ft_archiver.domain.requests import Destination
+from ft_archiver.service.ports import ArchiveSource, ObjectSpec
+
+
+@dataclass(frozen=True)
+class TransferOptions:
+    part_size: int
+    part_size_floor: int
+    concurrency: int  # ranged GETs at once
+    upload_concurrency: int  # UploadParts at once
+    memory_budget: int
+    algorithm: CrcAlgorithm
+
+
+@dataclass(frozen=True)
+class ArchivePlan:
+    download: DownloadSpec
+    job: FineTuneJob
+    checkpoint: Checkpoint | None  # Together's entry for it, for the manifest
+    source: ArchiveSource
+    target: ObjectSpec
+    manifest_key: str
+    parts: PartPlan
+    lanes: Lanes
+
+
+def plan_archive(
+    download: DownloadSpec,
+    job: FineTuneJob,
+    checkpoint: Checkpoint | None,
+    source: ArchiveSource,
+    destination: Destination,
+    explicit_key: str | None,
+    options: TransferOptions,
+) -> ArchivePlan:
+    filename = archive_filename(download, job.model_output_name, source.content_type)
+    key = object_key(destination.prefix, filename, explicit_key)
+    parts = plan_parts(source.size, options.part_size, options.part_size_floor)
+    target = ObjectSpec(
+        bucket=destination.bucket,
+        key=key,
+        content_type=source.content_type,
+        metadata={
+            "fine-tune-id": download.id,
+            "checkpoint-step": "final"
+            if download.checkpoint_step is None
+            else str(download.checkpoint_step),
+            "checkpoint-type": download.checkpoint,
+            "training-type": download.training_type.value,
+        },
+        algorithm=options.algorithm,
+    )
+    lanes = plan_lanes(
+        options.concurrency, options.upload_concurrency, parts.part_size, options.memory_budget
+    )
+    return ArchivePlan(download, job, checkpoint, source, target, manifest_key(key), parts, lanes)

@@ -1,0 +1,171 @@
+"""The resume protocol: what the state table keeps between the invocations of one archive.
+
+An archive is claimed before any byte moves. The claim is one of three:
+
+- ``FreshStart``: nothing is known; start a new upload.
+- ``Resume``: an earlier invocation saved its progress (``SavedProgress``); go on from
+  there if it belongs to the very object, size and source version this run found.
+- ``FinishedArchive``: it is done; at most its success event is still owed.
+
+While parts finish, the transfer reports each longer unbroken run of parts from part 1
+(a ``ResumePoint``) and the lease saves it. At the deadline the lease is paused, so the
+next invocation may claim it at once; on failure it is released (the upload was aborted,
+no progress survives); on success it is finished with the event's detail.
+
+Without a state table (the command line), ``NoLedger`` keeps nothing and every claim is
+a fresh start, so the archiver never asks whether there is a ledger.
+"""
+
+import base64
+import binascii
+import logging
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ft_archiver.errors import ArchiverError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ResumePoint:
+    """Where a transfer can be taken up again: its upload, how many parts (1..k) it had
+    finished, the SHA-256 state after part k, and the full-object CRC of parts 1..k."""
+
+    upload_id: str
+    parts_done: int
+    digest_state: bytes
+    prefix_crc: int
+
+
+@dataclass(frozen=True)
+class SavedProgress:
+    """A resume point, and the object, size and source version it belongs to."""
+
+    key: str
+    size: int
+    source_etag: str | None
+    point: ResumePoint
+
+    def belongs_to(self, key: str, size: int, source_etag: str | None) -> bool:
+        return (self.key, self.size, self.source_etag) == (key, size, source_etag)
+
+    def to_document(self) -> dict[str, Any]:
+        """The stored form; its field names are those of every earlier release, so an
+        archive paused by one release is resumed by the next."""
+        return {
+            "key": self.key,
+            "size": self.size,
+            "source_etag": self.source_etag,
+            "upload_id": self.point.upload_id,
+            "done": self.point.parts_done,
+            "digest_state": base64.b64encode(self.point.digest_state).decode("ascii"),
+            "prefix_crc": self.point.prefix_crc,
+        }
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any]) -> "SavedProgress | None":
+        """None for a document this release cannot read: the archive then starts over."""
+        try:
+            point = ResumePoint(
+                str(document["upload_id"]),
+                int(document["done"]),
+                base64.b64decode(document["digest_state"], validate=True),
+                int(document["prefix_crc"]),
+            )
+            return cls(str(document["key"]), int(document["size"]), document["source_etag"], point)
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            log.warning("saved progress in an unknown form was ignored; starting over")
+            return None
+
+
+@dataclass(frozen=True)
+class FreshStart:
+    """No progress is known: a new upload."""
+
+
+@dataclass(frozen=True)
+class Resume:
+    progress: SavedProgress
+
+
+@dataclass(frozen=True)
+class FinishedArchive:
+    """An archive already completed: its event detail, and whether the event went out."""
+
+    detail: dict[str, Any]
+    published: bool
+
+
+Claim = FreshStart | Resume | FinishedArchive
+
+
+class ArchiveLedger(Protocol):
+    """Idempotency, leases and progress: one archiver per request at a time, one success
+    event per archive, and the point a later invocation resumes from."""
+
+    def claim_archive(self, key: str, owner: str, lease_s: float, ttl_s: int) -> Claim:
+        """Raises ArchiveInProgressError while another owner holds a live lease."""
+
+    def save_progress(self, key: str, owner: str, progress: SavedProgress) -> None: ...
+
+    def pause_archive(self, key: str, owner: str) -> None: ...
+
+    def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None: ...
+
+    def mark_published(self, key: str) -> None: ...
+
+    def release_archive(self, key: str, owner: str) -> None: ...
+
+
+class NoLedger:
+    """The ledger of a run without a state table: it remembers nothing."""
+
+    def claim_archive(self, key: str, owner: str, lease_s: float, ttl_s: int) -> Claim:
+        return FreshStart()
+
+    def save_progress(self, key: str, owner: str, progress: SavedProgress) -> None:
+        pass
+
+    def pause_archive(self, key: str, owner: str) -> None:
+        pass
+
+    def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
+        pass
+
+    def mark_published(self, key: str) -> None:
+        pass
+
+    def release_archive(self, key: str, owner: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One claim on one archive: the ledger's calls with its key and owner bound."""
+
+    ledger: ArchiveLedger
+    key: str
+    owner: str
+
+    def save(self, progress: SavedProgress) -> None:
+        self.ledger.save_progress(self.key, self.owner, progress)
+
+    def pause(self) -> None:
+        self.ledger.pause_archive(self.key, self.owner)
+
+    def finish(self, detail: dict[str, Any]) -> None:
+        self.ledger.finish_archive(self.key, self.owner, detail)
+
+    def mark_published(self) -> None:
+        self.ledger.mark_published(self.key)
+
+    def release(self) -> None:
+        """After a failure; if even that fails, the lease simply expires."""
+        try:
+            self.ledger.release_archive(self.key, self.owner)
+        except ArchiverError as exc:
+            log.warning("could not release the lease on %s (%s); it expires", self.key, exc)
+
+
+UNCLAIMED = Lease(NoLedger(), "", "")
