@@ -1,9 +1,12 @@
-"""The exceptions ft-archiver raises.
+"""The exceptions ft-archiver raises; ``ArchiverError`` is the base of them all.
 
-Two families matter to callers: a ``RuleError`` is the request's fault (fix the input,
-retrying will not help; CLI exit 2, HTTP 400), everything else is an ``ArchiveError``
-raised while doing the work. ``retryable`` tells a queue consumer whether another
-attempt can succeed. No message ever contains a secret.
+Three families matter to callers, by whose fault it is: a ``RuleError`` is the request's
+(fix the input; retrying will not help; CLI exit 2), a ``ConfigurationError`` the
+deployment's (a missing or invalid setting; CLI exit 2), and an ``OperationalError``
+the work's (Together, S3, the state table, EventBridge or the bytes themselves failed;
+CLI exit 1). A refused webhook is a ``WebhookError`` (domain/webhook.py). ``retryable``
+tells a queue consumer whether another attempt can succeed. No message ever contains a
+secret.
 """
 
 
@@ -57,8 +60,8 @@ class ArchiveTooLargeError(RuleError):
     """The archive cannot fit in 10,000 parts of at most 5 GiB."""
 
 
-class ArchiveError(ArchiverError):
-    """Something failed while archiving an accepted request."""
+class OperationalError(ArchiverError):
+    """Something failed while doing the work for an accepted request."""
 
 
 class ConfigurationError(ArchiverError):
@@ -69,7 +72,7 @@ class InvalidBucketNameError(ConfigurationError, ValueError):
     """The archive bucket's name is not one S3 accepts."""
 
 
-class TogetherError(ArchiveError):
+class TogetherError(OperationalError):
     """The Together API or its download storage failed."""
 
 
@@ -99,7 +102,7 @@ class SourceChangedError(TogetherError):
     retryable = True
 
 
-class StorageError(ArchiveError):
+class StorageError(OperationalError):
     """S3 refused or failed a request."""
 
     retryable = True
@@ -121,35 +124,35 @@ class ManifestError(StorageError):
     that no archive is kept without its manifest. Another attempt archives it again."""
 
 
-class IntegrityError(ArchiveError):
+class IntegrityError(OperationalError):
     """What S3 stored is not what was read from Together."""
 
     retryable = True
 
 
-class EventPublishError(ArchiveError):
+class EventPublishError(OperationalError):
     """EventBridge did not accept the result event."""
 
     retryable = True
 
 
-class TransferCancelledError(ArchiveError):
+class TransferCancelledError(OperationalError):
     """The transfer was stopped before it finished (interrupt or shutdown)."""
 
     retryable = True
 
 
-class ArchiveInProgressError(ArchiveError):
+class ArchiveInProgressError(OperationalError):
     """Another archiver holds the lease on this request; try again later."""
 
     retryable = True
 
 
-class ContinuationLimitError(ArchiveError):
+class ContinuationLimitError(OperationalError):
     """The archive would need more continuations than allowed; its upload was aborted."""
 
 
-class NoProgressError(ArchiveError):
+class NoProgressError(OperationalError):
     """An invocation reached its deadline without finishing a single part."""
 
     retryable = True

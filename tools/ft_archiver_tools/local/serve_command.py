@@ -9,7 +9,7 @@ import requests
 
 from ft_archiver.domain.parts import MIB
 from ft_archiver.domain.webhook import decode_secret
-from ft_archiver.errors import ArchiveError, ConfigurationError
+from ft_archiver.errors import ConfigurationError, OperationalError
 from ft_archiver_tools.local.aws import TEST_CREDENTIALS, capture_events, read_events
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import TogetherSimulator
@@ -94,7 +94,7 @@ def run_send_webhook(url: str, secret: str, fine_tune_id: str, extra: dict[str, 
     try:
         response = send_webhook(url, secret, payload)
     except requests.RequestException as exc:
-        raise ArchiveError(f"could not POST to {url}: {type(exc).__name__}") from None
+        raise OperationalError(f"could not POST to {url}: {type(exc).__name__}") from None
     try:
         answer = json.dumps(response.json())
     except ValueError:
