@@ -3,14 +3,12 @@ higher one, and the runtime (what Lambda runs) never imports the tooling."""
 
 import ast
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from ft_archiver_tools.check_build import development_files
+from tests.support.interpreter import run_fresh
 
 RUNTIME = Path(__file__).resolve().parents[2] / "functions" / "ft_archiver"
 
@@ -77,11 +75,7 @@ def loaded_by(module: str) -> set[str]:
         "importlib.import_module(sys.argv[1])\n"
         "print(json.dumps(sorted(sys.modules)))"
     )
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1"}
-    done = subprocess.run(
-        [sys.executable, "-c", probe, module], capture_output=True, text=True, check=True, env=env
-    )
-    return set(json.loads(done.stdout))
+    return set(json.loads(run_fresh(probe, module)))
 
 
 def test_the_webhook_imports_no_transfer_engine_no_requests_and_no_ctypes() -> None:
