@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 
 from ft_archiver.adapters.retry import RetryPolicy
-from ft_archiver.adapters.together import Resolver, TogetherClient, resolve
+from ft_archiver.adapters.together import TogetherClient
+from ft_archiver.adapters.together.guard import Resolver, resolve
 from ft_archiver.domain.checkpoints import DownloadSpec, TrainingType
 from ft_archiver.errors import (
     ConfigurationError,

@@ -1,5 +1,6 @@
-"""Property-based: whatever arrives, the webhook answers 4xx with a reason or accepts a
-request that passes every rule; never a 5xx, and nothing is queued unless accepted."""
+"""Property-based: whatever arrives, the intake refuses it with a reason, ignores it, or
+accepts a request that passes every rule; it is never unavailable (a 5xx), and nothing
+is queued unless accepted."""
 
 import base64
 import json
@@ -10,9 +11,9 @@ from hypothesis import strategies as st
 
 from ft_archiver.domain.checkpoints import PLAIN_ID, parse_job_ref
 from ft_archiver.domain.requests import ArchiveRequest, validate_request
-from ft_archiver.domain.webhook import decode_secret, sign
+from ft_archiver.domain.webhook import RefusalCode, decode_secret, sign
 from ft_archiver.errors import RuleError
-from ft_archiver.service.intake import Answer, WebhookIntake
+from ft_archiver.service.intake import Answer, Outcome, WebhookIntake
 from tests.support.fakes import FakeLedger, FakeQueue
 
 SECRET = "whsec_" + base64.b64encode(b"property-test-secret").decode()
@@ -38,8 +39,8 @@ def signed(body: bytes, webhook_id: str = "msg_p") -> dict[str, str]:
 
 
 def check(answer: Answer, queue: FakeQueue, ledger: FakeLedger) -> None:
-    assert 200 <= answer.status < 500
-    if answer.status == 202:
+    assert answer.code is not RefusalCode.UNAVAILABLE
+    if answer.outcome is Outcome.ACCEPTED:
         assert len(queue.messages) == 1
         message = queue.messages[0]
         validate_request(
@@ -50,9 +51,9 @@ def check(answer: Answer, queue: FakeQueue, ledger: FakeLedger) -> None:
         )
         return
     assert queue.messages == []
-    if answer.status >= 400:
+    if answer.outcome is Outcome.REFUSED:
         assert ledger.seen == {}
-        assert answer.body["error"]
+        assert answer.body["error"] == answer.code
         assert answer.body["message"].strip()
 
 
@@ -109,7 +110,7 @@ def test_any_headers_without_a_valid_signature(headers: dict[str, str]) -> None:
     body = b'{"id": "ft-abc"}'
     service, queue, ledger = intake()
     answer = service.handle(headers, body)
-    assert answer.status in (401, 415)
+    assert answer.code in (RefusalCode.INVALID_SIGNATURE, RefusalCode.UNSUPPORTED_MEDIA_TYPE)
     check(answer, queue, ledger)
 
 
@@ -130,40 +131,42 @@ def test_ids_either_parse_cleanly_or_raise_a_rule_error(text: str, step: int | N
 
 def test_named_bad_inputs() -> None:
     """The cases a reviewer would try first, each refused with its reason."""
-    cases: list[tuple[dict[str, Any], int, str]] = [
-        ({"id": "ft-abc", "key": "../../etc/passwd"}, 400, "'..'"),
-        ({"id": "ft-abc", "key": "models/\u0000x"}, 400, "control characters"),
-        ({"id": "ft-abc", "key": "/abs"}, 400, "starts with '/'"),
-        ({"id": "ft-abc", "key": "other/x.tar.zst"}, 400, "outside the archive prefix"),
-        ({"id": "ft-abc", "key": "models/acme--m.tar.zst"}, 400, "top level"),
-        ({"id": "ft-x&checkpoint=adapter"}, 400, "not a fine-tune ID"),
-        ({"id": "ft-abc?ft_id=ft-other"}, 400, "not a fine-tune ID"),
-        ({"id": "ft-abc", "checkpoint_step": 10**30}, 400, "out of range"),
-        ({"id": "ft-abc:99999999999999999999"}, 400, "out of range"),
-        ({"id": "ft-ä"}, 400, "not a fine-tune ID"),
-        ({"id": "ft-abc", "checkpoint_type": "ADAPTER\u200b"}, 400, "invalid checkpoint type"),
-        ({"id": "ft-abc", "checkpoint_step": "5"}, 422, "'checkpoint_step'"),
+    rule, schema = RefusalCode.RULE_VIOLATION, RefusalCode.INVALID_PAYLOAD
+    cases: list[tuple[dict[str, Any], RefusalCode, str]] = [
+        ({"id": "ft-abc", "key": "../../etc/passwd"}, rule, "'..'"),
+        ({"id": "ft-abc", "key": "models/\u0000x"}, rule, "control characters"),
+        ({"id": "ft-abc", "key": "/abs"}, rule, "starts with '/'"),
+        ({"id": "ft-abc", "key": "other/x.tar.zst"}, rule, "outside the archive prefix"),
+        ({"id": "ft-abc", "key": "models/acme--m.tar.zst"}, rule, "top level"),
+        ({"id": "ft-x&checkpoint=adapter"}, rule, "not a fine-tune ID"),
+        ({"id": "ft-abc?ft_id=ft-other"}, rule, "not a fine-tune ID"),
+        ({"id": "ft-abc", "checkpoint_step": 10**30}, rule, "out of range"),
+        ({"id": "ft-abc:99999999999999999999"}, rule, "out of range"),
+        ({"id": "ft-ä"}, rule, "not a fine-tune ID"),
+        ({"id": "ft-abc", "checkpoint_type": "ADAPTER\u200b"}, rule, "invalid checkpoint type"),
+        ({"id": "ft-abc", "checkpoint_step": "5"}, schema, "'checkpoint_step'"),
     ]
-    for payload, status, text in cases:
+    for payload, code, text in cases:
         service, queue, _ = intake()
         body = json.dumps(payload).encode()
         answer = service.handle(signed(body), body)
-        assert (answer.status, text in answer.body["message"]) == (status, True), payload
+        assert (answer.code, text in answer.body["message"]) == (code, True), payload
         assert queue.messages == []
     service, queue, _ = intake()
     truncated = b'{"id": "ft-abc", "checkpoint_st'
-    assert service.handle(signed(truncated), truncated).status == 400
+    assert service.handle(signed(truncated), truncated).code is RefusalCode.MALFORMED_JSON
     first = json.dumps({"id": "ft-abc"}).encode()
-    assert service.handle(signed(first, "msg_same"), first).status == 202
-    assert service.handle(signed(first, "msg_same"), first).status == 200  # reused id
+    assert service.handle(signed(first, "msg_same"), first).outcome is Outcome.ACCEPTED
+    assert service.handle(signed(first, "msg_same"), first).outcome is Outcome.DUPLICATE
     assert len(queue.messages) == 1
     other = json.dumps({"id": "ft-abd"}).encode()
     swapped = signed(first, "msg_swap")
-    assert service.handle(swapped, other).status == 401  # signature for another body
+    refused = RefusalCode.INVALID_SIGNATURE
+    assert service.handle(swapped, other).code is refused  # signature for another body
     stale = signed(first, "msg_old")
     stale["webhook-timestamp"] = str(NOW - 3600)
-    assert service.handle(stale, first).status == 401
+    assert service.handle(stale, first).code is refused
     wrong_type = signed(first, "msg_type")
     wrong_type["content-type"] = "application/x-www-form-urlencoded"
-    assert service.handle(wrong_type, first).status == 415
+    assert service.handle(wrong_type, first).code is RefusalCode.UNSUPPORTED_MEDIA_TYPE
     assert len(queue.messages) == 1

@@ -1,6 +1,6 @@
 """The order list_fine_tunes returns jobs in, whatever order Together sent them."""
 
-from ft_archiver.adapters.together import oldest_first
+from ft_archiver.adapters.together.answers import oldest_first
 from ft_archiver.domain.job import FineTuneJob
 
 

@@ -11,6 +11,7 @@ import pytest
 from ft_archiver.domain.webhook import (
     MalformedJsonError,
     PayloadTooLargeError,
+    RefusalCode,
     SchemaError,
     SeenWebhook,
     SignatureError,
@@ -23,7 +24,7 @@ from ft_archiver.domain.webhook import (
     sign,
     verify_signature,
 )
-from ft_archiver.service.intake import RECORDING_WAITS_S, Answer, WebhookIntake
+from ft_archiver.service.intake import RECORDING_WAITS_S, Answer, Outcome, WebhookIntake
 from tests.support.fakes import FakeLedger, FakeQueue
 
 SECRET = "whsec_" + base64.b64encode(b"unit-test-secret").decode()
@@ -189,11 +190,11 @@ def intake(
         ("models/acme--other-job.tar.zst", "top level of the archive prefix 'models/'"),
     ],
 )
-def test_a_key_outside_a_folder_under_the_prefix_is_refused_400(key: str, reason: str) -> None:
+def test_a_key_outside_a_folder_under_the_prefix_is_refused(key: str, reason: str) -> None:
     queue, ledger = FakeQueue(), FakeLedger()
     service = WebhookIntake(lambda: [KEY], queue, ledger, clock=lambda: NOW, prefix="models/")
     answer = deliver(service, json.dumps({"id": "ft-abc", "key": key}).encode())
-    assert (answer.status, answer.body["error"]) == (400, "rule_violation")
+    assert (answer.code, answer.body["error"]) == (RefusalCode.RULE_VIOLATION, "rule_violation")
     assert reason in answer.body["message"]
     assert queue.messages == []
     assert ledger.seen == {}
@@ -203,7 +204,7 @@ def test_a_key_in_a_folder_under_the_prefix_is_queued() -> None:
     queue, ledger = FakeQueue(), FakeLedger()
     service = WebhookIntake(lambda: [KEY], queue, ledger, clock=lambda: NOW, prefix="models/")
     answer = deliver(service, b'{"id": "ft-abc", "key": "models/custom/x.tar.zst"}')
-    assert answer.status == 202
+    assert answer.outcome is Outcome.ACCEPTED
     assert [message.key for message in queue.messages] == ["models/custom/x.tar.zst"]
 
 
@@ -215,7 +216,7 @@ def test_the_body_digest_is_the_sha256_of_the_raw_bytes() -> None:
 def test_a_first_delivery_claims_the_id_with_its_body_digest() -> None:
     service, queue, ledger = intake()
     answer = deliver(service, BODY)
-    assert (answer.status, answer.body["message_id"]) == (202, "m-1")
+    assert (answer.outcome, answer.body["message_id"]) == (Outcome.ACCEPTED, "m-1")
     assert ledger.seen["msg_1"] == SeenWebhook(body_digest(BODY), "m-1")
     assert len(queue.messages) == 1
 
@@ -224,18 +225,18 @@ def test_a_replay_of_the_same_body_is_a_duplicate_with_the_first_message_id() ->
     service, queue, _ = intake()
     deliver(service, BODY)
     answer = deliver(service, BODY)
-    assert answer.status == 200
+    assert answer.outcome is Outcome.DUPLICATE
     assert answer.body["duplicate"] is True
     assert answer.body["message_id"] == "m-1"
     assert answer.body["id"] == "ft-abc"
     assert len(queue.messages) == 1
 
 
-def test_the_same_id_with_another_body_is_refused_409_and_nothing_is_queued() -> None:
+def test_the_same_id_with_another_body_is_refused_and_nothing_is_queued() -> None:
     service, queue, ledger = intake()
     deliver(service, BODY)
     answer = deliver(service, OTHER_BODY)
-    assert answer.status == 409
+    assert answer.code is RefusalCode.WEBHOOK_ID_REUSED
     assert answer.body["error"] == "webhook_id_reused"
     assert "'msg_1'" in answer.body["message"]
     assert "ft-abd" not in answer.body["message"]  # the body stays out of answers and logs
@@ -248,8 +249,8 @@ def test_an_id_claimed_before_digests_were_kept_is_a_duplicate() -> None:
     service, queue, ledger = intake()
     ledger.seen["msg_1"] = SeenWebhook(None, "m-0")
     answer = deliver(service, OTHER_BODY)
-    assert (answer.status, answer.body["duplicate"], answer.body["message_id"]) == (
-        200,
+    assert (answer.outcome, answer.body["duplicate"], answer.body["message_id"]) == (
+        Outcome.DUPLICATE,
         True,
         "m-0",
     )
@@ -278,7 +279,7 @@ def test_a_concurrent_duplicate_waits_for_the_first_message_id() -> None:
 
     first = FirstDelivery(record_on_second_pause)
     answer = deliver(first.service, BODY)
-    assert answer.status == 200
+    assert answer.outcome is Outcome.DUPLICATE
     assert (answer.body["duplicate"], answer.body["message_id"]) == (True, "m-first")
     assert "recording" not in answer.body
     assert first.sleeps == list(RECORDING_WAITS_S[:2])
@@ -288,7 +289,7 @@ def test_a_concurrent_duplicate_waits_for_the_first_message_id() -> None:
 def test_a_concurrent_duplicate_says_recording_when_the_id_is_still_unknown() -> None:
     first = FirstDelivery(lambda ledger, pauses: None)
     answer = deliver(first.service, BODY)
-    assert answer.status == 200
+    assert answer.outcome is Outcome.DUPLICATE
     assert answer.body["duplicate"] is True
     assert answer.body["message_id"] is None
     assert answer.body["recording"] is True
@@ -297,10 +298,10 @@ def test_a_concurrent_duplicate_says_recording_when_the_id_is_still_unknown() ->
     assert first.queue.messages == []
 
 
-def test_a_concurrent_duplicate_of_a_first_delivery_that_failed_answers_503() -> None:
+def test_a_concurrent_duplicate_of_a_first_delivery_that_failed_is_unavailable() -> None:
     first = FirstDelivery(lambda ledger, pauses: ledger.forget_webhook("msg_1"))
     answer = deliver(first.service, BODY)
-    assert (answer.status, answer.body["error"]) == (503, "unavailable")
+    assert (answer.code, answer.body["error"]) == (RefusalCode.UNAVAILABLE, "unavailable")
     assert first.sleeps == [RECORDING_WAITS_S[0]]
     assert first.queue.messages == []
     assert first.ledger.seen == {}  # so the sender's retry is a first delivery again
@@ -309,7 +310,10 @@ def test_a_concurrent_duplicate_of_a_first_delivery_that_failed_answers_503() ->
 def test_a_concurrent_delivery_of_another_body_is_refused_without_waiting() -> None:
     first = FirstDelivery(lambda ledger, pauses: None)
     answer = deliver(first.service, OTHER_BODY)
-    assert (answer.status, answer.body["error"]) == (409, "webhook_id_reused")
+    assert (answer.code, answer.body["error"]) == (
+        RefusalCode.WEBHOOK_ID_REUSED,
+        "webhook_id_reused",
+    )
     assert first.sleeps == []
     assert first.queue.messages == []
 
@@ -331,7 +335,7 @@ def test_a_selection_is_queued_for_the_archiver_to_expand() -> None:
         b'{"id": "ft-abc", "status": "completed", "checkpoints": "ALL", "checkpoint_types": "all"}'
     )
     answer = deliver(service, body)
-    assert answer.status == 202
+    assert answer.outcome is Outcome.ACCEPTED
     assert (answer.body["checkpoints"], answer.body["checkpoint_types"]) == ("all", "all")
     [message] = queue.messages
     assert message.has_selection
@@ -341,7 +345,7 @@ def test_a_selection_is_queued_for_the_archiver_to_expand() -> None:
 def test_listed_steps_are_a_selection_too() -> None:
     service, queue, _ = intake()
     answer = deliver(service, b'{"id": "ft-abc", "checkpoints": [200, 100]}')
-    assert answer.status == 202
+    assert answer.outcome is Outcome.ACCEPTED
     assert queue.messages[0].checkpoints == "100,200"
     assert queue.messages[0].checkpoint_types == "default"
 
@@ -355,9 +359,9 @@ def test_listed_steps_are_a_selection_too() -> None:
         (b'{"id": "ft-abc", "checkpoints": "all", "key": "a/b.tar.zst"}', "and key"),
     ],
 )
-def test_a_bad_selection_is_refused_400_and_nothing_is_queued(body: bytes, text: str) -> None:
+def test_a_bad_selection_is_refused_and_nothing_is_queued(body: bytes, text: str) -> None:
     service, queue, _ = intake()
     answer = deliver(service, body)
-    assert (answer.status, answer.body["error"]) == (400, "rule_violation")
+    assert (answer.code, answer.body["error"]) == (RefusalCode.RULE_VIOLATION, "rule_violation")
     assert text in answer.body["message"]
     assert queue.messages == []

@@ -1,6 +1,6 @@
 """A requests adapter that checks the address each new connection actually reached.
 
-``TogetherClient`` checks a redirect's host by resolving it before asking it; the
+The Together client checks a redirect's host by resolving it before asking it; the
 connection then resolves the name again. A DNS answer that changes in between (DNS
 rebinding: a public address for the check, then 169.254.169.254 or 127.0.0.1 with a
 TTL of 0) would otherwise reach an address the check refused. So every new TCP

@@ -23,7 +23,8 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
@@ -36,36 +37,46 @@ COMPLETED_TYPES = frozenset({"fine_tuning.job.completed", "fine_tuning.job.succe
 COMPLETED_STATUS = "completed"
 
 
-class WebhookError(ArchiverError):
-    """A webhook request that is refused; ``status`` is the HTTP answer."""
+class RefusalCode(StrEnum):
+    """Why a webhook is refused, machine-readable: the ``error`` of the answer. The
+    WebhookErrors below carry theirs; the last three are the intake's and the handler's."""
 
-    status = 400
-    code = "bad_request"
+    BAD_REQUEST = "bad_request"  # a request that cannot be read (a body not base64)
+    METHOD_NOT_ALLOWED = "method_not_allowed"  # not a POST
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"
+    INVALID_SIGNATURE = "invalid_signature"
+    MALFORMED_JSON = "malformed_json"
+    INVALID_PAYLOAD = "invalid_payload"
+    RULE_VIOLATION = "rule_violation"  # a lookup-free rule of the request broken
+    WEBHOOK_ID_REUSED = "webhook_id_reused"  # the webhook-id came before with another body
+    UNAVAILABLE = "unavailable"  # nothing could be queued now: the sender should retry
+
+
+class WebhookError(ArchiverError):
+    """A webhook request that is refused; ``code`` says why."""
+
+    code: ClassVar[RefusalCode] = RefusalCode.BAD_REQUEST
 
 
 class PayloadTooLargeError(WebhookError):
-    status = 413
-    code = "payload_too_large"
+    code = RefusalCode.PAYLOAD_TOO_LARGE
 
 
 class UnsupportedMediaTypeError(WebhookError):
-    status = 415
-    code = "unsupported_media_type"
+    code = RefusalCode.UNSUPPORTED_MEDIA_TYPE
 
 
 class SignatureError(WebhookError):
-    status = 401
-    code = "invalid_signature"
+    code = RefusalCode.INVALID_SIGNATURE
 
 
 class MalformedJsonError(WebhookError):
-    status = 400
-    code = "malformed_json"
+    code = RefusalCode.MALFORMED_JSON
 
 
 class SchemaError(WebhookError):
-    status = 422
-    code = "invalid_payload"
+    code = RefusalCode.INVALID_PAYLOAD
 
 
 class JobCompletion(BaseModel):

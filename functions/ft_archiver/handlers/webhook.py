@@ -9,8 +9,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import LambdaFunctionUrlEvent
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from ft_archiver.domain.webhook import RefusalCode
 from ft_archiver.errors import ArchiverError
 from ft_archiver.handlers import dependencies
+from ft_archiver.handlers.http_status import status_of
 from ft_archiver.observability import logger, metrics, tracer
 from ft_archiver.service.intake import Answer, WebhookIntake, refusal
 from ft_archiver.wiring.webhook import build_intake
@@ -26,14 +28,14 @@ def _body(request: LambdaFunctionUrlEvent) -> bytes:
     return base64.b64decode(raw, validate=True) if request.is_base64_encoded else raw.encode()
 
 
-def _respond(answer: Answer) -> dict[str, Any]:
+def _respond(answer: Answer, status: int) -> dict[str, Any]:
     metrics.add_metric(
-        name="WebhooksAccepted" if answer.status == 202 else f"Webhooks{answer.status}",
+        name="WebhooksAccepted" if status == 202 else f"Webhooks{status}",
         unit=MetricUnit.Count,
         value=1,
     )
     return {
-        "statusCode": answer.status,
+        "statusCode": status,
         "headers": {"content-type": "application/json"},
         "body": json.dumps(answer.body),
     }
@@ -43,29 +45,31 @@ def _respond(answer: Answer) -> dict[str, Any]:
 @tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    request = LambdaFunctionUrlEvent(event)
+    answer = _answer(LambdaFunctionUrlEvent(event))
+    status = status_of(answer)
+    _log(answer, status)
+    return _respond(answer, status)
+
+
+def _answer(request: LambdaFunctionUrlEvent) -> Answer:
     if request.request_context.http.method != "POST":
-        answer = refusal(405, "method_not_allowed", "POST a signed webhook")
-        _log(answer)
-        return _respond(answer)
+        return refusal(RefusalCode.METHOD_NOT_ALLOWED, "POST a signed webhook")
     headers = {name.lower(): value for name, value in (request.headers or {}).items()}
     try:
-        answer = intake().handle(headers, _body(request))
+        return intake().handle(headers, _body(request))
     except (binascii.Error, ValueError):
-        answer = refusal(400, "bad_request", "body is not valid base64")
+        return refusal(RefusalCode.BAD_REQUEST, "body is not valid base64")
     except ArchiverError as exc:
         logger.error("webhook intake failed", extra={"error": f"{type(exc).__name__}: {exc}"})
-        answer = refusal(503, "unavailable", f"{type(exc).__name__}: try again later")
-    _log(answer)
-    return _respond(answer)
+        return refusal(RefusalCode.UNAVAILABLE, f"{type(exc).__name__}: try again later")
 
 
-def _log(answer: Answer) -> None:
+def _log(answer: Answer, status: int) -> None:
     """A request whose signature verified is logged with its webhook-id as the correlation
     id; one that did not (anyone on the internet can reach a Function URL) only at DEBUG,
     and nothing it sent (an 8,000-character webhook-id, say) reaches the log."""
     if answer.webhook_id is None:
-        logger.debug("unauthenticated request refused", extra={"status": answer.status})
+        logger.debug("unauthenticated request refused", extra={"status": status})
         return
     logger.set_correlation_id(answer.webhook_id)
-    logger.info("webhook answered", extra={"status": answer.status, "response": answer.body})
+    logger.info("webhook answered", extra={"status": status, "response": answer.body})

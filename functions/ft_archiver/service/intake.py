@@ -9,6 +9,7 @@ before reading the JSON, and nothing is written or queued unless every check pas
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from ft_archiver.domain.messages import ArchiveMessage
@@ -16,6 +17,7 @@ from ft_archiver.domain.requests import ArchiveRequest, ValidatedRequest, valida
 from ft_archiver.domain.selection import Selection, parse_selection
 from ft_archiver.domain.webhook import (
     JobCompletion,
+    RefusalCode,
     SeenWebhook,
     WebhookError,
     body_digest,
@@ -34,23 +36,27 @@ WEBHOOK_ID_TTL_S = 24 * 3600
 RECORDING_WAITS_S = (0.05, 0.1, 0.15, 0.2)
 
 
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"  # queued now
+    DUPLICATE = "duplicate"  # a delivery of a webhook-id already queued: nothing more
+    IGNORED = "ignored"  # well formed and signed, but not an archive request
+    REFUSED = "refused"  # nothing queued; the answer's ``code`` says why
+
+
 @dataclass(frozen=True)
 class Answer:
-    status: int
+    """What the intake made of one request: its outcome, the JSON the sender is told,
+    and for a refusal (made by ``refusal``) its ``code``, which is also the JSON's
+    ``error``. ``webhook_id`` is set once the signature verified."""
+
+    outcome: Outcome
     body: dict[str, Any]
+    code: RefusalCode | None = None
     webhook_id: str | None = field(default=None, compare=False)
 
 
-def refusal(status: int, code: str, message: str) -> Answer:
-    return Answer(status, {"error": code, "message": message})
-
-
-def _reused(webhook_id: str) -> dict[str, Any]:
-    return {
-        "error": "webhook_id_reused",
-        "message": f"webhook-id {webhook_id!r} was already accepted with a different body; "
-        "nothing was queued: send each new message with a new webhook-id",
-    }
+def refusal(code: RefusalCode, message: str, webhook_id: str | None = None) -> Answer:
+    return Answer(Outcome.REFUSED, {"error": code.value, "message": message}, code, webhook_id)
 
 
 def _selection(completion: JobCompletion, valid: ValidatedRequest) -> Selection | None:
@@ -83,7 +89,8 @@ class WebhookIntake:
         prefix: str = "",
     ) -> None:
         """``prefix``: ARCHIVE_PREFIX; a webhook's explicit key must be in a folder under
-        it (``confine_key``), or the webhook is refused 400 and nothing is queued."""
+        it (``confine_key``), or the webhook is refused (a rule violation) and nothing is
+        queued."""
         self._prefix = prefix
         self._signing_keys = signing_keys
         self._queue = queue
@@ -98,14 +105,16 @@ class WebhookIntake:
             check_size_and_type(headers, body)
             webhook_id = verify_signature(self._signing_keys(), headers, body, now)
         except WebhookError as exc:  # not authenticated: no webhook-id to speak of
-            return refusal(exc.status, exc.code, str(exc))
+            return refusal(exc.code, str(exc))
         try:
             event_type, completion = parse_payload(body)
         except WebhookError as exc:
-            return Answer(exc.status, {"error": exc.code, "message": str(exc)}, webhook_id)
+            return refusal(exc.code, str(exc), webhook_id)
         reason = ignore_reason(event_type, completion)
         if reason is not None:
-            return Answer(200, {"ignored": True, "reason": reason}, webhook_id)
+            return Answer(
+                Outcome.IGNORED, {"ignored": True, "reason": reason}, webhook_id=webhook_id
+            )
         try:
             valid = validate_request(
                 ArchiveRequest(
@@ -118,7 +127,7 @@ class WebhookIntake:
             )
             selection = _selection(completion, valid)
         except RuleError as exc:
-            return Answer(400, {"error": "rule_violation", "message": str(exc)}, webhook_id)
+            return refusal(RefusalCode.RULE_VIOLATION, str(exc), webhook_id)
         summary: dict[str, Any] = {
             "accepted": True,
             "id": valid.ref.id,
@@ -146,7 +155,9 @@ class WebhookIntake:
             self._ledger.forget_webhook(webhook_id)  # so the sender's retry is not a "replay"
             raise
         self._ledger.record_webhook_message(webhook_id, message_id)
-        return Answer(202, {**summary, "message_id": message_id}, webhook_id)
+        return Answer(
+            Outcome.ACCEPTED, {**summary, "message_id": message_id}, webhook_id=webhook_id
+        )
 
     def _replay(
         self, webhook_id: str, digest: str, seen: SeenWebhook | None, summary: dict[str, Any]
@@ -159,19 +170,20 @@ class WebhookIntake:
             self._sleep(wait_s)
             seen = self._ledger.seen_webhook(webhook_id)
         if seen is None:  # the first delivery could not queue and let the id go
-            return Answer(
-                503,
-                {
-                    "error": "unavailable",
-                    "message": "the first delivery of this webhook-id could not be queued; "
-                    "try again later",
-                },
+            return refusal(
+                RefusalCode.UNAVAILABLE,
+                "the first delivery of this webhook-id could not be queued; try again later",
                 webhook_id,
             )
         # No stored digest: claimed before digests were kept; a duplicate, as then.
         if seen.body_digest not in (None, digest):
-            return Answer(409, _reused(webhook_id), webhook_id)
+            return refusal(
+                RefusalCode.WEBHOOK_ID_REUSED,
+                f"webhook-id {webhook_id!r} was already accepted with a different body; "
+                "nothing was queued: send each new message with a new webhook-id",
+                webhook_id,
+            )
         answer = {**summary, "duplicate": True, "message_id": seen.message_id}
         if seen.message_id is None:
             answer["recording"] = True  # the first delivery is still queuing or recording
-        return Answer(200, answer, webhook_id)
+        return Answer(Outcome.DUPLICATE, answer, webhook_id=webhook_id)

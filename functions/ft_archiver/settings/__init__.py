@@ -1,0 +1,41 @@
+"""Settings per function, read from the environment once.
+
+Each Lambda function reads its own model, with what it cannot run without as required
+fields: ``load`` checks them when the execution environment first asks for its settings
+(the first invocation, before any work) and names every missing or invalid variable in
+one ConfigurationError. The command line reads ``CliSettings``, in which every resource
+is optional: each command checks what it needs (``list`` no Together key, ``backfill
+--enqueue`` the queue), so a CLI user sets no table and no queue.
+
+    FunctionSettings                 region, HTTP timeouts and retries, secret cache
+    ├── WebhookSettings              the signing secret, the queue, the table, the prefix
+    └── TogetherSettings             the Together API key (or its secret), the base URL
+        ├── PollerSettings           the queue, the table, what to archive of each job
+        └── ArchivingSettings        bucket, prefix, bus, parts, memory, leases
+            ├── ArchiverSettings     bucket, table, queue required; the lease wait
+            └── CliSettings          everything optional
+
+A module each: ``base`` (FunctionSettings, and ``load`` with its one-line report),
+``webhook``, ``together``, ``poller``, and ``archiving`` (ArchivingSettings and the two
+that read it, ArchiverSettings and CliSettings).
+
+boto3 reads its own variables (AWS_ENDPOINT_URL, AWS_REGION, credentials); nothing here
+knows whether it talks to AWS or to an emulator.
+"""
+
+from ft_archiver.settings.archiving import ArchiverSettings, ArchivingSettings, CliSettings
+from ft_archiver.settings.base import FunctionSettings, load
+from ft_archiver.settings.poller import PollerSettings
+from ft_archiver.settings.together import TogetherSettings
+from ft_archiver.settings.webhook import WebhookSettings
+
+__all__ = [
+    "ArchiverSettings",
+    "ArchivingSettings",
+    "CliSettings",
+    "FunctionSettings",
+    "PollerSettings",
+    "TogetherSettings",
+    "WebhookSettings",
+    "load",
+]
