@@ -91,7 +91,7 @@ class TogetherClient:
         source: ArchiveSource,
         start: int,
         into: memoryview,
-        cancelled: Cancellation | None = None,
+        cancel: Cancellation | None = None,
     ) -> None:
         """Fill ``into`` with the bytes at ``start``; a broken body resumes where it stopped."""
-        download.read_range(self._session, source, start, into, cancelled)
+        download.read_range(self._session, source, start, into, cancel)

@@ -73,7 +73,7 @@ def read_range(
     source: ArchiveSource,
     start: int,
     into: memoryview,
-    cancelled: Cancellation | None = None,
+    cancel: Cancellation | None = None,
 ) -> None:
     """Fill ``into`` with the bytes at ``start``; a broken body resumes where it stopped."""
     retry = session.retry
@@ -90,7 +90,7 @@ def read_range(
                 _check_range(response, first, start + length - 1, source)
                 readinto = _body_reader(response)
                 while filled < length:
-                    if cancelled is not None and cancelled.is_set():
+                    if cancel is not None and cancel.is_set():
                         raise TransferCancelledError("transfer cancelled")
                     got = readinto(into[filled : min(length, filled + READ_CHUNK)])
                     if not got:
