@@ -46,6 +46,8 @@ def test_list_prints_a_table(harness: Harness) -> None:
     done = run(harness, "list")
     assert done.returncode == 0, done.stderr
     header, newest, oldest = done.stdout.splitlines()
+    assert first.sha256 is not None
+    assert second.sha256 is not None
     assert header.split() == ["ARCHIVED", "AT", "JOB", "STEP", "TYPE", "SIZE", "SHA256", "KEY"]
     assert newest.split()[1:4] == [second.id, "40", "adapter"]
     assert newest.endswith(f"  {second.sha256[:12]}  {second.key}")

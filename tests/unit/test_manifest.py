@@ -149,6 +149,7 @@ def test_manifest_as_written() -> None:
             "content_type": "application/zstd", "sha256": "ab" * 32,
             "checksum_algorithm": "CRC64NVME", "checksum": "AAAAAAAAAAA=", "etag": '"e-2"',
             "version_id": "v1", "parts": 2, "part_size": 5,
+            "sha256_tree": None, "part_sha256": None,
             "archived_at": "2026-11-25T16:57:42.123Z", "ft_archiver_version": "9.9",
         },
     }  # fmt: skip

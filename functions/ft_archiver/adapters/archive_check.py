@@ -1,5 +1,6 @@
 """Is an archive already in the bucket? The object exists and carries the ``sha256``
-tag, which is written only after the object was verified."""
+tag (or, for a distributed archive not read back, ``sha256-tree``), which is written only
+after the object was verified."""
 
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,8 @@ class S3ArchiveCheck:
         self._client = client
 
     def archived_sha256(self, bucket: str, key: str) -> str | None:
-        """The verified archive's SHA-256, or None when there is no verified archive."""
+        """The verified archive's SHA-256 (or SHA-256 tree), or None when there is no
+        verified archive."""
         try:
             response = self._client.get_object_tagging(Bucket=bucket, Key=key)
         except ClientError as exc:
@@ -35,4 +37,4 @@ class S3ArchiveCheck:
                 f"S3 GetObjectTagging on s3://{bucket}/{key} failed ({type(exc).__name__})"
             ) from None
         tags = {tag["Key"]: tag["Value"] for tag in response.get("TagSet", [])}
-        return tags.get("sha256")
+        return tags.get("sha256") or tags.get("sha256-tree")

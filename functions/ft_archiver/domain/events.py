@@ -29,7 +29,12 @@ class ArchivedDetail(BaseModel):
     etag: str
     version_id: str | None
     content_type: str
-    sha256: str
+    # The digests the archive carries: the full-object CRC (always, verified by S3), the
+    # whole archive's SHA-256 when it was computed (always, unless a distributed archive
+    # was not read back), and for a distributed archive the SHA-256 tree of its parts
+    # (domain/distributed.py says how to recompute it).
+    sha256: str | None
+    sha256_tree: str | None = None
     checksum_algorithm: str
     checksum: str
     parts: int

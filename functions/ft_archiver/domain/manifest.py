@@ -55,13 +55,15 @@ class ManifestResult(BaseModel):
     key: str
     size: int
     content_type: str
-    sha256: str
+    sha256: str | None
     checksum_algorithm: str
     checksum: str
     etag: str
     version_id: str | None
     parts: int
     part_size: int
+    sha256_tree: str | None = None
+    part_sha256: list[str] | None = None  # a distributed archive's parts, in order
     archived_at: AwareDatetime
     ft_archiver_version: str
 
@@ -107,6 +109,7 @@ def build_manifest(
     checkpoint: Checkpoint | None,
     archived_at: datetime,
     version: str,
+    part_sha256: list[str] | None = None,
 ) -> Manifest:
     """The manifest of a verified archive, from its event detail and Together's answers."""
     return Manifest(
@@ -129,6 +132,8 @@ def build_manifest(
             version_id=detail.version_id,
             parts=detail.parts,
             part_size=detail.part_size,
+            sha256_tree=detail.sha256_tree,
+            part_sha256=part_sha256,
             archived_at=archived_at,
             ft_archiver_version=version,
         ),
