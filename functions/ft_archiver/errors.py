@@ -156,3 +156,8 @@ class NoProgressError(OperationalError):
     """An invocation reached its deadline without finishing a single part."""
 
     retryable = True
+
+
+class IncompleteUploadError(OperationalError):
+    """A distributed archive's upload lacks parts when it is to be completed: its
+    batches failed for good. Asking again finds the same parts missing."""

@@ -4,6 +4,7 @@ benchmarks' intake trials."""
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any
@@ -13,9 +14,11 @@ from pydantic import BaseModel
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.domain.checksums import Buffer
+from ft_archiver.domain.distributed import BatchItem
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.domain.webhook import SeenWebhook
 from ft_archiver.errors import StorageError, TogetherUnavailableError
+from ft_archiver.service.distributed.ports import PartDigest
 from ft_archiver.service.ports import ArchiveSource, ObjectSpec, StoredObject, UploadedPart
 from ft_archiver.service.resume import Claim, FinishedArchive, FreshStart, Resume, SavedProgress
 
@@ -110,6 +113,32 @@ class FakeStore:
         self.log.append(f"delete {stored.key}")
         self.objects.pop(stored.key, None)
 
+    def read_into(self, stored: StoredObject, start: int, into: memoryview) -> None:
+        into[:] = self.objects[stored.key][start : start + len(into)]
+
+
+class FakePartDigests:
+    """The state table's part digests of distributed archives, in memory."""
+
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, int], dict[int, PartDigest]] = {}
+
+    def record(self, archive: str, batch: BatchItem, number: int, digest: PartDigest) -> None:
+        self.items.setdefault((archive, batch.first), {})[number] = digest
+
+    def recorded(self, archive: str, batch: BatchItem) -> dict[int, PartDigest]:
+        return dict(self.items.get((archive, batch.first), {}))
+
+    def all(self, archive: str, batches: Sequence[BatchItem]) -> dict[int, PartDigest]:
+        found: dict[int, PartDigest] = {}
+        for batch in batches:
+            found.update(self.recorded(archive, batch))
+        return found
+
+    def forget(self, archive: str, batches: Sequence[BatchItem]) -> None:
+        for batch in batches:
+            self.items.pop((archive, batch.first), None)
+
 
 class FakeTogether:
     """One job with one archive (``data``) and its checkpoint list."""
@@ -186,6 +215,12 @@ class FakeArchiveLedger:
 
     def pause_archive(self, key: str, owner: str) -> None:
         self.items[key]["status"] = "paused"
+
+    def extend_lease(self, key: str, owner: str, lease_s: float) -> None:
+        self.log.append("extend_lease")
+
+    def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> None:
+        self.items[key]["plan"] = plan
 
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
         self.log.append("finish_archive")

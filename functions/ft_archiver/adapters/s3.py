@@ -30,6 +30,7 @@ else:
 
 log = logging.getLogger(__name__)
 AWS_ERRORS = (ClientError, BotoCoreError)
+READ_CHUNK = 1024 * 1024
 # S3's answers that the caller has no authority for the request: a policy or a disabled
 # account, or credentials S3 does not accept. No retry of the same call can succeed.
 ACCESS_DENIED_CODES = frozenset(
@@ -155,6 +156,30 @@ class S3Store:
                 f"s3://{spec.bucket}/{spec.key} holds {head['ContentLength']} bytes with "
                 f"{spec.algorithm.name} {found}, expected {size} bytes with {expected}; "
                 "the object was removed"
+            )
+
+    def read_into(self, stored: StoredObject, start: int, into: memoryview) -> None:
+        """Fill ``into`` with this version's bytes from ``start`` on (a ranged GET)."""
+        end = start + len(into) - 1
+        filled = 0
+        try:
+            response = self._client.get_object(
+                Bucket=stored.bucket, Key=stored.key, Range=f"bytes={start}-{end}",
+                **_version_arg(stored),
+            )  # fmt: skip
+            body = response["Body"]
+            while filled < len(into):
+                chunk = body.read(min(len(into) - filled, READ_CHUNK))
+                if not chunk:
+                    break
+                into[filled : filled + len(chunk)] = chunk
+                filled += len(chunk)
+        except AWS_ERRORS as exc:
+            raise _storage_error("GetObject", stored.bucket, stored.key, exc) from None
+        if filled != len(into):
+            raise StorageError(
+                f"S3 GetObject of s3://{stored.bucket}/{stored.key} ended after {filled:,} of "
+                f"{len(into):,} bytes at {start:,}"
             )
 
     def delete(self, stored: StoredObject) -> None:

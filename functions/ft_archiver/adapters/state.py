@@ -149,6 +149,24 @@ class DynamoStateStore:
             condition="#o = :owner",
         )
 
+    def extend_lease(self, key: str, owner: str, lease_s: float) -> None:
+        """Keep the archive ours for ``lease_s`` more (handed to a state machine)."""
+        self._update(
+            f"archive#{key}",
+            "SET lease_until = :until",
+            {":until": {"N": f"{self._clock() + lease_s:.3f}"}, ":owner": {"S": owner}},
+            condition="#o = :owner",
+        )
+
+    def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> None:
+        self._update(
+            f"archive#{key}",
+            "SET #plan = :plan",
+            {":plan": {"S": json.dumps(plan)}, ":owner": {"S": owner}},
+            condition="#o = :owner",
+            names={"#plan": "plan"},
+        )
+
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
         self._update(
             f"archive#{key}",
@@ -197,8 +215,9 @@ class DynamoStateStore:
         expression: str,
         values: dict[str, Any],
         condition: str | None = None,
+        names: dict[str, str] | None = None,
     ) -> None:
-        names = {"#s": "status"} if "#s" in expression else {}
+        names = {**({"#s": "status"} if "#s" in expression else {}), **(names or {})}
         extra: dict[str, Any] = {}
         if condition:
             names["#o"] = "owner"

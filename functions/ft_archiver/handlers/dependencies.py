@@ -12,7 +12,13 @@ from collections.abc import Callable
 from functools import cache
 from typing import TypeVar
 
-from ft_archiver.settings import ArchiverSettings, PollerSettings, WebhookSettings, load
+from ft_archiver.settings import (
+    ArchiverSettings,
+    ArchiveStepsSettings,
+    PollerSettings,
+    WebhookSettings,
+    load,
+)
 
 Built = TypeVar("Built")
 _forget: list[Callable[[], None]] = []
@@ -33,6 +39,11 @@ def webhook_settings() -> WebhookSettings:
 @per_environment
 def archiver_settings() -> ArchiverSettings:
     return load(ArchiverSettings)
+
+
+@per_environment
+def archive_steps_settings() -> ArchiveStepsSettings:
+    return load(ArchiveStepsSettings)
 
 
 @per_environment

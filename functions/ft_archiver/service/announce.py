@@ -39,13 +39,24 @@ class Announcer:
     def failed(self, ref: JobRef, checkpoint_type: str, exc: BaseException) -> None:
         """Never raises: the failure being reported is what the caller re-raises."""
         ours = isinstance(exc, ArchiverError)
+        self.failure(
+            ref,
+            checkpoint_type,
+            type(exc).__name__,
+            str(exc) if ours else type(exc).__name__,
+            exc.retryable if isinstance(exc, ArchiverError) else True,
+        )
+
+    def failure(
+        self, ref: JobRef, checkpoint_type: str, error_type: str, error: str, retryable: bool
+    ) -> None:
         detail = ArchiveFailedDetail(
             id=ref.id,
             checkpoint_step=ref.checkpoint_step,
             checkpoint_type=checkpoint_type,
-            error_type=type(exc).__name__,
-            error=str(exc) if ours else type(exc).__name__,
-            retryable=exc.retryable if isinstance(exc, ArchiverError) else True,
+            error_type=error_type,
+            error=error,
+            retryable=retryable,
         )
         try:
             self._publisher.publish(ARCHIVE_FAILED, detail)

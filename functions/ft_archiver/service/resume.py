@@ -111,6 +111,11 @@ class ArchiveLedger(Protocol):
 
     def pause_archive(self, key: str, owner: str) -> None: ...
 
+    def extend_lease(self, key: str, owner: str, lease_s: float) -> None: ...
+
+    def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> None:
+        """A distributed archive's plan (its upload, parts and batches), beside its lease."""
+
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None: ...
 
     def mark_published(self, key: str) -> None: ...
@@ -128,6 +133,12 @@ class NoLedger:
         pass
 
     def pause_archive(self, key: str, owner: str) -> None:
+        pass
+
+    def extend_lease(self, key: str, owner: str, lease_s: float) -> None:
+        pass
+
+    def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> None:
         pass
 
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
@@ -153,6 +164,12 @@ class Lease:
 
     def pause(self) -> None:
         self.ledger.pause_archive(self.key, self.owner)
+
+    def extend(self, lease_s: float) -> None:
+        self.ledger.extend_lease(self.key, self.owner, lease_s)
+
+    def record_plan(self, plan: dict[str, Any]) -> None:
+        self.ledger.record_plan(self.key, self.owner, plan)
 
     def finish(self, detail: dict[str, Any]) -> None:
         self.ledger.finish_archive(self.key, self.owner, detail)

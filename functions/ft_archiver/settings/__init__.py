@@ -12,17 +12,20 @@ is optional: each command checks what it needs (``list`` no Together key, ``back
     └── TogetherSettings             the Together API key (or its secret), the base URL
         ├── PollerSettings           the queue, the table, what to archive of each job
         └── ArchivingSettings        bucket, prefix, bus, parts, memory, leases
-            ├── ArchiverSettings     bucket, table, queue required; the lease wait
+            ├── ArchiverSettings     bucket, table, queue required; the lease wait; the
+            │                        state machine and the size that goes to it
+            ├── ArchiveStepsSettings the distributed archive's steps: workers, batches
             └── CliSettings          everything optional
 
 A module each: ``base`` (FunctionSettings, and ``load`` with its one-line report),
-``webhook``, ``together``, ``poller``, and ``archiving`` (ArchivingSettings and the two
-that read it, ArchiverSettings and CliSettings).
+``webhook``, ``together``, ``poller``, ``archive_steps``, and ``archiving``
+(ArchivingSettings and the two that read it, ArchiverSettings and CliSettings).
 
 boto3 reads its own variables (AWS_ENDPOINT_URL, AWS_REGION, credentials); nothing here
 knows whether it talks to AWS or to an emulator.
 """
 
+from ft_archiver.settings.archive_steps import ArchiveStepsSettings
 from ft_archiver.settings.archiving import ArchiverSettings, ArchivingSettings, CliSettings
 from ft_archiver.settings.base import FunctionSettings, load
 from ft_archiver.settings.poller import PollerSettings
@@ -30,6 +33,7 @@ from ft_archiver.settings.together import TogetherSettings
 from ft_archiver.settings.webhook import WebhookSettings
 
 __all__ = [
+    "ArchiveStepsSettings",
     "ArchiverSettings",
     "ArchivingSettings",
     "CliSettings",

@@ -1,0 +1,45 @@
+"""Abort: whatever a failed execution left is undone, and the failure announced. The
+upload is aborted (or, once completed, the object's version deleted), the lease released
+so that a later request starts afresh, the recorded part digests forgotten."""
+
+from collections.abc import Sequence
+
+from ft_archiver.domain.checkpoints import JobRef
+from ft_archiver.domain.distributed import (
+    BatchItem,
+    CompletedUpload,
+    DistributedPlan,
+    DistributedStart,
+)
+from ft_archiver.service.announce import Announcer
+from ft_archiver.service.distributed.common import target_of
+from ft_archiver.service.distributed.ports import PartDigests
+from ft_archiver.service.ports import ArchiveStore, StoredObject
+from ft_archiver.service.resume import ArchiveLedger, Lease
+
+
+def abort_archive(
+    start: DistributedStart,
+    plan: DistributedPlan | None,
+    batches: Sequence[BatchItem],
+    completed: CompletedUpload | None,
+    failure: tuple[str, str, bool],  # error type, message, retryable
+    store: ArchiveStore,
+    digests: PartDigests,
+    ledger: ArchiveLedger,
+    announcer: Announcer,
+) -> None:
+    if plan is not None and completed is not None:
+        store.delete(StoredObject(start.bucket, plan.key, completed.etag, completed.version_id))
+    elif plan is not None:
+        with store.resume_multipart(target_of(plan), plan.upload_id):
+            pass  # leaving the block without completing aborts the upload
+    Lease(ledger, start.lease_key, start.owner).release()
+    if batches:
+        digests.forget(start.lease_key, batches)
+    error_type, message, retryable = failure
+    checkpoint_type = plan.checkpoint_type if plan is not None else start.requested_type
+    announcer.failure(
+        JobRef(start.fine_tune_id, start.checkpoint_step), checkpoint_type, error_type, message,
+        retryable,
+    )  # fmt: skip

@@ -1,0 +1,70 @@
+"""The distributed archive's steps: Together, S3, the state table, EventBridge."""
+
+from dataclasses import dataclass
+
+from ft_archiver.adapters import sha256_state
+from ft_archiver.adapters.events import EventBridgePublisher, NoEvents
+from ft_archiver.adapters.part_digests import DynamoPartDigests
+from ft_archiver.adapters.s3 import S3Store
+from ft_archiver.adapters.state import DynamoStateStore
+from ft_archiver.adapters.together import TogetherClient
+from ft_archiver.domain.parts import Lanes, plan_lanes
+from ft_archiver.service.announce import Announcer
+from ft_archiver.service.archive_plan import TransferOptions
+from ft_archiver.service.distributed.plan_step import DistributedOptions
+from ft_archiver.service.ports import Digests
+from ft_archiver.service.spans import no_span
+from ft_archiver.settings import ArchiveStepsSettings
+from ft_archiver.wiring.archiver import transfer_options
+from ft_archiver.wiring.aws import aws_client
+from ft_archiver.wiring.together import together_client
+
+
+@dataclass(frozen=True)
+class ArchiveSteps:
+    together: TogetherClient
+    store: S3Store
+    digests: DynamoPartDigests
+    ledger: DynamoStateStore
+    announcer: Announcer
+    options: TransferOptions
+    distributed: DistributedOptions
+    deadline_margin_s: float
+
+    @property
+    def reader(self) -> S3Store:
+        return self.store
+
+    @property
+    def digest_factory(self) -> Digests:
+        return sha256_state
+
+    def lanes(self, part_size: int) -> Lanes:
+        options = self.options
+        return plan_lanes(
+            options.concurrency, options.upload_concurrency, part_size, options.memory_budget
+        )
+
+
+def build_archive_steps(settings: ArchiveStepsSettings) -> ArchiveSteps:
+    dynamodb = aws_client("dynamodb", settings)
+    publisher = (
+        EventBridgePublisher(aws_client("events", settings), settings.event_bus_name)
+        if settings.event_bus_name
+        else NoEvents()
+    )
+    return ArchiveSteps(
+        together=together_client(settings),
+        store=S3Store(aws_client("s3", settings, settings.upload_concurrency + 4)),
+        digests=DynamoPartDigests(dynamodb, settings.state_table_name),
+        ledger=DynamoStateStore(dynamodb, settings.state_table_name),
+        announcer=Announcer(publisher, no_span),
+        options=transfer_options(settings),
+        distributed=DistributedOptions(
+            workers=settings.distributed_workers,
+            batch_bytes=settings.distributed_batch_bytes,
+            batch_timeout_s=settings.distributed_batch_timeout_s,
+            verify_sha256_up_to=settings.verify_sha256_up_to,
+        ),
+        deadline_margin_s=settings.deadline_margin_s,
+    )
