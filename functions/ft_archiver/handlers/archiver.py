@@ -27,7 +27,7 @@ from ft_archiver.errors import (
 from ft_archiver.handlers import dependencies
 from ft_archiver.observability import logger, metrics, tracer
 from ft_archiver.service.archive import Archiver
-from ft_archiver.service.control import Suspended, TransferControl
+from ft_archiver.service.control import Delegated, Suspended, TransferControl
 from ft_archiver.service.fan_out import fan_out
 from ft_archiver.wiring.archiver import build_archiver
 from ft_archiver.wiring.aws import aws_client
@@ -142,6 +142,10 @@ def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
         return
     if isinstance(outcome, Suspended):
         _continue(message, outcome)
+        return
+    if isinstance(outcome, Delegated):
+        metrics.add_metric(name="ArchivesDelegated", unit=MetricUnit.Count, value=1)
+        logger.info("handed to the state machine", extra={"execution": outcome.execution_arn})
         return
     detail = outcome.detail
     metrics.add_metric(name="BytesArchived", unit=MetricUnit.Bytes, value=detail.size)

@@ -28,6 +28,7 @@ from ft_archiver.service.announce import Announcer
 from ft_archiver.service.archive_hooks import ArchiveHooks
 from ft_archiver.service.archive_plan import ArchivePlan, TransferOptions, plan_archive
 from ft_archiver.service.control import Archived, ArchiveOutcome, Suspended, TransferControl
+from ft_archiver.service.delegation import Delegation
 from ft_archiver.service.ports import (
     ArchiveStore,
     Digests,
@@ -72,6 +73,7 @@ class Archiver:
         deadline_margin_s: float = 60.0,
         max_continuations: int | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        delegation: Delegation | None = None,
     ) -> None:
         self._together = together
         self._store = store
@@ -85,6 +87,7 @@ class Archiver:
         self._deadline_margin_s = deadline_margin_s
         self._max_continuations = max_continuations
         self._clock = clock
+        self._delegation = delegation
 
     def archive(
         self,
@@ -101,7 +104,9 @@ class Archiver:
         parts when that drops below the margin and the result is Suspended: the caller
         continues in a new invocation. Once the control's ``continuation`` reaches
         ``max_continuations``, the deadline fails the archive instead
-        (ContinuationLimitError: upload aborted, failure event)."""
+        (ContinuationLimitError: upload aborted, failure event). With a delegation, an
+        archive at or above its threshold is handed to the distributed state machine
+        (Delegated), which keeps the lease and announces the outcome."""
         control = control or TransferControl()
         valid = validate_request(request, destination.prefix if destination.confine_keys else None)
         checkpoint_type = valid.requested_type  # the resolved one once known
@@ -115,6 +120,8 @@ class Archiver:
                 return Archived(self._announcer.already_archived(claim, claimed), False)
             lease = claimed
             plan = self._plan(download, job, destination, valid.key, control)
+            if self._delegation is not None and self._delegation.wants(plan):
+                return self._delegation.delegate(valid, destination, lease)
             transferred = self._transfer(plan, claim, lease, control)
             if isinstance(transferred, Suspended):
                 lease.pause()  # the next invocation goes on

@@ -56,11 +56,20 @@ class Suspended:
         return f"stopped at part {self.parts_done} of {self.parts} before the deadline"
 
 
-ArchiveOutcome = Archived | Suspended
+@dataclass(frozen=True)
+class Delegated:
+    """The archive is large enough for the distributed path: a state machine execution
+    archives it and announces the outcome."""
+
+    execution_arn: str
+
+
+ArchiveOutcome = Archived | Suspended | Delegated
 
 
 def without_deadline(outcome: ArchiveOutcome) -> Archived:
-    """The outcome of an archive run without ``remaining_s``, which cannot suspend."""
-    if isinstance(outcome, Suspended):
-        raise RuntimeError(f"an archive without a deadline was suspended ({outcome})")
+    """The outcome of an archive run without ``remaining_s`` and without a state machine
+    (the command line), which is always Archived."""
+    if not isinstance(outcome, Archived):
+        raise RuntimeError(f"an archive run here ended {type(outcome).__name__}: {outcome}")
     return outcome

@@ -7,6 +7,7 @@ from pydantic import Field, field_validator, model_validator
 from ft_archiver.domain.naming import validate_bucket_name
 from ft_archiver.domain.parts import (
     DEFAULT_PART_SIZE,
+    GIB,
     PART_SIZE_FLOOR,
     check_part_size,
     default_memory_budget,
@@ -98,6 +99,16 @@ class ArchiverSettings(ArchivingSettings):
     # A request whose archive another invocation holds is asked again this much later, in
     # a fresh message (SQS delays a message 900 s at most).
     lease_wait_s: int = Field(900, ge=0, le=900, validation_alias="FT_ARCHIVER_LEASE_WAIT")
+    # Archives of at least this size go to the distributed state machine, when it is set
+    # (the stack's FanOutThreshold, in GiB).
+    state_machine_arn: str | None = Field(None, validation_alias="ARCHIVE_STATE_MACHINE_ARN")
+    fan_out_threshold_gib: float = Field(
+        100.0, gt=0, validation_alias="FT_ARCHIVER_FAN_OUT_THRESHOLD_GIB"
+    )
+
+    @property
+    def fan_out_threshold(self) -> int:
+        return int(self.fan_out_threshold_gib * GIB)
 
 
 class CliSettings(ArchivingSettings):

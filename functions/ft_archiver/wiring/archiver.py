@@ -6,8 +6,9 @@ from ft_archiver.adapters.s3 import S3Store
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.archive_plan import TransferOptions
+from ft_archiver.service.delegation import Delegation
 from ft_archiver.service.spans import Span, no_span
-from ft_archiver.settings import ArchivingSettings
+from ft_archiver.settings import ArchiverSettings, ArchivingSettings
 from ft_archiver.wiring.aws import aws_client, state_store
 from ft_archiver.wiring.together import together_client
 
@@ -37,4 +38,17 @@ def build_archiver(settings: ArchivingSettings, span: Span = no_span) -> Archive
         deadline_margin_s=settings.deadline_margin_s,
         max_continuations=settings.max_continuations,
         lease_s=settings.lease_s,
+        delegation=delegation(settings),
     )
+
+
+def delegation(settings: ArchivingSettings) -> Delegation | None:
+    """ArchiverFunction hands huge archives to the state machine when the stack has one."""
+    if not isinstance(settings, ArchiverSettings) or not settings.state_machine_arn:
+        return None
+    from ft_archiver.adapters.executions import StepFunctionsExecutions
+
+    executions = StepFunctionsExecutions(
+        aws_client("stepfunctions", settings), settings.state_machine_arn
+    )
+    return Delegation(executions, settings.fan_out_threshold)
