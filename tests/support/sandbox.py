@@ -97,11 +97,12 @@ class ServedSandbox(Sandbox):
 
 @contextmanager
 def local_deployment(
-    together: TogetherSimulator, name: str, environment: Mapping[str, str]
+    together: TogetherSimulator, name: str, environment: Mapping[str, str], **options: Any
 ) -> Iterator[LocalDeployment]:
     """The deployed topology (``ft-archiver serve``'s), driven by the test: no thread
     polls the queue, a failed message is back at once, and the functions see
-    ``environment`` (``settings.archiver_variables``) over the template's."""
+    ``environment`` (``settings.archiver_variables``) over the template's; ``options``
+    go to LocalDeployment (a Step Functions endpoint, its workers)."""
     local = LocalDeployment(
         together.api_key,
         together.base_url,
@@ -109,6 +110,7 @@ def local_deployment(
         retry_delay_s=0,
         extra_environment=dict(environment),
         part_min_size=PART_MIN_SIZE,
+        **options,
     )
     local.start(poll=False)
     try:

@@ -45,7 +45,7 @@ class LocalStack:
             **os.environ,
             "OVERRIDE_IN_DOCKER": "0",
             "GATEWAY_LISTEN": f"127.0.0.1:{self.port}",
-            "SERVICES": "s3,sqs,events,sts",
+            "SERVICES": "s3,sqs,events,sts,stepfunctions",
             "SKIP_SSL_CERT_DOWNLOAD": "1",
             "DNS_ADDRESS": "0",
             "DISABLE_EVENTS": "1",

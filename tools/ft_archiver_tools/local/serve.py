@@ -22,14 +22,25 @@ import time
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 
 from ft_archiver_tools.local.aws import REGION, TEST_CREDENTIALS, MotoServer
 from ft_archiver_tools.local.resources import LocalResources, deploy_local
 
+if TYPE_CHECKING:
+    from ft_archiver_tools.local.step_functions import LocalStateMachine
+
 POWERTOOLS_LOCAL = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
+
+
+def run_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """ArchiveStepsFunction's handler, imported once the environment is the function's."""
+    from ft_archiver.handlers import archive_steps
+
+    output: dict[str, Any] = archive_steps.handler(event, context)
+    return output
 
 
 @dataclass
@@ -183,8 +194,18 @@ class LocalDeployment:
         part_min_size: int | None = None,
         schedule_every_s: float | None = None,
         parameters: dict[str, Any] | None = None,
+        step_functions_endpoint: str | None = None,
+        step_workers: int = 4,
+        step_timeout_s: float = 900,
     ) -> None:
         self.aws = MotoServer(part_min_size=part_min_size)
+        # LocalStack's Step Functions runs ArchiveStateMachine when given (the rest stays
+        # in moto): ``step_workers`` threads serve its tasks with a ``step_timeout_s``
+        # deadline each, as ArchiveStepsFunction's invocations would.
+        self.step_functions_endpoint = step_functions_endpoint
+        self.state_machine: LocalStateMachine | None = None
+        self._step_workers = step_workers
+        self._step_timeout_s = step_timeout_s
         self.name = name
         self.together_api_key = together_api_key
         self.together_base_url = together_base_url
@@ -224,6 +245,15 @@ class LocalDeployment:
             **{k: v for env in self.stack.environments.values() for k, v in env.items()},
             **self.extra_environment,
         }
+        if self.step_functions_endpoint:
+            from ft_archiver_tools.local.step_functions import LocalStateMachine
+
+            self.state_machine = LocalStateMachine(
+                self.step_functions_endpoint, run_step, workers=self._step_workers,
+                timeout_s=self._step_timeout_s, name=self.name,
+            ).start()  # fmt: skip
+            environment["AWS_ENDPOINT_URL_SFN"] = self.step_functions_endpoint
+            environment["ARCHIVE_STATE_MACHINE_ARN"] = self.state_machine.arn
         self.environment = environment
         self._saved_environment = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
@@ -249,6 +279,8 @@ class LocalDeployment:
 
     def stop(self) -> None:
         self._stop.set()
+        if self.state_machine is not None:
+            self.state_machine.stop()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
