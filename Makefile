@@ -20,7 +20,7 @@ LS_PACKAGES := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl==24.3.0
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
-.PHONY: install test lint typecheck pytest package conformance localstack bench reliability demo serve clean
+.PHONY: install test lint typecheck pytest package conformance localstack bench reliability demo demo-huge serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -85,6 +85,10 @@ reliability: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/ft-archiver demo
+
+# The distributed path: the state machine on LocalStack's Step Functions.
+demo-huge: $(STAMP) $(LS_STAMP)
+	$(BIN)/ft-archiver demo --huge
 
 serve: $(STAMP)
 	$(BIN)/ft-archiver serve

@@ -133,7 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser(
         "demo", help="archive a simulated fine-tune into a local S3 emulator, end to end"
     )
-    demo.add_argument("--size", type=_size, default=parse_size("300MiB"), help="archive size")
+    demo.add_argument(
+        "--size", type=_size, default=None, help="archive size (300MiB; 256MiB with --huge)"
+    )
+    demo.add_argument(
+        "--huge", action="store_true",
+        help="the distributed path, on LocalStack's Step Functions (make localstack)",
+    )  # fmt: skip
 
     serve = commands.add_parser(
         "serve",
@@ -183,9 +189,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "demo":
+        if args.huge:
+            from ft_archiver_tools.local.demo_huge import run_demo_huge
+
+            return run_demo_huge(args.size or parse_size("256MiB"))
         from ft_archiver_tools.local.demo import run_demo
 
-        return run_demo(args.size)
+        return run_demo(args.size or parse_size("300MiB"))
     if args.command == "serve":
         from ft_archiver_tools.local.serve_command import run_serve
 
