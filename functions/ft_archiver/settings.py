@@ -36,7 +36,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from ft_archiver.domain.addresses import base_url_refusal
 from ft_archiver.domain.naming import validate_bucket_name
 from ft_archiver.domain.parts import (
+    DEFAULT_CONCURRENCY,
     DEFAULT_PART_SIZE,
+    DEFAULT_UPLOAD_CONCURRENCY,
     PART_SIZE_FLOOR,
     check_part_size,
     default_memory_budget,
@@ -50,9 +52,6 @@ ChecksumAlgorithm = Literal["CRC64NVME", "CRC32C", "CRC32"]
 # Variables of which one must be set, where a function requires it.
 TOGETHER_KEY = ("TOGETHER_API_KEY", "TOGETHER_API_KEY_SECRET_NAME")
 WEBHOOK_SECRET = ("WEBHOOK_SECRET", "WEBHOOK_SECRET_NAME")
-# Measured (README, Performance): 12 ranged GETs keep LocalStack's S3 busy when each
-# connection is capped at 25 MB/s; 8 MiB parts x 20 buffers = 160 MiB of buffers.
-DEFAULT_CONCURRENCY = 12
 MISSING_ONE_OF = "missing_one_of"
 
 
@@ -201,7 +200,7 @@ class ArchivingSettings(TogetherSettings):
         DEFAULT_CONCURRENCY, ge=1, le=64, validation_alias="FT_ARCHIVER_CONCURRENCY"
     )
     upload_concurrency: int = Field(
-        8, ge=1, le=64, validation_alias="FT_ARCHIVER_UPLOAD_CONCURRENCY"
+        DEFAULT_UPLOAD_CONCURRENCY, ge=1, le=64, validation_alias="FT_ARCHIVER_UPLOAD_CONCURRENCY"
     )
     # The part buffers' budget: as set, or derived from the function's memory, which
     # Lambda itself puts in AWS_LAMBDA_FUNCTION_MEMORY_SIZE (see ``memory_budget``).

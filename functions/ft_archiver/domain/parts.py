@@ -10,10 +10,18 @@ MIB = 1024 * KIB
 GIB = 1024 * MIB
 S3_MAX_PART_SIZE = 5 * GIB
 S3_MAX_PARTS = 10_000
+# S3's largest object: 10,000 parts of 5 GiB, 50,000 GiB (48.8 TiB, 53.7 TB; AWS rounds it to
+# "50 TB"). https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
+S3_MAX_OBJECT_SIZE = S3_MAX_PARTS * S3_MAX_PART_SIZE
 # Our floor sits above S3's 5 MiB so that a 10,000-part archive is at least 78 GiB before
 # parts grow; emulator tests lower it (Settings.part_size_floor).
 PART_SIZE_FLOOR = 8 * MIB
 DEFAULT_PART_SIZE = 8 * MIB
+# Measured (README, Performance): 12 ranged GETs keep LocalStack's S3 busy when each
+# connection is capped at 25 MB/s; with 8 UploadParts, 8 MiB parts x 20 buffers = 160 MiB.
+# The settings' defaults (FT_ARCHIVER_CONCURRENCY, FT_ARCHIVER_UPLOAD_CONCURRENCY).
+DEFAULT_CONCURRENCY = 12
+DEFAULT_UPLOAD_CONCURRENCY = 8
 # The part buffers' budget outside Lambda (the command line): the machine is the user's.
 CLI_MEMORY_BUDGET = GIB
 # What a Lambda function keeps for everything but the part buffers. Measured: the
