@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -172,3 +173,26 @@ def test_sizes_and_amounts() -> None:
     assert (usd(0), usd(0.00002), usd(0.08744), usd(1150)) == (
         "$0.0000", "< $0.0001", "$0.0874", "$1,150.00",
     )  # fmt: skip
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+@pytest.mark.parametrize(
+    ("label", "size"),
+    [("10 GB", 10 * GB), ("150 GB", 150 * GB), ("1 TB", TB), ("10 TB", 10 * TB),
+     ("48.8 TiB", S3_MAX_OBJECT_SIZE)],
+)  # fmt: skip
+def test_the_readme_sizing_table_is_the_commands(label: str, size: int) -> None:
+    """README, Sizing: the estimates as `plan` prints them today (rerun it if this fails)."""
+    plan = size_archive(size)
+    wall = duration(plan.wall_s) + (f" ({duration(plan.verify_s)})" if plan.verify_s else "")
+    costs = plan.costs
+    cells = [
+        label, wall, f"{plan.invocations:,}", f"{plan.gb_seconds:,.0f}",
+        f"{plan.state_transitions:,}", f"{plan.s3_put_requests:,}",
+        usd(costs.lambda_compute + costs.lambda_requests),
+        usd(costs.step_functions) if costs.step_functions else "$0",
+        usd(costs.s3_requests), f"**{usd(costs.total)}**",
+    ]  # fmt: skip
+    assert f"| {' | '.join(cells)} |\n" in README.read_text()
