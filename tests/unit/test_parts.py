@@ -110,12 +110,23 @@ def test_a_larger_function_runs_huge_parts_in_parallel() -> None:
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("16MiB", 16 * MIB), ("8 MB", 8_000_000), ("1048576", MIB), ("1.5GiB", 3 * GIB // 2)],
-)
+    [
+        ("16MiB", 16 * MIB), ("8 MB", 8_000_000), ("1048576", MIB), ("1.5GiB", 3 * GIB // 2),
+        ("150GB", 150 * 10**9), ("1TB", 10**12), ("10 tb", 10**13), ("2TiB", 2 * TIB),
+        ("2T", 2 * TIB), ("48.8TiB", 53_656_167_435_468), ("500MiB", 500 * MIB),
+        ("4.35GB", 4_350_000_000), ("53687091200000", 53_687_091_200_000), ("1e3GB", 10**12),
+    ],
+)  # fmt: skip
 def test_parse_size(text: str, size: int) -> None:
     assert parse_size(text) == size
 
 
-def test_parse_size_refuses_nonsense() -> None:
+@pytest.mark.parametrize("text", ["lots", "12XB", "", "GB", "1.5.5GB", "0x10", "5 . 5 MB"])
+def test_parse_size_refuses_nonsense(text: str) -> None:
     with pytest.raises(ValueError, match="cannot read"):
-        parse_size("lots")
+        parse_size(text)
+
+
+def test_parse_size_refuses_an_absurd_exponent_at_once() -> None:
+    with pytest.raises(ValueError, match="far larger than any size"):
+        parse_size("1e999999999")

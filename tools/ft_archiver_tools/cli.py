@@ -1,5 +1,5 @@
-"""``ft-archiver``: archive a fine-tune from any machine, list what is archived, or run
-the local demo.
+"""``ft-archiver``: archive a fine-tune from any machine, list what is archived, size an
+archive before it exists (``plan``), or run the local demo.
 
 Exit status: 0 done, 2 usage, configuration or rule error, 1 any other failure (AWS,
 Together), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): either aborts the upload
@@ -12,11 +12,12 @@ import os
 import sys
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ft_archiver import __version__
 from ft_archiver.domain.parts import parse_size
 from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
+from ft_archiver_tools.cli_plan import add_plan_parser
 from ft_archiver_tools.interrupts import graceful_interrupts
 
 if TYPE_CHECKING:  # pydantic and the settings load after the signal handlers are in place
@@ -47,6 +48,20 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+class CommandParser(argparse.ArgumentParser):
+    """A command's parser. With ``one_line_errors`` a usage error is one line, like every
+    other error, rather than the usage text and the error."""
+
+    def __init__(self, *args: Any, one_line_errors: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.one_line_errors = one_line_errors
+
+    def error(self, message: str) -> NoReturn:
+        if not self.one_line_errors:
+            super().error(message)
+        self.exit(EXIT_USAGE, f"ft-archiver: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ft-archiver",
@@ -54,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log to stderr")
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=CommandParser)
 
     archive = commands.add_parser(
         "archive",
@@ -130,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--prefix", help="key prefix (ARCHIVE_PREFIX)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    add_plan_parser(commands)
+
     demo = commands.add_parser(
         "demo", help="archive a simulated fine-tune into a local S3 emulator, end to end"
     )
@@ -188,6 +205,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "plan":  # contacts nothing, reads no settings
+        from ft_archiver_tools.cli_plan import run_plan
+
+        return run_plan(args)
     if args.command == "demo":
         if args.huge:
             from ft_archiver_tools.local.demo_huge import run_demo_huge

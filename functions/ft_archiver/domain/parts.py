@@ -2,18 +2,28 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from ft_archiver.errors import ArchiveTooLargeError, ConfigurationError, RuleError
 
 KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
+TIB = 1024 * GIB
 S3_MAX_PART_SIZE = 5 * GIB
 S3_MAX_PARTS = 10_000
+# S3's largest object: 10,000 parts of 5 GiB, 50,000 GiB (48.8 TiB, 53.7 TB; AWS rounds it to
+# "50 TB"). https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
+S3_MAX_OBJECT_SIZE = S3_MAX_PARTS * S3_MAX_PART_SIZE
 # Our floor sits above S3's 5 MiB so that a 10,000-part archive is at least 78 GiB before
 # parts grow; emulator tests lower it (Settings.part_size_floor).
 PART_SIZE_FLOOR = 8 * MIB
 DEFAULT_PART_SIZE = 8 * MIB
+# Measured (README, Performance): 12 ranged GETs keep LocalStack's S3 busy when each
+# connection is capped at 25 MB/s; with 8 UploadParts, 8 MiB parts x 20 buffers = 160 MiB.
+# The settings' defaults (FT_ARCHIVER_CONCURRENCY, FT_ARCHIVER_UPLOAD_CONCURRENCY).
+DEFAULT_CONCURRENCY = 12
+DEFAULT_UPLOAD_CONCURRENCY = 8
 # The part buffers' budget outside Lambda (the command line): the machine is the user's.
 CLI_MEMORY_BUDGET = GIB
 # What a Lambda function keeps for everything but the part buffers. Measured: the
@@ -116,14 +126,23 @@ def default_memory_budget(function_memory_mb: int | None) -> int:
 
 
 def parse_size(text: str) -> int:
-    """'16MiB', '8 MB', '1048576' -> bytes."""
+    """'16MiB', '8 MB', '1.5TB', '1048576' -> bytes. KB, MB, GB and TB are decimal (1e9 bytes
+    a GB); KiB to TiB, and K, M, G, T alone, binary (2**30 a GiB). Read exactly, as a
+    decimal number, so that 4.35GB is 4,350,000,000 bytes, not one less."""
     units = {
         "": 1, "b": 1, "k": KIB, "kb": 1000, "kib": KIB, "m": MIB, "mb": 1000**2,
-        "mib": MIB, "g": GIB, "gb": 1000**3, "gib": GIB,
+        "mib": MIB, "g": GIB, "gb": 1000**3, "gib": GIB, "t": TIB, "tb": 1000**4, "tib": TIB,
     }  # fmt: skip
     cleaned = text.strip().lower()
     number = cleaned.rstrip("abcdefghijklmnopqrstuvwxyz ")
     unit = cleaned[len(number) :].strip()
+    refusal = f"cannot read {text!r} as a size; write e.g. 16MiB or 8388608"
     if not number or unit not in units:
-        raise ValueError(f"cannot read {text!r} as a size; write e.g. 16MiB or 8388608")
-    return int(float(number) * units[unit])
+        raise ValueError(refusal)
+    try:
+        value = Decimal(number)
+    except InvalidOperation:
+        raise ValueError(refusal) from None
+    if value.adjusted() >= 30:  # no size is this large (and 1e999999999 would overflow)
+        raise ValueError(f"{text!r} is far larger than any size")
+    return int(value * units[unit])

@@ -6,7 +6,9 @@ from pydantic import Field, field_validator, model_validator
 
 from ft_archiver.domain.naming import validate_bucket_name
 from ft_archiver.domain.parts import (
+    DEFAULT_CONCURRENCY,
     DEFAULT_PART_SIZE,
+    DEFAULT_UPLOAD_CONCURRENCY,
     GIB,
     PART_SIZE_FLOOR,
     check_part_size,
@@ -14,7 +16,7 @@ from ft_archiver.domain.parts import (
     parse_size,
 )
 from ft_archiver.settings.base import TOGETHER_KEY
-from ft_archiver.settings.together import DEFAULT_CONCURRENCY, TogetherSettings
+from ft_archiver.settings.together import TogetherSettings
 
 ChecksumAlgorithm = Literal["CRC64NVME", "CRC32C", "CRC32"]
 
@@ -34,7 +36,7 @@ class ArchivingSettings(TogetherSettings):
         DEFAULT_CONCURRENCY, ge=1, le=64, validation_alias="FT_ARCHIVER_CONCURRENCY"
     )
     upload_concurrency: int = Field(
-        8, ge=1, le=64, validation_alias="FT_ARCHIVER_UPLOAD_CONCURRENCY"
+        DEFAULT_UPLOAD_CONCURRENCY, ge=1, le=64, validation_alias="FT_ARCHIVER_UPLOAD_CONCURRENCY"
     )
     # The part buffers' budget: as set, or derived from the function's memory, which
     # Lambda itself puts in AWS_LAMBDA_FUNCTION_MEMORY_SIZE (see ``memory_budget``).

@@ -3,11 +3,8 @@
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
 from ft_archiver.domain.addresses import base_url_refusal
+from ft_archiver.domain.parts import DEFAULT_CONCURRENCY
 from ft_archiver.settings.base import TOGETHER_KEY, FunctionSettings, require_one_of
-
-# Measured (README, Performance): 12 ranged GETs keep LocalStack's S3 busy when each
-# connection is capped at 25 MB/s; 8 MiB parts x 20 buffers = 160 MiB of buffers.
-DEFAULT_CONCURRENCY = 12
 
 
 class TogetherSettings(FunctionSettings):
