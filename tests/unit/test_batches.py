@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ft_archiver.domain.batches import Batch, parts_per_batch, plan_batches
+from ft_archiver.domain.batches import MAX_BATCHES, Batch, parts_per_batch, plan_batches
 from ft_archiver.domain.parts import GIB, MIB, S3_MAX_PART_SIZE, S3_MAX_PARTS, PartPlan, plan_parts
 from ft_archiver.errors import ConfigurationError
 
@@ -26,9 +26,10 @@ def check_cover(plan: PartPlan, batches: list[Batch], batch_bytes: int) -> None:
         assert batch.start == ranges[batch.first_part].start
         numbered = range(batch.first_part, batch.last_part + 1)
         assert batch.length == sum(ranges[n].length for n in numbered)
-        assert batch.length <= batch_bytes or batch.parts == 1
-    per_batch = max(1, batch_bytes // plan.part_size)
+        assert batch.length <= batch_bytes or batch.parts <= -(-plan.count // MAX_BATCHES)
+    per_batch = max(1, batch_bytes // plan.part_size, -(-plan.count // MAX_BATCHES))
     assert len(batches) == -(-plan.count // per_batch)
+    assert len(batches) <= MAX_BATCHES
     # Every batch but the last is full: no run is cut short before the end.
     assert all(b.parts == per_batch for b in batches[:-1])
 
@@ -58,7 +59,7 @@ def test_batch_count_is_the_parts_over_parts_per_batch_rounded_up(
     plan = PartPlan(size, 8 * MIB)
     batches = plan_batches(plan, per_batch * 8 * MIB)
     assert plan.count == parts
-    assert len(batches) == -(-parts // per_batch)
+    assert len(batches) == -(-parts // max(per_batch, -(-parts // MAX_BATCHES)))
     check_cover(plan, batches, per_batch * 8 * MIB)
 
 
@@ -82,13 +83,14 @@ def test_ten_thousand_parts_of_eight_mib() -> None:
     check_cover(plan, batches, BATCH)
 
 
-def test_the_largest_archive_s3_takes_is_a_batch_per_part() -> None:
-    """10,000 parts of 5 GiB: a part is larger than half a batch, so each is its own."""
+def test_the_largest_archive_s3_takes_is_at_most_max_batches() -> None:
+    """10,000 parts of 5 GiB: a part is larger than half a batch, but a batch per part
+    would not fit the execution's state: ten parts a batch."""
     plan = plan_parts(S3_MAX_PARTS * S3_MAX_PART_SIZE)
     assert (plan.part_size, plan.count) == (S3_MAX_PART_SIZE, S3_MAX_PARTS)
     batches = plan_batches(plan, BATCH)
-    assert len(batches) == S3_MAX_PARTS
-    assert batches[-1] == Batch(10_000, 10_000, 9_999 * S3_MAX_PART_SIZE, S3_MAX_PART_SIZE)
+    assert len(batches) == MAX_BATCHES == 1000
+    assert batches[-1] == Batch(9_991, 10_000, 9_990 * S3_MAX_PART_SIZE, 10 * S3_MAX_PART_SIZE)
     check_cover(plan, batches, BATCH)
 
 

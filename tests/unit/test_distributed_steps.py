@@ -183,8 +183,8 @@ def test_the_plan_is_json_the_state_machine_can_carry() -> None:
 def test_an_archive_of_more_batches_than_a_state_carries_gets_larger_batches(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from ft_archiver.service.distributed import plan_step
+    from ft_archiver.domain import batches
 
-    monkeypatch.setattr(plan_step, "MAX_BATCHES", 2)
+    monkeypatch.setattr(batches, "MAX_BATCHES", 2)
     world = World()
     assert [(b.first, b.last) for b in world.batches] == [(1, 6), (7, 11)]

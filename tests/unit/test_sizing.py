@@ -1,12 +1,12 @@
 """The sizing of an archive, against expectations computed by hand from the constants, and
 the constants against what they stand for (the template, the settings)."""
 
-import math
 from typing import Any
 
 import pytest
 
 from ft_archiver.domain import prices, sizing
+from ft_archiver.domain.distributed import DEFAULT_VERIFY_SHA256_UP_TO
 from ft_archiver.domain.parts import GIB, MIB, S3_MAX_OBJECT_SIZE, Lanes, default_memory_budget
 from ft_archiver.domain.sizing import min_memory_mb, size_archive
 from ft_archiver.errors import ArchiveTooLargeError, RuleError
@@ -74,15 +74,14 @@ def test_150_gb_fans_out_over_18_batches() -> None:
 
 def test_the_largest_archive_s3_takes() -> None:
     plan = size_archive(S3_MAX_OBJECT_SIZE)
-    # 10,000 parts of 5 GiB, each its own batch: 500 rounds of 20 workers.
-    assert (plan.part_size, plan.parts, plan.batches) == (5 * GIB, 10_000, 10_000)
-    batch_s = 5 * GIB / 100e6 + 2  # 55.69 s
-    verifies = math.ceil(S3_MAX_OBJECT_SIZE / (840 * 200e6))  # 319.6 -> 320
-    verify_s = S3_MAX_OBJECT_SIZE / 200e6 + verifies * 2  # 3.1 days of reading back
-    assert verifies == 320
-    assert plan.wall_s == approx(5 + 500 * batch_s + 30 + verify_s)
-    assert plan.invocations == 1 + 10_000 + 1 + 320
-    assert plan.state_transitions == 3 + 20_000 + 640
+    # 10,000 parts of 5 GiB; at most 1,000 batches (the execution state's limit), so ten
+    # parts a batch: 50 rounds of 20 workers. Far above 200 GiB: no read-back.
+    assert (plan.part_size, plan.parts, plan.batches) == (5 * GIB, 10_000, 1_000)
+    batch_s = 50 * GIB / 100e6 + 2  # 538.87 s, within one invocation's 840 s
+    assert plan.verify_s == 0
+    assert plan.wall_s == approx(5 + 50 * batch_s + 30)
+    assert plan.invocations == 1 + 1_000 + 1
+    assert plan.state_transitions == 3 + 2_000
     assert plan.s3_put_requests == 10_002
     # A 5 GiB part cannot fit a 1024 MB function: it needs 5,120 + 256 MB.
     assert (plan.fits_memory, plan.min_memory_mb) == (False, 5376)
@@ -113,10 +112,10 @@ def test_a_batch_longer_than_an_invocation_is_noted() -> None:
     assert plan.notes[-1].startswith("a batch takes about 861 s, more than one invocation's 840")
 
 
-def test_the_threshold_is_inclusive_for_the_single_path() -> None:
-    assert size_archive(20 * GIB).path == "single"
-    assert size_archive(20 * GIB + 1).path == "distributed"
-    assert size_archive(20 * GIB + 1, fan_out_threshold_gib=21).path == "single"
+def test_the_threshold_is_inclusive_for_the_distributed_path() -> None:
+    assert size_archive(50 * GIB - 1).path == "single"
+    assert size_archive(50 * GIB).path == "distributed"
+    assert size_archive(50 * GIB, fan_out_threshold_gib=51).path == "single"
 
 
 def test_more_workers_fewer_rounds() -> None:
@@ -127,7 +126,7 @@ def test_more_workers_fewer_rounds() -> None:
 
 
 def test_without_the_sha256_read_back() -> None:
-    plan = size_archive(150 * GB, verify_sha256=False)
+    plan = size_archive(150 * GB, verify_sha256_up_to=0)
     assert plan.verify_s == 0
     assert (plan.invocations, plan.state_transitions) == (20, 3 + 36)
 
@@ -177,6 +176,15 @@ def test_defaults_are_the_templates_and_the_settings() -> None:
     memory = TEMPLATE["Parameters"]["ArchiverMemorySize"]
     assert (memory["Default"], memory["MinValue"], memory["MaxValue"]) == (
         sizing.DEFAULT_MEMORY_MB, sizing.MIN_MEMORY_MB, sizing.MAX_MEMORY_MB,
+    )  # fmt: skip
+    parameters = TEMPLATE["Parameters"]
+    assert (
+        parameters["FanOutThreshold"]["Default"], parameters["DistributedWorkers"]["Default"],
+        parameters["DistributedBatchGiB"]["Default"] * GIB,
+        parameters["VerifySha256UpToGiB"]["Default"] * GIB,
+    ) == (
+        sizing.FAN_OUT_THRESHOLD_GIB, sizing.DEFAULT_WORKERS, sizing.BATCH_BYTES,
+        DEFAULT_VERIFY_SHA256_UP_TO,
     )  # fmt: skip
     timeout = TEMPLATE["Resources"]["ArchiverFunction"]["Properties"]["Timeout"]
     settings = CliSettings.model_validate({})

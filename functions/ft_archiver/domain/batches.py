@@ -11,6 +11,11 @@ from dataclasses import dataclass
 from ft_archiver.domain.parts import PartPlan
 from ft_archiver.errors import ConfigurationError
 
+# Batches of one archive at most: their list travels in the execution's state, which
+# Step Functions limits to 256 KiB (about 30 bytes a batch). An archive that would need
+# more gets larger batches.
+MAX_BATCHES = 1000
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -31,10 +36,10 @@ class Batch:
 
 def parts_per_batch(plan: PartPlan, batch_bytes: int) -> int:
     """As many whole parts as fit in ``batch_bytes``, and at least one: a part larger than
-    a batch is a batch of its own."""
+    a batch is a batch of its own; and enough that there are at most MAX_BATCHES."""
     if batch_bytes < 1:
         raise ConfigurationError(f"batch size {batch_bytes} is not a positive number of bytes")
-    return max(1, batch_bytes // plan.part_size)
+    return max(1, batch_bytes // plan.part_size, -(-plan.count // MAX_BATCHES))
 
 
 def plan_batches(plan: PartPlan, batch_bytes: int) -> list[Batch]:

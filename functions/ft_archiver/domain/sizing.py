@@ -19,6 +19,14 @@ from typing import Literal
 
 from ft_archiver.domain import prices
 from ft_archiver.domain.batches import plan_batches
+from ft_archiver.domain.distributed import (
+    DEFAULT_BATCH_BYTES,
+    DEFAULT_FAN_OUT_THRESHOLD_GIB,
+    DEFAULT_VERIFY_SHA256_UP_TO,
+)
+from ft_archiver.domain.distributed import (
+    DEFAULT_WORKERS as DEFAULT_WORKERS,
+)
 from ft_archiver.domain.parts import (
     DEFAULT_CONCURRENCY,
     DEFAULT_PART_SIZE,
@@ -38,13 +46,12 @@ from ft_archiver.errors import ArchiveTooLargeError, RuleError
 
 MB = 1000**2
 
-# Archives above this many GiB take the distributed path (the stack's FanOutThreshold).
-FAN_OUT_THRESHOLD_GIB = 20
-# The most one Distributed Map item (one invocation) uploads: whole parts, at least one.
-BATCH_BYTES = 8 * GIB
-# The Distributed Map's MaxConcurrency; it runs at most 10,000 child workflow executions
-# at once (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html).
-DEFAULT_WORKERS = 20
+# Archives of at least this many GiB take the distributed path (the stack's
+# FanOutThreshold); a batch (one Distributed Map item) holds about BATCH_BYTES; the Map's
+# MaxConcurrency, which runs at most 10,000 child workflow executions at once
+# (https://docs.aws.amazon.com/step-functions/latest/dg/state-map-distributed.html).
+FAN_OUT_THRESHOLD_GIB = DEFAULT_FAN_OUT_THRESHOLD_GIB
+BATCH_BYTES = DEFAULT_BATCH_BYTES
 MAX_WORKERS = 10_000
 # template.yaml's ArchiverMemorySize: Default, MinValue, MaxValue (a unit test compares).
 DEFAULT_MEMORY_MB = 1024
@@ -186,7 +193,7 @@ def size_archive(
     batch_bytes: int = BATCH_BYTES,
     per_worker_bps: float = PER_WORKER_BPS,
     verify_read_bps: float = VERIFY_READ_BPS,
-    verify_sha256: bool = True,
+    verify_sha256_up_to: int = DEFAULT_VERIFY_SHA256_UP_TO,
 ) -> Sizing:
     """The plan of an archive of ``size`` bytes with the archiver's part settings, and its
     estimated wall time, Lambda use, state transitions, S3 requests and cost."""
@@ -203,7 +210,7 @@ def size_archive(
     transfer_s = size / per_worker_bps
     batches: int | None = None
     verify_s = batch_s = 0.0
-    if size <= fan_out_threshold_gib * GIB:
+    if size < fan_out_threshold_gib * GIB:
         path: Path = "single"
         invocations = max(1, math.ceil(transfer_s / WORK_WINDOW_S))  # continuations
         wall_s = busy_s = transfer_s + invocations * INVOCATION_OVERHEAD_S
@@ -214,7 +221,8 @@ def size_archive(
         batches = len(items)
         batch_s = max(item.length for item in items) / per_worker_bps + INVOCATION_OVERHEAD_S
         rounds = math.ceil(batches / workers)
-        verifies = math.ceil(size / (WORK_WINDOW_S * verify_read_bps)) if verify_sha256 else 0
+        read_back = size <= verify_sha256_up_to
+        verifies = math.ceil(size / (WORK_WINDOW_S * verify_read_bps)) if read_back else 0
         if verifies:
             verify_s = size / verify_read_bps + verifies * INVOCATION_OVERHEAD_S
         wall_s = PLAN_S + rounds * batch_s + COMPLETE_S + verify_s

@@ -4,7 +4,12 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from ft_archiver.domain.parts import GIB, parse_size
+from ft_archiver.domain.distributed import (
+    DEFAULT_BATCH_BYTES,
+    DEFAULT_VERIFY_SHA256_UP_TO,
+    DEFAULT_WORKERS,
+)
+from ft_archiver.domain.parts import parse_size
 from ft_archiver.settings.archiving import ArchivingSettings
 from ft_archiver.settings.base import TOGETHER_KEY
 
@@ -20,10 +25,10 @@ class ArchiveStepsSettings(ArchivingSettings):
     archive_bucket: str = Field(validation_alias="ARCHIVE_BUCKET")
     state_table_name: str = Field(validation_alias="STATE_TABLE_NAME")
     distributed_workers: int = Field(
-        20, ge=1, le=10_000, validation_alias="FT_ARCHIVER_DISTRIBUTED_WORKERS"
+        DEFAULT_WORKERS, ge=1, le=10_000, validation_alias="FT_ARCHIVER_DISTRIBUTED_WORKERS"
     )
     distributed_batch_bytes: int = Field(
-        8 * GIB, gt=0, validation_alias="FT_ARCHIVER_DISTRIBUTED_BATCH_SIZE"
+        DEFAULT_BATCH_BYTES, gt=0, validation_alias="FT_ARCHIVER_DISTRIBUTED_BATCH_SIZE"
     )
     # The function's timeout: a batch invocation that takes longer is presumed dead and
     # its batch retried (the state machine's TimeoutSecondsPath).
@@ -31,7 +36,7 @@ class ArchiveStepsSettings(ArchivingSettings):
         900, ge=1, validation_alias="FT_ARCHIVER_DISTRIBUTED_BATCH_TIMEOUT"
     )
     verify_sha256_up_to: int = Field(
-        200 * GIB, ge=0, validation_alias="FT_ARCHIVER_VERIFY_SHA256_UP_TO"
+        DEFAULT_VERIFY_SHA256_UP_TO, ge=0, validation_alias="FT_ARCHIVER_VERIFY_SHA256_UP_TO"
     )
 
     @field_validator("distributed_batch_bytes", "verify_sha256_up_to", mode="before")

@@ -4,6 +4,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ft_archiver.domain.distributed import DEFAULT_FAN_OUT_THRESHOLD_GIB
 from ft_archiver.domain.naming import validate_bucket_name
 from ft_archiver.domain.parts import (
     DEFAULT_CONCURRENCY,
@@ -105,7 +106,7 @@ class ArchiverSettings(ArchivingSettings):
     # (the stack's FanOutThreshold, in GiB).
     state_machine_arn: str | None = Field(None, validation_alias="ARCHIVE_STATE_MACHINE_ARN")
     fan_out_threshold_gib: float = Field(
-        100.0, gt=0, validation_alias="FT_ARCHIVER_FAN_OUT_THRESHOLD_GIB"
+        DEFAULT_FAN_OUT_THRESHOLD_GIB, gt=0, validation_alias="FT_ARCHIVER_FAN_OUT_THRESHOLD_GIB"
     )
 
     @property

@@ -11,11 +11,6 @@ from ft_archiver.service.archive_plan import TransferOptions, plan_archive
 from ft_archiver.service.ports import FineTuneSource, ObjectStore
 from ft_archiver.service.resume import ArchiveLedger, Lease
 
-# Batches of one archive at most: their list travels in the execution's state, which
-# Step Functions limits to 256 KiB (about 30 bytes a batch here). Larger archives get
-# larger batches.
-MAX_BATCHES = 1000
-
 
 @dataclass(frozen=True)
 class DistributedOptions:
@@ -42,11 +37,9 @@ def plan_distributed(
     archive = plan_archive(download, job, None, source, destination, start.explicit_key, options)
     with store.start_multipart(archive.target) as upload:
         upload.suspend()  # the workers fill it; Complete or Abort ends it
-    fewest_parts = -(-archive.parts.count // MAX_BATCHES)  # per batch
-    batch_bytes = max(distributed.batch_bytes, fewest_parts * archive.parts.part_size)
     batches = [
         BatchItem(first=batch.first_part, last=batch.last_part)
-        for batch in plan_batches(archive.parts, batch_bytes)
+        for batch in plan_batches(archive.parts, distributed.batch_bytes)
     ]
     plan = DistributedPlan(
         start=start,
