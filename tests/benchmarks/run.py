@@ -195,7 +195,7 @@ def main() -> int:
     parser.add_argument("--size", default="1GiB")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rate", type=int, default=25_000_000, help="scenario A, bytes/s")
-    parser.add_argument("--memory-sizes", default="256MiB,1GiB,4GiB")
+    parser.add_argument("--memory-sizes", default="256MiB,1GiB,4GiB", help="empty: none")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--scenarios", default="A,B")
     parser.add_argument("--json", type=Path)
@@ -257,7 +257,7 @@ def main() -> int:
             }
         together.set_faults(Faults())
         memory: dict[str, float] = {}
-        for text in args.memory_sizes.split(","):
+        for text in filter(None, args.memory_sizes.split(",")):
             bytes_ = parse_size(text)
             sized = together.add_job("Lora", size=bytes_, model_output_name=f"mem-{text}")
             rss = run_method("ft-archiver", sized.id, f"mem/{text}", bytes_, env).peak_rss_mib
