@@ -16,7 +16,8 @@ PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13
 LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 LS_PACKAGES := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl==24.3.0' 'cryptography>=44,<45' service-identity
-# The peers the benchmark measures: the together 1.x SDK and smart_open.
+# The peers the benchmark measures: the together 1.x SDK and smart_open; and PyYAML, which
+# the benchmark's cold-start part needs to read template.yaml.
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 
@@ -41,7 +42,7 @@ $(LS_STAMP):
 
 $(BENCH_STAMP): pyproject.toml
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/python -m pip install --quiet -e . 'together>=1.5,<2' 'smart_open[s3]>=7'
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . 'together>=1.5,<2' 'smart_open[s3]>=7' 'pyyaml>=6'
 	touch $(BENCH_STAMP)
 
 install: $(STAMP)

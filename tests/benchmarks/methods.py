@@ -1,14 +1,19 @@
 """One way of moving a Together fine-tune into S3, run as its own process by the benchmark.
 
-    python -m tests.benchmarks.methods METHOD JOB_ID BUCKET KEY SIZE
+    python -m tests.benchmarks.methods METHOD JOB_ID BUCKET KEY SIZE [CPU_FILE]
 
 Together's base URL and key come from TOGETHER_BASE_URL and TOGETHER_API_KEY, S3 from
 boto3's own AWS_* variables. Each method does what its users do, with its defaults.
+With CPU_FILE, the CPU seconds the transfer took (user and system, every thread of this
+process, imports excluded) are written there as JSON.
 """
 
+import importlib
+import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -128,6 +133,36 @@ METHODS: dict[str, Callable[[str, str, str, int], None]] = {
     "ceiling: UploadPart from memory": ceiling,
 }
 
+# What each method imports, loaded before its CPU is counted: a warm Lambda has them.
+IMPORTS: dict[str, list[str]] = {
+    "ft-archiver": ["ft_archiver_tools.cli_archive", "ft_archiver.wiring.archiver"],
+    "together SDK + upload_file": ["boto3", "together"],
+    "upload_fileobj(GET)": ["boto3", "requests"],
+    "smart_open(GET)": ["boto3", "requests", "smart_open"],
+    "ceiling: UploadPart from memory": ["boto3", "awscrt.checksums"],
+}
+
+
+def measured(name: str, job_id: str, bucket: str, key: str, size: int) -> dict[str, float]:
+    """Run one method; its CPU seconds (user, system) and wall seconds.
+
+    This process holds the client alone (LocalStack and the simulator are other
+    processes), so the process's CPU clock (every thread's user + system) is the
+    client's CPU; per-thread clocks would miss threads that botocore, s3transfer or
+    awscrt start and end on their own.
+    """
+    for module in IMPORTS[name]:
+        importlib.import_module(module)
+    before, started = os.times(), time.perf_counter()
+    METHODS[name](job_id, bucket, key, size)
+    after, wall = os.times(), time.perf_counter() - started
+    return {"user_s": after.user - before.user, "system_s": after.system - before.system,
+            "wall_s": wall}  # fmt: skip
+
+
 if __name__ == "__main__":
     name, job, bucket_name, object_key, size_text = sys.argv[1:6]
-    METHODS[name](job, bucket_name, object_key, int(size_text))
+    figures = measured(name, job, bucket_name, object_key, int(size_text))
+    if len(sys.argv) > 6:
+        with open(sys.argv[6], "w") as out:
+            json.dump(figures, out)

@@ -6,7 +6,8 @@ LocalStack's S3 (host mode) is the target, the Together simulator the source, bo
 127.0.0.1. Scenario A caps every source connection at 25 MB/s, as an internet download
 is capped; scenario B is uncapped loopback. Every method runs as its own process, timed
 end to end (interpreter start included), median of --runs, with the peak RSS of that
-process; each method's object is checked against the simulator's SHA-256 once.
+process and the client CPU its transfer took (user + system seconds per GiB, imports
+excluded); each method's object is checked against the simulator's SHA-256 once.
 """
 
 import argparse
@@ -16,10 +17,11 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import boto3
 
@@ -34,6 +36,7 @@ from tests.support.settings import archiver_variables
 from .methods import METHODS
 
 MIB = 1024 * 1024
+GIB = 1024 * MIB
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "bench"
 CEILING = "ceiling: UploadPart from memory"
@@ -43,32 +46,48 @@ CEILING = "ceiling: UploadPart from memory"
 class Runs:
     seconds: list[float] = field(default_factory=list)
     peak_rss_mib: list[float] = field(default_factory=list)
+    cpu_s_per_gib: list[float] = field(default_factory=list)
+    process_cpu_s: list[float] = field(default_factory=list)
     verified: bool | None = None
 
     @property
     def median_s(self) -> float:
         return statistics.median(self.seconds)
 
+    def summary(self) -> dict[str, Any]:
+        return {**asdict(self), "median_s": self.median_s,
+                "median_cpu_s_per_gib": statistics.median(self.cpu_s_per_gib)}  # fmt: skip
 
-def run_method(
-    method: str, job_id: str, key: str, size: int, env: dict[str, str]
-) -> tuple[float, float]:
-    """(wall seconds, peak RSS MiB) of one method as one process."""
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.benchmarks.methods", method, job_id, BUCKET, key, str(size)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+
+class Sample(NamedTuple):
+    seconds: float  # wall, interpreter start included
+    peak_rss_mib: float
+    cpu_s: float  # the transfer's user + system seconds, imports excluded
+    process_cpu_s: float  # the whole process's, interpreter start and imports included
+
+
+def run_method(method: str, job_id: str, key: str, size: int, env: dict[str, str]) -> Sample:
+    """One method as one process: the client alone, so its CPU is the client's."""
+    with tempfile.NamedTemporaryFile("r", suffix=".json") as cpu_file:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.benchmarks.methods",
+             method, job_id, BUCKET, key, str(size), cpu_file.name],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        stderr = process.stderr.read().decode() if process.stderr else ""
+        process.returncode = os.waitstatus_to_exitcode(status)
+        if process.returncode:
+            raise RuntimeError(f"{method} failed ({process.returncode}):\n{stderr[-2000:]}")
+        cpu = json.load(cpu_file)
+    return Sample(
+        elapsed,
+        usage.ru_maxrss / 1024,
+        cpu["user_s"] + cpu["system_s"],
+        usage.ru_utime + usage.ru_stime,
     )
-    _, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    stderr = process.stderr.read().decode() if process.stderr else ""
-    process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode:
-        raise RuntimeError(f"{method} failed ({process.returncode}):\n{stderr[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
 
 
 # Each probe runs in a fresh interpreter, as a Lambda cold start imports the handler.
@@ -176,7 +195,7 @@ def main() -> int:
     parser.add_argument("--size", default="1GiB")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--rate", type=int, default=25_000_000, help="scenario A, bytes/s")
-    parser.add_argument("--memory-sizes", default="256MiB,1GiB,4GiB")
+    parser.add_argument("--memory-sizes", default="256MiB,1GiB,4GiB", help="empty: none")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--scenarios", default="A,B")
     parser.add_argument("--json", type=Path)
@@ -217,28 +236,31 @@ def main() -> int:
                 runs = table.setdefault(method, Runs())
                 for n in range(args.runs):
                     key = f"{scenario}/{method}/{n}".replace(" ", "_").replace(":", "")
-                    seconds, rss = run_method(method, job.id, key, size, env)
+                    seconds, rss, cpu, process_cpu = run_method(method, job.id, key, size, env)
                     runs.seconds.append(round(seconds, 2))
                     runs.peak_rss_mib.append(round(rss, 1))
+                    runs.cpu_s_per_gib.append(round(cpu / (size / GIB), 3))
+                    runs.process_cpu_s.append(round(process_cpu, 2))
                     if n == 0 and method != CEILING:
                         runs.verified = stored.sha256_of(key) == expected
                     s3.delete_object(Bucket=BUCKET, Key=key)
                     rate_mb = size / seconds / 1e6
                     print(
                         f"{scenario} {method:34} run {n + 1}: {seconds:6.1f} s  "
-                        f"{rate_mb:6.1f} MB/s  peak RSS {rss:6.0f} MiB",
+                        f"{rate_mb:6.1f} MB/s  peak RSS {rss:6.0f} MiB  "
+                        f"CPU {cpu / (size / GIB):5.2f} s/GiB",
                         flush=True,
                     )
             results["scenarios"][scenario] = {
                 "source_cap_bytes_per_s": rate,
-                "methods": {m: {**asdict(r), "median_s": r.median_s} for m, r in table.items()},
+                "methods": {m: r.summary() for m, r in table.items()},
             }
         together.set_faults(Faults())
         memory: dict[str, float] = {}
-        for text in args.memory_sizes.split(","):
+        for text in filter(None, args.memory_sizes.split(",")):
             bytes_ = parse_size(text)
             sized = together.add_job("Lora", size=bytes_, model_output_name=f"mem-{text}")
-            _, rss = run_method("ft-archiver", sized.id, f"mem/{text}", bytes_, env)
+            rss = run_method("ft-archiver", sized.id, f"mem/{text}", bytes_, env).peak_rss_mib
             s3.delete_object(Bucket=BUCKET, Key=f"mem/{text}")
             memory[text] = round(rss, 1)
             print(f"memory {text:>7}: peak RSS {rss:6.0f} MiB", flush=True)
@@ -258,19 +280,23 @@ def render(results: dict[str, Any]) -> str:
         cap = data["source_cap_bytes_per_s"]
         title = f"{cap / 1e6:.0f} MB/s per source connection" if cap else "uncapped loopback"
         methods = data["methods"]
-        ours = methods.get("ft-archiver", {}).get("median_s")
+        ours = methods.get("ft-archiver", {})
         lines += [f"Scenario {scenario} ({title}):", "",
-                  "| method | median s | MB/s | ft-archiver speed-up | peak RSS MiB | SHA-256 |",
-                  "| --- | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+                  "| method | median s | MB/s | ft-archiver speed-up | peak RSS MiB "
+                  "| client CPU s/GiB | ft-archiver's CPU | SHA-256 |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
         for name, runs in methods.items():
-            median = runs["median_s"]
-            ratio = f"{median / ours:.2f}x" if ours and name != "ft-archiver" else "-"
+            median, cpu = runs["median_s"], runs["median_cpu_s_per_gib"]
+            ratio = cpu_ratio = "-"
+            if ours and name != "ft-archiver":
+                ratio = f"{median / ours['median_s']:.2f}x"
+                cpu_ratio = f"{ours['median_cpu_s_per_gib'] / cpu:.2f}x"
             if name == CEILING and ours:
-                ratio = f"ft-archiver at {median / ours:.2f}x of it"
+                ratio = f"ft-archiver at {median / ours['median_s']:.2f}x of it"
             verified = {True: "ok", False: "MISMATCH", None: "-"}[runs["verified"]]
             lines.append(
                 f"| {name} | {median:.1f} | {size / median / 1e6:.1f} | {ratio} | "
-                f"{max(runs['peak_rss_mib']):.0f} | {verified} |"
+                f"{max(runs['peak_rss_mib']):.0f} | {cpu:.2f} | {cpu_ratio} | {verified} |"
             )
         lines.append("")
     memory = results.get("memory_peak_rss_mib", {})
