@@ -30,6 +30,11 @@ def aws_client(service: str, settings: FunctionSettings, pool_size: int = 10) ->
         # We send our own full-object CRCs; botocore must not add a second checksum.
         request_checksum_calculation="when_required",
         response_checksum_validation="when_required",
+        # S3 only: sign UNSIGNED-PAYLOAD. botocore would otherwise SHA-256 every part body
+        # for SigV4 (over https too: with our own precomputed checksum it finds no
+        # checksum in its context), 4 KiB at a time through a Python callback. Each part
+        # already carries its CRC64NVME, which S3 verifies, and the archive its SHA-256.
+        s3={"payload_signing_enabled": False},
     )
     region = aws_region(settings)
     return boto3.client(service, config=config, region_name=region)  # type: ignore[call-overload]
