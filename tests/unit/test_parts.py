@@ -130,3 +130,11 @@ def test_parse_size_refuses_nonsense(text: str) -> None:
 def test_parse_size_refuses_an_absurd_exponent_at_once() -> None:
     with pytest.raises(ValueError, match="far larger than any size"):
         parse_size("1e999999999")
+
+
+def test_a_part_larger_than_the_memory_budget_is_refused_before_any_transfer() -> None:
+    from ft_archiver.domain.parts import check_part_fits
+
+    check_part_fits(768 * MIB, 768 * MIB)  # one buffer: fits
+    with pytest.raises(ConfigurationError, match=r"needs ArchiverMemorySize 1210 or more"):
+        check_part_fits(954 * MIB, 768 * MIB)  # 10 TB in parts at 1024 MB

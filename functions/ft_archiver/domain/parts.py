@@ -115,6 +115,19 @@ def plan_lanes(downloads: int, uploads: int, part_size: int, memory_budget: int)
     return Lanes(min(downloads, buffers), min(uploads, buffers), buffers)
 
 
+def check_part_fits(part_size: int, memory_budget: int) -> None:
+    """A part is read into one buffer: a part larger than the whole budget would take the
+    function past its memory in the middle of the transfer. Refused before it starts."""
+    if part_size <= memory_budget:
+        return
+    function_mb = -(-(part_size + RUNTIME_RESERVE) // MIB)
+    raise ConfigurationError(
+        f"a part of {format_size(part_size)} does not fit the {format_size(memory_budget)} "
+        f"of part buffers: an archive this large needs ArchiverMemorySize {function_mb} or "
+        f"more (on the command line, FT_ARCHIVER_MEMORY_BUDGET of at least {part_size})"
+    )
+
+
 def default_memory_budget(function_memory_mb: int | None) -> int:
     """The part buffers' share of a Lambda function's memory (AWS_LAMBDA_FUNCTION_MEMORY_SIZE):
     all but the runtime's reserve, and half of a function too small for that; outside

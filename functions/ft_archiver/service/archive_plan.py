@@ -6,7 +6,7 @@ from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.domain.checksums import CrcAlgorithm
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.domain.naming import archive_filename, manifest_key, object_key
-from ft_archiver.domain.parts import Lanes, PartPlan, plan_lanes, plan_parts
+from ft_archiver.domain.parts import Lanes, PartPlan, check_part_fits, plan_lanes, plan_parts
 from ft_archiver.domain.requests import Destination
 from ft_archiver.service.ports import ArchiveSource, ObjectSpec
 
@@ -45,6 +45,7 @@ def plan_archive(
     filename = archive_filename(download, job.model_output_name, source.content_type)
     key = object_key(destination.prefix, filename, explicit_key)
     parts = plan_parts(source.size, options.part_size, options.part_size_floor)
+    check_part_fits(parts.part_size, options.memory_budget)
     target = ObjectSpec(
         bucket=destination.bucket,
         key=key,
