@@ -31,15 +31,22 @@ SIZE = 40 * PART + 123  # 41 parts, 11 batches
 STEP_TIMEOUT_S = 8  # a batch invocation silent this long is presumed dead
 
 
-@pytest.fixture(scope="module")
-def deployment(localstack: LocalStack, together: TogetherSimulator) -> Iterator[LocalDeployment]:
-    environment = archiver_variables(
+def distributed_environment(**overrides: str | int | float) -> dict[str, str]:
+    """64 KiB parts; 1 MiB and more take the distributed path."""
+    variables = archiver_variables(
         FT_ARCHIVER_PART_SIZE="64KiB",
-        FT_ARCHIVER_FAN_OUT_THRESHOLD_GIB=1 / 1024,  # 1 MiB and more: distributed
-        FT_ARCHIVER_DISTRIBUTED_BATCH_SIZE=f"{BATCH_PARTS * 64}KiB",
-        FT_ARCHIVER_DISTRIBUTED_WORKERS=4,
+        FT_ARCHIVER_FAN_OUT_THRESHOLD_GIB=1 / 1024,
         FT_ARCHIVER_DISTRIBUTED_BATCH_TIMEOUT=STEP_TIMEOUT_S,
         FT_ARCHIVER_DEADLINE_MARGIN=1,
+    )
+    return {**variables, **{name: str(value) for name, value in overrides.items()}}
+
+
+@pytest.fixture(scope="module")
+def deployment(localstack: LocalStack, together: TogetherSimulator) -> Iterator[LocalDeployment]:
+    environment = distributed_environment(
+        FT_ARCHIVER_DISTRIBUTED_BATCH_SIZE=f"{BATCH_PARTS * 64}KiB",
+        FT_ARCHIVER_DISTRIBUTED_WORKERS=4,
         FT_ARCHIVER_LEASE_WAIT=0,
     )
     with local_deployment(
@@ -167,13 +174,8 @@ def workerless(
 ) -> Iterator[Distributed]:
     """A deployment whose state machine has no worker until the test adds one; batches of
     16 parts, two connections each."""
-    environment = archiver_variables(
-        FT_ARCHIVER_PART_SIZE="64KiB",
-        FT_ARCHIVER_FAN_OUT_THRESHOLD_GIB=1 / 1024,
-        FT_ARCHIVER_DISTRIBUTED_BATCH_SIZE="1MiB",
-        FT_ARCHIVER_DISTRIBUTED_BATCH_TIMEOUT=STEP_TIMEOUT_S,
-        FT_ARCHIVER_CONCURRENCY=2,
-        FT_ARCHIVER_DEADLINE_MARGIN=1,
+    environment = distributed_environment(
+        FT_ARCHIVER_DISTRIBUTED_BATCH_SIZE="1MiB", FT_ARCHIVER_CONCURRENCY=2
     )
     with local_deployment(
         together, "killed", environment, step_functions_endpoint=localstack.endpoint_url,

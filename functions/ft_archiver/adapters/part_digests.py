@@ -13,6 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ft_archiver.adapters.dynamodb import (
+    GET_BATCH,
+    WRITE_BATCH,
+    batch_get,
+    batch_write,
+    dynamodb_error,
+)
 from ft_archiver.domain.distributed import BatchItem
 from ft_archiver.errors import StorageError
 from ft_archiver.service.distributed.ports import PartDigest
@@ -22,9 +29,6 @@ if TYPE_CHECKING:
 else:
     DynamoDBClient = Any
 
-BATCH_GET_MAX = 100
-BATCH_WRITE_MAX = 25
-
 
 class DynamoPartDigests:
     def __init__(
@@ -33,11 +37,13 @@ class DynamoPartDigests:
         table: str,
         ttl_s: int = 30 * 24 * 3600,
         clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._client = client
         self._table = table
         self._ttl_s = ttl_s
         self._clock = clock
+        self._sleep = sleep
 
     def record(self, archive: str, batch: BatchItem, number: int, digest: PartDigest) -> None:
         try:
@@ -66,40 +72,20 @@ class DynamoPartDigests:
     def all(self, archive: str, batches: Sequence[BatchItem]) -> dict[int, PartDigest]:
         found: dict[int, PartDigest] = {}
         keys = [_key(archive, batch) for batch in batches]
-        while keys:
-            chunk, keys = keys[:BATCH_GET_MAX], keys[BATCH_GET_MAX:]
-            request: dict[str, Any] = {self._table: {"Keys": chunk, "ConsistentRead": True}}
-            while request:
-                try:
-                    response = self._client.batch_get_item(RequestItems=request)
-                except (ClientError, BotoCoreError) as exc:
-                    raise self._error("BatchGetItem", exc) from None
-                for item in response.get("Responses", {}).get(self._table, []):
-                    found.update(_digests(item))
-                request = response.get("UnprocessedKeys") or {}
+        for start in range(0, len(keys), GET_BATCH):
+            for item in batch_get(self._client, self._table, keys[start : start + GET_BATCH],
+                                  self._sleep):  # fmt: skip
+                found.update(_digests(item))
         return found
 
     def forget(self, archive: str, batches: Sequence[BatchItem]) -> None:
-        keys = [_key(archive, batch) for batch in batches]
-        while keys:
-            chunk, keys = keys[:BATCH_WRITE_MAX], keys[BATCH_WRITE_MAX:]
-            request: dict[str, Any] = {
-                self._table: [{"DeleteRequest": {"Key": key}} for key in chunk]
-            }
-            while request:
-                try:
-                    response = self._client.batch_write_item(RequestItems=request)
-                except (ClientError, BotoCoreError) as exc:
-                    raise self._error("BatchWriteItem", exc) from None
-                request = response.get("UnprocessedItems") or {}
+        deletes = [{"DeleteRequest": {"Key": _key(archive, batch)}} for batch in batches]
+        for start in range(0, len(deletes), WRITE_BATCH):
+            batch_write(self._client, self._table, deletes[start : start + WRITE_BATCH],
+                        self._sleep)  # fmt: skip
 
     def _error(self, action: str, exc: Exception) -> StorageError:
-        detail = (
-            exc.response.get("Error", {}).get("Code", "Error")
-            if isinstance(exc, ClientError)
-            else type(exc).__name__
-        )
-        return StorageError(f"DynamoDB {action} on {self._table} failed ({detail})")
+        return dynamodb_error(self._table, action, exc)
 
 
 def _key(archive: str, batch: BatchItem) -> dict[str, Any]:

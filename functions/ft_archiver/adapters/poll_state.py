@@ -13,6 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ft_archiver.adapters.dynamodb import (
+    GET_BATCH,
+    WRITE_BATCH,
+    batch_get,
+    batch_write,
+    dynamodb_error,
+)
 from ft_archiver.errors import StorageError
 
 if TYPE_CHECKING:
@@ -21,7 +28,6 @@ else:
     DynamoDBClient = Any
 
 CLAIMED, ENQUEUED, BASELINE, SKIPPED = "claimed", "enqueued", "baseline", "skipped"
-GET_BATCH, WRITE_BATCH, MAX_UNPROCESSED_ROUNDS = 100, 25, 8
 
 
 def job_key(selection: str, job_id: str) -> str:
@@ -143,36 +149,10 @@ class DynamoPollLedger:
 
     def _write_batch(self, items: list[dict[str, Any]]) -> None:
         requests: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
-        for attempt in range(MAX_UNPROCESSED_ROUNDS):
-            try:
-                response = self._client.batch_write_item(RequestItems={self._table: requests})
-            except (ClientError, BotoCoreError) as exc:
-                raise self._error("BatchWriteItem", exc) from None
-            requests = list(response.get("UnprocessedItems", {}).get(self._table, []))
-            if not requests:
-                return
-            self._sleep(min(2.0, 0.05 * 2**attempt))
-        raise StorageError(f"DynamoDB BatchWriteItem on {self._table} left items unprocessed")
+        batch_write(self._client, self._table, requests, self._sleep)
 
     def _get_batch(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        pending: Any = {self._table: {"Keys": keys, "ConsistentRead": True}}
-        for attempt in range(MAX_UNPROCESSED_ROUNDS):
-            try:
-                response = self._client.batch_get_item(RequestItems=pending)
-            except (ClientError, BotoCoreError) as exc:
-                raise self._error("BatchGetItem", exc) from None
-            found.extend(response.get("Responses", {}).get(self._table, []))
-            pending = response.get("UnprocessedKeys") or {}
-            if not pending:
-                return found
-            self._sleep(min(2.0, 0.05 * 2**attempt))
-        raise StorageError(f"DynamoDB BatchGetItem on {self._table} left keys unprocessed")
+        return batch_get(self._client, self._table, keys, self._sleep)
 
     def _error(self, action: str, exc: Exception) -> StorageError:
-        code = (
-            exc.response.get("Error", {}).get("Code", "Error")
-            if isinstance(exc, ClientError)
-            else type(exc).__name__
-        )
-        return StorageError(f"DynamoDB {action} on {self._table} failed ({code})")
+        return dynamodb_error(self._table, action, exc)

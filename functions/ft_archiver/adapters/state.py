@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ft_archiver.adapters.dynamodb import dynamodb_error
 from ft_archiver.domain.webhook import SeenWebhook
 from ft_archiver.errors import ArchiveInProgressError, StorageError
 from ft_archiver.service.resume import Claim, FinishedArchive, FreshStart, Resume, SavedProgress
@@ -236,9 +237,4 @@ class DynamoStateStore:
             raise self._error("UpdateItem", exc) from None
 
     def _error(self, action: str, exc: Exception) -> StorageError:
-        detail = (
-            exc.response.get("Error", {}).get("Code", "Error")
-            if isinstance(exc, ClientError)
-            else type(exc).__name__
-        )
-        return StorageError(f"DynamoDB {action} on {self._table} failed ({detail})")
+        return dynamodb_error(self._table, action, exc)
