@@ -23,3 +23,23 @@ def test_part_bodies_are_not_hashed_for_the_signature() -> None:
     upload = s3.create_multipart_upload(Bucket=bucket, Key="k")
     s3.upload_part(Bucket=bucket, Key="k", UploadId=upload["UploadId"], PartNumber=1, Body=b"x")
     assert list(sent) == ["UNSIGNED-PAYLOAD"]
+
+
+def test_an_object_an_earlier_attempt_completed_is_recognised_by_size_and_checksum() -> None:
+    from ft_archiver.adapters.s3 import S3Store
+    from ft_archiver.domain.checksums import ALGORITHMS
+    from ft_archiver.service.ports import ObjectSpec
+
+    s3 = aws_client("s3", settings_from(archiver_variables()))
+    bucket = f"found-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    crc64 = ALGORITHMS["CRC64NVME"]
+    spec = ObjectSpec(bucket, "models/a.tar.zst", "application/zstd", {}, crc64)
+    store = S3Store(s3)
+    assert store.find_verified(spec, 5, crc64.compute(b"bytes")) is None  # no object yet
+    stored = store.put_object(spec, b"bytes", crc64.compute(b"bytes"))
+    found = store.find_verified(spec, 5, crc64.compute(b"bytes"))
+    assert found is not None
+    assert found.etag == stored.etag
+    assert store.find_verified(spec, 5, crc64.compute(b"other")) is None
+    assert store.find_verified(spec, 6, crc64.compute(b"bytes")) is None

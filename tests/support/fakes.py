@@ -17,7 +17,7 @@ from ft_archiver.domain.checksums import Buffer
 from ft_archiver.domain.distributed import BatchItem
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.domain.webhook import SeenWebhook
-from ft_archiver.errors import StorageError, TogetherUnavailableError
+from ft_archiver.errors import StorageError, TogetherUnavailableError, UploadGoneError
 from ft_archiver.service.distributed.ports import PartDigest
 from ft_archiver.service.ports import ArchiveSource, ObjectSpec, StoredObject, UploadedPart
 from ft_archiver.service.resume import Claim, FinishedArchive, FreshStart, Resume, SavedProgress
@@ -28,7 +28,8 @@ class FakeUpload:
         self.store = store
         self.spec = spec
         self.parts: dict[int, bytes] = {}
-        self.completed = False
+        self.completed = False  # completed, or left open: not aborted on exit
+        self.completed_upload = False
         self.aborted = False
         self._lock = threading.Lock()
 
@@ -52,6 +53,8 @@ class FakeUpload:
         self.completed = True
 
     def list_parts(self) -> list[UploadedPart]:
+        if self.completed_upload:
+            raise UploadGoneError("S3 ListParts: NoSuchUpload (completed)")
         return [
             UploadedPart(n, f'"etag-{n}"', self.spec.algorithm.compute(b), len(b))
             for n, b in sorted(self.parts.items())
@@ -70,7 +73,7 @@ class FakeUpload:
         data = b"".join(self.parts[p.number] for p in sorted(parts, key=lambda p: p.number))
         assert len(data) == size
         assert crc == self.spec.algorithm.compute(data)
-        self.completed = True
+        self.completed = self.completed_upload = True
         self.store.objects[self.spec.key] = data
         self.store.specs[self.spec.key] = self.spec
         return StoredObject(self.spec.bucket, self.spec.key, '"etag-x"', "v-multipart")
@@ -112,6 +115,12 @@ class FakeStore:
     def delete(self, stored: StoredObject) -> None:
         self.log.append(f"delete {stored.key}")
         self.objects.pop(stored.key, None)
+
+    def find_verified(self, spec: ObjectSpec, size: int, crc: int) -> StoredObject | None:
+        data = self.objects.get(spec.key)
+        if data is None or len(data) != size or spec.algorithm.compute(data) != crc:
+            return None
+        return StoredObject(spec.bucket, spec.key, '"etag-x"', "v-multipart")
 
     def read_into(self, stored: StoredObject, start: int, into: memoryview) -> None:
         into[:] = self.objects[stored.key][start : start + len(into)]

@@ -130,6 +130,18 @@ def test_a_batch_run_again_fetches_nothing_it_recorded(monkeypatch: pytest.Monke
     assert reads == []
 
 
+def test_complete_run_again_after_it_completed_finds_the_object_it_made() -> None:
+    world = World()
+    for batch in world.batches:
+        world.upload(batch)
+    first = complete_upload(world.plan, world.batches, world.store, world.digests)
+    again = complete_upload(world.plan, world.batches, world.store, world.digests)
+    assert again == first
+    world.store.objects[world.plan.key] = DATA[:-1] + b"?"  # not what the parts make
+    with pytest.raises(IncompleteUploadError, match="is gone and no object"):
+        complete_upload(world.plan, world.batches, world.store, world.digests)
+
+
 def test_complete_refuses_an_upload_with_a_part_missing() -> None:
     world = World()
     for batch in world.batches[:-1]:

@@ -158,6 +158,22 @@ class S3Store:
                 "the object was removed"
             )
 
+    def find_verified(self, spec: ObjectSpec, size: int, crc: int) -> StoredObject | None:
+        """The object's current version if it holds ``size`` bytes with this full-object
+        checksum (an upload completed by an attempt that did not live to say so)."""
+        try:
+            head = self._client.head_object(
+                Bucket=spec.bucket, Key=spec.key, ChecksumMode="ENABLED"
+            )
+        except AWS_ERRORS as exc:
+            if isinstance(exc, ClientError) and _code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise _storage_error("HeadObject", spec.bucket, spec.key, exc) from None
+        matches = head["ContentLength"] == size and head.get(
+            spec.algorithm.s3_field
+        ) == spec.algorithm.encode(crc)
+        return _stored(spec, head) if matches else None
+
     def read_into(self, stored: StoredObject, start: int, into: memoryview) -> None:
         """Fill ``into`` with this version's bytes from ``start`` on (a ranged GET)."""
         end = start + len(into) - 1

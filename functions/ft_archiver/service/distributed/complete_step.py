@@ -11,33 +11,67 @@ from ft_archiver.domain.distributed import (
     DistributedPlan,
     sha256_tree,
 )
-from ft_archiver.errors import IncompleteUploadError
+from ft_archiver.errors import IncompleteUploadError, UploadGoneError
 from ft_archiver.service.distributed.common import parts_of, target_of
-from ft_archiver.service.distributed.ports import PartDigest, PartDigests
-from ft_archiver.service.ports import ObjectStore, UploadedPart
+from ft_archiver.service.distributed.ports import CompletingStore, PartDigest, PartDigests
+from ft_archiver.service.ports import StoredObject, UploadedPart
 
 
 def complete_upload(
-    plan: DistributedPlan, batches: Sequence[BatchItem], store: ObjectStore, digests: PartDigests
+    plan: DistributedPlan,
+    batches: Sequence[BatchItem],
+    store: CompletingStore,
+    digests: PartDigests,
 ) -> CompletedUpload:
+    """Safe to run again: when an earlier attempt completed the upload but did not live to
+    answer, the upload is gone and the object it made is recognised by its size and
+    full-object CRC (from the recorded part CRCs)."""
     target = target_of(plan)
     recorded = digests.all(plan.start.lease_key, batches)
-    with store.resume_multipart(target, plan.upload_id) as upload:
-        try:
-            parts = _checked_parts(plan, upload.list_parts(), recorded)
-            crc = target.algorithm.combine(
-                [(recorded[part.number].crc, part.length) for part in parts]
-            )
-            stored = upload.complete(parts, plan.size, crc)
-        except BaseException:
-            upload.suspend()  # never aborted here: a retry, or Abort, decides
-            raise
+    try:
+        stored, crc = _complete(plan, store, recorded)
+    except UploadGoneError:
+        crc = _expected_crc(plan, recorded)
+        found = store.find_verified(target, plan.size, crc)
+        if found is None:
+            raise IncompleteUploadError(
+                f"the multipart upload of {plan.key} is gone and no object of "
+                f"{plan.size:,} bytes with its checksum is there: it was aborted"
+            ) from None
+        stored = found
     return CompletedUpload(
         etag=stored.etag,
         version_id=stored.version_id,
         checksum=target.algorithm.encode(crc),
         sha256_tree=sha256_tree(recorded[n].sha256 for n in range(1, plan.parts + 1)),
     )
+
+
+def _complete(
+    plan: DistributedPlan, store: CompletingStore, recorded: dict[int, PartDigest]
+) -> tuple[StoredObject, int]:
+    target = target_of(plan)
+    with store.resume_multipart(target, plan.upload_id) as upload:
+        try:
+            parts = _checked_parts(plan, upload.list_parts(), recorded)
+            crc = _expected_crc(plan, recorded)
+            return upload.complete(parts, plan.size, crc), crc
+        except BaseException:
+            upload.suspend()  # never aborted here: a retry, or Abort, decides
+            raise
+
+
+def _expected_crc(plan: DistributedPlan, recorded: dict[int, PartDigest]) -> int:
+    """The full-object CRC of the recorded parts, combined in order."""
+    ranges = list(parts_of(plan).ranges())
+    missing = [part.number for part in ranges if part.number not in recorded]
+    if missing:
+        raise IncompleteUploadError(
+            f"{len(missing)} of {plan.parts} parts were never recorded "
+            f"(first: part {missing[0]}); the archive cannot be completed"
+        )
+    algorithm = target_of(plan).algorithm
+    return algorithm.combine([(recorded[part.number].crc, part.length) for part in ranges])
 
 
 def _checked_parts(

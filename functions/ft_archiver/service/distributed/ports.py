@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ft_archiver.domain.distributed import BatchItem
-from ft_archiver.service.ports import StoredObject
+from ft_archiver.service.ports import ObjectSpec, ObjectStore, StoredObject
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,15 @@ class PartDigests(Protocol):
     def all(self, archive: str, batches: Sequence[BatchItem]) -> dict[int, PartDigest]: ...
 
     def forget(self, archive: str, batches: Sequence[BatchItem]) -> None: ...
+
+
+class CompletedObjects(Protocol):
+    def find_verified(self, spec: ObjectSpec, size: int, crc: int) -> StoredObject | None:
+        """The object as an earlier attempt completed it: this size and full-object CRC."""
+
+
+class CompletingStore(ObjectStore, CompletedObjects, Protocol):
+    """Complete's store: the upload, and the object an earlier attempt completed."""
 
 
 class ObjectReader(Protocol):
