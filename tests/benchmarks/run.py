@@ -73,14 +73,23 @@ class Sample(NamedTuple):
     process_cpu_s: float  # the whole process's, interpreter start and imports included
 
 
-def run_method(method: str, job_id: str, key: str, size: int, env: dict[str, str]) -> Sample:
-    """One method as one process: the client alone, so its CPU is the client's."""
+def run_method(
+    method: str, job_id: str, key: str, size: int, env: dict[str, str], cgroup: Path | None = None
+) -> Sample:
+    """One method as one process: the client alone, so its CPU is the client's. With
+    ``cgroup``, the process runs in that cgroup (joined before it execs the interpreter)."""
+
+    def join_cgroup() -> None:
+        if cgroup is not None:
+            (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+
     with tempfile.NamedTemporaryFile("r", suffix=".json") as cpu_file:
         started = time.perf_counter()
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.benchmarks.methods",
              method, job_id, BUCKET, key, str(size), cpu_file.name],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            preexec_fn=join_cgroup,
         )  # fmt: skip
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - started
