@@ -68,10 +68,12 @@ WORK_WINDOW_S = 900 - 60
 # each source connection capped at 25 MB/s, median of 3. Its S3 was LocalStack on the
 # same 2 shared cores, not AWS's (README, Sizing).
 PER_WORKER_BPS = 175 * MB
-# Bytes per second VerifySha256 reads back from S3 through SHA-256. A placeholder too:
+# Bytes per second VerifySha256 reads back from S3 through SHA-256. A placeholder:
 # hashlib's SHA-256 ran at about 1.8 GiB/s on one core of the benchmark machine (SHA-NI)
 # and a 1024 MB function has about 0.6 of a vCPU, so the read from S3 is the likelier
-# bound; to be measured.
+# bound. `make bench-scaling` read 2 GiB back at 600 MB/s (2026-11-26), but from
+# LocalStack on loopback with no CPU quota: one 8 MiB ranged GET after another on one
+# connection, whose rate from AWS's S3 that does not tell.
 VERIFY_READ_BPS = 200 * MB
 # Seconds an invocation spends besides moving bytes (start, job lookup, probe or
 # ListParts); the Plan invocation (lookup, probe, CreateMultipartUpload, the batches) and
