@@ -6,8 +6,10 @@ LocalStack's S3 (host mode) is the target, the Together simulator the source, bo
 127.0.0.1. Scenario A caps every source connection at 25 MB/s, as an internet download
 is capped; scenario B is uncapped loopback. Every method runs as its own process, timed
 end to end (interpreter start included), median of --runs, with the peak RSS of that
-process and the client CPU its transfer took (user + system seconds per GiB, imports
-excluded); each method's object is checked against the simulator's SHA-256 once.
+process, the client CPU its transfer took (user + system seconds per GiB, imports
+excluded) and the servers' meanwhile (LocalStack's and the simulator's, which share the
+machine's cores with it); each method's object is checked against the simulator's
+SHA-256 once.
 """
 
 import argparse
@@ -19,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -48,6 +52,7 @@ class Runs:
     peak_rss_mib: list[float] = field(default_factory=list)
     cpu_s_per_gib: list[float] = field(default_factory=list)
     process_cpu_s: list[float] = field(default_factory=list)
+    servers_cpu_s_per_gib: list[float] = field(default_factory=list)
     verified: bool | None = None
 
     @property
@@ -55,8 +60,10 @@ class Runs:
         return statistics.median(self.seconds)
 
     def summary(self) -> dict[str, Any]:
+        servers = statistics.median(self.servers_cpu_s_per_gib)
         return {**asdict(self), "median_s": self.median_s,
-                "median_cpu_s_per_gib": statistics.median(self.cpu_s_per_gib)}  # fmt: skip
+                "median_cpu_s_per_gib": statistics.median(self.cpu_s_per_gib),
+                "median_servers_cpu_s_per_gib": servers}  # fmt: skip
 
 
 class Sample(NamedTuple):
@@ -66,14 +73,23 @@ class Sample(NamedTuple):
     process_cpu_s: float  # the whole process's, interpreter start and imports included
 
 
-def run_method(method: str, job_id: str, key: str, size: int, env: dict[str, str]) -> Sample:
-    """One method as one process: the client alone, so its CPU is the client's."""
+def run_method(
+    method: str, job_id: str, key: str, size: int, env: dict[str, str], cgroup: Path | None = None
+) -> Sample:
+    """One method as one process: the client alone, so its CPU is the client's. With
+    ``cgroup``, the process runs in that cgroup (joined before it execs the interpreter)."""
+
+    def join_cgroup() -> None:
+        if cgroup is not None:
+            (cgroup / "cgroup.procs").write_text(str(os.getpid()))
+
     with tempfile.NamedTemporaryFile("r", suffix=".json") as cpu_file:
         started = time.perf_counter()
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.benchmarks.methods",
              method, job_id, BUCKET, key, str(size), cpu_file.name],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            preexec_fn=join_cgroup,
         )  # fmt: skip
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - started
@@ -190,6 +206,39 @@ def render_cold_start(cold: dict[str, Any]) -> list[str]:
     return lines
 
 
+def cpu_s(pid: int) -> float:
+    """A process's user + system CPU seconds so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class World(NamedTuple):
+    env: dict[str, str]  # a method's process environment
+    s3: Any
+    stored: BucketInspector
+    together: TogetherSimulator
+    localstack: LocalStack
+
+    def servers_cpu_s(self) -> float:
+        """LocalStack's CPU seconds so far and this process's, which is the simulator's
+        while a method runs (it only waits for the method otherwise)."""
+        return cpu_s(self.localstack.pid) + cpu_s(os.getpid())
+
+
+@contextmanager
+def world() -> Iterator[World]:
+    """LocalStack's S3 with the benchmark's bucket, the simulator, and the environment of
+    a method's process: the product's own tuning, which is what is measured."""
+    with LocalStack() as localstack, TogetherSimulator() as together:
+        aws = aws_environment(localstack.endpoint_url)
+        variables = archiver_variables(together, bus="default", tuning={})
+        env = {**os.environ, **aws, **variables, "TOGETHER_DISABLE_TQDM": "1"}
+        os.environ.update(aws)
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=BUCKET)
+        yield World(env, s3, BucketInspector(s3, BUCKET), together, localstack)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", default="1GiB")
@@ -217,15 +266,8 @@ def main() -> int:
         "runs": args.runs,
         "scenarios": {},
     }
-    with LocalStack() as localstack, TogetherSimulator() as together:
-        aws = aws_environment(localstack.endpoint_url)
-        # the product's own tuning: what is measured
-        variables = archiver_variables(together, bus="default", tuning={})
-        env = {**os.environ, **aws, **variables, "TOGETHER_DISABLE_TQDM": "1"}
-        os.environ.update(aws)
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        stored = BucketInspector(s3, BUCKET)
+    with world() as bench:
+        env, s3, stored, together = bench.env, bench.s3, bench.stored, bench.together
         job = together.add_job("Lora", size=size, model_output_name="bench")
         expected = together.sha256(together.archive_for(job.id, "merged"))
         for scenario in args.scenarios.split(","):
@@ -236,7 +278,10 @@ def main() -> int:
                 runs = table.setdefault(method, Runs())
                 for n in range(args.runs):
                     key = f"{scenario}/{method}/{n}".replace(" ", "_").replace(":", "")
+                    servers_before = bench.servers_cpu_s()
                     seconds, rss, cpu, process_cpu = run_method(method, job.id, key, size, env)
+                    servers = bench.servers_cpu_s() - servers_before
+                    runs.servers_cpu_s_per_gib.append(round(servers / (size / GIB), 3))
                     runs.seconds.append(round(seconds, 2))
                     runs.peak_rss_mib.append(round(rss, 1))
                     runs.cpu_s_per_gib.append(round(cpu / (size / GIB), 3))
@@ -248,7 +293,8 @@ def main() -> int:
                     print(
                         f"{scenario} {method:34} run {n + 1}: {seconds:6.1f} s  "
                         f"{rate_mb:6.1f} MB/s  peak RSS {rss:6.0f} MiB  "
-                        f"CPU {cpu / (size / GIB):5.2f} s/GiB",
+                        f"CPU {cpu / (size / GIB):5.2f} s/GiB, "
+                        f"servers {servers / (size / GIB):5.2f} s/GiB",
                         flush=True,
                     )
             results["scenarios"][scenario] = {
@@ -283,8 +329,8 @@ def render(results: dict[str, Any]) -> str:
         ours = methods.get("ft-archiver", {})
         lines += [f"Scenario {scenario} ({title}):", "",
                   "| method | median s | MB/s | ft-archiver speed-up | peak RSS MiB "
-                  "| client CPU s/GiB | ft-archiver's CPU | SHA-256 |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+                  "| client CPU s/GiB | ft-archiver's CPU | servers CPU s/GiB | SHA-256 |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
         for name, runs in methods.items():
             median, cpu = runs["median_s"], runs["median_cpu_s_per_gib"]
             ratio = cpu_ratio = "-"
@@ -296,7 +342,8 @@ def render(results: dict[str, Any]) -> str:
             verified = {True: "ok", False: "MISMATCH", None: "-"}[runs["verified"]]
             lines.append(
                 f"| {name} | {median:.1f} | {size / median / 1e6:.1f} | {ratio} | "
-                f"{max(runs['peak_rss_mib']):.0f} | {cpu:.2f} | {cpu_ratio} | {verified} |"
+                f"{max(runs['peak_rss_mib']):.0f} | {cpu:.2f} | {cpu_ratio} | "
+                f"{runs['median_servers_cpu_s_per_gib']:.2f} | {verified} |"
             )
         lines.append("")
     memory = results.get("memory_peak_rss_mib", {})

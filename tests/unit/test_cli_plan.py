@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from ft_archiver.domain import sizing
 from ft_archiver.domain.parts import S3_MAX_OBJECT_SIZE
 from ft_archiver.domain.sizing import size_archive
 from ft_archiver_tools.cli_plan import as_json, duration, human_size, usd
@@ -51,10 +52,10 @@ def test_the_table_for_150_gb() -> None:
     assert (rows["part size"], rows["parts"], rows["batches"]) == (
         "15 MiB", "9,537", "18 of up to 8 GiB",
     )  # fmt: skip
-    assert rows["estimated wall time"] == "14 min 35 s (of which the SHA-256 read-back 12 min 32 s)"
-    assert (rows["Lambda invocations"], rows["Lambda GB-seconds"]) == ("21", "2,323")
+    assert rows["estimated wall time"] == "13 min 58 s (of which the SHA-256 read-back 12 min 32 s)"
+    assert (rows["Lambda invocations"], rows["Lambda GB-seconds"]) == ("21", "1,680")
     assert (rows["state transitions"], rows["S3 PUT requests"]) == ("41", "9,539")
-    assert rows["cost: total"] == "$0.0874"
+    assert rows["cost: total"] == "$0.0767"
     assert rows["prices"].startswith("us-east-1 on-demand of 2026-11-26")
 
 
@@ -96,11 +97,12 @@ def test_json_with_workers_and_memory() -> None:
     found = planned_json("--size", "1TB", "--workers", "117", "--memory", "2048")
     assert (found["workers"], found["memory_mb"], found["batches"]) == (117, 2048, 117)
     assert found["lanes"] == {"downloads": 12, "uploads": 8, "buffers": 18}
-    # One round: Plan 5 s, a batch of 85 x 96 MiB at 100 MB/s and 2 s, Complete 30 s; no
-    # read-back above 200 GiB.
-    assert found["wall_seconds"] == round(5 + 85 * 96 * 2**20 / 1e8 + 2 + 30, 1)
+    # One round: Plan 5 s, a batch of 85 x 96 MiB at PER_WORKER_BPS and 2 s, Complete 30 s;
+    # no read-back above 200 GiB.
+    rate = sizing.PER_WORKER_BPS
+    assert found["wall_seconds"] == round(5 + 85 * 96 * 2**20 / rate + 2 + 30, 1)
     assert found["state_transitions"] == 3 + 117 * 2
-    assert found["assumptions"]["per_worker_bps"] == 100_000_000
+    assert found["assumptions"]["per_worker_bps"] == rate
 
 
 @pytest.mark.parametrize(

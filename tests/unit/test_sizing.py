@@ -16,6 +16,9 @@ from ft_archiver_tools.template import load_template
 GB = 1000**3
 TB = 1000**4
 TEMPLATE = load_template()
+# Round rates, for arithmetic done by hand; the measured ones are sizing's own constants.
+PER_WORKER_BPS = 100e6
+VERIFY_READ_BPS = 200e6
 
 
 def approx(value: float) -> Any:
@@ -23,7 +26,7 @@ def approx(value: float) -> Any:
 
 
 def test_ten_gb_is_one_invocation_of_the_single_function() -> None:
-    plan = size_archive(10 * GB)
+    plan = size_archive(10 * GB, per_worker_bps=PER_WORKER_BPS, verify_read_bps=VERIFY_READ_BPS)
     # 8 MiB parts: 10e9 / 8,388,608 = 1,192.09 -> 1,193. At 100 MB/s: 100 s of transfer,
     # within one invocation's 840 s; plus the invocation's 2 s.
     assert (plan.path, plan.part_size, plan.parts, plan.batches) == ("single", 8 * MIB, 1193, None)
@@ -50,7 +53,7 @@ def test_a_single_archive_continues_once_per_840_seconds_of_work() -> None:
 
 
 def test_150_gb_fans_out_over_18_batches() -> None:
-    plan = size_archive(150 * GB)
+    plan = size_archive(150 * GB, per_worker_bps=PER_WORKER_BPS, verify_read_bps=VERIFY_READ_BPS)
     # Parts grow to ceil(15,000,000 B / 1 MiB) = 15 MiB; 150e9 / 15 MiB = 9,536.7 -> 9,537.
     # 8 GiB holds 546 of them (8,190 MiB); 9,537 / 546 = 17.5 -> 18 batches, one round.
     assert (plan.path, plan.part_size, plan.parts, plan.batches) == (
@@ -73,7 +76,9 @@ def test_150_gb_fans_out_over_18_batches() -> None:
 
 
 def test_the_largest_archive_s3_takes() -> None:
-    plan = size_archive(S3_MAX_OBJECT_SIZE)
+    plan = size_archive(
+        S3_MAX_OBJECT_SIZE, per_worker_bps=PER_WORKER_BPS, verify_read_bps=VERIFY_READ_BPS
+    )
     # 10,000 parts of 5 GiB; at most 1,000 batches (the execution state's limit), so ten
     # parts a batch: 50 rounds of 20 workers. Far above 200 GiB: no read-back.
     assert (plan.part_size, plan.parts, plan.batches) == (5 * GIB, 10_000, 1_000)

@@ -10,7 +10,8 @@ HeadObject, manifest, event), then VerifySha256 reading the object back for the 
 archive's SHA-256, one invocation after another.
 
 The parts and batches are exact (the archiver's own planning); times, and so GB-seconds
-and cost, are estimates from the rates below, which are placeholders until measured.
+and cost, are estimates from the rates below (one measured on the benchmark machine, the
+others placeholders).
 """
 
 import math
@@ -62,13 +63,17 @@ MAX_MEMORY_MB = 10240
 WORK_WINDOW_S = 900 - 60
 
 # Bytes per second one invocation moves from Together to S3 (12 ranged GETs, 8 UploadParts
-# at once). A placeholder: to be replaced by the measured figure from `make bench`'s
-# scaling run.
-PER_WORKER_BPS = 100 * MB
-# Bytes per second VerifySha256 reads back from S3 through SHA-256. A placeholder too:
+# at once). Measured 2026-11-26 by `make bench-sizing` (python -m tests.benchmarks.sizing):
+# the archiver's process under the CPU quota of a 1,024 MB function (0.58 vCPU), 1 GiB,
+# each source connection capped at 25 MB/s, median of 3. Its S3 was LocalStack on the
+# same 2 shared cores, not AWS's (README, Sizing).
+PER_WORKER_BPS = 175 * MB
+# Bytes per second VerifySha256 reads back from S3 through SHA-256. A placeholder:
 # hashlib's SHA-256 ran at about 1.8 GiB/s on one core of the benchmark machine (SHA-NI)
 # and a 1024 MB function has about 0.6 of a vCPU, so the read from S3 is the likelier
-# bound; to be measured.
+# bound. `make bench-scaling` read 2 GiB back at 600 MB/s (2026-11-26), but from
+# LocalStack on loopback with no CPU quota: one 8 MiB ranged GET after another on one
+# connection, whose rate from AWS's S3 that does not tell.
 VERIFY_READ_BPS = 200 * MB
 # Seconds an invocation spends besides moving bytes (start, job lookup, probe or
 # ListParts); the Plan invocation (lookup, probe, CreateMultipartUpload, the batches) and

@@ -34,6 +34,11 @@ class LocalStack:
     def endpoint_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "LocalStack is not started"
+        return self._process.pid
+
     def start(self, timeout_s: float = 90.0) -> "LocalStack":
         if not self.python.exists():
             raise RuntimeError(f"{self.python} is missing: run `make localstack` first")
