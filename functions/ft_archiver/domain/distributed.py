@@ -34,7 +34,9 @@ DEFAULT_VERIFY_SHA256_UP_TO = 200 * GIB
 
 
 class StepModel(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Built on first use: ArchiverFunction imports these to hand an archive on, which
+    # most of its invocations never do, and their schemas cost milliseconds of cold start.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class DistributedStart(StepModel):
