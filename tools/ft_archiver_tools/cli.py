@@ -197,7 +197,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ArchiverError as exc:
             return _fail(EXIT_FAILURE, str(exc))
         except KeyboardInterrupt:
-            aborted = "" if args.command == "list" else "; the upload was aborted"
+            # Only the commands that upload have an upload to abort; the demo and serve
+            # stop their emulators on the way out.
+            uploads = args.command in ("archive", "backfill")
+            aborted = "; the upload was aborted" if uploads else ""
             return _fail(interrupts.exit_code, f"{interrupts.word}{aborted}")
         except BrokenPipeError:  # `ft-archiver list | head`: the reader has all it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
