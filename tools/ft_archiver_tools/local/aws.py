@@ -58,7 +58,12 @@ class MotoServer:
                 # after the threads that use it (otherwise it dies first, under them).
                 start_new_session=True,
             )
-            if self._wait_ready(timeout_s):
+            try:
+                ready = self._wait_ready(timeout_s)
+            except BaseException:  # interrupted while it starts: it is in a session of its own
+                self.stop()
+                raise
+            if ready:
                 return self
             self.stop()
         raise RuntimeError("moto server did not start on 127.0.0.1")
@@ -80,14 +85,18 @@ class MotoServer:
         requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=10)
 
     def stop(self) -> None:
-        if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            self._process = None
+        """Terminate, then kill after 10 s, or at once when the wait is interrupted."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except BaseException as exc:
+            process.kill()
+            process.wait()
+            if not isinstance(exc, subprocess.TimeoutExpired):
+                raise
 
     def __enter__(self) -> "MotoServer":
         return self.start()

@@ -6,6 +6,7 @@ conformance suite and the benchmark run against it. It needs Python 3.13 and a f
 (see the Makefile's .venv-localstack); everything it writes stays under ``root``.
 """
 
+import contextlib
 import os
 import shutil
 import signal
@@ -67,6 +68,15 @@ class LocalStack:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        try:
+            self._wait_until_ready(timeout_s)
+        except BaseException:  # not ready, or interrupted while starting: nothing left behind
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_ready(self, timeout_s: float) -> None:
+        assert self._process is not None
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
@@ -74,23 +84,28 @@ class LocalStack:
             try:
                 health = requests.get(f"{self.endpoint_url}/_localstack/health", timeout=1)
                 if health.ok and health.json()["services"].get("s3") in ("available", "running"):
-                    return self
+                    return
             except (requests.RequestException, ValueError):
                 pass
             time.sleep(0.5)
-        self.stop()
         raise RuntimeError(f"LocalStack did not start in {timeout_s:.0f} s")
 
     def stop(self) -> None:
-        if self._process is None:
+        """SIGTERM, then SIGKILL after 20 s, or at once when the wait is interrupted
+        (a Ctrl-C on the way out must not leave LocalStack running)."""
+        process, self._process = self._process, None
+        if process is None:
             return
         try:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            self._process.wait(timeout=20)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(self._process.pid, signal.SIGKILL)
-            self._process.wait()
-        self._process = None
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=20)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            _kill(process)
+        except BaseException:  # interrupted while waiting: kill it, then the interrupt goes on
+            _kill(process)
+            raise
         shutil.rmtree(S3_STORAGE, ignore_errors=True)
 
     def __enter__(self) -> "LocalStack":
@@ -98,3 +113,9 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _kill(process: "subprocess.Popen[bytes]") -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

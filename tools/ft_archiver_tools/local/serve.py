@@ -230,6 +230,15 @@ class LocalDeployment:
         return f"http://127.0.0.1:{self._http.server_address[1]}/"
 
     def start(self, poll: bool = True) -> "LocalDeployment":
+        """Everything up, or, when anything fails or is interrupted on the way, everything
+        started so far stopped again (moto runs in a session of its own)."""
+        try:
+            return self._start(poll)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, poll: bool) -> "LocalDeployment":
         self.aws.start()
         self.stack = deploy_local(
             self.aws,
