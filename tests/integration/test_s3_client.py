@@ -27,6 +27,7 @@ def test_part_bodies_are_not_hashed_for_the_signature() -> None:
 
 def test_an_object_an_earlier_attempt_completed_is_recognised_by_size_and_checksum() -> None:
     from ft_archiver.adapters.s3 import S3Store
+    from ft_archiver.adapters.s3_stored import S3StoredObjects
     from ft_archiver.domain.checksums import ALGORITHMS
     from ft_archiver.service.ports import ObjectSpec
 
@@ -35,11 +36,14 @@ def test_an_object_an_earlier_attempt_completed_is_recognised_by_size_and_checks
     s3.create_bucket(Bucket=bucket)
     crc64 = ALGORITHMS["CRC64NVME"]
     spec = ObjectSpec(bucket, "models/a.tar.zst", "application/zstd", {}, crc64)
-    store = S3Store(s3)
-    assert store.find_verified(spec, 5, crc64.compute(b"bytes")) is None  # no object yet
+    store, objects = S3Store(s3), S3StoredObjects(s3)
+    assert objects.find_verified(spec, 5, crc64.compute(b"bytes")) is None  # no object yet
     stored = store.put_object(spec, b"bytes", crc64.compute(b"bytes"))
-    found = store.find_verified(spec, 5, crc64.compute(b"bytes"))
+    found = objects.find_verified(spec, 5, crc64.compute(b"bytes"))
     assert found is not None
     assert found.etag == stored.etag
-    assert store.find_verified(spec, 5, crc64.compute(b"other")) is None
-    assert store.find_verified(spec, 6, crc64.compute(b"bytes")) is None
+    assert objects.find_verified(spec, 5, crc64.compute(b"other")) is None
+    assert objects.find_verified(spec, 6, crc64.compute(b"bytes")) is None
+    into = bytearray(3)
+    objects.read_into(found, 1, memoryview(into))
+    assert into == b"yte"

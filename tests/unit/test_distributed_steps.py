@@ -91,7 +91,7 @@ def test_a_whole_run_stores_the_bytes_with_part_digests_and_one_event() -> None:
     world = World()
     for batch in world.batches:
         world.upload(batch)
-    completed = complete_upload(world.plan, world.batches, world.store, world.digests)
+    completed = complete_upload(world.plan, world.batches, world.store, world.digests, world.store)
     assert world.store.objects[world.plan.key] == DATA
     part_digests = [
         hashlib.sha256(DATA[i : i + PART]).hexdigest() for i in range(0, len(DATA), PART)
@@ -134,12 +134,12 @@ def test_complete_run_again_after_it_completed_finds_the_object_it_made() -> Non
     world = World()
     for batch in world.batches:
         world.upload(batch)
-    first = complete_upload(world.plan, world.batches, world.store, world.digests)
-    again = complete_upload(world.plan, world.batches, world.store, world.digests)
+    first = complete_upload(world.plan, world.batches, world.store, world.digests, world.store)
+    again = complete_upload(world.plan, world.batches, world.store, world.digests, world.store)
     assert again == first
     world.store.objects[world.plan.key] = DATA[:-1] + b"?"  # not what the parts make
     with pytest.raises(IncompleteUploadError, match="is gone and no object"):
-        complete_upload(world.plan, world.batches, world.store, world.digests)
+        complete_upload(world.plan, world.batches, world.store, world.digests, world.store)
 
 
 def test_complete_refuses_an_upload_with_a_part_missing() -> None:
@@ -147,7 +147,7 @@ def test_complete_refuses_an_upload_with_a_part_missing() -> None:
     for batch in world.batches[:-1]:
         world.upload(batch)
     with pytest.raises(IncompleteUploadError, match=r"2 of 11 parts .*\(first: part 10\)"):
-        complete_upload(world.plan, world.batches, world.store, world.digests)
+        complete_upload(world.plan, world.batches, world.store, world.digests, world.store)
     assert not world.store.uploads[0].aborted  # Abort, not Complete, ends it
 
 
@@ -157,7 +157,7 @@ def test_the_read_back_goes_on_over_invocations_from_the_saved_state(
     world = World()
     for batch in world.batches:
         world.upload(batch)
-    completed = complete_upload(world.plan, world.batches, world.store, world.digests)
+    completed = complete_upload(world.plan, world.batches, world.store, world.digests, world.store)
     monkeypatch.setattr(verify_step, "READ_CHUNK", 4 * PART)
     clock = iter([100.0, 0.0, 100.0, 0.0, 100.0, 100.0, 100.0])
     progress = None

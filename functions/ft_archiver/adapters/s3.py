@@ -30,7 +30,6 @@ else:
 
 log = logging.getLogger(__name__)
 AWS_ERRORS = (ClientError, BotoCoreError)
-READ_CHUNK = 1024 * 1024
 # S3's answers that the caller has no authority for the request: a policy or a disabled
 # account, or credentials S3 does not accept. No retry of the same call can succeed.
 ACCESS_DENIED_CODES = frozenset(
@@ -156,46 +155,6 @@ class S3Store:
                 f"s3://{spec.bucket}/{spec.key} holds {head['ContentLength']} bytes with "
                 f"{spec.algorithm.name} {found}, expected {size} bytes with {expected}; "
                 "the object was removed"
-            )
-
-    def find_verified(self, spec: ObjectSpec, size: int, crc: int) -> StoredObject | None:
-        """The object's current version if it holds ``size`` bytes with this full-object
-        checksum (an upload completed by an attempt that did not live to say so)."""
-        try:
-            head = self._client.head_object(
-                Bucket=spec.bucket, Key=spec.key, ChecksumMode="ENABLED"
-            )
-        except AWS_ERRORS as exc:
-            if isinstance(exc, ClientError) and _code(exc) in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise _storage_error("HeadObject", spec.bucket, spec.key, exc) from None
-        matches = head["ContentLength"] == size and head.get(
-            spec.algorithm.s3_field
-        ) == spec.algorithm.encode(crc)
-        return _stored(spec, head) if matches else None
-
-    def read_into(self, stored: StoredObject, start: int, into: memoryview) -> None:
-        """Fill ``into`` with this version's bytes from ``start`` on (a ranged GET)."""
-        end = start + len(into) - 1
-        filled = 0
-        try:
-            response = self._client.get_object(
-                Bucket=stored.bucket, Key=stored.key, Range=f"bytes={start}-{end}",
-                **_version_arg(stored),
-            )  # fmt: skip
-            body = response["Body"]
-            while filled < len(into):
-                chunk = body.read(min(len(into) - filled, READ_CHUNK))
-                if not chunk:
-                    break
-                into[filled : filled + len(chunk)] = chunk
-                filled += len(chunk)
-        except AWS_ERRORS as exc:
-            raise _storage_error("GetObject", stored.bucket, stored.key, exc) from None
-        if filled != len(into):
-            raise StorageError(
-                f"S3 GetObject of s3://{stored.bucket}/{stored.key} ended after {filled:,} of "
-                f"{len(into):,} bytes at {start:,}"
             )
 
     def delete(self, stored: StoredObject) -> None:

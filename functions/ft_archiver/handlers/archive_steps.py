@@ -81,7 +81,8 @@ def parts(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
 def complete(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     built = steps()
     plan, batches = _plan(event["state"])
-    return complete_upload(plan, batches, built.store, built.digests).model_dump()
+    completed = complete_upload(plan, batches, built.store, built.digests, built.stored)
+    return completed.model_dump()
 
 
 def verify_sha256(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -91,7 +92,7 @@ def verify_sha256(event: dict[str, Any], context: LambdaContext) -> dict[str, An
     earlier = state.get("sha256")
     progress = read_back_sha256(
         plan, CompletedUpload.model_validate(state["completed"]),
-        Sha256Progress.model_validate(earlier) if earlier else None, built.reader,
+        Sha256Progress.model_validate(earlier) if earlier else None, built.stored,
         built.digest_factory, _remaining(context), built.deadline_margin_s,
     )  # fmt: skip
     return progress.model_dump()

@@ -6,6 +6,7 @@ from ft_archiver.adapters import sha256_state
 from ft_archiver.adapters.events import EventBridgePublisher, NoEvents
 from ft_archiver.adapters.part_digests import DynamoPartDigests
 from ft_archiver.adapters.s3 import S3Store
+from ft_archiver.adapters.s3_stored import S3StoredObjects
 from ft_archiver.adapters.state import DynamoStateStore
 from ft_archiver.adapters.together import TogetherClient
 from ft_archiver.domain.parts import Lanes, plan_lanes
@@ -24,16 +25,13 @@ from ft_archiver.wiring.together import together_client
 class ArchiveSteps:
     together: TogetherClient
     store: S3Store
+    stored: S3StoredObjects  # what is already in the bucket
     digests: DynamoPartDigests
     ledger: DynamoStateStore
     announcer: Announcer
     options: TransferOptions
     distributed: DistributedOptions
     deadline_margin_s: float
-
-    @property
-    def reader(self) -> S3Store:
-        return self.store
 
     @property
     def digest_factory(self) -> Digests:
@@ -53,9 +51,11 @@ def build_archive_steps(settings: ArchiveStepsSettings) -> ArchiveSteps:
         if settings.event_bus_name
         else NoEvents()
     )
+    s3 = aws_client("s3", settings, settings.upload_concurrency + 4)
     return ArchiveSteps(
         together=together_client(settings),
-        store=S3Store(aws_client("s3", settings, settings.upload_concurrency + 4)),
+        store=S3Store(s3),
+        stored=S3StoredObjects(s3),
         digests=DynamoPartDigests(dynamodb, settings.state_table_name),
         ledger=DynamoStateStore(dynamodb, settings.state_table_name),
         announcer=Announcer(publisher, no_span),

@@ -13,15 +13,16 @@ from ft_archiver.domain.distributed import (
 )
 from ft_archiver.errors import IncompleteUploadError, UploadGoneError
 from ft_archiver.service.distributed.common import parts_of, target_of
-from ft_archiver.service.distributed.ports import CompletingStore, PartDigest, PartDigests
-from ft_archiver.service.ports import StoredObject, UploadedPart
+from ft_archiver.service.distributed.ports import CompletedObjects, PartDigest, PartDigests
+from ft_archiver.service.ports import ObjectStore, StoredObject, UploadedPart
 
 
 def complete_upload(
     plan: DistributedPlan,
     batches: Sequence[BatchItem],
-    store: CompletingStore,
+    store: ObjectStore,
     digests: PartDigests,
+    completed: CompletedObjects,
 ) -> CompletedUpload:
     """Safe to run again: when an earlier attempt completed the upload but did not live to
     answer, the upload is gone and the object it made is recognised by its size and
@@ -32,7 +33,7 @@ def complete_upload(
         stored, crc = _complete(plan, store, recorded)
     except UploadGoneError:
         crc = _expected_crc(plan, recorded)
-        found = store.find_verified(target, plan.size, crc)
+        found = completed.find_verified(target, plan.size, crc)
         if found is None:
             raise IncompleteUploadError(
                 f"the multipart upload of {plan.key} is gone and no object of "
@@ -48,7 +49,7 @@ def complete_upload(
 
 
 def _complete(
-    plan: DistributedPlan, store: CompletingStore, recorded: dict[int, PartDigest]
+    plan: DistributedPlan, store: ObjectStore, recorded: dict[int, PartDigest]
 ) -> tuple[StoredObject, int]:
     target = target_of(plan)
     with store.resume_multipart(target, plan.upload_id) as upload:

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ft_archiver.domain.distributed import BatchItem
-from ft_archiver.service.ports import ObjectSpec, ObjectStore, StoredObject
+from ft_archiver.service.ports import ObjectSpec, StoredObject
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,6 @@ class PartDigests(Protocol):
 class CompletedObjects(Protocol):
     def find_verified(self, spec: ObjectSpec, size: int, crc: int) -> StoredObject | None:
         """The object as an earlier attempt completed it: this size and full-object CRC."""
-
-
-class CompletingStore(ObjectStore, CompletedObjects, Protocol):
-    """Complete's store: the upload, and the object an earlier attempt completed."""
 
 
 class ObjectReader(Protocol):
