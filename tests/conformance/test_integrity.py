@@ -14,8 +14,8 @@ from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import StorageError
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.control import Archived, TransferControl, without_deadline
-from ft_archiver.wiring.archiver import transfer_options
 from ft_archiver.wiring.aws import aws_client
+from ft_archiver.wiring.options import transfer_options
 from ft_archiver.wiring.together import together_client
 from ft_archiver_tools.local.simulator import TogetherSimulator
 from tests.support.fakes import FakeArchiveLedger

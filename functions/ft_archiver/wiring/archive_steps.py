@@ -16,8 +16,8 @@ from ft_archiver.service.distributed.plan_step import DistributedOptions
 from ft_archiver.service.ports import Digests
 from ft_archiver.service.spans import no_span
 from ft_archiver.settings import ArchiveStepsSettings
-from ft_archiver.wiring.archiver import transfer_options
 from ft_archiver.wiring.aws import aws_client
+from ft_archiver.wiring.options import transfer_options
 from ft_archiver.wiring.together import together_client
 
 

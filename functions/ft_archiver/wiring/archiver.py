@@ -3,25 +3,13 @@
 from ft_archiver.adapters import sha256_state
 from ft_archiver.adapters.events import EventBridgePublisher, NoEvents
 from ft_archiver.adapters.s3 import S3Store
-from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.service.archive import Archiver
-from ft_archiver.service.archive_plan import TransferOptions
 from ft_archiver.service.delegation import Delegation
 from ft_archiver.service.spans import Span, no_span
 from ft_archiver.settings import ArchiverSettings, ArchivingSettings
 from ft_archiver.wiring.aws import aws_client, state_store
+from ft_archiver.wiring.options import transfer_options
 from ft_archiver.wiring.together import together_client
-
-
-def transfer_options(settings: ArchivingSettings) -> TransferOptions:
-    return TransferOptions(
-        part_size=settings.part_size,
-        part_size_floor=settings.part_size_floor,
-        concurrency=settings.concurrency,
-        upload_concurrency=settings.upload_concurrency,
-        memory_budget=settings.memory_budget,
-        algorithm=ALGORITHMS[settings.checksum_algorithm],
-    )
 
 
 def build_archiver(settings: ArchivingSettings, span: Span = no_span) -> Archiver:
