@@ -37,7 +37,7 @@ ACCESS_DENIED_CODES = frozenset(
 )
 
 
-def _stored(spec: ObjectSpec, response: Mapping[str, Any]) -> StoredObject:
+def stored_object(spec: ObjectSpec, response: Mapping[str, Any]) -> StoredObject:
     # "null" is the version of an object in a bucket without versioning: no version.
     version = response.get("VersionId")
     return StoredObject(
@@ -45,7 +45,7 @@ def _stored(spec: ObjectSpec, response: Mapping[str, Any]) -> StoredObject:
     )
 
 
-def _storage_error(
+def storage_error(
     action: str, bucket: str, key: str, exc: Exception, after: str = ""
 ) -> StorageError:
     """``after``: what was done about it, appended to the message."""
@@ -63,7 +63,7 @@ def _storage_error(
     return StorageError(f"{where} failed ({detail}){after}")
 
 
-def _code(exc: Exception) -> str:
+def error_code(exc: Exception) -> str:
     """An AWS error in a word: its error code, or the exception's type."""
     if isinstance(exc, ClientError):
         return str(exc.response.get("Error", {}).get("Code", "Error"))
@@ -74,7 +74,7 @@ def _checksum_arg(algorithm: CrcAlgorithm, crc: int) -> dict[str, Any]:
     return {algorithm.s3_field: algorithm.encode(crc)}
 
 
-def _version_arg(stored: StoredObject) -> dict[str, Any]:
+def version_arg(stored: StoredObject) -> dict[str, Any]:
     return {"VersionId": stored.version_id} if stored.version_id else {}
 
 
@@ -97,8 +97,8 @@ class S3Store:
                 **_checksum_arg(spec.algorithm, crc),
             )
         except AWS_ERRORS as exc:
-            raise _storage_error("PutObject", spec.bucket, spec.key, exc) from None
-        stored = _stored(spec, response)
+            raise storage_error("PutObject", spec.bucket, spec.key, exc) from None
+        stored = stored_object(spec, response)
         self.verify(spec, stored, len(body), crc)
         return stored
 
@@ -113,7 +113,7 @@ class S3Store:
                 ChecksumType="FULL_OBJECT",
             )
         except AWS_ERRORS as exc:
-            raise _storage_error("CreateMultipartUpload", spec.bucket, spec.key, exc) from None
+            raise storage_error("CreateMultipartUpload", spec.bucket, spec.key, exc) from None
         return MultipartUpload(self._client, spec, response["UploadId"], self)
 
     def resume_multipart(self, spec: ObjectSpec, upload_id: str) -> "MultipartUpload":
@@ -123,7 +123,7 @@ class S3Store:
         return upload
 
     def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
-        extra = _version_arg(stored)
+        extra = version_arg(stored)
         try:
             self._client.put_object_tagging(
                 Bucket=stored.bucket,
@@ -133,20 +133,20 @@ class S3Store:
             )
         except AWS_ERRORS as exc:
             self.delete(stored)
-            raise _storage_error(
+            raise storage_error(
                 "PutObjectTagging", stored.bucket, stored.key, exc, "; the object was removed"
             ) from None
 
     def verify(self, spec: ObjectSpec, stored: StoredObject, size: int, crc: int) -> None:
         """Read back size and checksum; remove the object and raise if S3 holds other bytes."""
-        extra = _version_arg(stored)
+        extra = version_arg(stored)
         try:
             head = self._client.head_object(
                 Bucket=spec.bucket, Key=spec.key, ChecksumMode="ENABLED", **extra
             )
         except AWS_ERRORS as exc:
             self.delete(stored)
-            raise _storage_error("HeadObject", spec.bucket, spec.key, exc) from None
+            raise storage_error("HeadObject", spec.bucket, spec.key, exc) from None
         expected = spec.algorithm.encode(crc)
         found = head.get(spec.algorithm.s3_field)
         if head["ContentLength"] != size or found != expected:
@@ -158,11 +158,13 @@ class S3Store:
             )
 
     def delete(self, stored: StoredObject) -> None:
-        extra = _version_arg(stored)
+        extra = version_arg(stored)
         try:
             self._client.delete_object(Bucket=stored.bucket, Key=stored.key, **extra)
         except AWS_ERRORS as exc:
-            log.error("could not remove s3://%s/%s (%s)", stored.bucket, stored.key, _code(exc))
+            log.error(
+                "could not remove s3://%s/%s (%s)", stored.bucket, stored.key, error_code(exc)
+            )
 
 
 class MultipartUpload:
@@ -200,7 +202,7 @@ class MultipartUpload:
                 **_checksum_arg(spec.algorithm, crc),
             )
         except AWS_ERRORS as exc:
-            raise _storage_error(f"UploadPart {number}", spec.bucket, spec.key, exc) from None
+            raise storage_error(f"UploadPart {number}", spec.bucket, spec.key, exc) from None
         return UploadedPart(number, response["ETag"], crc, len(body))
 
     def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject:
@@ -227,9 +229,9 @@ class MultipartUpload:
                 **_checksum_arg(algorithm, crc),
             )
         except AWS_ERRORS as exc:
-            raise _storage_error("CompleteMultipartUpload", spec.bucket, spec.key, exc) from None
+            raise storage_error("CompleteMultipartUpload", spec.bucket, spec.key, exc) from None
         self._finished = True
-        stored = _stored(spec, response)
+        stored = stored_object(spec, response)
         self._store.verify(spec, stored, size, crc)
         return stored
 
@@ -257,7 +259,7 @@ class MultipartUpload:
                     return parts
                 marker = page["NextPartNumberMarker"]
         except AWS_ERRORS as exc:
-            raise _storage_error("ListParts", spec.bucket, spec.key, exc) from None
+            raise storage_error("ListParts", spec.bucket, spec.key, exc) from None
 
     def abort(self) -> None:
         self._finished = True
@@ -271,5 +273,5 @@ class MultipartUpload:
                 self.upload_id,
                 self._spec.bucket,
                 self._spec.key,
-                _code(exc),
+                error_code(exc),
             )

@@ -5,7 +5,13 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from ft_archiver.adapters.s3 import AWS_ERRORS, _code, _storage_error, _stored, _version_arg
+from ft_archiver.adapters.s3 import (
+    AWS_ERRORS,
+    error_code,
+    storage_error,
+    stored_object,
+    version_arg,
+)
 from ft_archiver.errors import StorageError
 from ft_archiver.service.ports import ObjectSpec, StoredObject
 
@@ -29,13 +35,13 @@ class S3StoredObjects:
                 Bucket=spec.bucket, Key=spec.key, ChecksumMode="ENABLED"
             )
         except AWS_ERRORS as exc:
-            if isinstance(exc, ClientError) and _code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if isinstance(exc, ClientError) and error_code(exc) in ("404", "NoSuchKey", "NotFound"):
                 return None
-            raise _storage_error("HeadObject", spec.bucket, spec.key, exc) from None
+            raise storage_error("HeadObject", spec.bucket, spec.key, exc) from None
         matches = head["ContentLength"] == size and head.get(
             spec.algorithm.s3_field
         ) == spec.algorithm.encode(crc)
-        return _stored(spec, head) if matches else None
+        return stored_object(spec, head) if matches else None
 
     def read_into(self, stored: StoredObject, start: int, into: memoryview) -> None:
         """Fill ``into`` with this version's bytes from ``start`` on (a ranged GET)."""
@@ -44,7 +50,7 @@ class S3StoredObjects:
         try:
             response = self._client.get_object(
                 Bucket=stored.bucket, Key=stored.key, Range=f"bytes={start}-{end}",
-                **_version_arg(stored),
+                **version_arg(stored),
             )  # fmt: skip
             body = response["Body"]
             while filled < len(into):
@@ -54,7 +60,7 @@ class S3StoredObjects:
                 into[filled : filled + len(chunk)] = chunk
                 filled += len(chunk)
         except AWS_ERRORS as exc:
-            raise _storage_error("GetObject", stored.bucket, stored.key, exc) from None
+            raise storage_error("GetObject", stored.bucket, stored.key, exc) from None
         if filled != len(into):
             raise StorageError(
                 f"S3 GetObject of s3://{stored.bucket}/{stored.key} ended after {filled:,} of "

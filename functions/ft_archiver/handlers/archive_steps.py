@@ -6,6 +6,7 @@ backoff) or StepError (it aborts the archive), its message ``"{type}: {message}"
 that Abort can announce what really failed.
 """
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -45,7 +46,7 @@ def steps() -> ArchiveSteps:
     return build_archive_steps(dependencies.archive_steps_settings())
 
 
-def _remaining(context: LambdaContext) -> Any:
+def _remaining(context: LambdaContext) -> Callable[[], float]:
     return lambda: context.get_remaining_time_in_millis() / 1000
 
 

@@ -38,14 +38,11 @@ class Announcer:
 
     def failed(self, ref: JobRef, checkpoint_type: str, exc: BaseException) -> None:
         """Never raises: the failure being reported is what the caller re-raises."""
-        ours = isinstance(exc, ArchiverError)
-        self.failure(
-            ref,
-            checkpoint_type,
-            type(exc).__name__,
-            str(exc) if ours else type(exc).__name__,
-            exc.retryable if isinstance(exc, ArchiverError) else True,
-        )
+        if isinstance(exc, ArchiverError):
+            message, retryable = str(exc), exc.retryable
+        else:  # not ours: its message may hold anything, and another attempt may succeed
+            message, retryable = type(exc).__name__, True
+        self.failure(ref, checkpoint_type, type(exc).__name__, message, retryable)
 
     def failure(
         self, ref: JobRef, checkpoint_type: str, error_type: str, error: str, retryable: bool

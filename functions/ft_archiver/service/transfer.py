@@ -9,10 +9,9 @@ invocation resumes from (completed_prefix).
 
 import hashlib
 import threading
-from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Protocol
 
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.parts import Lanes, PartPlan, PartRange
@@ -24,6 +23,7 @@ from ft_archiver.errors import (
 )
 from ft_archiver.service.completed_prefix import CompletedPrefix
 from ft_archiver.service.control import Suspended
+from ft_archiver.service.futures import raise_first_failure
 from ft_archiver.service.ordered_digest import OrderedDigest
 from ft_archiver.service.part_buffers import HOLDERS_PER_PART, BufferPool, PartBuffers
 from ft_archiver.service.ports import (
@@ -212,7 +212,7 @@ def transfer_multipart(
             downloads.shutdown(wait=True, cancel_futures=cancel.is_set())
             uploads.shutdown(wait=True, cancel_futures=cancel.is_set())
         sends = [f.result() for f in fetches if not f.cancelled() and f.exception() is None]
-        _raise_first_failure([*fetches, *sends], cancel)
+        raise_first_failure([*fetches, *sends], cancel)
         if suspended:
             return _suspend(upload, plan, len(earlier), dispatch.prefix.parts_done)
         parts = [*earlier, *(send.result() for send in sends)]
@@ -254,19 +254,3 @@ def _earlier_parts(upload: PartUpload, plan: PartPlan, parts_done: int) -> list[
             raise UploadGoneError(f"part {planned.number} of the resumed upload is missing")
         parts.append(part)
     return parts
-
-
-def _raise_first_failure(futures: Sequence[Future[Any]], cancel: Cancellation) -> None:
-    """The root cause, not the cancellations it caused in the other parts."""
-    errors = [
-        error
-        for future in futures
-        if not future.cancelled() and (error := future.exception()) is not None
-    ]
-    for error in errors:
-        if not isinstance(error, TransferCancelledError):
-            raise error
-    if errors:
-        raise errors[0]
-    if cancel.is_set():
-        raise TransferCancelledError("transfer cancelled before every part was uploaded")

@@ -17,6 +17,7 @@ from ft_archiver.domain.parts import Lanes, PartRange
 from ft_archiver.errors import SourceChangedError, TransferCancelledError
 from ft_archiver.service.distributed.common import download_of, parts_of, target_of
 from ft_archiver.service.distributed.ports import PartDigest, PartDigests
+from ft_archiver.service.futures import raise_first_failure
 from ft_archiver.service.part_buffers import BufferPool
 from ft_archiver.service.ports import ArchiveSource, FineTuneSource, ObjectStore, PartUpload
 
@@ -102,10 +103,5 @@ def _move_parts(
         except BaseException:
             cancel.set()
             raise
-    errors = [error for future in futures if (error := future.exception()) is not None]
-    for error in errors:
-        if not isinstance(error, TransferCancelledError):
-            raise error
-    if errors:
-        raise errors[0]
+    raise_first_failure(futures, cancel)
     return len(futures)

@@ -14,7 +14,7 @@ from ft_archiver.domain.distributed import (
 from ft_archiver.errors import IncompleteUploadError, UploadGoneError
 from ft_archiver.service.distributed.common import parts_of, target_of
 from ft_archiver.service.distributed.ports import CompletedObjects, PartDigest, PartDigests
-from ft_archiver.service.ports import ObjectStore, StoredObject, UploadedPart
+from ft_archiver.service.ports import ObjectSpec, ObjectStore, StoredObject, UploadedPart
 
 
 def complete_upload(
@@ -30,9 +30,9 @@ def complete_upload(
     target = target_of(plan)
     recorded = digests.all(plan.start.lease_key, batches)
     try:
-        stored, crc = _complete(plan, store, recorded)
+        stored, crc = _complete(plan, target, store, recorded)
     except UploadGoneError:
-        crc = _expected_crc(plan, recorded)
+        crc = _expected_crc(plan, target, recorded)
         found = completed.find_verified(target, plan.size, crc)
         if found is None:
             raise IncompleteUploadError(
@@ -49,20 +49,24 @@ def complete_upload(
 
 
 def _complete(
-    plan: DistributedPlan, store: ObjectStore, recorded: dict[int, PartDigest]
+    plan: DistributedPlan,
+    target: ObjectSpec,
+    store: ObjectStore,
+    recorded: dict[int, PartDigest],
 ) -> tuple[StoredObject, int]:
-    target = target_of(plan)
     with store.resume_multipart(target, plan.upload_id) as upload:
         try:
             parts = _checked_parts(plan, upload.list_parts(), recorded)
-            crc = _expected_crc(plan, recorded)
+            crc = _expected_crc(plan, target, recorded)
             return upload.complete(parts, plan.size, crc), crc
         except BaseException:
             upload.suspend()  # never aborted here: a retry, or Abort, decides
             raise
 
 
-def _expected_crc(plan: DistributedPlan, recorded: dict[int, PartDigest]) -> int:
+def _expected_crc(
+    plan: DistributedPlan, target: ObjectSpec, recorded: dict[int, PartDigest]
+) -> int:
     """The full-object CRC of the recorded parts, combined in order."""
     ranges = list(parts_of(plan).ranges())
     missing = [part.number for part in ranges if part.number not in recorded]
@@ -71,8 +75,7 @@ def _expected_crc(plan: DistributedPlan, recorded: dict[int, PartDigest]) -> int
             f"{len(missing)} of {plan.parts} parts were never recorded "
             f"(first: part {missing[0]}); the archive cannot be completed"
         )
-    algorithm = target_of(plan).algorithm
-    return algorithm.combine([(recorded[part.number].crc, part.length) for part in ranges])
+    return target.algorithm.combine([(recorded[part.number].crc, part.length) for part in ranges])
 
 
 def _checked_parts(
