@@ -29,13 +29,14 @@ def block(seed: int, index: int) -> bytes:
     return bytes(data)
 
 
-def iter_range(seed: int, start: int, length: int, piece: int = 256 * 1024) -> Iterator[bytes]:
-    """Bytes ``start`` to ``start + length`` in pieces of at most ``piece`` bytes."""
+def iter_range(seed: int, start: int, length: int, piece: int = 256 * 1024) -> Iterator[memoryview]:
+    """Bytes ``start`` to ``start + length`` in pieces of at most ``piece`` bytes (views
+    of one generated MiB, not copies)."""
     end = start + length
     position = start
     while position < end:
         index, offset = divmod(position, BLOCK)
-        data = block(seed, index)
+        data = memoryview(block(seed, index))
         stop = min(BLOCK, offset + (end - position))
         for cut in range(offset, stop, piece):
             yield data[cut : min(stop, cut + piece)]

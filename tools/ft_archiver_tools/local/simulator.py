@@ -435,7 +435,7 @@ class _Handler(BaseHTTPRequestHandler):
         rate = self.sim.faults.rate_limit_bps
         drop_after = self.sim.faults.drop_after_bytes
         stall_after = self.sim.faults.stall_after_bytes
-        piece_size = 64 * 1024 if rate else 256 * 1024
+        piece_size = 256 * 1024
         began = time.monotonic()
         sent = 0
         try:
