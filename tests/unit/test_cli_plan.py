@@ -96,7 +96,7 @@ def test_json_is_the_sizing_of_that_many_bytes(text: str, size: int) -> None:
 def test_json_with_workers_and_memory() -> None:
     found = planned_json("--size", "1TB", "--workers", "117", "--memory", "2048")
     assert (found["workers"], found["memory_mb"], found["batches"]) == (117, 2048, 117)
-    assert found["lanes"] == {"downloads": 12, "uploads": 8, "buffers": 18}
+    assert found["lanes"] == {"downloads": 18, "uploads": 8, "buffers": 18}
     # One round: Plan 5 s, a batch of 85 x 96 MiB at PER_WORKER_BPS and 2 s, Complete 30 s;
     # no read-back above 200 GiB.
     rate = sizing.PER_WORKER_BPS

@@ -41,7 +41,7 @@ def test_ten_gb_is_one_invocation_of_the_single_function() -> None:
     assert plan.costs.s3_requests == approx(1195 * 0.000005)
     assert plan.costs.total == approx(0.0017000034 + 0.0000002 + 0.005975)
     assert plan.costs.storage_per_month == approx(10e9 / 2**30 * 0.023)
-    assert (plan.lanes, plan.fits_memory, plan.notes) == (Lanes(12, 8, 20), True, [])
+    assert (plan.lanes, plan.fits_memory, plan.notes) == (Lanes(20, 8, 28), True, [])
 
 
 def test_a_single_archive_continues_once_per_840_seconds_of_work() -> None:
@@ -72,7 +72,7 @@ def test_150_gb_fans_out_over_18_batches() -> None:
     assert plan.costs.lambda_compute == approx(2323 * 0.0000166667)
     assert plan.costs.step_functions == approx(41 * 0.000025)
     assert plan.costs.total == approx(0.0387167441 + 21 * 0.0000002 + 0.001025 + 9539 * 0.000005)
-    assert (plan.lanes, plan.min_memory_mb, plan.notes) == (Lanes(12, 8, 20), 256, [])
+    assert (plan.lanes, plan.min_memory_mb, plan.notes) == (Lanes(20, 8, 28), 256, [])
 
 
 def test_the_largest_archive_s3_takes() -> None:
