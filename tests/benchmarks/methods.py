@@ -5,7 +5,8 @@
 Together's base URL and key come from TOGETHER_BASE_URL and TOGETHER_API_KEY, S3 from
 boto3's own AWS_* variables. Each method does what its users do, with its defaults.
 With CPU_FILE, the CPU seconds the transfer took (user and system, every thread of this
-process, imports excluded) are written there as JSON.
+process, imports excluded) are written there as JSON, with the times (epoch seconds) of
+what the method did: its start and end, and its S3 calls (Phases).
 """
 
 import importlib
@@ -17,6 +18,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import boto3
 
 MIB = 1024 * 1024
 
@@ -38,7 +41,6 @@ def ft_archiver(job_id: str, bucket: str, key: str, size: int) -> None:
 
 def together_sdk(job_id: str, bucket: str, key: str, size: int) -> None:
     """What users do today: the SDK downloads to disk, then boto3 uploads the file."""
-    import boto3
     from together import Together
 
     client = Together(
@@ -51,7 +53,6 @@ def together_sdk(job_id: str, bucket: str, key: str, size: int) -> None:
 
 def upload_fileobj(job_id: str, bucket: str, key: str, size: int) -> None:
     """boto3's managed upload fed by one streaming GET."""
-    import boto3
     import requests
 
     with requests.get(download_url(job_id), headers=auth(), stream=True, timeout=60) as response:
@@ -62,7 +63,6 @@ def upload_fileobj(job_id: str, bucket: str, key: str, size: int) -> None:
 
 def smart_open_writer(job_id: str, bucket: str, key: str, size: int) -> None:
     """smart_open's S3 writer fed by one streaming GET."""
-    import boto3
     import requests
     import smart_open
 
@@ -81,7 +81,6 @@ def ceiling(job_id: str, bucket: str, key: str, size: int) -> None:
     import base64
     import random
 
-    import boto3
     from awscrt import checksums
     from botocore.config import Config
 
@@ -143,8 +142,40 @@ IMPORTS: dict[str, list[str]] = {
 }
 
 
+class Phases:
+    """When the S3 calls of a method happened, whichever client made them: handlers on
+    botocore's before-call and after-call events of boto3's default session, registered
+    before the method creates its clients (each method's clients come from that session)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float, float]] = []  # operation, sent, answered
+        session = boto3.session.Session()
+        boto3.DEFAULT_SESSION = session
+        events = session.events
+        events.register("before-call.s3", self._sent)
+        events.register("after-call.s3", self._answered)
+
+    @staticmethod
+    def _sent(context: dict[str, Any], **_: Any) -> None:
+        context["bench_sent"] = time.time()
+
+    def _answered(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        self.calls.append((model.name, context["bench_sent"], time.time()))
+
+    def marks(self) -> dict[str, float]:
+        """The first UploadPart sent, the last one answered, and Complete's two ends."""
+        parts = [(sent, answered) for name, sent, answered in self.calls if name == "UploadPart"]
+        complete = [(sent, answered) for name, sent, answered in self.calls
+                    if name == "CompleteMultipartUpload"]  # fmt: skip
+        if not parts or not complete:
+            return {}
+        return {"first_part_sent": min(sent for sent, _ in parts),
+                "last_part_answered": max(answered for _, answered in parts),
+                "complete_sent": complete[-1][0], "complete_answered": complete[-1][1]}  # fmt: skip
+
+
 def measured(name: str, job_id: str, bucket: str, key: str, size: int) -> dict[str, float]:
-    """Run one method; its CPU seconds (user, system) and wall seconds.
+    """Run one method; its CPU seconds (user, system), wall seconds and Phases' marks.
 
     This process holds the client alone (LocalStack and the simulator are other
     processes), so the process's CPU clock (every thread's user + system) is the
@@ -153,11 +184,12 @@ def measured(name: str, job_id: str, bucket: str, key: str, size: int) -> dict[s
     """
     for module in IMPORTS[name]:
         importlib.import_module(module)
-    before, started = os.times(), time.perf_counter()
+    phases = Phases()
+    before, started, began = os.times(), time.perf_counter(), time.time()
     METHODS[name](job_id, bucket, key, size)
     after, wall = os.times(), time.perf_counter() - started
     return {"user_s": after.user - before.user, "system_s": after.system - before.system,
-            "wall_s": wall}  # fmt: skip
+            "wall_s": wall, "began": began, "ended": time.time(), **phases.marks()}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -53,6 +53,7 @@ class Runs:
     cpu_s_per_gib: list[float] = field(default_factory=list)
     process_cpu_s: list[float] = field(default_factory=list)
     servers_cpu_s_per_gib: list[float] = field(default_factory=list)
+    phases: list[dict[str, float]] = field(default_factory=list)
     verified: bool | None = None
 
     @property
@@ -61,9 +62,22 @@ class Runs:
 
     def summary(self) -> dict[str, Any]:
         servers = statistics.median(self.servers_cpu_s_per_gib)
+        phases = {name: round(statistics.median(run[name] for run in self.phases), 2)
+                  for name in PHASES if all(name in run for run in self.phases)}  # fmt: skip
         return {**asdict(self), "median_s": self.median_s,
                 "median_cpu_s_per_gib": statistics.median(self.cpu_s_per_gib),
-                "median_servers_cpu_s_per_gib": servers}  # fmt: skip
+                "median_servers_cpu_s_per_gib": servers, "median_phases_s": phases}  # fmt: skip
+
+
+# Where a method's wall time goes, in order (Sample.phases).
+PHASES = {
+    "start_s": "interpreter start and imports",
+    "to_first_part_s": "to the first UploadPart sent",
+    "parts_s": "from it to CompleteMultipartUpload sent",
+    "complete_s": "CompleteMultipartUpload",
+    "after_s": "after it, to the method's return",
+    "exit_s": "interpreter exit",
+}
 
 
 class Sample(NamedTuple):
@@ -71,6 +85,21 @@ class Sample(NamedTuple):
     peak_rss_mib: float
     cpu_s: float  # the transfer's user + system seconds, imports excluded
     process_cpu_s: float  # the whole process's, interpreter start and imports included
+    phases: dict[str, float]  # seconds, keyed as PHASES (those the method's calls mark)
+
+
+def phases_of(launched: float, marks: dict[str, float], exited: float) -> dict[str, float]:
+    """The method's phases from the times it recorded (methods.Phases) and its process's
+    launch and exit (epoch seconds, same clock)."""
+    phases = {"start_s": marks["began"] - launched, "exit_s": exited - marks["ended"]}
+    if "first_part_sent" in marks:
+        phases |= {
+            "to_first_part_s": marks["first_part_sent"] - marks["began"],
+            "parts_s": marks["complete_sent"] - marks["first_part_sent"],
+            "complete_s": marks["complete_answered"] - marks["complete_sent"],
+            "after_s": marks["ended"] - marks["complete_answered"],
+        }
+    return {name: round(seconds, 3) for name, seconds in phases.items()}
 
 
 def run_method(
@@ -84,7 +113,7 @@ def run_method(
             (cgroup / "cgroup.procs").write_text(str(os.getpid()))
 
     with tempfile.NamedTemporaryFile("r", suffix=".json") as cpu_file:
-        started = time.perf_counter()
+        started, launched = time.perf_counter(), time.time()
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.benchmarks.methods",
              method, job_id, BUCKET, key, str(size), cpu_file.name],
@@ -92,7 +121,7 @@ def run_method(
             preexec_fn=join_cgroup,
         )  # fmt: skip
         _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
+        elapsed, exited = time.perf_counter() - started, time.time()
         stderr = process.stderr.read().decode() if process.stderr else ""
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode:
@@ -103,6 +132,7 @@ def run_method(
         usage.ru_maxrss / 1024,
         cpu["user_s"] + cpu["system_s"],
         usage.ru_utime + usage.ru_stime,
+        phases_of(launched, cpu, exited),
     )
 
 
@@ -187,6 +217,20 @@ def cold_start(repeats: int = 5) -> dict[str, Any]:
             "own_code_share": round(ours / theirs, 3),
         }
     return {"functions": functions, "python": platform.python_version(), "repeats": repeats}
+
+
+def render_phases(methods: dict[str, Any]) -> list[str]:
+    """Where each method's wall time went (median seconds of each phase, so the phases
+    need not add up to the median total)."""
+    lines = ["Where the time went (median s): " + "; ".join(
+                f"{name.removesuffix('_s')}: {meaning}" for name, meaning in PHASES.items()), "",
+             "| method | " + " | ".join(name.removesuffix("_s") for name in PHASES) + " |",
+             "| --- |" + " ---: |" * len(PHASES)]  # fmt: skip
+    for name, runs in methods.items():
+        phases = runs["median_phases_s"]
+        cells = [f"{phases[phase]:.2f}" if phase in phases else "-" for phase in PHASES]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def render_cold_start(cold: dict[str, Any]) -> list[str]:
@@ -279,13 +323,16 @@ def main() -> int:
                 for n in range(args.runs):
                     key = f"{scenario}/{method}/{n}".replace(" ", "_").replace(":", "")
                     servers_before = bench.servers_cpu_s()
-                    seconds, rss, cpu, process_cpu = run_method(method, job.id, key, size, env)
+                    seconds, rss, cpu, process_cpu, phases = run_method(
+                        method, job.id, key, size, env
+                    )
                     servers = bench.servers_cpu_s() - servers_before
                     runs.servers_cpu_s_per_gib.append(round(servers / (size / GIB), 3))
                     runs.seconds.append(round(seconds, 2))
                     runs.peak_rss_mib.append(round(rss, 1))
                     runs.cpu_s_per_gib.append(round(cpu / (size / GIB), 3))
                     runs.process_cpu_s.append(round(process_cpu, 2))
+                    runs.phases.append(phases)
                     if n == 0 and method != CEILING:
                         runs.verified = stored.sha256_of(key) == expected
                     s3.delete_object(Bucket=BUCKET, Key=key)
@@ -346,6 +393,7 @@ def render(results: dict[str, Any]) -> str:
                 f"{runs['median_servers_cpu_s_per_gib']:.2f} | {verified} |"
             )
         lines.append("")
+        lines += render_phases(methods)
     memory = results.get("memory_peak_rss_mib", {})
     if memory:
         lines += ["ft-archiver peak RSS by archive size: "
