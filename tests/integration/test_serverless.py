@@ -507,6 +507,16 @@ def hold_lease(topology: Topology, job: SimJob) -> None:
     assert ledger.claim_archive(key, "another-archiver", lease_s=600, ttl_s=3600) == FreshStart()
 
 
+def test_a_recorded_plan_is_read_back_by_its_lease_alone(topology: Topology) -> None:
+    ledger = DynamoStateStore(topology.local.aws.client("dynamodb"), topology.stack.table_name)
+    assert ledger.claim_archive("plan-test", "owner-1", lease_s=600, ttl_s=3600) == FreshStart()
+    assert ledger.recorded_plan("plan-test", "owner-1") is None
+    ledger.record_plan("plan-test", "owner-1", {"upload_id": "u-1", "batches": [[1, 3]]})
+    assert ledger.recorded_plan("plan-test", "owner-1") == {"upload_id": "u-1", "batches": [[1, 3]]}
+    assert ledger.recorded_plan("plan-test", "owner-2") is None  # not this owner's lease
+    assert ledger.recorded_plan("no-such-archive", "owner-1") is None
+
+
 def emitted_metrics(output: str) -> dict[str, Any]:
     """The metric values in the Embedded Metric Format lines Powertools printed."""
     found: dict[str, Any] = {}

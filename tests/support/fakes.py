@@ -231,6 +231,11 @@ class FakeArchiveLedger:
     def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> None:
         self.items[key]["plan"] = plan
 
+    def recorded_plan(self, key: str, owner: str) -> dict[str, Any] | None:
+        item = self.items.get(key, {})
+        plan: dict[str, Any] | None = item.get("plan") if item.get("owner") == owner else None
+        return plan
+
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
         self.log.append("finish_archive")
         self.items[key] = {"status": "done", "detail": detail, "published": False}

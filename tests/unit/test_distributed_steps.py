@@ -200,3 +200,21 @@ def test_an_archive_of_more_batches_than_a_state_carries_gets_larger_batches(
     monkeypatch.setattr(batches, "MAX_BATCHES", 2)
     world = World()
     assert [(b.first, b.last) for b in world.batches] == [(1, 6), (7, 11)]
+
+
+def test_plan_run_again_answers_the_recorded_plan_and_starts_no_second_upload() -> None:
+    world = World()  # Plan ran once; its answer was lost, so Step Functions runs it again
+    again, batches = plan_distributed(
+        START, world.together, world.store, OPTIONS, SPREAD, world.ledger
+    )
+    assert (again, batches) == (world.plan, world.batches)
+    assert len(world.store.uploads) == 1
+
+
+def test_plan_for_another_start_under_the_lease_makes_its_own() -> None:
+    world = World()
+    other = START.model_copy(update={"explicit_key": "models/elsewhere.tar.zst"})
+    plan, _ = plan_distributed(other, world.together, world.store, OPTIONS, SPREAD, world.ledger)
+    assert (plan.start, plan.key) == (other, "models/elsewhere.tar.zst")
+    assert len(world.store.uploads) == 2
+    assert world.ledger.items["lease-1"]["plan"]["key"] == "models/elsewhere.tar.zst"

@@ -168,6 +168,13 @@ class DynamoStateStore:
             names={"#plan": "plan"},
         )
 
+    def recorded_plan(self, key: str, owner: str) -> dict[str, Any] | None:
+        item = self._get(f"archive#{key}")
+        if item is None or item.get("owner", {}).get("S") != owner or "plan" not in item:
+            return None
+        plan: dict[str, Any] = json.loads(item["plan"]["S"])
+        return plan
+
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
         self._update(
             f"archive#{key}",

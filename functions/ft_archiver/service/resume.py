@@ -116,6 +116,9 @@ class ArchiveLedger(Protocol):
     def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> None:
         """A distributed archive's plan (its upload, parts and batches), beside its lease."""
 
+    def recorded_plan(self, key: str, owner: str) -> dict[str, Any] | None:
+        """The plan recorded under this owner's lease, if any."""
+
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None: ...
 
     def mark_published(self, key: str) -> None: ...
@@ -140,6 +143,9 @@ class NoLedger:
 
     def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> None:
         pass
+
+    def recorded_plan(self, key: str, owner: str) -> dict[str, Any] | None:
+        return None
 
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
         pass
@@ -170,6 +176,9 @@ class Lease:
 
     def record_plan(self, plan: dict[str, Any]) -> None:
         self.ledger.record_plan(self.key, self.owner, plan)
+
+    def recorded_plan(self) -> dict[str, Any] | None:
+        return self.ledger.recorded_plan(self.key, self.owner)
 
     def finish(self, detail: dict[str, Any]) -> None:
         self.ledger.finish_archive(self.key, self.owner, detail)

@@ -28,7 +28,15 @@ def plan_distributed(
     distributed: DistributedOptions,
     ledger: ArchiveLedger,
 ) -> tuple[DistributedPlan, list[BatchItem]]:
-    """The plan and its batches, recorded beside the archive's lease in the state table."""
+    """The plan and its batches, recorded beside the archive's lease in the state table.
+    Run again for the same start (Step Functions retries Plan when its answer was lost),
+    it answers the recorded plan: one multipart upload per archive, not one per attempt."""
+    lease = Lease(ledger, start.lease_key, start.owner)
+    recorded = lease.recorded_plan()
+    if recorded is not None and recorded.get("start") == start.model_dump(mode="json"):
+        plan_fields = {name: value for name, value in recorded.items() if name != "batches"}
+        batches = [BatchItem.model_validate(batch) for batch in recorded["batches"]]
+        return DistributedPlan.model_validate(plan_fields), batches
     job = together.retrieve(start.fine_tune_id)
     ref = JobRef(start.fine_tune_id, start.checkpoint_step)
     download = resolve_download(ref, parse_checkpoint_type(start.requested_type), job.training_type)
@@ -59,7 +67,7 @@ def plan_distributed(
         batch_timeout_s=distributed.batch_timeout_s,
         verify_sha256=source.size <= distributed.verify_sha256_up_to,
     )
-    Lease(ledger, start.lease_key, start.owner).record_plan(
+    lease.record_plan(
         {**plan.model_dump(mode="json"), "batches": [b.model_dump() for b in batches]}
     )
     return plan, batches
