@@ -62,12 +62,12 @@ MAX_MEMORY_MB = 10240
 # template.yaml (900 s) less FT_ARCHIVER_DEADLINE_MARGIN's default (60 s).
 WORK_WINDOW_S = 900 - 60
 
-# Bytes per second one invocation moves from Together to S3. Measured 2026-11-26 by
-# `make bench-sizing` (python -m tests.benchmarks.sizing), with 12 ranged GETs and 8
-# UploadParts at once: the archiver's process under the CPU quota of a 1,024 MB function
-# (0.58 vCPU), 1 GiB, each source connection capped at 25 MB/s, median of 3. Its S3 was
-# LocalStack on the same 2 shared cores, not AWS's (README, Sizing).
-PER_WORKER_BPS = 175 * MB
+# Bytes per second one invocation moves from Together to S3 (20 ranged GETs, 8 UploadParts
+# at once). Measured 2026-11-26 by `make bench-sizing` (python -m tests.benchmarks.sizing):
+# the archiver's process under the CPU quota of a 1,024 MB function (0.58 vCPU), 1 GiB,
+# each source connection capped at 25 MB/s, median of 3. Its S3 was LocalStack on the
+# same 2 shared cores, not AWS's (README, Sizing).
+PER_WORKER_BPS = 193 * MB
 # Bytes per second VerifySha256 reads back from S3 through SHA-256. A placeholder:
 # hashlib's SHA-256 ran at about 1.8 GiB/s on one core of the benchmark machine (SHA-NI)
 # and a 1024 MB function has about 0.6 of a vCPU, so the read from S3 is the likelier
