@@ -2,7 +2,10 @@
 list and the statuses its jobs report."""
 
 import hashlib
+import socket
+import struct
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -132,3 +135,18 @@ def test_a_job_redirected_elsewhere_answers_302_to_that_location(
     answer = get(together, f"/finetune/download?ft_id={job.id}&checkpoint=merged")
     assert answer.status_code == 302
     assert answer.headers["Location"] == "http://169.254.169.254/latest/meta-data/"
+
+
+def test_a_client_that_resets_its_connection_leaves_no_traceback(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    with TogetherSimulator() as sim:
+        address = urlsplit(sim.base_url)
+        for _ in range(3):
+            client = socket.create_connection((address.hostname, address.port))
+            client.sendall(b"GET /v1/fine-tunes HTTP/1.1\r\n")  # and then a reset, no more
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            client.close()
+        time.sleep(0.5)  # the server's threads see the resets
+        assert get(sim, "/fine-tunes").status_code == 200  # and it still serves
+    assert "Traceback" not in capfd.readouterr().err

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -120,6 +121,17 @@ class LoggedRequest:
     client_port: int  # tells connections apart: reuse shows as one port, many requests
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that closed its connection (a keep-alive one a test or a cancelled
+        transfer dropped) is not an error of the server's: no traceback on stderr."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
+
 class TogetherSimulator:
     def __init__(
         self,
@@ -149,8 +161,7 @@ class TogetherSimulator:
 
     def start(self) -> "TogetherSimulator":
         handler = type("Handler", (_Handler,), {"sim": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", 0), handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
