@@ -23,6 +23,7 @@ from ft_archiver.domain.checkpoints import (
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.naming import normalize
 from ft_archiver.domain.requests import Destination, idempotency_key
+from ft_archiver.errors import StorageError
 from ft_archiver.observability import logger
 from ft_archiver.service.resume import FreshStart
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
@@ -507,13 +508,23 @@ def hold_lease(topology: Topology, job: SimJob) -> None:
     assert ledger.claim_archive(key, "another-archiver", lease_s=600, ttl_s=3600) == FreshStart()
 
 
-def test_a_recorded_plan_is_read_back_by_its_lease_alone(topology: Topology) -> None:
+def test_a_plan_is_recorded_once_per_claim_and_read_back_by_its_lease_alone(
+    topology: Topology,
+) -> None:
     ledger = DynamoStateStore(topology.local.aws.client("dynamodb"), topology.stack.table_name)
+    first, second = {"upload_id": "u-1"}, {"upload_id": "u-2"}
     assert ledger.claim_archive("plan-test", "owner-1", lease_s=600, ttl_s=3600) == FreshStart()
     assert ledger.recorded_plan("plan-test", "owner-1") is None
-    ledger.record_plan("plan-test", "owner-1", {"upload_id": "u-1", "batches": [[1, 3]]})
-    assert ledger.recorded_plan("plan-test", "owner-1") == {"upload_id": "u-1", "batches": [[1, 3]]}
+    assert ledger.record_plan("plan-test", "owner-1", first) == first
+    assert ledger.record_plan("plan-test", "owner-1", second) == first  # the first stays
+    assert ledger.recorded_plan("plan-test", "owner-1") == first
     assert ledger.recorded_plan("plan-test", "owner-2") is None  # not this owner's lease
+    with pytest.raises(StorageError):  # nor may another owner record one
+        ledger.record_plan("plan-test", "owner-2", second)
+    ledger.release_archive("plan-test", "owner-1")
+    assert ledger.claim_archive("plan-test", "owner-2", lease_s=600, ttl_s=3600) == FreshStart()
+    assert ledger.recorded_plan("plan-test", "owner-2") is None  # a claim starts without one
+    assert ledger.record_plan("plan-test", "owner-2", second) == second
     assert ledger.recorded_plan("no-such-archive", "owner-1") is None
 
 

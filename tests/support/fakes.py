@@ -47,7 +47,8 @@ class FakeUpload:
 
     @property
     def upload_id(self) -> str:
-        return "fake-upload"
+        number = self.store.uploads.index(self) + 1
+        return "fake-upload" if number == 1 else f"fake-upload-{number}"
 
     def suspend(self) -> None:
         self.completed = True
@@ -107,7 +108,9 @@ class FakeStore:
         return upload
 
     def resume_multipart(self, spec: ObjectSpec, upload_id: str) -> FakeUpload:
-        return self.uploads[-1]
+        upload = self.uploads[-1]
+        upload.completed = False  # a new handle: left without suspend or complete, it aborts
+        return upload
 
     def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
         self.log.append(f"tag {stored.key}")
@@ -228,8 +231,9 @@ class FakeArchiveLedger:
     def extend_lease(self, key: str, owner: str, lease_s: float) -> None:
         self.log.append("extend_lease")
 
-    def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> None:
-        self.items[key]["plan"] = plan
+    def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> dict[str, Any]:
+        in_force: dict[str, Any] = self.items[key].setdefault("plan", plan)
+        return in_force
 
     def recorded_plan(self, key: str, owner: str) -> dict[str, Any] | None:
         item = self.items.get(key, {})

@@ -20,10 +20,11 @@ from ft_archiver.domain.distributed import (
 )
 from ft_archiver.domain.events import ARCHIVED
 from ft_archiver.domain.parts import Lanes
-from ft_archiver.errors import IncompleteUploadError
+from ft_archiver.errors import IncompleteUploadError, StorageError
 from ft_archiver.service.announce import Announcer
 from ft_archiver.service.archive_plan import TransferOptions
 from ft_archiver.service.distributed import verify_step
+from ft_archiver.service.distributed.abort_step import abort_archive
 from ft_archiver.service.distributed.batch_step import upload_batch
 from ft_archiver.service.distributed.complete_step import complete_upload
 from ft_archiver.service.distributed.finish_step import finish_archive
@@ -211,10 +212,38 @@ def test_plan_run_again_answers_the_recorded_plan_and_starts_no_second_upload() 
     assert len(world.store.uploads) == 1
 
 
-def test_plan_for_another_start_under_the_lease_makes_its_own() -> None:
+class LateLedger(FakeArchiveLedger):
+    """A ledger read before an earlier run of Plan recorded its plan, written after."""
+
+    def recorded_plan(self, key: str, owner: str) -> dict[str, Any] | None:
+        return None
+
+
+def test_plan_that_loses_the_race_to_record_aborts_its_upload_and_answers_the_first() -> None:
+    world = World()  # the first run recorded its plan after the second looked
+    late = LateLedger()
+    late.items = world.ledger.items
+    again, batches = plan_distributed(START, world.together, world.store, OPTIONS, SPREAD, late)
+    assert (again, batches) == (world.plan, world.batches)
+    first, second = world.store.uploads
+    assert (first.aborted, second.aborted) == (False, True)
+
+
+def test_a_plan_recorded_for_another_start_is_refused() -> None:
     world = World()
     other = START.model_copy(update={"explicit_key": "models/elsewhere.tar.zst"})
-    plan, _ = plan_distributed(other, world.together, world.store, OPTIONS, SPREAD, world.ledger)
-    assert (plan.start, plan.key) == (other, "models/elsewhere.tar.zst")
-    assert len(world.store.uploads) == 2
-    assert world.ledger.items["lease-1"]["plan"]["key"] == "models/elsewhere.tar.zst"
+    with pytest.raises(StorageError, match="not this request's"):
+        plan_distributed(other, world.together, world.store, OPTIONS, SPREAD, world.ledger)
+    assert len(world.store.uploads) == 1
+
+
+def test_abort_after_plan_recorded_its_plan_aborts_that_upload() -> None:
+    world = World()  # Plan recorded its plan, then failed: the Catch has no plan to hand on
+    abort_archive(
+        START, None, [], None, ("Lambda.Unknown", "the answer was lost", True), world.store,
+        world.digests, world.ledger, Announcer(world.publisher, no_span),
+    )  # fmt: skip
+    assert world.store.uploads[0].aborted
+    assert world.ledger.items["lease-1"]["status"] == "failed"
+    [(detail_type, detail)] = world.publisher.events
+    assert (detail_type, detail["error_type"]) == ("Fine-tune Archive Failed", "Lambda.Unknown")

@@ -98,12 +98,12 @@ class DynamoStateStore:
                 TableName=self._table,
                 Key={"pk": {"S": f"archive#{key}"}},
                 UpdateExpression="SET #s = :running, #o = :owner, lease_until = :until, "
-                "expires_at = :expires",
+                "expires_at = :expires REMOVE #plan",
                 ConditionExpression=(
                     "attribute_not_exists(pk) OR #s IN (:failed, :paused) "
                     "OR (#s = :running AND lease_until < :now)"
                 ),
-                ExpressionAttributeNames={"#s": "status", "#o": "owner"},
+                ExpressionAttributeNames={"#s": "status", "#o": "owner", "#plan": "plan"},
                 ExpressionAttributeValues={
                     ":running": {"S": RUNNING},
                     ":failed": {"S": FAILED},
@@ -159,14 +159,27 @@ class DynamoStateStore:
             condition="#o = :owner",
         )
 
-    def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> None:
-        self._update(
-            f"archive#{key}",
-            "SET #plan = :plan",
-            {":plan": {"S": json.dumps(plan)}, ":owner": {"S": owner}},
-            condition="#o = :owner",
-            names={"#plan": "plan"},
-        )
+    def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> dict[str, Any]:
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"pk": {"S": f"archive#{key}"}},
+                UpdateExpression="SET #plan = :plan",
+                ConditionExpression="#o = :owner AND attribute_not_exists(#plan)",
+                ExpressionAttributeNames={"#o": "owner", "#plan": "plan"},
+                ExpressionAttributeValues={
+                    ":plan": {"S": json.dumps(plan)},
+                    ":owner": {"S": owner},
+                },
+            )
+        except ClientError as exc:
+            earlier = self.recorded_plan(key, owner) if _conditional_failed(exc) else None
+            if earlier is None:  # not a plan first: the lease is another owner's, or worse
+                raise self._error("UpdateItem", exc) from None
+            return earlier
+        except BotoCoreError as exc:
+            raise self._error("UpdateItem", exc) from None
+        return plan
 
     def recorded_plan(self, key: str, owner: str) -> dict[str, Any] | None:
         item = self._get(f"archive#{key}")

@@ -113,8 +113,10 @@ class ArchiveLedger(Protocol):
 
     def extend_lease(self, key: str, owner: str, lease_s: float) -> None: ...
 
-    def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> None:
-        """A distributed archive's plan (its upload, parts and batches), beside its lease."""
+    def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> dict[str, Any]:
+        """A distributed archive's plan (its upload, parts and batches), beside its lease,
+        unless one is recorded there already: the plan in force, this one or that one.
+        A claim starts without a plan."""
 
     def recorded_plan(self, key: str, owner: str) -> dict[str, Any] | None:
         """The plan recorded under this owner's lease, if any."""
@@ -141,8 +143,8 @@ class NoLedger:
     def extend_lease(self, key: str, owner: str, lease_s: float) -> None:
         pass
 
-    def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> None:
-        pass
+    def record_plan(self, key: str, owner: str, plan: dict[str, Any]) -> dict[str, Any]:
+        return plan
 
     def recorded_plan(self, key: str, owner: str) -> dict[str, Any] | None:
         return None
@@ -174,8 +176,8 @@ class Lease:
     def extend(self, lease_s: float) -> None:
         self.ledger.extend_lease(self.key, self.owner, lease_s)
 
-    def record_plan(self, plan: dict[str, Any]) -> None:
-        self.ledger.record_plan(self.key, self.owner, plan)
+    def record_plan(self, plan: dict[str, Any]) -> dict[str, Any]:
+        return self.ledger.record_plan(self.key, self.owner, plan)
 
     def recorded_plan(self) -> dict[str, Any] | None:
         return self.ledger.recorded_plan(self.key, self.owner)

@@ -1,6 +1,7 @@
 """Abort: whatever a failed execution left is undone, and the failure announced. The
-upload is aborted (or, once completed, the object's version deleted), the lease released
-so that a later request starts afresh, the recorded part digests forgotten."""
+upload is aborted (or, once completed, the object's version deleted; a Plan that failed
+after recording its plan, that plan's upload), the lease released so that a later request
+starts afresh, the recorded part digests forgotten."""
 
 from collections.abc import Sequence
 
@@ -12,7 +13,7 @@ from ft_archiver.domain.distributed import (
     DistributedStart,
 )
 from ft_archiver.service.announce import Announcer
-from ft_archiver.service.distributed.common import target_of
+from ft_archiver.service.distributed.common import plan_from_record, target_of
 from ft_archiver.service.distributed.ports import PartDigests
 from ft_archiver.service.ports import ArchiveStore, StoredObject
 from ft_archiver.service.resume import ArchiveLedger, Lease
@@ -29,12 +30,18 @@ def abort_archive(
     ledger: ArchiveLedger,
     announcer: Announcer,
 ) -> None:
+    lease = Lease(ledger, start.lease_key, start.owner)
+    if plan is None:
+        recorded = lease.recorded_plan()
+        planned = plan_from_record(recorded, start) if recorded is not None else None
+        if planned is not None:
+            plan, batches = planned
     if plan is not None and completed is not None:
         store.delete(StoredObject(start.bucket, plan.key, completed.etag, completed.version_id))
     elif plan is not None:
         with store.resume_multipart(target_of(plan), plan.upload_id):
             pass  # leaving the block without completing aborts the upload
-    Lease(ledger, start.lease_key, start.owner).release()
+    lease.release()
     if batches:
         digests.forget(start.lease_key, batches)
     error_type, message, retryable = failure

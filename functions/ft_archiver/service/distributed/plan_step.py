@@ -2,12 +2,15 @@
 size, the parts, CreateMultipartUpload, and the batches the workers take."""
 
 from dataclasses import dataclass
+from typing import Any
 
 from ft_archiver.domain.batches import plan_batches
 from ft_archiver.domain.checkpoints import JobRef, parse_checkpoint_type, resolve_download
 from ft_archiver.domain.distributed import BatchItem, DistributedPlan, DistributedStart
 from ft_archiver.domain.requests import Destination
+from ft_archiver.errors import StorageError
 from ft_archiver.service.archive_plan import TransferOptions, plan_archive
+from ft_archiver.service.distributed.common import plan_from_record, plan_record
 from ft_archiver.service.ports import FineTuneSource, ObjectStore
 from ft_archiver.service.resume import ArchiveLedger, Lease
 
@@ -29,14 +32,13 @@ def plan_distributed(
     ledger: ArchiveLedger,
 ) -> tuple[DistributedPlan, list[BatchItem]]:
     """The plan and its batches, recorded beside the archive's lease in the state table.
-    Run again for the same start (Step Functions retries Plan when its answer was lost),
-    it answers the recorded plan: one multipart upload per archive, not one per attempt."""
+    Step Functions may run Plan again while or after an earlier run recorded its plan (a
+    timeout, an answer lost): the plan recorded first is the archive's, and a run that
+    finds one answers it, so an archive has one multipart upload, not one per attempt."""
     lease = Lease(ledger, start.lease_key, start.owner)
     recorded = lease.recorded_plan()
-    if recorded is not None and recorded.get("start") == start.model_dump(mode="json"):
-        plan_fields = {name: value for name, value in recorded.items() if name != "batches"}
-        batches = [BatchItem.model_validate(batch) for batch in recorded["batches"]]
-        return DistributedPlan.model_validate(plan_fields), batches
+    if recorded is not None:
+        return _in_force(recorded, start)
     job = together.retrieve(start.fine_tune_id)
     ref = JobRef(start.fine_tune_id, start.checkpoint_step)
     download = resolve_download(ref, parse_checkpoint_type(start.requested_type), job.training_type)
@@ -67,7 +69,22 @@ def plan_distributed(
         batch_timeout_s=distributed.batch_timeout_s,
         verify_sha256=source.size <= distributed.verify_sha256_up_to,
     )
-    lease.record_plan(
-        {**plan.model_dump(mode="json"), "batches": [b.model_dump() for b in batches]}
-    )
+    record = plan_record(plan, batches)
+    in_force = lease.record_plan(record)
+    if in_force != record:  # another run of Plan recorded its plan first: this upload goes
+        with store.resume_multipart(archive.target, upload.upload_id):
+            pass  # leaving the block without completing aborts the upload
+        return _in_force(in_force, start)
     return plan, batches
+
+
+def _in_force(
+    record: dict[str, Any], start: DistributedStart
+) -> tuple[DistributedPlan, list[BatchItem]]:
+    planned = plan_from_record(record, start)
+    if planned is None:
+        raise StorageError(
+            "the plan recorded beside this archive's lease is not this request's or cannot "
+            "be read (was ft-archiver updated during the archive?)"
+        )
+    return planned
