@@ -446,7 +446,8 @@ class _Handler(BaseHTTPRequestHandler):
         rate = self.sim.faults.rate_limit_bps
         drop_after = self.sim.faults.drop_after_bytes
         stall_after = self.sim.faults.stall_after_bytes
-        piece_size = 256 * 1024
+        # pieces of about an eighth of a second at low rates, 256 KiB (10 ms at 25 MB/s) above
+        piece_size = min(256 * 1024, max(16 * 1024, rate // 8)) if rate else 256 * 1024
         began = time.monotonic()
         sent = 0
         try:
