@@ -143,9 +143,10 @@ IMPORTS: dict[str, list[str]] = {
 
 
 class Phases:
-    """When the S3 calls of a method happened, whichever client made them: handlers on
-    botocore's before-call and after-call events of boto3's default session, registered
-    before the method creates its clients (each method's clients come from that session)."""
+    """When the S3 calls of a method happened: handlers on botocore's before-call and
+    after-call events of boto3's default session, registered before the method creates
+    its clients (every method's clients come from that session; a client made from
+    another session would not be seen)."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, float, float]] = []  # operation, sent, answered
@@ -171,7 +172,7 @@ class Phases:
             return {}
         return {"first_part_sent": min(sent for sent, _ in parts),
                 "last_part_answered": max(answered for _, answered in parts),
-                "complete_sent": complete[-1][0], "complete_answered": complete[-1][1]}  # fmt: skip
+                "complete_sent": complete[0][0], "complete_answered": complete[-1][1]}  # fmt: skip
 
 
 def measured(name: str, job_id: str, bucket: str, key: str, size: int) -> dict[str, float]:
