@@ -71,7 +71,7 @@ PER_WORKER_BPS = 193 * MB
 # Bytes per second VerifySha256 reads back from S3 through SHA-256. A placeholder:
 # hashlib's SHA-256 ran at about 1.8 GiB/s on one core of the benchmark machine (SHA-NI)
 # and a 1024 MB function has about 0.6 of a vCPU, so the read from S3 is the likelier
-# bound. `make bench-scaling` read 2 GiB back at 600 MB/s (2026-11-26), but from
+# bound. `make bench-scaling` read 2 GiB back at 432 and 600 MB/s (two runs, 2026-11-26), but from
 # LocalStack on loopback with no CPU quota: one 8 MiB ranged GET after another on one
 # connection, whose rate from AWS's S3 that does not tell.
 VERIFY_READ_BPS = 200 * MB
