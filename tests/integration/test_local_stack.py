@@ -370,6 +370,21 @@ def test_alarms_reach_the_topic() -> None:
     assert {"ArchiveDeadLetterQueueArn", "AlarmTopicArn"} <= set(TEMPLATE["Outputs"])
 
 
+def test_the_steps_function_pages_for_sustained_failures_and_any_failed_archive() -> None:
+    """Every step failure the state machine retries is a Lambda error of the steps
+    function: one is not worth a page; a failed execution is."""
+    alarms = [spec["Properties"] for spec in TEMPLATE["Resources"].values()
+              if spec["Type"] == "AWS::CloudWatch::Alarm"]  # fmt: skip
+    steps = [a for a in alarms if a.get("Dimensions") == [
+        {"Name": "FunctionName", "Value": {"Ref": "ArchiveStepsFunction"}}]]  # fmt: skip
+    assert {a["MetricName"] for a in steps} == {"Errors", "Throttles"}
+    assert {(a["Period"], a["EvaluationPeriods"], a["DatapointsToAlarm"]) for a in steps} == {
+        (300, 3, 3)
+    }
+    [failed] = [a for a in alarms if a["MetricName"] == "ExecutionsFailed"]
+    assert (failed["EvaluationPeriods"], failed["Threshold"]) == (1, 0)
+
+
 def _table_statement(function: str) -> dict[str, Any]:
     [statement] = [s for s in _statements(function)
                    if any(str(a).startswith("dynamodb:") for a in s["Action"])]  # fmt: skip
