@@ -12,7 +12,14 @@ from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import ContinuationLimitError
 from ft_archiver.service.archive import Archiver, TransferOptions
-from ft_archiver.service.control import Archived, ArchiveOutcome, Suspended, TransferControl
+from ft_archiver.service.control import (
+    Archived,
+    ArchiveOutcome,
+    Delegated,
+    Suspended,
+    TransferControl,
+)
+from ft_archiver.service.delegation import Delegation
 from tests.support.fakes import FakeArchiveLedger, FakePublisher, FakeStore, FakeTogether
 
 JOB_ID = "ft-0123abcd"
@@ -81,3 +88,33 @@ def test_at_the_limit_an_archive_that_meets_no_deadline_completes() -> None:
     world = World()
     assert isinstance(world.archive(continuation=LIMIT, remaining_s=lambda: 60.0), Archived)
     assert [detail_type for detail_type, _ in world.publisher.events] == [ARCHIVED]
+
+
+class Executions:
+    def __init__(self) -> None:
+        self.started: list[str] = []
+
+    def start(self, name: str, document: str) -> str:
+        self.started.append(name)
+        return f"arn:aws:states:::execution:archive:{name}"
+
+
+def test_an_archive_begun_here_and_then_handed_on_aborts_its_upload() -> None:
+    world = World()
+    checks = itertools.count()
+    world.archive(continuation=0, remaining_s=lambda: 60.0 - 60 * (next(checks) >= 2))
+    [begun] = world.store.uploads
+    assert world.status == "paused"
+    assert not begun.aborted
+    # FanOutThreshold lowered before the next invocation: the archive is now fanned out
+    executions = Executions()
+    world.archiver = Archiver(
+        FakeTogether(bytes(i % 251 for i in range(3000)), JOB, []), world.store,
+        world.publisher, OPTIONS, sha256_state, ledger=world.ledger,
+        delegation=Delegation(executions, threshold_bytes=0),
+    )  # fmt: skip
+    outcome = world.archive(continuation=1, remaining_s=lambda: 60.0)
+    assert isinstance(outcome, Delegated)
+    assert len(executions.started) == 1
+    assert begun.aborted  # not left open for the bucket's 2-day rule
+    assert world.publisher.events == []  # the execution reports the outcome

@@ -8,6 +8,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from ft_archiver import __version__
@@ -23,7 +24,7 @@ from ft_archiver.domain.requests import (
     idempotency_key,
     validate_request,
 )
-from ft_archiver.errors import ArchiveInProgressError, UploadGoneError
+from ft_archiver.errors import ArchiveInProgressError, StorageError, UploadGoneError
 from ft_archiver.service.announce import Announcer
 from ft_archiver.service.archive_hooks import ArchiveHooks
 from ft_archiver.service.archive_plan import ArchivePlan, TransferOptions, plan_archive
@@ -45,6 +46,7 @@ from ft_archiver.service.resume import (
     NoLedger,
     Resume,
     ResumePoint,
+    SavedProgress,
 )
 from ft_archiver.service.spans import Span, no_span
 from ft_archiver.service.transfer import (
@@ -121,6 +123,8 @@ class Archiver:
             lease = claimed
             plan = self._plan(download, job, destination, valid.key, control)
             if self._delegation is not None and self._delegation.wants(plan):
+                if isinstance(claim, Resume):
+                    self._abort_earlier_upload(plan, claim.progress)
                 return self._delegation.delegate(valid, destination, lease)
             transferred = self._transfer(plan, claim, lease, control)
             if isinstance(transferred, Suspended):
@@ -135,6 +139,18 @@ class Archiver:
             raise
         self._announcer.archived(detail, lease)
         return Archived(detail)
+
+    def _abort_earlier_upload(self, plan: ArchivePlan, progress: SavedProgress) -> None:
+        """An archive this path had begun and now hands on (the threshold was lowered
+        between invocations): its open upload is aborted, not left to the bucket's rule."""
+        spec = replace(plan.target, key=progress.key)
+        try:
+            with self._store.resume_multipart(spec, progress.point.upload_id):
+                pass  # leaving the block without completing aborts the upload
+        except UploadGoneError:
+            pass
+        except StorageError as exc:  # the archive goes on; the bucket's rule is the backstop
+            log.warning("could not abort the earlier upload of %s (%s)", progress.key, exc)
 
     def _rules(self, valid: ValidatedRequest) -> tuple[FineTuneJob, DownloadSpec]:
         with self._span("together.retrieve"):
