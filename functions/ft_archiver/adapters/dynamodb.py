@@ -9,7 +9,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ft_archiver.errors import StorageError
 
 if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb import DynamoDBClient as DynamoDBClient  # re-exported
 else:
     DynamoDBClient = Any
 

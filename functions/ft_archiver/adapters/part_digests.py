@@ -9,13 +9,14 @@ table's TTL like every other item, and Finish and Abort delete them.
 
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_archiver.adapters.dynamodb import (
     GET_BATCH,
     WRITE_BATCH,
+    DynamoDBClient,
     batch_get,
     batch_write,
     dynamodb_error,
@@ -23,11 +24,6 @@ from ft_archiver.adapters.dynamodb import (
 from ft_archiver.domain.distributed import BatchItem
 from ft_archiver.errors import StorageError
 from ft_archiver.service.distributed.ports import PartDigest
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-else:
-    DynamoDBClient = Any
 
 
 class DynamoPartDigests:

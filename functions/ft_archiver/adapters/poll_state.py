@@ -9,23 +9,19 @@ lease) while a tick enqueues its archives, then ``enqueued``, ``baseline`` or
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_archiver.adapters.dynamodb import (
     GET_BATCH,
     WRITE_BATCH,
+    DynamoDBClient,
     batch_get,
     batch_write,
     dynamodb_error,
 )
 from ft_archiver.errors import StorageError
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-else:
-    DynamoDBClient = Any
 
 CLAIMED, ENQUEUED, BASELINE, SKIPPED = "claimed", "enqueued", "baseline", "skipped"
 

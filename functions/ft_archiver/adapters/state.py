@@ -8,19 +8,14 @@ or lets its lease expire.
 import json
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ft_archiver.adapters.dynamodb import dynamodb_error
+from ft_archiver.adapters.dynamodb import DynamoDBClient, dynamodb_error
 from ft_archiver.domain.webhook import SeenWebhook
 from ft_archiver.errors import ArchiveInProgressError, StorageError
 from ft_archiver.service.resume import Claim, FinishedArchive, FreshStart, Resume, SavedProgress
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-else:
-    DynamoDBClient = Any
 
 RUNNING, DONE, FAILED, PAUSED = "running", "done", "failed", "paused"
 
