@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 
 from ft_archiver.domain import prices, sizing
-from ft_archiver.domain.distributed import DEFAULT_VERIFY_SHA256_UP_TO
+from ft_archiver.domain.distributed_defaults import DEFAULT_VERIFY_SHA256_UP_TO
 from ft_archiver.domain.parts import GIB, MIB, S3_MAX_OBJECT_SIZE, Lanes, default_memory_budget
 from ft_archiver.domain.sizing import min_memory_mb, size_archive
 from ft_archiver.errors import ArchiveTooLargeError, RuleError

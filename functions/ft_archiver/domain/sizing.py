@@ -20,12 +20,12 @@ from typing import Literal
 
 from ft_archiver.domain import prices
 from ft_archiver.domain.batches import plan_batches
-from ft_archiver.domain.distributed import (
+from ft_archiver.domain.distributed_defaults import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_FAN_OUT_THRESHOLD_GIB,
     DEFAULT_VERIFY_SHA256_UP_TO,
 )
-from ft_archiver.domain.distributed import (
+from ft_archiver.domain.distributed_defaults import (
     DEFAULT_WORKERS as DEFAULT_WORKERS,
 )
 from ft_archiver.domain.parts import (

@@ -4,7 +4,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field, field_validator
 
-from ft_archiver.domain.distributed import (
+from ft_archiver.domain.distributed_defaults import (
     DEFAULT_BATCH_BYTES,
     DEFAULT_VERIFY_SHA256_UP_TO,
     DEFAULT_WORKERS,

@@ -4,7 +4,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from ft_archiver.domain.distributed import DEFAULT_FAN_OUT_THRESHOLD_GIB
+from ft_archiver.domain.distributed_defaults import DEFAULT_FAN_OUT_THRESHOLD_GIB
 from ft_archiver.domain.naming import validate_bucket_name
 from ft_archiver.domain.parts import (
     DEFAULT_CONCURRENCY,
