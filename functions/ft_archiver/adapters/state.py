@@ -20,6 +20,14 @@ from ft_archiver.service.resume import Claim, FinishedArchive, FreshStart, Resum
 RUNNING, DONE, FAILED, PAUSED = "running", "done", "failed", "paused"
 
 
+def _plan_of(item: dict[str, Any], owner: str) -> dict[str, Any] | None:
+    """The plan an archive's item holds under ``owner``'s lease, if any."""
+    if item.get("owner", {}).get("S") != owner or "plan" not in item:
+        return None
+    plan: dict[str, Any] = json.loads(item["plan"]["S"])
+    return plan
+
+
 def _seen(item: dict[str, Any]) -> SeenWebhook:
     return SeenWebhook(item.get("body_sha256", {}).get("S"), item.get("message_id", {}).get("S"))
 
@@ -166,9 +174,11 @@ class DynamoStateStore:
                     ":plan": {"S": json.dumps(plan)},
                     ":owner": {"S": owner},
                 },
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            earlier = self.recorded_plan(key, owner) if _conditional_failed(exc) else None
+            item = exc.response.get("Item") if _conditional_failed(exc) else None  # by ALL_OLD
+            earlier = _plan_of(item, owner) if isinstance(item, dict) else None
             if earlier is None:  # not a plan first: the lease is another owner's, or worse
                 raise self._error("UpdateItem", exc) from None
             return earlier
@@ -178,10 +188,7 @@ class DynamoStateStore:
 
     def recorded_plan(self, key: str, owner: str) -> dict[str, Any] | None:
         item = self._get(f"archive#{key}")
-        if item is None or item.get("owner", {}).get("S") != owner or "plan" not in item:
-            return None
-        plan: dict[str, Any] = json.loads(item["plan"]["S"])
-        return plan
+        return _plan_of(item, owner) if item is not None else None
 
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
         self._update(
@@ -231,9 +238,8 @@ class DynamoStateStore:
         expression: str,
         values: dict[str, Any],
         condition: str | None = None,
-        names: dict[str, str] | None = None,
     ) -> None:
-        names = {**({"#s": "status"} if "#s" in expression else {}), **(names or {})}
+        names = {"#s": "status"} if "#s" in expression else {}
         extra: dict[str, Any] = {}
         if condition:
             names["#o"] = "owner"
