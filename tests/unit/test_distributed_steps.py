@@ -4,7 +4,9 @@ each does when run again or when something is missing."""
 
 import base64
 import hashlib
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -185,6 +187,25 @@ def test_a_failure_handed_on_by_a_catch_says_what_failed() -> None:
     )  # fmt: skip
     retried = {"Error": "RetryableStepError", "Cause": "TogetherUnavailableError: 503"}
     assert step_failure(retried) == ("TogetherUnavailableError", "503", True)
+
+
+def test_every_error_the_state_machine_retries_is_reported_retryable() -> None:
+    definition = json.loads(
+        (Path(__file__).resolve().parents[2] / "infra/archive.asl.json").read_text()
+    )
+
+    def retried(node: Any) -> set[str]:
+        if isinstance(node, list):
+            return set().union(*map(retried, node)) if node else set()
+        if not isinstance(node, dict):
+            return set()
+        found = {name for rule in node.get("Retry", []) for name in rule["ErrorEquals"]}
+        return found.union(*(retried(value) for value in node.values()))
+
+    names = retried(definition) - {"States.ALL"}  # Abort retries whatever stops it
+    assert "Lambda.SdkClientException" in names  # the walk found the Retry lists
+    for name in names:
+        assert step_failure({"Error": name, "Cause": ""})[2], name
 
 
 def test_the_plan_is_json_the_state_machine_can_carry() -> None:

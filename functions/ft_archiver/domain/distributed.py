@@ -91,13 +91,16 @@ def sha256_tree(part_digests: Iterable[str]) -> str:
     return tree.hexdigest()
 
 
-# Step errors that another request of the same archive may not meet again.
+# Step errors that another request of the same archive may not meet again: those the
+# state machine retries (infra/archive.asl.json's Retry lists; a test compares).
 TRANSIENT_STEP_ERRORS = frozenset(
     {
         "RetryableStepError",
         "States.Timeout",
         "Lambda.Unknown",
         "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
         "Lambda.TooManyRequestsException",
     }
 )
