@@ -29,7 +29,16 @@ def dynamodb_error(table: str, action: str, exc: Exception) -> StorageError:
 def batch_get(
     client: DynamoDBClient, table: str, keys: list[dict[str, Any]], sleep: Callable[[float], None]
 ) -> list[dict[str, Any]]:
-    """The items of up to GET_BATCH keys, read consistently."""
+    """The items of any number of keys, read consistently, GET_BATCH keys a request."""
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), GET_BATCH):
+        found.extend(_batch_get(client, table, keys[start : start + GET_BATCH], sleep))
+    return found
+
+
+def _batch_get(
+    client: DynamoDBClient, table: str, keys: list[dict[str, Any]], sleep: Callable[[float], None]
+) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     pending: Any = {table: {"Keys": keys, "ConsistentRead": True}}
     for attempt in range(MAX_UNPROCESSED_ROUNDS):
@@ -48,7 +57,14 @@ def batch_get(
 def batch_write(
     client: DynamoDBClient, table: str, requests: list[Any], sleep: Callable[[float], None]
 ) -> None:
-    """Up to WRITE_BATCH put or delete requests."""
+    """Any number of put or delete requests, WRITE_BATCH a request."""
+    for start in range(0, len(requests), WRITE_BATCH):
+        _batch_write(client, table, requests[start : start + WRITE_BATCH], sleep)
+
+
+def _batch_write(
+    client: DynamoDBClient, table: str, requests: list[Any], sleep: Callable[[float], None]
+) -> None:
     for attempt in range(MAX_UNPROCESSED_ROUNDS):
         try:
             response = client.batch_write_item(RequestItems={table: requests})

@@ -14,8 +14,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_archiver.adapters.dynamodb import (
-    GET_BATCH,
-    WRITE_BATCH,
     DynamoDBClient,
     batch_get,
     batch_write,
@@ -68,17 +66,13 @@ class DynamoPartDigests:
     def all(self, archive: str, batches: Sequence[BatchItem]) -> dict[int, PartDigest]:
         found: dict[int, PartDigest] = {}
         keys = [_key(archive, batch) for batch in batches]
-        for start in range(0, len(keys), GET_BATCH):
-            for item in batch_get(self._client, self._table, keys[start : start + GET_BATCH],
-                                  self._sleep):  # fmt: skip
-                found.update(_digests(item))
+        for item in batch_get(self._client, self._table, keys, self._sleep):
+            found.update(_digests(item))
         return found
 
     def forget(self, archive: str, batches: Sequence[BatchItem]) -> None:
         deletes = [{"DeleteRequest": {"Key": _key(archive, batch)}} for batch in batches]
-        for start in range(0, len(deletes), WRITE_BATCH):
-            batch_write(self._client, self._table, deletes[start : start + WRITE_BATCH],
-                        self._sleep)  # fmt: skip
+        batch_write(self._client, self._table, deletes, self._sleep)
 
     def _error(self, action: str, exc: Exception) -> StorageError:
         return dynamodb_error(self._table, action, exc)

@@ -14,8 +14,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_archiver.adapters.dynamodb import (
-    GET_BATCH,
-    WRITE_BATCH,
     DynamoDBClient,
     batch_get,
     batch_write,
@@ -63,8 +61,8 @@ class DynamoPollLedger:
              "recorded_at": {"N": now}}
             for job_id in job_ids
         ]  # fmt: skip
-        for start in range(0, len(items), WRITE_BATCH):
-            self._write_batch(items[start : start + WRITE_BATCH])
+        puts: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
+        batch_write(self._client, self._table, puts, self._sleep)
         try:
             self._client.put_item(
                 TableName=self._table,
@@ -81,12 +79,11 @@ class DynamoPollLedger:
         known: set[str] = set()
         prefix = job_key(selection, "")
         now = self._clock()
-        for start in range(0, len(wanted), GET_BATCH):
-            keys = [{"pk": {"S": job_key(selection, j)}} for j in wanted[start : start + GET_BATCH]]
-            for item in self._get_batch(keys):
-                expired = item["status"]["S"] == CLAIMED and float(item["lease_until"]["N"]) < now
-                if not expired:
-                    known.add(item["pk"]["S"].removeprefix(prefix))
+        keys = [{"pk": {"S": job_key(selection, job_id)}} for job_id in wanted]
+        for item in batch_get(self._client, self._table, keys, self._sleep):
+            expired = item["status"]["S"] == CLAIMED and float(item["lease_until"]["N"]) < now
+            if not expired:
+                known.add(item["pk"]["S"].removeprefix(prefix))
         return known
 
     def claim_job(self, selection: str, job_id: str, lease_s: float) -> bool:
@@ -142,13 +139,6 @@ class DynamoPollLedger:
             self._client.put_item(TableName=self._table, Item=item)
         except (ClientError, BotoCoreError) as exc:
             raise self._error("PutItem", exc) from None
-
-    def _write_batch(self, items: list[dict[str, Any]]) -> None:
-        requests: list[Any] = [{"PutRequest": {"Item": item}} for item in items]
-        batch_write(self._client, self._table, requests, self._sleep)
-
-    def _get_batch(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return batch_get(self._client, self._table, keys, self._sleep)
 
     def _error(self, action: str, exc: Exception) -> StorageError:
         return dynamodb_error(self._table, action, exc)
