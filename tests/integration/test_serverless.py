@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import requests
 
+from ft_archiver.adapters.part_digests import DynamoPartDigests
 from ft_archiver.adapters.state import DynamoStateStore
 from ft_archiver.domain.checkpoints import (
     TrainingType,
@@ -20,11 +21,13 @@ from ft_archiver.domain.checkpoints import (
     parse_job_ref,
     resolve_download,
 )
+from ft_archiver.domain.distributed import BatchItem
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.naming import normalize
 from ft_archiver.domain.requests import Destination, idempotency_key
 from ft_archiver.errors import StorageError
 from ft_archiver.observability import logger
+from ft_archiver.service.distributed.ports import PartDigest
 from ft_archiver.service.resume import FreshStart
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from ft_archiver_tools.local.serve import LocalDeployment
@@ -526,6 +529,26 @@ def test_a_plan_is_recorded_once_per_claim_and_read_back_by_its_lease_alone(
     assert ledger.recorded_plan("plan-test", "owner-2") is None  # a claim starts without one
     assert ledger.record_plan("plan-test", "owner-2", second) == second
     assert ledger.recorded_plan("no-such-archive", "owner-1") is None
+
+
+def test_part_digests_of_a_large_batch_are_kept_in_small_items(topology: Topology) -> None:
+    client = topology.local.aws.client("dynamodb")
+    digests = DynamoPartDigests(client, topology.stack.table_name)
+    first, second = BatchItem(first=1, last=70), BatchItem(first=71, last=75)
+    for batch in (first, second):
+        for number in range(batch.first, batch.last + 1):
+            digests.record("digest-test", batch, number, PartDigest(number, f"{number:064x}"))
+    assert digests.recorded("digest-test", first) == {
+        n: PartDigest(n, f"{n:064x}") for n in range(1, 71)
+    }
+    assert sorted(digests.all("digest-test", [first, second])) == list(range(1, 76))
+    items = [item for item in client.scan(TableName=topology.stack.table_name)["Items"]
+             if item["pk"]["S"].startswith("parts#digest-test#")]  # fmt: skip
+    parts_per_item = sorted(sum(name.startswith("p") and name[1:].isdigit() for name in item)
+                            for item in items)  # fmt: skip
+    assert parts_per_item == [5, 6, 32, 32]  # 70 parts in 32 + 32 + 6, then the 5 of batch 2
+    digests.forget("digest-test", [first, second])
+    assert digests.all("digest-test", [first, second]) == {}
 
 
 def emitted_metrics(output: str) -> dict[str, Any]:
