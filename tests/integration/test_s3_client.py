@@ -47,3 +47,24 @@ def test_an_object_an_earlier_attempt_completed_is_recognised_by_size_and_checks
     into = bytearray(3)
     objects.read_into(found, 1, memoryview(into))
     assert into == b"yte"
+
+
+def test_an_upload_left_open_is_aborted_without_listing_its_parts() -> None:
+    from ft_archiver.adapters.s3 import S3Store
+    from ft_archiver.domain.checksums import ALGORITHMS
+    from ft_archiver.service.ports import ObjectSpec
+
+    s3 = aws_client("s3", settings_from(archiver_variables()))
+    calls: list[str] = []
+    s3.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    bucket = f"aborted-{uuid.uuid4().hex[:10]}"
+    s3.create_bucket(Bucket=bucket)
+    spec = ObjectSpec(bucket, "models/a.tar.zst", "application/zstd", {}, ALGORITHMS["CRC64NVME"])
+    store = S3Store(s3)
+    with store.start_multipart(spec) as upload:
+        upload.suspend()  # left open, as a paused archive leaves it
+    calls.clear()
+    store.abort_multipart(spec, upload.upload_id)
+    store.abort_multipart(spec, upload.upload_id)  # already gone: logged, not raised
+    assert calls == ["AbortMultipartUpload", "AbortMultipartUpload"]
+    assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

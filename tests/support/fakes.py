@@ -112,6 +112,11 @@ class FakeStore:
         upload.completed = False  # a new handle: left without suspend or complete, it aborts
         return upload
 
+    def abort_multipart(self, spec: ObjectSpec, upload_id: str) -> None:
+        for upload in self.uploads:
+            if upload.upload_id == upload_id:
+                upload.aborted = True
+
     def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
         self.log.append(f"tag {stored.key}")
 

@@ -122,6 +122,9 @@ class S3Store:
         upload.list_parts()
         return upload
 
+    def abort_multipart(self, spec: ObjectSpec, upload_id: str) -> None:
+        MultipartUpload(self._client, spec, upload_id, self).abort()
+
     def tag(self, stored: StoredObject, tags: dict[str, str]) -> None:
         extra = version_arg(stored)
         try:

@@ -24,7 +24,7 @@ from ft_archiver.domain.requests import (
     idempotency_key,
     validate_request,
 )
-from ft_archiver.errors import ArchiveInProgressError, StorageError, UploadGoneError
+from ft_archiver.errors import ArchiveInProgressError, UploadGoneError
 from ft_archiver.service.announce import Announcer
 from ft_archiver.service.archive_hooks import ArchiveHooks
 from ft_archiver.service.archive_plan import ArchivePlan, TransferOptions, plan_archive
@@ -144,13 +144,7 @@ class Archiver:
         """An archive this path had begun and now hands on (the threshold was lowered
         between invocations): its open upload is aborted, not left to the bucket's rule."""
         spec = replace(plan.target, key=progress.key)
-        try:
-            with self._store.resume_multipart(spec, progress.point.upload_id):
-                pass  # leaving the block without completing aborts the upload
-        except UploadGoneError:
-            pass
-        except StorageError as exc:  # the archive goes on; the bucket's rule is the backstop
-            log.warning("could not abort the earlier upload of %s (%s)", progress.key, exc)
+        self._store.abort_multipart(spec, progress.point.upload_id)
 
     def _rules(self, valid: ValidatedRequest) -> tuple[FineTuneJob, DownloadSpec]:
         with self._span("together.retrieve"):

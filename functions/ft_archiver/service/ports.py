@@ -126,6 +126,9 @@ class ObjectStore(Protocol):
 
     def resume_multipart(self, spec: ObjectSpec, upload_id: str) -> PartUpload: ...
 
+    def abort_multipart(self, spec: ObjectSpec, upload_id: str) -> None:
+        """Abort an upload left open (one already gone is fine); log, never raise."""
+
     def tag(self, stored: StoredObject, tags: dict[str, str]) -> None: ...
 
 

@@ -39,8 +39,7 @@ def abort_archive(
     if plan is not None and completed is not None:
         store.delete(StoredObject(start.bucket, plan.key, completed.etag, completed.version_id))
     elif plan is not None:
-        with store.resume_multipart(target_of(plan), plan.upload_id):
-            pass  # leaving the block without completing aborts the upload
+        store.abort_multipart(target_of(plan), plan.upload_id)
     lease.release()
     if batches:
         digests.forget(start.lease_key, batches)

@@ -72,8 +72,7 @@ def plan_distributed(
     record = plan_record(plan, batches)
     in_force = lease.record_plan(record)
     if in_force != record:  # another run of Plan recorded its plan first: this upload goes
-        with store.resume_multipart(archive.target, upload.upload_id):
-            pass  # leaving the block without completing aborts the upload
+        store.abort_multipart(archive.target, upload.upload_id)
         return _in_force(in_force, start)
     return plan, batches
 
