@@ -22,11 +22,15 @@ def _pattern(seed: int) -> bytes:
 
 def block(seed: int, index: int) -> bytes:
     """The ``index``-th MiB of the archive with this seed (before truncation to its size)."""
+    return bytes(_stamped(seed, index))
+
+
+def _stamped(seed: int, index: int) -> bytearray:
     data = bytearray(_pattern(seed))
     first_chunk = index * (BLOCK // CHUNK)
     for n in range(BLOCK // CHUNK):
         STAMP.pack_into(data, n * CHUNK, seed, first_chunk + n)
-    return bytes(data)
+    return data
 
 
 def iter_range(seed: int, start: int, length: int, piece: int = 256 * 1024) -> Iterator[memoryview]:
@@ -36,7 +40,7 @@ def iter_range(seed: int, start: int, length: int, piece: int = 256 * 1024) -> I
     position = start
     while position < end:
         index, offset = divmod(position, BLOCK)
-        data = memoryview(block(seed, index))
+        data = memoryview(_stamped(seed, index))  # a fresh MiB: its views need no copy
         stop = min(BLOCK, offset + (end - position))
         for cut in range(offset, stop, piece):
             yield data[cut : min(stop, cut + piece)]

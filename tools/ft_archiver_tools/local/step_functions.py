@@ -100,12 +100,6 @@ class LocalStateMachine:
         """Workers stop taking tasks; one waiting in a long poll is a daemon thread."""
         self._stop.set()
 
-    def __enter__(self) -> "LocalStateMachine":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     def _serve(self, worker: str) -> None:
         client = step_functions_client(self.endpoint_url)
         while not self._stop.is_set():
