@@ -118,7 +118,7 @@ def run_method(
             [sys.executable, "-m", "tests.benchmarks.methods",
              method, job_id, BUCKET, key, str(size), cpu_file.name],
             cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            preexec_fn=join_cgroup,
+            preexec_fn=join_cgroup if cgroup is not None else None,
         )  # fmt: skip
         _, status, usage = os.wait4(process.pid, 0)
         elapsed, exited = time.perf_counter() - started, time.time()
