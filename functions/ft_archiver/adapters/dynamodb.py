@@ -4,8 +4,7 @@ batch calls that see their unprocessed items through (with backoff, bounded)."""
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from ft_archiver.adapters.aws_errors import AWS_ERRORS, error_code
 from ft_archiver.errors import StorageError
 
 if TYPE_CHECKING:
@@ -13,17 +12,11 @@ if TYPE_CHECKING:
 else:
     DynamoDBClient = Any
 
-AWS_ERRORS = (ClientError, BotoCoreError)
 GET_BATCH, WRITE_BATCH, MAX_UNPROCESSED_ROUNDS = 100, 25, 8
 
 
 def dynamodb_error(table: str, action: str, exc: Exception) -> StorageError:
-    code = (
-        exc.response.get("Error", {}).get("Code", "Error")
-        if isinstance(exc, ClientError)
-        else type(exc).__name__
-    )
-    return StorageError(f"DynamoDB {action} on {table} failed ({code})")
+    return StorageError(f"DynamoDB {action} on {table} failed ({error_code(exc)})")
 
 
 def batch_get(

@@ -2,8 +2,7 @@
 
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from ft_archiver.adapters.aws_errors import AWS_ERRORS, error_code
 from ft_archiver.errors import StorageAccessDeniedError, StorageError
 
 if TYPE_CHECKING:
@@ -25,12 +24,8 @@ class StepFunctionsExecutions:
             response = self._client.start_execution(
                 stateMachineArn=self._arn, name=name, input=document
             )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "Error")
+        except AWS_ERRORS as exc:
+            code = error_code(exc)
             kind = StorageAccessDeniedError if code == "AccessDeniedException" else StorageError
             raise kind(f"Step Functions StartExecution of {name} failed ({code})") from None
-        except BotoCoreError as exc:
-            raise StorageError(
-                f"Step Functions StartExecution of {name} failed ({type(exc).__name__})"
-            ) from None
         return str(response["executionArn"])

@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from ft_archiver.adapters.aws_errors import AWS_ERRORS
 from ft_archiver.adapters.dynamodb import (
     DynamoDBClient,
     batch_get,
@@ -56,7 +55,7 @@ class DynamoPartDigests:
                     ":expires": {"N": str(int(self._clock()) + self._ttl_s)},
                 },
             )
-        except (ClientError, BotoCoreError) as exc:
+        except AWS_ERRORS as exc:
             raise self._error("UpdateItem", exc) from None
 
     def recorded(self, archive: str, batch: BatchItem) -> dict[int, PartDigest]:

@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
+from ft_archiver.adapters.aws_errors import AWS_ERRORS, error_code
 from ft_archiver.adapters.part_body import PartBody
 from ft_archiver.domain.checksums import Buffer, CrcAlgorithm
 from ft_archiver.errors import (
@@ -29,7 +30,6 @@ else:
     S3Client = Any
 
 log = logging.getLogger(__name__)
-AWS_ERRORS = (ClientError, BotoCoreError)
 # S3's answers that the caller has no authority for the request: a policy or a disabled
 # account, or credentials S3 does not accept. No retry of the same call can succeed.
 ACCESS_DENIED_CODES = frozenset(
@@ -61,13 +61,6 @@ def storage_error(
     else:
         detail = type(exc).__name__
     return StorageError(f"{where} failed ({detail}){after}")
-
-
-def error_code(exc: Exception) -> str:
-    """An AWS error in a word: its error code, or the exception's type."""
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", "Error"))
-    return type(exc).__name__
 
 
 def _checksum_arg(algorithm: CrcAlgorithm, crc: int) -> dict[str, Any]:

@@ -5,9 +5,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from ft_archiver.adapters.aws_errors import AWS_ERRORS, error_code
 from ft_archiver.adapters.s3 import (
-    AWS_ERRORS,
-    error_code,
     storage_error,
     stored_object,
     version_arg,
