@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 
 from ft_archiver.adapters import sha256_state
-from ft_archiver.adapters.events import EventBridgePublisher, NoEvents
 from ft_archiver.adapters.part_digests import DynamoPartDigests
 from ft_archiver.adapters.s3 import S3Store
 from ft_archiver.adapters.s3_stored import S3StoredObjects
@@ -17,7 +16,7 @@ from ft_archiver.service.ports import Digests
 from ft_archiver.service.spans import no_span
 from ft_archiver.settings import ArchiveStepsSettings
 from ft_archiver.wiring.aws import aws_client
-from ft_archiver.wiring.options import transfer_options
+from ft_archiver.wiring.options import event_publisher, transfer_options, transfer_s3_client
 from ft_archiver.wiring.together import together_client
 
 
@@ -46,19 +45,14 @@ class ArchiveSteps:
 
 def build_archive_steps(settings: ArchiveStepsSettings) -> ArchiveSteps:
     dynamodb = aws_client("dynamodb", settings)
-    publisher = (
-        EventBridgePublisher(aws_client("events", settings), settings.event_bus_name)
-        if settings.event_bus_name
-        else NoEvents()
-    )
-    s3 = aws_client("s3", settings, settings.upload_concurrency + 4)
+    s3 = transfer_s3_client(settings)
     return ArchiveSteps(
         together=together_client(settings),
         store=S3Store(s3),
         stored=S3StoredObjects(s3),
         digests=DynamoPartDigests(dynamodb, settings.state_table_name),
         ledger=DynamoStateStore(dynamodb, settings.state_table_name),
-        announcer=Announcer(publisher, no_span),
+        announcer=Announcer(event_publisher(settings), no_span),
         options=transfer_options(settings),
         distributed=DistributedOptions(
             workers=settings.distributed_workers,

@@ -1,24 +1,21 @@
 """The Archiver: Together, S3, EventBridge, the state table and the resumable SHA-256."""
 
 from ft_archiver.adapters import sha256_state
-from ft_archiver.adapters.events import EventBridgePublisher, NoEvents
 from ft_archiver.adapters.s3 import S3Store
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.delegation import Delegation
 from ft_archiver.service.spans import Span, no_span
 from ft_archiver.settings import ArchiverSettings, ArchivingSettings
 from ft_archiver.wiring.aws import aws_client, state_store
-from ft_archiver.wiring.options import transfer_options
+from ft_archiver.wiring.options import event_publisher, transfer_options, transfer_s3_client
 from ft_archiver.wiring.together import together_client
 
 
 def build_archiver(settings: ArchivingSettings, span: Span = no_span) -> Archiver:
     return Archiver(
         together=together_client(settings),
-        store=S3Store(aws_client("s3", settings, settings.upload_concurrency + 4)),
-        publisher=EventBridgePublisher(aws_client("events", settings), settings.event_bus_name)
-        if settings.event_bus_name
-        else NoEvents(),
+        store=S3Store(transfer_s3_client(settings)),
+        publisher=event_publisher(settings),
         options=transfer_options(settings),
         digests=sha256_state,
         ledger=state_store(settings),
