@@ -14,7 +14,6 @@ LOOKED_UP = "2026-11-26"
 # template.yaml deploys every function on x86_64 (Globals, Architectures), so the sizing
 # uses the x86 price; a unit test fails if the template moves to arm64.
 LAMBDA_X86_USD_PER_GB_SECOND = 0.0000166667
-LAMBDA_ARM64_USD_PER_GB_SECOND = 0.0000133334
 LAMBDA_USD_PER_REQUEST = 0.20 / 1_000_000
 
 # AWS Step Functions, Standard workflows, https://aws.amazon.com/step-functions/pricing/:

@@ -13,10 +13,10 @@ from ft_archiver.domain.distributed import (
     DistributedStart,
 )
 from ft_archiver.service.announce import Announcer
-from ft_archiver.service.distributed.common import plan_from_record, target_of
+from ft_archiver.service.distributed.common import lease_of, plan_from_record, target_of
 from ft_archiver.service.distributed.ports import PartDigests
 from ft_archiver.service.ports import ArchiveStore, StoredObject
-from ft_archiver.service.resume import ArchiveLedger, Lease
+from ft_archiver.service.resume import ArchiveLedger
 
 
 def abort_archive(
@@ -30,7 +30,7 @@ def abort_archive(
     ledger: ArchiveLedger,
     announcer: Announcer,
 ) -> None:
-    lease = Lease(ledger, start.lease_key, start.owner)
+    lease = lease_of(start, ledger)
     if plan is None:
         recorded = lease.recorded_plan()
         planned = plan_from_record(recorded, start) if recorded is not None else None

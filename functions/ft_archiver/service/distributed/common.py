@@ -33,8 +33,9 @@ def parts_of(plan: DistributedPlan) -> PartPlan:
     return PartPlan(plan.size, plan.part_size)
 
 
-def lease_of(plan: DistributedPlan, ledger: ArchiveLedger) -> Lease:
-    return Lease(ledger, plan.start.lease_key, plan.start.owner)
+def lease_of(start: DistributedStart, ledger: ArchiveLedger) -> Lease:
+    """The lease the archiver took on the archive and handed to the execution."""
+    return Lease(ledger, start.lease_key, start.owner)
 
 
 def plan_record(plan: DistributedPlan, batches: Sequence[BatchItem]) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def finish_archive(
     part_sha256 = [recorded[number].sha256 for number in range(1, plan.parts + 1)]
     manifest = build_manifest(detail, job.document, entry, now, __version__, part_sha256)
     write_manifest(store, stored, plan.manifest_key, manifest, ALGORITHMS[plan.algorithm])
-    lease = lease_of(plan, ledger)
+    lease = lease_of(plan.start, ledger)
     lease.finish(detail.model_dump(mode="json"))
     digests.forget(start.lease_key, batches)
     announcer.archived(detail, lease)

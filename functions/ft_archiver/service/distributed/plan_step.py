@@ -10,9 +10,9 @@ from ft_archiver.domain.distributed import BatchItem, DistributedPlan, Distribut
 from ft_archiver.domain.requests import Destination
 from ft_archiver.errors import StorageError
 from ft_archiver.service.archive_plan import TransferOptions, plan_archive
-from ft_archiver.service.distributed.common import plan_from_record, plan_record
+from ft_archiver.service.distributed.common import lease_of, plan_from_record, plan_record
 from ft_archiver.service.ports import FineTuneSource, ObjectStore
-from ft_archiver.service.resume import ArchiveLedger, Lease
+from ft_archiver.service.resume import ArchiveLedger
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ def plan_distributed(
     Step Functions may run Plan again while or after an earlier run recorded its plan (a
     timeout, an answer lost): the plan recorded first is the archive's, and a run that
     finds one answers it, so an archive has one multipart upload, not one per attempt."""
-    lease = Lease(ledger, start.lease_key, start.owner)
+    lease = lease_of(start, ledger)
     recorded = lease.recorded_plan()
     if recorded is not None:
         return _in_force(recorded, start)
