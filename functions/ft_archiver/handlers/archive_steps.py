@@ -73,7 +73,8 @@ def parts(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     plan = DistributedPlan.model_validate(event["plan"])
     progress = upload_batch(
         plan, BatchItem.model_validate(event["batch"]), built.together, built.store,
-        built.digests, built.lanes(plan.part_size), _remaining(context), built.deadline_margin_s,
+        built.digests, built.options.lanes(plan.part_size), _remaining(context),
+        built.deadline_margin_s,
     )  # fmt: skip
     logger.info("batch", extra={"first": event["batch"]["first"], **progress.model_dump()})
     return progress.model_dump()

@@ -20,6 +20,10 @@ class TransferOptions:
     memory_budget: int
     algorithm: CrcAlgorithm
 
+    def lanes(self, part_size: int) -> Lanes:
+        """The GETs, UploadParts and buffers at once for parts of this size."""
+        return plan_lanes(self.concurrency, self.upload_concurrency, part_size, self.memory_budget)
+
 
 @dataclass(frozen=True)
 class ArchivePlan:
@@ -60,7 +64,7 @@ def plan_archive(
         },
         algorithm=options.algorithm,
     )
-    lanes = plan_lanes(
-        options.concurrency, options.upload_concurrency, parts.part_size, options.memory_budget
-    )
-    return ArchivePlan(download, job, checkpoint, source, target, manifest_key(key), parts, lanes)
+    return ArchivePlan(
+        download, job, checkpoint, source, target, manifest_key(key), parts,
+        options.lanes(parts.part_size),
+    )  # fmt: skip

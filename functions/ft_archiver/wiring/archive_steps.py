@@ -8,7 +8,6 @@ from ft_archiver.adapters.s3 import S3Store
 from ft_archiver.adapters.s3_stored import S3StoredObjects
 from ft_archiver.adapters.state import DynamoStateStore
 from ft_archiver.adapters.together import TogetherClient
-from ft_archiver.domain.parts import Lanes, plan_lanes
 from ft_archiver.service.announce import Announcer
 from ft_archiver.service.archive_plan import TransferOptions
 from ft_archiver.service.distributed.plan_step import DistributedOptions
@@ -31,16 +30,7 @@ class ArchiveSteps:
     options: TransferOptions
     distributed: DistributedOptions
     deadline_margin_s: float
-
-    @property
-    def digest_factory(self) -> Digests:
-        return sha256_state
-
-    def lanes(self, part_size: int) -> Lanes:
-        options = self.options
-        return plan_lanes(
-            options.concurrency, options.upload_concurrency, part_size, options.memory_budget
-        )
+    digest_factory: Digests = sha256_state  # the resumable SHA-256
 
 
 def build_archive_steps(settings: ArchiveStepsSettings) -> ArchiveSteps:
