@@ -1,5 +1,5 @@
 """``ft-archiver``: archive a fine-tune from any machine, list what is archived, size an
-archive before it exists (``plan``), or run the local demo.
+archive before it exists (``plan``), check a set-up (``doctor``), or run the local demo.
 
 Exit status: 0 done, 2 usage, configuration or rule error, 1 any other failure (AWS,
 Together), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): either aborts the upload
@@ -145,6 +145,25 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--prefix", help="key prefix (ARCHIVE_PREFIX)")
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
 
+    doctor = commands.add_parser(
+        "doctor",
+        help="check in seconds that archiving will work with this Together account and AWS",
+        description="Checks the Together key, the API's answers and the newest completed "
+        "job's download, then the AWS credentials, the bucket, bus, table and queue the "
+        "archiver would use. Read-only unless --write-test. Exit 0 all hold, 1 one fails.",
+    )
+    doctor.add_argument(
+        "--stack", help="read the bucket, bus, table and queue from this deployed stack"
+    )
+    doctor.add_argument(
+        "--write-test",
+        action="store_true",
+        help="also put a small object under the prefix with the checksum, then delete it",
+    )
+    doctor.add_argument("--bucket", help="archive bucket (ARCHIVE_BUCKET)")
+    doctor.add_argument("--prefix", help="key prefix (ARCHIVE_PREFIX)")
+    doctor.add_argument("--json", action="store_true", help="one JSON document: the checks")
+
     add_plan_parser(commands)
 
     demo = commands.add_parser(
@@ -233,6 +252,10 @@ def _run(args: argparse.Namespace) -> int:
             if getattr(args, name) is not None
         }
         return run_send_webhook(args.url, args.secret, args.id, extra)
+    if args.command == "doctor":
+        from ft_archiver_tools.cli_doctor import run_doctor
+
+        return run_doctor(args, _settings(args))
     if args.command == "list":
         from ft_archiver_tools.cli_list import run_list
 

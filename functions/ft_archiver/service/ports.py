@@ -30,6 +30,8 @@ class ArchiveSource:
     size: int
     content_type: str
     etag: str | None
+    ranged: bool = True  # the probe was answered 206: the server honours Range
+    redirected_host: str | None = None  # the storage host a redirect led to, if any
 
 
 class CheckpointSource(Protocol):

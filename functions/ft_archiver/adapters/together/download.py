@@ -8,7 +8,7 @@ import http.client
 import re
 from collections.abc import Callable
 from http import HTTPStatus
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
 
@@ -44,6 +44,7 @@ def open_download(
     probe = {"Range": "bytes=0-1"}
     answers = REDIRECT_STATUS | {416}
     response = session.get(url, headers=probe, not_found=what, allow=answers)
+    redirected_host: str | None = None
     for _ in range(MAX_REDIRECTS):
         if response.status_code not in REDIRECT_STATUS:
             break
@@ -53,6 +54,7 @@ def open_download(
             raise TogetherError(f"{what}: redirect without a Location from {describe(url)}")
         url = urljoin(url, location)
         guard.check_redirect(url, what)
+        redirected_host = urlsplit(url).hostname
         response = session.get(url, headers=probe, not_found=what, allow=answers)
     else:
         raise TogetherError(f"{what}: more than {MAX_REDIRECTS} redirects")
@@ -65,6 +67,8 @@ def open_download(
             size=size,
             content_type=response.headers.get("Content-Type", "application/octet-stream"),
             etag=response.headers.get("ETag"),
+            ranged=response.status_code == HTTPStatus.PARTIAL_CONTENT,
+            redirected_host=redirected_host,
         )
 
 
