@@ -20,8 +20,16 @@ LS_PACKAGES := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl==24.3.0
 # the benchmark's cold-start part needs to read template.yaml.
 BENCH_VENV := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
+# Together's two official SDKs, the oracle of the contract suite: both are the package
+# `together`, so each has a virtualenv of its own, with the SDK alone (no ft-archiver).
+TOGETHER1_VENV := .venv-together1
+TOGETHER1_STAMP := $(TOGETHER1_VENV)/.installed
+TOGETHER1_PIN := together==1.5.35
+TOGETHER3_VENV := .venv-together3
+TOGETHER3_STAMP := $(TOGETHER3_VENV)/.installed
+TOGETHER3_PIN := together==3.1.1
 
-.PHONY: install test lint typecheck pytest package conformance localstack bench bench-sizing bench-scaling reliability demo demo-huge serve clean
+.PHONY: install test lint typecheck pytest contract package conformance localstack bench bench-sizing bench-scaling reliability demo demo-huge serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +52,16 @@ $(BENCH_STAMP): pyproject.toml
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/python -m pip install --quiet -e . 'together>=1.5,<2' 'smart_open[s3]>=7' 'pyyaml>=6'
 	touch $(BENCH_STAMP)
+
+$(TOGETHER1_STAMP): Makefile
+	test -x $(TOGETHER1_VENV)/bin/python || $(PYTHON) -m venv $(TOGETHER1_VENV)
+	$(TOGETHER1_VENV)/bin/python -m pip install --quiet '$(TOGETHER1_PIN)'
+	touch $(TOGETHER1_STAMP)
+
+$(TOGETHER3_STAMP): Makefile
+	test -x $(TOGETHER3_VENV)/bin/python || $(PYTHON) -m venv $(TOGETHER3_VENV)
+	$(TOGETHER3_VENV)/bin/python -m pip install --quiet '$(TOGETHER3_PIN)'
+	touch $(TOGETHER3_STAMP)
 
 install: $(STAMP)
 
@@ -68,7 +86,11 @@ package: $(STAMP) $(SAM_STAMP)
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_VENV)/bin/sam build --region us-east-1
 	$(BIN)/python -m ft_archiver_tools.check_build $(PYTHON313)
 
-test: lint typecheck package pytest
+# The simulator's answers as Together's own SDKs (1.x and 3.x) read them.
+contract: $(STAMP) $(TOGETHER1_STAMP) $(TOGETHER3_STAMP)
+	$(BIN)/pytest tests/contract
+
+test: lint typecheck package pytest contract
 
 # Integrity against LocalStack's S3, which validates checksums (started and stopped by
 # the suite itself).
@@ -105,4 +127,4 @@ serve: $(STAMP)
 	$(BIN)/ft-archiver serve
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(LS_VENV) $(BENCH_VENV) .aws-sam .localstack .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(LS_VENV) $(BENCH_VENV) $(TOGETHER1_VENV) $(TOGETHER3_VENV) .aws-sam .localstack .mypy_cache .ruff_cache .pytest_cache
