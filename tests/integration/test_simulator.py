@@ -117,13 +117,15 @@ def test_a_job_runs_then_completes_and_only_then_has_a_final_model() -> None:
         assert checkpoints(sim, job.id) == [(40, "Intermediate")]
         refused = get(sim, download)
         assert refused.status_code == 400
-        assert "has not completed" in refused.json()["message"]
+        assert "is not completed" in refused.json()["error"]["message"]
         assert get(sim, f"{download}&checkpoint_step=40").status_code == 302  # steps exist
         deadline = time.monotonic() + 10
         while get(sim, f"/fine-tunes/{job.id}").json()["status"] != "completed":
             assert time.monotonic() < deadline, "the job never completed"
             time.sleep(0.05)
-        assert checkpoints(sim, job.id) == [(40, "Intermediate"), (41, "Final")]
+        assert checkpoints(sim, job.id) == [
+            (40, "Intermediate"), (41, "Final Merged"), (41, "Final Adapter"),
+        ]  # fmt: skip
         assert get(sim, download).headers["Location"].startswith(f"http://localhost:{sim.port}/")
 
 

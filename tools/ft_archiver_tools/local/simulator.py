@@ -1,5 +1,7 @@
 """A Together API simulator on 127.0.0.1: fine-tune jobs, checkpoints, and the download
-endpoint with its 302 to blob storage, Range, ETag and fault injection.
+endpoint, answered directly or with a 302 to blob storage, with Range, ETag and fault
+injection. Every JSON shape it serves is one Together documents: ``together_shapes``
+names the source of each, and ``Shapes`` chooses among the documented variants.
 
 The blob URL uses another host name for the same socket (``localhost`` against the API's
 ``127.0.0.1``), as storage sits on another host in production: the request log shows
@@ -25,13 +27,33 @@ from urllib.parse import parse_qs, urlsplit
 
 from ft_archiver.domain.job import JobStatus
 from ft_archiver_tools.local import archive_bytes
+from ft_archiver_tools.local.together_shapes import (
+    SIM_WANDB_KEY,
+    Downloads,
+    Shapes,
+    checkpoint,
+    error,
+    final_checkpoint_types,
+    job_document,
+    list_entry,
+    training_type,
+)
 
 ZSTD = "application/zstd"
 TAR = "application/x-tar"
 RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 ListOrder = Literal["oldest", "added"]
-SIM_WANDB_KEY = "sim-wandb-key-never-archived"
+Download = Literal["redirect", "direct"]
+__all__ = [
+    "SIM_WANDB_KEY",
+    "Download",
+    "Faults",
+    "Shapes",
+    "SimArchive",
+    "SimJob",
+    "TogetherSimulator",
+]
 
 
 @dataclass(frozen=True)
@@ -59,6 +81,9 @@ class SimJob:
     # The download endpoint answers 302 to this Location instead of the blob's, as a
     # compromised or misconfigured storage redirect would: a test's choice of target.
     redirect_to: str | None = None
+    # "redirect": a 302 to the blob host; "direct": the API host answers 200/206 itself.
+    download: Download = "redirect"
+    legacy_training_type: bool = False  # a Full job that reports {"type": ""}
 
     def current_status(self) -> str:
         """A job that completes over time runs until its moment, then is completed."""
@@ -70,26 +95,13 @@ class SimJob:
         self.completes_at = None
         self.status = "completed"
 
-    def _training_type(self) -> dict[str, Any]:
-        """As the API nests it; LoRA jobs carry their adapter settings."""
-        if self.training_type != "Lora":
-            return {"type": self.training_type}
-        return {"type": "Lora", "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0,
-                "lora_trainable_modules": "all-linear"}  # fmt: skip
-
     def as_api(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "status": self.current_status(),
-            "model": "meta-llama/Meta-Llama-3-8B",
-            "model_output_name": self.model_output_name,
-            "training_type": self._training_type(),
-            "created_at": self.created_at,
-            # A credential-named field, as a job answer may carry one: never archived.
-            "wandb_project_name": "sim-project",
-            "wandb_api_key": SIM_WANDB_KEY,
-            **self.extra,
-        }
+        """``GET /fine-tunes/{id}``."""
+        trained = training_type(self.training_type, self.legacy_training_type)
+        return job_document(
+            self.id, self.current_status(), self.created_at, self.model_output_name,
+            trained, self.extra,
+        )  # fmt: skip
 
 
 @dataclass
@@ -119,6 +131,7 @@ class LoggedRequest:
     authorization: bool
     status: int
     client_port: int  # tells connections apart: reuse shows as one port, many requests
+    archive: str | None = None  # the token of the archive whose bytes were asked for
 
 
 class _Server(ThreadingHTTPServer):
@@ -139,9 +152,12 @@ class TogetherSimulator:
         blob_host: str = "localhost",
         *,
         list_order: ListOrder = "oldest",
+        shapes: Shapes | None = None,
     ) -> None:
+        """``shapes``: Together's documented shapes by default (see ``Shapes``)."""
         self.api_key = api_key
         self.blob_host = blob_host
+        self.shapes = shapes or Shapes()
         # "oldest": GET /fine-tunes sorted by creation instant, as Together answers;
         # "added": in the order add_job was called, so a test can send any order.
         self.list_order: ListOrder = list_order
@@ -201,12 +217,16 @@ class TogetherSimulator:
         status: JobStatus | str = JobStatus.COMPLETED,
         created_at: str | None = None,
         completes_after_s: float | None = None,
+        download: Download | None = None,
+        legacy_training_type: bool | None = None,
     ) -> SimJob:
         """A job with final archives (merged and adapter for Lora) and optional checkpoints.
         ``status``: one of the ten Together reports (a typo such as "canceled" is refused;
         set ``SimJob.status`` to try a status the API does not have). ``completes_after_s``:
         it reports ``running`` until then, ``completed`` after, so ``status`` is left as is.
-        Jobs are created one second apart unless ``created_at`` says otherwise."""
+        Jobs are created one second apart unless ``created_at`` says otherwise.
+        ``download`` and ``legacy_training_type`` default to what ``shapes`` says for the
+        job's place in the order of ``add_job`` calls (every second one differs)."""
         if status not in set(JobStatus):
             raise ValueError(
                 f"status {status!r} is not one Together reports: {', '.join(JobStatus)}"
@@ -218,7 +238,13 @@ class TogetherSimulator:
             )
         job_id = job_id or f"ft-{uuid.uuid4()}"
         job = SimJob(job_id, training_type, model_output_name, JobStatus(status).value)
-        job.created_at = created_at or _creation_time(len(self.jobs))
+        index = len(self.jobs)
+        job.created_at = created_at or _creation_time(index)
+        shapes = self.shapes
+        job.download = download or _download_of(shapes.downloads, index)
+        if legacy_training_type is None:
+            legacy_training_type = shapes.legacy_full_types and index % 2 == 1
+        job.legacy_training_type = training_type == "Full" and legacy_training_type
         if completes_after_s is not None:
             job.completes_at = time.monotonic() + completes_after_s
         kinds = ["model_output_path"] if training_type == "Full" else ["merged", "adapter"]
@@ -231,12 +257,12 @@ class TogetherSimulator:
         return job
 
     def job_list(self) -> list[dict[str, Any]]:
-        """``GET /fine-tunes``: every job, in ``list_order``."""
+        """``GET /fine-tunes``: every job as a list entry, in ``list_order``."""
         with self._lock:
             jobs = list(self.jobs.values())
         if self.list_order == "oldest":
             jobs.sort(key=lambda job: _instant(job.created_at))
-        return [job.as_api() for job in jobs]
+        return [list_entry(job.as_api(), self.shapes) for job in jobs]
 
     def archive_for(self, job_id: str, checkpoint: str, step: int | None = None) -> SimArchive:
         job = self.jobs[job_id]
@@ -258,10 +284,11 @@ class TogetherSimulator:
     # -- used by the handler -----------------------------------------------------------
 
     def blob_requests(self, archive: SimArchive) -> list[LoggedRequest]:
-        """Every request for this archive's bytes, probe included."""
-        path = f"/blobs/{_token(archive)}"
+        """Every request for this archive's bytes, probe included, whether storage or the
+        API host (a direct download) answered it."""
+        token = _token(archive)
         with self._lock:
-            return [entry for entry in self.log if entry.path == path]
+            return [entry for entry in self.log if entry.archive == token]
 
     def blob_url(self, archive: SimArchive) -> str:
         token = _token(archive)
@@ -309,6 +336,15 @@ class TogetherSimulator:
             self._stall_count = 0
 
 
+def _download_of(choice: Downloads, index: int) -> Download:
+    """How the ``index``-th job's download answers: "mixed" alternates, from a redirect."""
+    if choice == "direct":
+        return "direct"
+    if choice == "redirect":
+        return "redirect"
+    return "direct" if index % 2 else "redirect"
+
+
 def _creation_time(index: int) -> str:
     moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=index)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -335,6 +371,7 @@ def _seed(job_id: str, kind: str) -> int:
 class _Handler(BaseHTTPRequestHandler):
     sim: TogetherSimulator
     _target: str = "api"
+    _archive: str | None = None
     protocol_version = "HTTP/1.1"
     server_version = "TogetherSimulator/1"
 
@@ -351,6 +388,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, head: bool) -> None:
         url = urlsplit(self.path)
+        self._archive = None
         if url.path.startswith("/blobs/"):
             self._target = "blob"
         elif url.path == "/v1/finetune/download":
@@ -366,6 +404,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.command, urlsplit(self.path).path, self._target,
                 self.headers.get("Host", ""), self.headers.get("Range"),
                 "Authorization" in self.headers, code, self.client_address[1],
+                self._archive,
             )
         )  # fmt: skip
         super().send_response(code, message)
@@ -376,32 +415,40 @@ class _Handler(BaseHTTPRequestHandler):
             extra = (
                 {"Retry-After": str(faults.retry_after)} if faults.retry_after is not None else {}
             )
-            return self._json(faults.fail_status, {"message": "simulated failure"}, extra)
+            return self._error(faults.fail_status, "simulated failure", extra)
         if target == "blob":
-            return self._blob(path.removeprefix("/blobs/"), head)
+            archive = self.sim.blob(path.removeprefix("/blobs/"))
+            if archive is None:
+                return self._error(404, "no such blob")
+            return self._bytes(archive, head)
         if self.headers.get("Authorization") != f"Bearer {self.sim.api_key}":
-            return self._json(401, {"message": "Invalid API key"})
+            return self._error(401, "Invalid API key provided")
         if target == "download":
-            return self._download(query)
+            return self._download(query, head)
         if path == "/v1/fine-tunes":
             return self._json(200, {"data": self.sim.job_list()})
         match = re.fullmatch(r"/v1/fine-tunes/([^/]+)(/checkpoints)?", path)
         job = self.sim.jobs.get(match.group(1)) if match else None
         if job is None:
-            return self._json(404, {"message": "fine-tune job not found"})
+            return self._error(404, "fine-tune job not found")
         if match and match.group(2):
-            return self._json(200, {"data": _checkpoints(job, job.current_status())})
+            entries = _checkpoints(job, job.current_status(), self.sim.shapes)
+            return self._json(200, {"data": entries})
         return self._json(200, job.as_api())
 
-    def _download(self, query: dict[str, list[str]]) -> int:
+    def _download(self, query: dict[str, list[str]], head: bool) -> int:
+        """``/finetune/download``: 404 for an unknown fine-tune, 400 for parameters that
+        name nothing (no checkpoint and no step, a step or kind the job does not have)."""
         ft_id = query.get("ft_id", [""])[0]
         checkpoint = query.get("checkpoint", [""])[0]
         step_text = query.get("checkpoint_step", [None])[0]
         job = self.sim.jobs.get(ft_id)
         if job is None:
-            return self._json(404, {"message": f"fine-tune {ft_id} not found"})
+            return self._error(404, f"Fine-tune job {ft_id} not found")
         if step_text is None and job.current_status() != "completed":
-            return self._json(400, {"message": f"fine-tune {ft_id} has not completed"})
+            return self._error(400, f"Fine-tune job {ft_id} is not completed")
+        if step_text is None and not checkpoint:
+            return self._error(400, "checkpoint is required when checkpoint_step is not set")
         if job.redirect_to is not None:
             return self._send(302, b"", {"Location": job.redirect_to})
         if step_text is not None:
@@ -409,13 +456,18 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             archive = job.final.get(checkpoint)
         if archive is None:
-            return self._json(404, {"message": "checkpoint not found"})
+            what = f"checkpoint step {step_text}" if step_text is not None else checkpoint
+            return self._error(400, f"Fine-tune job {ft_id} has no {what} checkpoint")
+        if job.download == "direct":
+            if self.sim.take_fault("blob"):  # the bytes' faults, wherever the bytes are
+                return self._error(self.sim.faults.fail_status, "simulated failure")
+            return self._bytes(archive, head)
         return self._send(302, b"", {"Location": self.sim.blob_url(archive)})
 
-    def _blob(self, token: str, head: bool) -> int:
-        archive = self.sim.blob(token)
-        if archive is None:
-            return self._json(404, {"message": "no such blob"})
+    def _bytes(self, archive: SimArchive, head: bool) -> int:
+        """The archive's bytes (``application/octet-stream`` as the spec says, or the
+        type of the archive), with Range, ETag and If-Match, from storage or the API."""
+        self._archive = _token(archive)
         if_match = self.headers.get("If-Match")
         if if_match and if_match != archive.etag:
             return self._send(412, b"", {})
@@ -480,6 +532,9 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
 
+    def _error(self, status: int, message: str, extra: dict[str, str] | None = None) -> int:
+        return self._json(status, error(status, message), extra)
+
     def _json(self, status: int, body: dict[str, Any], extra: dict[str, str] | None = None) -> int:
         return self._send(
             status, json.dumps(body).encode(), {"Content-Type": "application/json", **(extra or {})}
@@ -512,17 +567,19 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | None:
     return start, end - start + 1
 
 
-def _checkpoints(job: SimJob, status: str) -> list[dict[str, Any]]:
-    entries: list[dict[str, Any]] = [
-        {"step": step, "checkpoint_type": "Intermediate", "created_at": "2026-11-25T11:00:00Z",
-         "path": f"s3://together-sim/{job.id}/step-{step}"}
+def _checkpoints(job: SimJob, status: str, shapes: Shapes) -> list[dict[str, Any]]:
+    """``GET /fine-tunes/{id}/checkpoints``: the intermediate ones, then once the job has
+    completed its finals at one step after them (a LoRA job's merged and adapter)."""
+    entries = [
+        checkpoint(step, "Intermediate", "2026-11-25T11:00:00Z",
+                   f"s3://together-sim/{job.id}/step-{step}")
         for step in sorted(job.steps)
     ]  # fmt: skip
     if status != "completed":
         return entries  # no final model yet
     final_step = max(job.steps, default=0) + 1
-    entries.append(
-        {"step": final_step, "checkpoint_type": "Final", "created_at": "2026-11-25T12:00:00Z",
-         "path": f"s3://together-sim/{job.id}"}
-    )  # fmt: skip
+    for kind in final_checkpoint_types(job.training_type == "Lora", shapes):
+        suffix = kind.removeprefix("Final").strip().lower()
+        path = f"s3://together-sim/{job.id}" + (f"/{suffix}" if suffix else "")
+        entries.append(checkpoint(final_step, kind, "2026-11-25T12:00:00Z", path))
     return entries
