@@ -45,9 +45,15 @@ def test_final_archive_has_the_job_its_final_entry_and_the_result(harness: Harne
     assert answered["wandb_api_key"] == SIM_WANDB_KEY  # the simulator does send one
     assert manifest["job"] == {k: v for k, v in answered.items() if k != "wandb_api_key"}
     assert manifest["job"]["training_type"]["lora_r"] == 8
-    final = together_answer(harness, f"/fine-tunes/{job.id}/checkpoints")["data"][-1]
-    assert final["checkpoint_type"] == "Final"
-    assert manifest["checkpoint"] == final
+    # Together lists a LoRA job's finals as "Final Merged" then "Final Adapter", at one
+    # step: a merged archive's entry is the merged one, whichever comes last.
+    merged, adapter = together_answer(harness, f"/fine-tunes/{job.id}/checkpoints")["data"][-2:]
+    assert (merged["checkpoint_type"], adapter["checkpoint_type"]) == (
+        "Final Merged",
+        "Final Adapter",
+    )
+    assert merged["step"] == adapter["step"]
+    assert manifest["checkpoint"] == merged
     assert (manifest["schema_version"], manifest["fine_tune_id"]) == (1, job.id)
     assert (manifest["checkpoint_step"], manifest["checkpoint_type"]) == (None, "merged")
     assert (manifest["training_type"], manifest["model_output_name"]) == ("Lora", "acme/prov")

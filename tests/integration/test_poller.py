@@ -106,6 +106,45 @@ def test_a_job_that_completes_later_is_archived_once_over_many_ticks(world: Worl
     assert len(world.stored.versions_of(event["detail"]["key"])) == 1
 
 
+def test_every_job_of_a_documented_list_is_archived_by_its_retrieved_type(world: World) -> None:
+    """The module's simulator lists jobs as Together documents them, without a training
+    type: each job is retrieved, Full (also the legacy {"type": ""}) and LoRA alike."""
+    full = world.together.add_job("Full", size=200 * KIB, model_output_name=f"f-{time.time_ns()}")
+    legacy = world.together.add_job(
+        "Full", size=200 * KIB, model_output_name=f"l-{time.time_ns()}", legacy_training_type=True
+    )
+    lora = world.new_job()
+    assert "training_type" not in world.together.job_list()[-1]
+    tick = world.tick()
+    assert (tick["archives_enqueued"], tick["jobs_skipped"], tick["jobs_retried"]) == (3, {}, {})
+    assert world.archive_all() == 3
+    archived = {e["detail"]["id"]: e["detail"] for e in world.archived_events()}
+    assert {job.id: archived[job.id]["training_type"] for job in (full, legacy, lora)} == {
+        full.id: "Full", legacy.id: "Full", lora.id: "Lora",
+    }  # fmt: skip
+    assert archived[lora.id]["checkpoint_type"] == "merged"
+
+
+def test_skips_an_earlier_release_recorded_for_no_training_type_are_taken_up(
+    world: World,
+) -> None:
+    """Before retrieving, a list entry without a training type was skipped for good with
+    "has training type None": the next tick archives those jobs; a real rule refusal
+    recorded as skipped stays skipped."""
+    missed, refused = world.new_job(), world.new_job()
+    ledger = DynamoPollLedger(world.local.aws.client("dynamodb"), world.stack.table_name)
+    for job in (missed, refused):
+        assert ledger.claim_job("final/default", job.id, 60)
+    earlier = f"fine-tune {missed.id} has training type None; only 'Full' and 'Lora' ..."
+    ledger.record_skipped("final/default", missed.id, earlier)
+    ledger.record_skipped("final/default", refused.id, "fine-tune has no checkpoint at step 5")
+    tick = world.tick()
+    assert tick["jobs_enqueued"] == [missed.id]
+    assert world.archive_all() == 1
+    assert [e["detail"]["id"] for e in world.archived_events()] == [missed.id]
+    assert world.tick()["archives_enqueued"] == 0  # recorded as enqueued now, for good
+
+
 def test_two_ticks_at_once_enqueue_once(world: World) -> None:
     jobs = [world.new_job() for _ in range(3)]
     results: list[dict[str, Any]] = []

@@ -80,7 +80,9 @@ def test_a_vanished_upload_starts_again(harness: Harness, proxy: S3FaultProxy) -
 
 def test_a_stalled_body_is_fetched_again_from_where_it_stopped(harness: Harness) -> None:
     part = 1024 * KIB
-    job = harness.together.add_job("Lora", size=4 * part, model_output_name="stall")
+    job = harness.together.add_job(
+        "Lora", size=4 * part, model_output_name="stall", download="redirect"
+    )
     archive = harness.together.archive_for(job.id, "merged")
     harness.together.set_faults(Faults(stall_after_bytes=600_000, stall_s=3, stall_times=1))
     detail = harness.archive(

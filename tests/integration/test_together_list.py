@@ -14,6 +14,7 @@ import pytest
 from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.adapters.together import TogetherClient
 from ft_archiver.domain.job import JobStatus
+from ft_archiver.domain.unexpected import UnexpectedAnswer
 from ft_archiver.errors import TogetherAuthError, TogetherError
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 
@@ -51,9 +52,26 @@ def test_jobs_come_oldest_first_whatever_the_order_sent(sim: TogetherSimulator) 
 def test_unknown_fields_are_ignored_and_kept_for_provenance(sim: TogetherSimulator) -> None:
     job = sim.add_job("Full")
     job.extra = {"n_epochs": 3, "new_field_from_2027": {"nested": True}}
+    retrieved = client(sim.base_url).retrieve(job.id)
+    assert (retrieved.id, retrieved.training_type) == (job.id, "Full")
+    assert retrieved.document["new_field_from_2027"] == {"nested": True}
+
+
+def test_a_list_entry_carries_only_what_together_documents(sim: TogetherSimulator) -> None:
+    """FinetuneResponseTruncated (openapi.yaml): no training_type, no model_output_path;
+    the entry is read for id, status and created_at and nothing else."""
+    job = sim.add_job("Full")
     [listed] = client(sim.base_url).list_fine_tunes()
-    assert (listed.id, listed.training_type, listed.created_at) == (job.id, "Full", job.created_at)
-    assert listed.document["new_field_from_2027"] == {"nested": True}
+    assert (listed.id, listed.status, listed.created_at) == (job.id, "completed", job.created_at)
+    assert not {"training_type", "model_output_path"} & set(listed.document)
+    assert not hasattr(listed, "training_type")
+
+
+def test_the_legacy_empty_training_type_is_full(sim: TogetherSimulator) -> None:
+    job = sim.add_job("Full", legacy_training_type=True)
+    retrieved = client(sim.base_url).retrieve(job.id)
+    assert retrieved.document["training_type"] == {"type": ""}
+    assert retrieved.training_type == "Full"
 
 
 def test_thousands_of_jobs_in_one_answer(sim: TogetherSimulator) -> None:
@@ -114,19 +132,43 @@ def canned(answer: bytes) -> Iterator[str]:
         (b'{"data": {"id": "ft-1"}}', "'data' that is not a list"),
         (b'{"data": null}', "'data' that is not a list"),
         (b'{"object": "list"}', "no 'data' list"),
-        (b'{"data": ["ft-1"]}', "bad or missing: entry"),
-        (json.dumps({"data": [{"status": "completed"}]}).encode(), "missing: id"),
-        (json.dumps({"data": [{"id": "ft-1", "status": 7}]}).encode(), "status"),
-        (
-            json.dumps({"data": [{"id": "ft-1"}, {"id": "ft-2"}, {"status": "running"}]}).encode(),
-            r"at data\[2\] \(bad or missing: id\)",
-        ),
     ],
 )
 def test_a_malformed_answer_is_a_clear_error(answer: bytes, says: str) -> None:
     with canned(answer) as base_url, pytest.raises(TogetherError, match=says) as caught:
         client(base_url).list_fine_tunes()
     assert "/v1/fine-tunes" in str(caught.value)
+
+
+def test_a_bad_entry_is_reported_and_left_out_the_others_are_kept() -> None:
+    """One entry Together's list would not send must not hide every other job: it is
+    reported (and counted, in the functions) and the rest of the list is read."""
+    good = {"status": "completed", "created_at": "2026-11-01T00:00:00Z"}
+    answer = {"data": [{"id": "ft-1", **good}, "ft-2", {"status": "completed"},
+                       {"id": "ft-4", "status": 7}, {"id": "ft-5", **good}]}  # fmt: skip
+    heard: list[UnexpectedAnswer] = []
+    policy = RetryPolicy(max_attempts=1, base_delay_s=0.001, max_delay_s=0.01)
+    with canned(json.dumps(answer).encode()) as base_url:
+        together = TogetherClient("k", base_url, retry=policy, on_unexpected=heard.append)
+        assert [job.id for job in together.list_fine_tunes()] == ["ft-1", "ft-5"]
+    assert [(h.job_id, h.field, h.found) for h in heard] == [
+        (None, "entry", "bad at data[1]"), (None, "id", "bad at data[2]"),
+        ("ft-4", "status", "bad at data[3]"),
+    ]  # fmt: skip
+
+
+def test_unknown_statuses_and_missing_fields_are_reported_not_refused() -> None:
+    answer = {"data": [{"id": "ft-1", "status": "paused", "created_at": "2026-11-01T00:00:00Z"},
+                       {"id": "ft-2", "status": "completed"}]}  # fmt: skip
+    heard: list[UnexpectedAnswer] = []
+    with canned(json.dumps(answer).encode()) as base_url:
+        together = TogetherClient("k", base_url, on_unexpected=heard.append)
+        jobs = together.list_fine_tunes()
+    assert [(job.id, job.completed) for job in jobs] == [("ft-2", True), ("ft-1", False)]
+    assert [h.describe() for h in heard] == [
+        "Together's list answer for fine-tune ft-1 has status 'paused'",
+        "Together's list answer for fine-tune ft-2 has created_at missing",
+    ]
 
 
 def test_a_checkpoint_list_without_data_is_an_error_not_an_empty_list() -> None:
@@ -146,7 +188,7 @@ def test_a_job_completes_over_time(sim: TogetherSimulator) -> None:
         assert time.monotonic() < deadline, "the job never completed"
         time.sleep(0.05)
     checkpoints = together.list_checkpoints(job.id)
-    assert [(c.step, c.intermediate) for c in checkpoints] == [(50, True), (51, False)]
+    assert [(c.step, c.intermediate) for c in checkpoints] == [(50, True), (51, False), (51, False)]
 
 
 def test_a_download_of_an_unfinished_job_is_refused(sim: TogetherSimulator) -> None:

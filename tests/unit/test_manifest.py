@@ -96,7 +96,29 @@ CHECKPOINTS = entries((10, "Intermediate"), (20, "intermediate"), (21, "Final"))
 def test_checkpoint_entry(
     checkpoints: list[Checkpoint], step: int | None, expected: tuple[int, str] | None
 ) -> None:
-    found = checkpoint_entry(checkpoints, step)
+    found = checkpoint_entry(checkpoints, step, "model_output_path")
+    assert (None if found is None else (found.step, found.checkpoint_type)) == expected
+
+
+LORA = entries((10, "Intermediate"), (11, "Final Merged"), (11, "Final Adapter"))
+
+
+@pytest.mark.parametrize(
+    ("checkpoints", "kind", "expected"),
+    [
+        (LORA, "merged", (11, "Final Merged")),
+        (LORA, "adapter", (11, "Final Adapter")),
+        # the step ties: chosen by type, not by whichever final comes last
+        (entries((11, "Final Adapter"), (11, "Final Merged")), "merged", (11, "Final Merged")),
+        (entries((11, "Final Adapter")), "merged", None),  # never the adapter's entry
+        (entries((11, "Final")), "merged", (11, "Final")),  # an account that lists one
+        (entries((11, "final adapter")), "adapter", (11, "final adapter")),
+    ],
+)
+def test_a_lora_final_entry_is_the_one_of_the_resolved_type(
+    checkpoints: list[Checkpoint], kind: str, expected: tuple[int, str] | None
+) -> None:
+    found = checkpoint_entry(checkpoints, None, kind)
     assert (None if found is None else (found.step, found.checkpoint_type)) == expected
 
 

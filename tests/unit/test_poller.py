@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from ft_archiver.domain.job import Checkpoint, FineTuneJob
+from ft_archiver.domain.job import Checkpoint, FineTuneJob, JobSummary
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.selection import Selection, TypeChoice
-from ft_archiver.errors import StorageError, TogetherUnavailableError
+from ft_archiver.errors import FineTuneNotFoundError, StorageError, TogetherUnavailableError
 from ft_archiver.service.poller import Poller, created_on_or_after
 
 
@@ -19,6 +19,8 @@ class Together:
         self.jobs: list[FineTuneJob] = []
         self.steps: dict[str, list[int]] = {}
         self.down = False
+        self.missing: set[str] = set()  # listed, but retrieve answers 404
+        self.retrieved: list[str] = []
 
     def add(self, status: str = "completed", created: str = "2026-11-01T00:00:00Z",
             training_type: str = "Lora", steps: Sequence[int] = ()) -> str:  # fmt: skip
@@ -34,10 +36,22 @@ class Together:
         self.jobs = [j.model_copy(update={"status": "completed"}) if j.id == job_id else j
                      for j in self.jobs]  # fmt: skip
 
-    def list_fine_tunes(self) -> list[FineTuneJob]:
+    def list_fine_tunes(self) -> list[JobSummary]:
+        """As Together documents the list: no training type on an entry."""
         if self.down:
             raise TogetherUnavailableError("Together is down")
-        return list(self.jobs)
+        return [
+            JobSummary.model_validate({"id": j.id, "status": j.status, "created_at": j.created_at})
+            for j in self.jobs
+        ]
+
+    def retrieve(self, fine_tune_id: str) -> FineTuneJob:
+        if self.down:
+            raise TogetherUnavailableError("Together is down")
+        if fine_tune_id in self.missing:
+            raise FineTuneNotFoundError(f"fine-tune {fine_tune_id} not found")
+        self.retrieved.append(fine_tune_id)
+        return next(j for j in self.jobs if j.id == fine_tune_id)
 
     def list_checkpoints(self, fine_tune_id: str) -> list[Checkpoint]:
         if self.down:
@@ -245,3 +259,61 @@ def test_a_new_selection_starts_with_its_own_baseline(
     report = poller(world, Selection("all")).tick()
     assert report.baseline == 1
     assert queue.sent == []
+
+
+def test_rules_are_applied_to_the_retrieved_job_not_the_list_entry(
+    world: tuple[Together, Queue, Ledger],
+) -> None:
+    """The list carries no training type: a Full job is archived as Full, a LoRA job as
+    merged, each retrieved once, and no job of the baseline is retrieved at all."""
+    together, queue, _ = world
+    history = together.add()
+    p = poller(world, Selection(checkpoint_types=TypeChoice.ALL))
+    p.tick()
+    full, lora = together.add(training_type="Full"), together.add(training_type="Lora")
+    report = p.tick()
+    assert report.jobs_skipped == {}
+    assert queue.targets() == [(full, None, "default"), (lora, None, "merged"),
+                               (lora, None, "adapter")]  # fmt: skip
+    assert together.retrieved == [full, lora]
+    assert history not in together.retrieved
+
+
+def test_the_legacy_empty_training_type_is_full(world: tuple[Together, Queue, Ledger]) -> None:
+    together, queue, _ = world
+    p = poller(world, Selection(checkpoint_types=TypeChoice.ALL))
+    p.tick()
+    job = together.add(training_type="")
+    assert p.tick().jobs_enqueued == [job]
+    assert queue.targets() == [(job, None, "default")]
+
+
+def test_an_answer_no_rule_understands_is_tried_again_not_skipped(
+    world: tuple[Together, Queue, Ledger],
+) -> None:
+    together, queue, ledger = world
+    p = poller(world)
+    p.tick()
+    odd = together.add(training_type="Distilled")
+    report = p.tick()
+    assert "training type 'Distilled'" in report.jobs_retried[odd]
+    assert report.jobs_skipped == {}
+    assert ("final/default", odd) not in ledger.records
+    assert odd in p.tick().jobs_retried  # looked at again, every tick
+    assert queue.sent == []
+
+
+def test_a_failed_retrieve_is_tried_again_and_does_not_stop_the_others(
+    world: tuple[Together, Queue, Ledger],
+) -> None:
+    together, _, ledger = world
+    p = poller(world)
+    p.tick()
+    gone, fine = together.add(), together.add()
+    together.missing.add(gone)
+    report = p.tick()
+    assert "not found" in report.jobs_retried[gone]
+    assert report.jobs_enqueued == [fine]
+    assert ("final/default", gone) not in ledger.records
+    together.missing.clear()
+    assert p.tick().jobs_enqueued == [gone]

@@ -5,6 +5,11 @@ Keys all start ``poll#`` (the poller's IAM policy allows only those): ``poll#bas
 {selection}`` and ``poll#job#{selection}#{job id}``. A job item is ``claimed`` (with a
 lease) while a tick enqueues its archives, then ``enqueued``, ``baseline`` or
 ``skipped``; none of them expire, so a job is handled once per selection for good.
+
+One exception: releases before 0.2 applied the rules to the list entry, which Together
+documents without a training type, and recorded such jobs as skipped for "training
+type None". Those records are taken up again (``RETAKEN_SKIP``), so a stack deployed
+before the change catches up by itself on its next tick.
 """
 
 import time
@@ -22,6 +27,8 @@ from ft_archiver.adapters.dynamodb import (
 from ft_archiver.errors import StorageError
 
 CLAIMED, ENQUEUED, BASELINE, SKIPPED = "claimed", "enqueued", "baseline", "skipped"
+# The reason earlier releases recorded for a list entry without a training type.
+RETAKEN_SKIP = "has training type None"
 
 
 def job_key(selection: str, job_id: str) -> str:
@@ -81,14 +88,17 @@ class DynamoPollLedger:
         now = self._clock()
         keys = [{"pk": {"S": job_key(selection, job_id)}} for job_id in wanted]
         for item in batch_get(self._client, self._table, keys, self._sleep):
-            expired = item["status"]["S"] == CLAIMED and float(item["lease_until"]["N"]) < now
-            if not expired:
+            status = item["status"]["S"]
+            expired = status == CLAIMED and float(item["lease_until"]["N"]) < now
+            retaken = status == SKIPPED and RETAKEN_SKIP in item.get("reason", {}).get("S", "")
+            if not (expired or retaken):
                 known.add(item["pk"]["S"].removeprefix(prefix))
         return known
 
     def claim_job(self, selection: str, job_id: str, lease_s: float) -> bool:
         """True for exactly one caller; False if the job is handled or another tick holds
-        a live claim. An expired claim (a tick that crashed) can be taken over."""
+        a live claim. An expired claim (a tick that crashed) can be taken over, and so can
+        a skip recorded for a missing training type (``RETAKEN_SKIP``)."""
         now = self._clock()
         try:
             self._client.put_item(
@@ -96,9 +106,11 @@ class DynamoPollLedger:
                 Item={"pk": {"S": job_key(selection, job_id)}, "status": {"S": CLAIMED},
                       "lease_until": {"N": f"{now + lease_s:.3f}"}},
                 ConditionExpression="attribute_not_exists(pk) OR (#s = :claimed AND "
-                "lease_until < :now)",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":claimed": {"S": CLAIMED}, ":now": {"N": f"{now:.3f}"}},
+                "lease_until < :now) OR (#s = :skipped AND contains(#r, :retaken))",
+                ExpressionAttributeNames={"#s": "status", "#r": "reason"},
+                ExpressionAttributeValues={":claimed": {"S": CLAIMED}, ":now": {"N": f"{now:.3f}"},
+                                           ":skipped": {"S": SKIPPED},
+                                           ":retaken": {"S": RETAKEN_SKIP}},
             )  # fmt: skip
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":

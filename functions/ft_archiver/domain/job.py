@@ -21,6 +21,10 @@ class JobStatus(StrEnum):
     COMPLETED = "completed"
 
 
+# The training type older jobs report: {"type": ""}, Full to the SDK.
+LEGACY_FULL = "Full"
+
+
 class ApiDocument(BaseModel):
     """A model read from one JSON object of the API that keeps that whole object.
 
@@ -39,29 +43,39 @@ class ApiDocument(BaseModel):
         return value
 
 
-class FineTuneJob(ApiDocument):
-    """``GET /fine-tunes/{id}`` or one entry of ``GET /fine-tunes``. ``status`` is kept
-    as text: a status the API adds later is simply not ``completed``."""
+class JobSummary(ApiDocument):
+    """One entry of ``GET /fine-tunes`` (``FinetuneResponseTruncated``): only what the list
+    promises. Together documents no ``training_type`` and no ``model_output_path`` here,
+    so no rule is ever decided on an entry: the job is retrieved first."""
 
     id: str
     status: str | None = None
-    training_type: str | None = None
-    model_output_name: str | None = Field(
-        default=None, validation_alias=AliasChoices("model_output_name", "output_name")
-    )
     created_at: str | None = None
-
-    @field_validator("training_type", mode="before")
-    @classmethod
-    def _training_type_name(cls, value: Any) -> Any:
-        # The API nests it: {"training_type": {"type": "Lora", "lora_r": 8, ...}}
-        if isinstance(value, dict):
-            return value.get("type")
-        return value
 
     @property
     def completed(self) -> bool:
         return (self.status or "").lower() == JobStatus.COMPLETED
+
+
+class FineTuneJob(JobSummary):
+    """``GET /fine-tunes/{id}`` (``FinetuneResponse``). ``status`` is kept as text: a
+    status the API adds later is simply not ``completed``. ``training_type`` is the name
+    of the nested type, ``"Full"`` for the legacy ``""`` as the 1.x SDK reads it."""
+
+    training_type: str | None = None
+    model_output_name: str | None = Field(
+        default=None, validation_alias=AliasChoices("model_output_name", "output_name")
+    )
+
+    @field_validator("training_type", mode="before")
+    @classmethod
+    def _training_type_name(cls, value: Any) -> Any:
+        # The API nests it: {"training_type": {"type": "Lora", "lora_r": 8, ...}}; older
+        # jobs say {"type": ""}, which together-python's validate_training_type takes for
+        # Full (src/together/types/finetune.py).
+        if isinstance(value, dict):
+            value = value.get("type")
+        return LEGACY_FULL if value == "" else value
 
 
 class Checkpoint(ApiDocument):

@@ -37,13 +37,27 @@ def redact(value: Any) -> Any:
     return value
 
 
-def checkpoint_entry(checkpoints: Sequence[Checkpoint], step: int | None) -> Checkpoint | None:
+# The final entry each resolved download kind comes from; a LoRA job lists "Final
+# Merged" and "Final Adapter" at one step (together-python's FinetuneCheckpoint names them).
+FINAL_ENTRY = {"merged": "final merged", "adapter": "final adapter"}
+
+
+def checkpoint_entry(
+    checkpoints: Sequence[Checkpoint], step: int | None, checkpoint: str
+) -> Checkpoint | None:
     """The entry an archive comes from: the intermediate checkpoint at ``step``, or for
-    the final model (no step) the entry that is not intermediate; None if none fits."""
+    the final model (no step) the final entry of the resolved kind (``checkpoint``:
+    merged, adapter or model_output_path), or a plain ``Final`` where Together lists
+    only one; the latest such entry, and None if none fits (never the adapter's entry
+    for a merged archive)."""
     if step is not None:
         return next((c for c in checkpoints if c.intermediate and c.step == step), None)
     finals = [c for c in checkpoints if not c.intermediate]
-    return max(finals, key=lambda c: c.step) if finals else None
+    for wanted in (FINAL_ENTRY.get(checkpoint), "final"):
+        matching = [c for c in finals if c.checkpoint_type.strip().lower() == wanted]
+        if matching:
+            return max(matching, key=lambda c: c.step)
+    return None
 
 
 class ManifestResult(BaseModel):

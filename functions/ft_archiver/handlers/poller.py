@@ -12,14 +12,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ft_archiver.errors import ArchiverError
 from ft_archiver.handlers import dependencies
-from ft_archiver.observability import logger, metrics
+from ft_archiver.observability import count_unexpected_answer, logger, metrics
 from ft_archiver.service.poller import Poller
 from ft_archiver.wiring.poller import build_poller
 
 
 @dependencies.per_environment
 def poller() -> Poller:
-    return build_poller(dependencies.poller_settings())
+    return build_poller(dependencies.poller_settings(), count_unexpected_answer)
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -43,6 +43,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         "jobs_enqueued": report.jobs_enqueued,
         "jobs_deferred": report.jobs_deferred,
         "jobs_skipped": report.jobs_skipped,
+        "jobs_retried": report.jobs_retried,
     }
     logger.info("poll tick", extra=summary)
     return {"ok": True, **summary}

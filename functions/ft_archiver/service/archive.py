@@ -176,7 +176,7 @@ class Archiver:
         # finished archive asks nothing more of Together.
         with self._span("together.list_checkpoints"):
             checkpoints = self._together.list_checkpoints(download.id)
-        entry = checkpoint_entry(checkpoints, download.checkpoint_step)
+        entry = checkpoint_entry(checkpoints, download.checkpoint_step, download.checkpoint)
         with self._span("together.open_download"):
             source = self._together.open_download(download)
         control.on_size(source.size)

@@ -2,6 +2,9 @@
 date, when given), expanded by a selection; an archive already in the bucket is skipped,
 so a second run uploads nothing and emits no event. One outcome per archive, in order.
 
+Each completed job of the list is retrieved before its selection is expanded: Together's
+list entries carry no training type, so no rule is applied to one.
+
 The object key depends on the archive's content type, which only the download probe
 tells; the skip check asks S3 for both names the rules allow instead of probing
 Together for every archive (a dry run probes, to print the exact key).
@@ -21,7 +24,7 @@ from ft_archiver.domain.checkpoints import (
     resolve_download,
 )
 from ft_archiver.domain.events import ArchivedDetail
-from ft_archiver.domain.job import FineTuneJob
+from ft_archiver.domain.job import FineTuneJob, JobSummary
 from ft_archiver.domain.naming import archive_filename, object_key
 from ft_archiver.domain.requests import ArchiveRequest, Destination, idempotency_key
 from ft_archiver.domain.selection import ArchiveTarget, Selection
@@ -92,15 +95,16 @@ class Backfill:
         self._destination = destination
         self._finished = finished
 
-    def jobs(self, since: date | None) -> list[FineTuneJob]:
+    def jobs(self, since: date | None) -> list[JobSummary]:
         completed = [job for job in self._together.list_fine_tunes() if job.completed]
         return [job for job in completed if since is None or created_on_or_after(job, since)]
 
     def survey(self, selection: Selection, since: date | None) -> Iterator[Pending | Outcome]:
         """Each archive of the selection: Pending when it is to be made, else its outcome."""
-        for job in self.jobs(since):
-            whole_job = ArchiveTarget(job.id, None, selection.checkpoint_types.value)
+        for entry in self.jobs(since):
+            whole_job = ArchiveTarget(entry.id, None, selection.checkpoint_types.value)
             try:
+                job = self._together.retrieve(entry.id)
                 targets = targets_for(self._together, job, selection)
             except RuleError as exc:  # e.g. a listed step this job does not have
                 yield outcome("skipped", whole_job, reason=str(exc))

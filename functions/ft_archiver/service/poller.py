@@ -10,6 +10,12 @@ duplicate messages (and any webhook for the same job) into one object and one ev
 The first tick for a selection records the jobs already completed as the baseline and
 archives none of them, except those created on or after ``archive_since``: history is
 archived on purpose, with ``ft-archiver backfill``.
+
+A list entry carries only what Together's list promises (``id``, ``status``,
+``created_at``): each newly completed job is retrieved before any rule is applied. Only
+a true rule refusal of the retrieved job is recorded as skipped for good; a job whose
+retrieve failed, or whose answer no rule understands (a training type that is neither
+Full nor Lora), is released and looked at again by the next tick.
 """
 
 import logging
@@ -18,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
-from ft_archiver.domain.job import FineTuneJob
+from ft_archiver.domain.job import JobSummary
 from ft_archiver.domain.selection import Selection
-from ft_archiver.errors import RuleError
+from ft_archiver.errors import ArchiverError, RuleError, UnsupportedTrainingTypeError
 from ft_archiver.service.fan_out import archive_messages, targets_for
 from ft_archiver.service.ports import ArchiveRequestQueue, JobSource, PollLedger
 
@@ -35,10 +41,13 @@ class TickReport:
     archives_enqueued: int = 0
     jobs_enqueued: list[str] = field(default_factory=list)
     jobs_deferred: int = 0  # over this tick's budget: the next tick takes them
-    jobs_skipped: dict[str, str] = field(default_factory=dict)  # job id -> reason
+    jobs_skipped: dict[str, str] = field(default_factory=dict)  # job id -> reason, for good
+    # job id -> why it was not enqueued this time (a failed retrieve, an answer no rule
+    # understands); not recorded, so the next tick tries again
+    jobs_retried: dict[str, str] = field(default_factory=dict)
 
 
-def created_on_or_after(job: FineTuneJob, since: date | None) -> bool:
+def created_on_or_after(job: JobSummary, since: date | None) -> bool:
     """Whether ``since`` admits the job; a job without a readable creation time does not."""
     if since is None or not job.created_at:
         return False
@@ -94,17 +103,27 @@ class Poller:
                 self._enqueue(job, report)
         return report
 
-    def _enqueue(self, job: FineTuneJob, report: TickReport) -> None:
+    def _enqueue(self, entry: JobSummary, report: TickReport) -> None:
         label = self._selection.label
         try:
+            job = self._together.retrieve(entry.id)
             targets = targets_for(self._together, job, self._selection)
+        except UnsupportedTrainingTypeError as exc:  # an answer we do not understand
+            self._retry_later(entry, str(exc), report)
+            return
         except RuleError as exc:
-            log.warning("fine-tune %s is not archived: %s", job.id, exc)
-            self._ledger.record_skipped(label, job.id, str(exc))
-            report.jobs_skipped[job.id] = str(exc)
+            log.warning("fine-tune %s is not archived: %s", entry.id, exc)
+            self._ledger.record_skipped(label, entry.id, str(exc))
+            report.jobs_skipped[entry.id] = str(exc)
+            return
+        except ArchiverError as exc:
+            if exc.retryable:  # Together or AWS is down: the whole tick stops here
+                self._ledger.release_job(label, entry.id)
+                raise
+            self._retry_later(entry, str(exc), report)  # this job's answer, not Together
             return
         except BaseException:
-            self._ledger.release_job(label, job.id)
+            self._ledger.release_job(label, entry.id)
             raise
         room = self._budget - report.archives_enqueued
         if len(targets) > room and report.archives_enqueued > 0:
@@ -119,3 +138,9 @@ class Poller:
         self._ledger.record_enqueued(label, job.id, len(targets))
         report.archives_enqueued += len(targets)
         report.jobs_enqueued.append(job.id)
+
+    def _retry_later(self, entry: JobSummary, reason: str, report: TickReport) -> None:
+        log.warning("fine-tune %s is not archived yet, the next tick tries again: %s",
+                    entry.id, reason)  # fmt: skip
+        self._ledger.release_job(self._selection.label, entry.id)
+        report.jobs_retried[entry.id] = reason

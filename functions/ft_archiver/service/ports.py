@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.domain.checksums import Buffer, CrcAlgorithm
-from ft_archiver.domain.job import Checkpoint, FineTuneJob
+from ft_archiver.domain.job import Checkpoint, FineTuneJob, JobSummary
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.webhook import SeenWebhook
 
@@ -42,8 +42,11 @@ class JobLookup(CheckpointSource, Protocol):
     def retrieve(self, fine_tune_id: str) -> FineTuneJob: ...
 
 
-class JobSource(CheckpointSource, Protocol):
-    def list_fine_tunes(self) -> list[FineTuneJob]: ...
+class JobSource(JobLookup, Protocol):
+    """The list's entries carry only ``id``, ``status`` and ``created_at`` as Together
+    documents them: a job is retrieved before any rule is applied to it."""
+
+    def list_fine_tunes(self) -> list[JobSummary]: ...
 
 
 class BackfillSource(JobSource, Protocol):

@@ -4,7 +4,7 @@ An answer the API would not send is a TogetherError that names the URL (never it
 query) and the fields that were bad or missing, never taken for an empty one.
 """
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -12,11 +12,14 @@ import requests
 from pydantic import BaseModel, ValidationError
 
 from ft_archiver.adapters.together.urls import describe
-from ft_archiver.domain.job import FineTuneJob
+from ft_archiver.domain.job import JobSummary
+from ft_archiver.domain.unexpected import UnexpectedAnswer
 from ft_archiver.errors import TogetherError
 
 EARLIEST = datetime.min.replace(tzinfo=UTC)
 Parsed = TypeVar("Parsed", bound=BaseModel)
+Report = Callable[[UnexpectedAnswer], None]
+Job = TypeVar("Job", bound=JobSummary)
 
 
 def json_object(response: requests.Response) -> dict[str, Any]:
@@ -43,27 +46,57 @@ def _data_list(response: requests.Response) -> list[Any]:
 
 
 def parse(
-    model: type[Parsed], value: Any, response: requests.Response, at: str | None = None
+    model: type[Parsed],
+    value: Any,
+    response: requests.Response,
+    at: str | None = None,
+    report: Report | None = None,
+    answer: str = "",
 ) -> Parsed:
-    """``at`` names the entry of a list answer, so one bad job among thousands is found."""
+    """``at`` names the entry of a list answer, so one bad job among thousands is found;
+    ``report`` hears of a bad ``answer`` before the TogetherError is raised."""
     try:
         return model.model_validate(value)
     except ValidationError as exc:
-        fields = ", ".join(sorted({".".join(map(str, e["loc"])) or "entry" for e in exc.errors()}))
+        fields = _fields(exc)
         where = f" at {at}" if at else ""
+        if report is not None:
+            job_id = value.get("id") if isinstance(value, dict) else None
+            report(UnexpectedAnswer(answer, str(job_id) if job_id else None, fields, "bad"))
         raise TogetherError(
             f"{describe(response.url)} answered a {model.__name__} Together's API would not "
             f"send{where} (bad or missing: {fields})"
         ) from None
 
 
-def parse_list(model: type[Parsed], response: requests.Response) -> list[Parsed]:
+def parse_list(
+    model: type[Parsed], response: requests.Response, report: Report, answer: str
+) -> list[Parsed]:
     """Every entry of a list answer's ``data``, each named by its index if it is bad."""
     entries = enumerate(_data_list(response))
-    return [parse(model, item, response, f"data[{n}]") for n, item in entries]
+    return [parse(model, item, response, f"data[{n}]", report, answer) for n, item in entries]
 
 
-def oldest_first(jobs: Iterable[FineTuneJob]) -> list[FineTuneJob]:
+def parse_job_list(response: requests.Response, report: Report) -> list[JobSummary]:
+    """The entries of ``GET /fine-tunes`` that can be read; an entry without a usable
+    ``id`` is reported and left out, so one bad entry cannot stop every other job from
+    being archived (the next look sees it again)."""
+    entries: list[JobSummary] = []
+    for n, item in enumerate(_data_list(response)):
+        try:
+            entries.append(JobSummary.model_validate(item))
+        except ValidationError as exc:
+            job_id = item.get("id") if isinstance(item, dict) else None
+            shown = job_id if isinstance(job_id, str) else None
+            report(UnexpectedAnswer("list", shown, _fields(exc), f"bad at data[{n}]"))
+    return entries
+
+
+def _fields(exc: ValidationError) -> str:
+    return ", ".join(sorted({".".join(map(str, e["loc"])) or "entry" for e in exc.errors()}))
+
+
+def oldest_first(jobs: Iterable[Job]) -> list[Job]:
     """Jobs by creation instant, oldest first (offsets honoured, no offset read as UTC).
 
     The sort is stable: jobs created at the same instant keep the order they came in.

@@ -5,20 +5,40 @@ download follows only redirects the ``guard`` allows, and reads exactly the rang
 asked for (``download``); answers become domain types or a TogetherError (``answers``).
 """
 
+import logging
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.adapters.together import download
-from ft_archiver.adapters.together.answers import json_object, oldest_first, parse, parse_list
+from ft_archiver.adapters.together.answers import (
+    json_object,
+    oldest_first,
+    parse,
+    parse_job_list,
+    parse_list,
+)
 from ft_archiver.adapters.together.guard import DownloadGuard, Resolver, resolve
 from ft_archiver.adapters.together.session import TogetherSession
 from ft_archiver.adapters.together.urls import origin
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.addresses import base_url_refusal, is_loopback_host
 from ft_archiver.domain.checkpoints import DownloadSpec
-from ft_archiver.domain.job import Checkpoint, FineTuneJob
+from ft_archiver.domain.job import Checkpoint, FineTuneJob, JobSummary
+from ft_archiver.domain.unexpected import (
+    UnexpectedAnswer,
+    in_checkpoints,
+    in_job,
+    in_list_entries,
+)
 from ft_archiver.errors import ConfigurationError
 from ft_archiver.service.ports import ArchiveSource
+
+log = logging.getLogger(__name__)
+
+
+def log_unexpected(answer: UnexpectedAnswer) -> None:
+    log.warning("unexpected Together answer: %s", answer.describe())
 
 
 class TogetherClient:
@@ -33,13 +53,17 @@ class TogetherClient:
         pool_size: int = 16,
         allow_loopback: bool | None = None,
         resolver: Resolver = resolve,
+        on_unexpected: Callable[[UnexpectedAnswer], None] = log_unexpected,
     ) -> None:
         """``allow_loopback``: whether downloads may be redirected to plain http and to
         loopback addresses (never to private, link-local or metadata ones). None, the
         default, allows it exactly when the base URL is itself on loopback, i.e. the
         simulator; in production it is refused. Tests pass False to talk to the
         simulator's API on 127.0.0.1 while holding its redirects to production rules.
-        ``resolver`` looks up a redirect target's addresses (the system's by default)."""
+        ``resolver`` looks up a redirect target's addresses (the system's by default).
+        ``on_unexpected`` hears of every answer Together does not document (logged as a
+        warning by default; the functions also count it)."""
+        self._report = on_unexpected
         refusal = base_url_refusal(base_url)
         if refusal is not None:
             raise ConfigurationError(refusal)
@@ -67,20 +91,31 @@ class TogetherClient:
         response = self._session.get(
             f"{self._base_url}/fine-tunes/{fine_tune_id}", not_found=f"fine-tune {fine_tune_id}"
         )
-        return parse(FineTuneJob, json_object(response), response)
+        job = parse(FineTuneJob, json_object(response), response, None, self._report, "retrieve")
+        self._tell(in_job(job))
+        return job
 
-    def list_fine_tunes(self) -> list[FineTuneJob]:
+    def list_fine_tunes(self) -> list[JobSummary]:
         """``GET /fine-tunes``: every job of the account in one answer (the API has no
-        paging), ordered by ``oldest_first`` whatever order it came in."""
+        paging), ordered by ``oldest_first`` whatever order it came in. Entries carry only
+        what the list promises; ``retrieve`` a job before deciding anything about it."""
         response = self._session.get(f"{self._base_url}/fine-tunes")
-        return oldest_first(parse_list(FineTuneJob, response))
+        entries = parse_job_list(response, self._report)
+        self._tell(in_list_entries(entries))
+        return oldest_first(entries)
 
     def list_checkpoints(self, fine_tune_id: str) -> list[Checkpoint]:
         response = self._session.get(
             f"{self._base_url}/fine-tunes/{fine_tune_id}/checkpoints",
             not_found=f"fine-tune {fine_tune_id}",
         )
-        return parse_list(Checkpoint, response)
+        checkpoints = parse_list(Checkpoint, response, self._report, "checkpoints")
+        self._tell(in_checkpoints(fine_tune_id, checkpoints))
+        return checkpoints
+
+    def _tell(self, findings: list[UnexpectedAnswer]) -> None:
+        for finding in findings:
+            self._report(finding)
 
     def open_download(self, spec: DownloadSpec) -> ArchiveSource:
         """Follow the download redirect and learn size, type and ETag from a 2-byte probe."""

@@ -35,7 +35,8 @@ def finish_archive(
     tags = {"sha256-tree": completed.sha256_tree, **({"sha256": sha256} if sha256 else {})}
     store.tag(stored, tags)
     job = together.retrieve(start.fine_tune_id)
-    entry = checkpoint_entry(together.list_checkpoints(start.fine_tune_id), start.checkpoint_step)
+    checkpoints = together.list_checkpoints(start.fine_tune_id)
+    entry = checkpoint_entry(checkpoints, start.checkpoint_step, plan.checkpoint_type)
     recorded = digests.all(start.lease_key, batches)
     now = clock()
     detail = ArchivedDetail(
