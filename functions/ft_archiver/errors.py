@@ -84,6 +84,20 @@ class FineTuneNotFoundError(TogetherError):
     """Together has no such fine-tune job, or no such checkpoint (404)."""
 
 
+class DownloadRefusedError(TogetherError):
+    """Together's download endpoint answered 400 or 404 to a request that passed the
+    rules (a LoRA job without a merged model, a step it does not have): asking again
+    gets the same answer, so the message says what to ask for instead."""
+
+
+class DownloadLinkRefusedError(TogetherError):
+    """The storage host a download redirected to refused the link (401/403): an expired
+    or revoked link, not the API key, which never goes there. A new attempt asks
+    Together for a fresh link."""
+
+    retryable = True
+
+
 class UnsafeDownloadError(TogetherError):
     """The download led where a download may not go: a redirect that is not https, or
     to a host whose address is loopback, private, link-local, multicast, reserved or

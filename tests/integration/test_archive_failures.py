@@ -7,6 +7,7 @@ import pytest
 from ft_archiver.domain.requests import ArchiveRequest
 from ft_archiver.errors import (
     CheckpointTypeNotAllowedError,
+    DownloadRefusedError,
     FineTuneNotFoundError,
     InvalidCheckpointTypeError,
     InvalidFineTuneIdError,
@@ -83,11 +84,25 @@ def test_unknown_job(harness: Harness) -> None:
 
 
 def test_missing_checkpoint_step(harness: Harness) -> None:
+    """Together answers 400 (bad parameters): asking again gets the same answer, so the
+    failure is not retryable and says what to ask for instead."""
     job = harness.together.add_job("Lora", steps={10: 1024})
-    with pytest.raises(FineTuneNotFoundError, match="at step 11 not found"):
+    with pytest.raises(DownloadRefusedError, match=r"HTTP 400.*list its checkpoints") as caught:
         harness.archive(ArchiveRequest(job.id, checkpoint_step=11))
+    assert not caught.value.retryable
     harness.stored.assert_nothing_written()
-    assert harness.failure_event()["checkpoint_step"] == 11
+    event = harness.failure_event()
+    assert (event["checkpoint_step"], event["retryable"]) == (11, False)
+    assert "has no checkpoint step 11" in event["error"]  # Together's own message
+
+
+def test_a_lora_job_without_a_merged_model_says_to_ask_for_the_adapter(harness: Harness) -> None:
+    job = harness.together.add_job("Lora")
+    del job.final["merged"]
+    with pytest.raises(DownloadRefusedError, match="ask for checkpoint type 'adapter'"):
+        harness.archive(ArchiveRequest(job.id))
+    harness.stored.assert_nothing_written()
+    assert harness.failure_event()["retryable"] is False
 
 
 def test_rejected_api_key(harness: Harness) -> None:
@@ -123,7 +138,9 @@ def test_source_dropping_every_connection_mid_part_aborts_the_upload(harness: Ha
 
 
 def test_dropped_connection_mid_part_resumes_and_completes(harness: Harness) -> None:
-    job = harness.together.add_job("Lora", size=2 * MIB, model_output_name="resumed")
+    job = harness.together.add_job(
+        "Lora", size=2 * MIB, model_output_name="resumed", download="redirect"
+    )
     archive = harness.together.archive_for(job.id, "merged")
     harness.together.set_faults(Faults(drop_after_bytes=100_000, drop_times=2))
     detail = harness.archive(ArchiveRequest(job.id))

@@ -80,7 +80,8 @@ def test_unknown_job_exits_1_with_one_line(harness: Harness) -> None:
     assert done.returncode == 1
     assert done.stderr == (
         "ft-archiver: error: fine-tune ft-0000 not found "
-        f"(HTTP 404 from {harness.together.base_url}/fine-tunes/ft-0000)\n"
+        f"(HTTP 404 from {harness.together.base_url}/fine-tunes/ft-0000: "
+        "fine-tune job not found)\n"  # Together's own message, from its error body
     )
     harness.stored.assert_nothing_written()
 

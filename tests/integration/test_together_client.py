@@ -12,6 +12,7 @@ from ft_archiver.adapters.together.guard import Resolver, resolve
 from ft_archiver.domain.checkpoints import DownloadSpec, TrainingType
 from ft_archiver.errors import (
     ConfigurationError,
+    DownloadLinkRefusedError,
     FineTuneNotFoundError,
     SourceChangedError,
     TogetherAuthError,
@@ -66,7 +67,7 @@ def test_list_checkpoints(sim: TogetherSimulator) -> None:
 
 
 def test_open_download_follows_the_redirect_and_probes(sim: TogetherSimulator) -> None:
-    job = sim.add_job("Lora", size=12345)
+    job = sim.add_job("Lora", size=12345, download="redirect")
     source = client(sim).open_download(merged(job.id))
     archive = sim.archive_for(job.id, "merged")
     assert source.size == 12345
@@ -76,6 +77,40 @@ def test_open_download_follows_the_redirect_and_probes(sim: TogetherSimulator) -
     probe = sim.blob_requests(archive)[-1]
     assert probe.range == "bytes=0-1"
     assert not probe.authorization
+
+
+def test_a_direct_download_is_probed_and_read_from_the_api_host(sim: TogetherSimulator) -> None:
+    """openapi.yaml documents /finetune/download as a 200 application/octet-stream from
+    the API itself: no redirect, the key goes with every read (it is the API's origin)."""
+    job = sim.add_job("Lora", size=300_000, download="direct")
+    together = client(sim)
+    before = len(sim.log)
+    source = together.open_download(merged(job.id))
+    assert source.url.startswith(f"{sim.base_url}/finetune/download?")
+    assert (source.size, source.redirected_host, source.ranged) == (300_000, None, True)
+    into = bytearray(100_000)
+    together.read_range(source, 150_000, memoryview(into))
+    archive = sim.archive_for(job.id, "merged")
+    assert bytes(into) == archive_bytes.read(archive.seed, 150_000, 100_000)
+    reads = sim.log[before:]
+    assert [(r.target, r.range, r.status) for r in reads] == [
+        ("download", "bytes=0-1", 206), ("download", "bytes=150000-249999", 206),
+    ]  # fmt: skip
+    assert all(r.authorization for r in reads)
+
+
+def test_a_refused_storage_link_is_asked_for_once_more(sim: TogetherSimulator) -> None:
+    """A 403 from storage is not the API key (which never goes there): a fresh link is
+    asked for once, and a second refusal says the link was refused."""
+    job = sim.add_job("Lora", size=1000, download="redirect")
+    sim.set_faults(Faults(fail_first=1, fail_status=403))
+    assert client(sim).open_download(merged(job.id)).size == 1000
+    assert [r.status for r in sim.requests_to("download")][-2:] == [302, 302]
+    sim.set_faults(Faults(fail_first=2, fail_status=403))
+    with pytest.raises(DownloadLinkRefusedError, match="storage host refused") as caught:
+        client(sim).open_download(merged(job.id))
+    assert caught.value.retryable
+    assert "API key" not in str(caught.value)
 
 
 def test_zero_byte_archive_probe_learns_size_zero(sim: TogetherSimulator) -> None:
@@ -156,7 +191,7 @@ def test_changed_source_is_detected(sim: TogetherSimulator) -> None:
 
 
 def test_signature_query_string_never_appears_in_errors(sim: TogetherSimulator) -> None:
-    job = sim.add_job("Lora", size=1000)
+    job = sim.add_job("Lora", size=1000, download="redirect")
     together = client(sim)
     source = together.open_download(merged(job.id))
     sim.set_faults(Faults(fail_first=100, fail_status=500))
@@ -279,7 +314,7 @@ def test_production_rules_still_reach_the_api_on_its_configured_host(
     job = sim.add_job("Lora", model_output_name="acme/prod")
     together = production(sim)
     assert together.retrieve(job.id).model_output_name == "acme/prod"
-    assert [c.step for c in together.list_checkpoints(job.id)] == [1]
+    assert [c.step for c in together.list_checkpoints(job.id)] == [1, 1]  # merged, adapter
 
 
 def test_every_address_of_the_host_must_be_public(sim: TogetherSimulator) -> None:
@@ -330,7 +365,7 @@ def test_a_name_that_resolves_elsewhere_when_connecting_is_refused(
 def test_ranged_reads_check_every_new_connection_too(sim: TogetherSimulator) -> None:
     """A source URL checked when the download opened, whose name now resolves to
     loopback: the ranged GET's new connection is refused, not read from."""
-    job = sim.add_job("Lora", size=1024)
+    job = sim.add_job("Lora", size=1024, download="redirect")
     opened = client(sim).open_download(merged(job.id))  # http://localhost:PORT/blobs/...
     archive = sim.archive_for(job.id, "merged")
     before = len(sim.blob_requests(archive))

@@ -72,6 +72,25 @@ class DownloadSpec:
         return params
 
 
+def instead(spec: DownloadSpec) -> str:
+    """What to ask for when Together's download refuses a request that passed the rules
+    (HTTP 400: parameters that name nothing): asking again gets the same answer."""
+    if spec.checkpoint_step is not None:
+        return (
+            f"fine-tune {spec.id} may have no checkpoint at step {spec.checkpoint_step}: list "
+            "its checkpoints (GET /fine-tunes/{id}/checkpoints) and ask for one of their "
+            "steps, or for the final model without a step"
+        )
+    if spec.checkpoint == CheckpointType.MERGED.value:
+        return (
+            f"LoRA fine-tune {spec.id} may have no merged model: ask for checkpoint type "
+            "'adapter' instead"
+        )
+    if spec.checkpoint == CheckpointType.ADAPTER.value:
+        return f"ask for checkpoint type 'merged' (or 'default') of fine-tune {spec.id} instead"
+    return f"check that fine-tune {spec.id} has completed and has a final model to download"
+
+
 def _validate_step(step: int) -> int:
     if isinstance(step, bool) or not 0 <= step <= MAX_STEP:
         raise InvalidCheckpointStepError(

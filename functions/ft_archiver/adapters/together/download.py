@@ -13,11 +13,17 @@ from urllib.parse import urlencode, urljoin, urlsplit
 import requests
 
 from ft_archiver.adapters.together.guard import DownloadGuard
-from ft_archiver.adapters.together.session import TRANSPORT_ERRORS, TogetherSession
+from ft_archiver.adapters.together.session import (
+    TRANSPORT_ERRORS,
+    TogetherSession,
+    error_message,
+)
 from ft_archiver.adapters.together.urls import describe
 from ft_archiver.cancellation import Cancellation
-from ft_archiver.domain.checkpoints import DownloadSpec
+from ft_archiver.domain.checkpoints import DownloadSpec, instead
 from ft_archiver.errors import (
+    DownloadLinkRefusedError,
+    DownloadRefusedError,
     SourceChangedError,
     TogetherError,
     TogetherUnavailableError,
@@ -30,20 +36,43 @@ from ft_archiver.service.ports import ArchiveSource
 READ_CHUNK = 256 * 1024
 MAX_REDIRECTS = 5
 REDIRECT_STATUS = {301, 302, 303, 307, 308}
+REFUSED_STATUS = {400, 404}  # parameters that name nothing; an unknown fine-tune
 CONTENT_RANGE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
 
 
 def open_download(
     session: TogetherSession, guard: DownloadGuard, base_url: str, spec: DownloadSpec
 ) -> ArchiveSource:
-    """Follow the download redirect and learn size, type and ETag from a 2-byte probe."""
+    """Follow the download redirect, if there is one (Together documents a direct 200,
+    and redirects to storage happen), and learn size, type and ETag from a 2-byte probe.
+    A storage host that refuses the link is asked once more with a fresh link."""
+    try:
+        return _probe(session, guard, base_url, spec)
+    except DownloadLinkRefusedError:
+        return _probe(session, guard, base_url, spec)
+
+
+def _probe(
+    session: TogetherSession, guard: DownloadGuard, base_url: str, spec: DownloadSpec
+) -> ArchiveSource:
     url = f"{base_url}/finetune/download?{urlencode(spec.query())}"
     what = f"fine-tune {spec.id} {spec.checkpoint} archive" + (
         f" at step {spec.checkpoint_step}" if spec.checkpoint_step is not None else ""
     )
     probe = {"Range": "bytes=0-1"}
     answers = REDIRECT_STATUS | {416}
-    response = session.get(url, headers=probe, not_found=what, allow=answers)
+    response = session.get(url, headers=probe, allow=answers | REFUSED_STATUS)
+    if response.status_code in REFUSED_STATUS:
+        with response:
+            said = error_message(response)
+        unknown = response.status_code == 404
+        hint = (
+            f"Together knows no fine-tune {spec.id} with this API key" if unknown else instead(spec)
+        )
+        raise DownloadRefusedError(
+            f"Together refused the download of the {what} (HTTP {response.status_code}"
+            f"{said}); {hint}"
+        )
     redirected_host: str | None = None
     for _ in range(MAX_REDIRECTS):
         if response.status_code not in REDIRECT_STATUS:

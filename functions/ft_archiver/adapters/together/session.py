@@ -16,6 +16,7 @@ from ft_archiver.adapters.peer_check import PeerCheck, PeerCheckedAdapter
 from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.adapters.together.urls import Origin, describe, origin
 from ft_archiver.errors import (
+    DownloadLinkRefusedError,
     FineTuneNotFoundError,
     SourceChangedError,
     TogetherAuthError,
@@ -102,27 +103,49 @@ class TogetherSession:
             status = response.status_code
             if status < 300 or status in allow:
                 return response
+            if status not in RETRYABLE_STATUS:
+                error = self._status_error(status, url, not_found, response)
+                response.close()
+                raise error
             response.close()
-            if status in RETRYABLE_STATUS:
-                if attempt >= self.retry.max_attempts:
-                    raise TogetherUnavailableError(
-                        f"{describe(url)} answered HTTP {status} to {attempt} attempts"
-                    )
-                self.retry.wait(attempt, response.headers.get("Retry-After"))
-                continue
-            raise _status_error(status, url, not_found, response)
+            if attempt >= self.retry.max_attempts:
+                raise TogetherUnavailableError(
+                    f"{describe(url)} answered HTTP {status} to {attempt} attempts"
+                )
+            self.retry.wait(attempt, response.headers.get("Retry-After"))
+
+    def _status_error(
+        self, status: int, url: str, not_found: str | None, response: requests.Response
+    ) -> TogetherError:
+        if status in (401, 403) and origin(url) != self._api_origin:
+            return DownloadLinkRefusedError(
+                f"the storage host refused the download link (HTTP {status} from "
+                f"{describe(url)}): it may have expired; a new attempt asks for a fresh one"
+            )
+        if status in (401, 403):
+            return TogetherAuthError(
+                f"the Together API key was rejected (HTTP {status} from {describe(url)}); "
+                "check TOGETHER_API_KEY"
+            )
+        said = error_message(response)
+        if status == 404 and not_found:
+            return FineTuneNotFoundError(
+                f"{not_found} not found (HTTP 404 from {describe(url)}{said})"
+            )
+        if status == 412:
+            return SourceChangedError(
+                f"{describe(url)} changed while it was being copied (HTTP 412)"
+            )
+        return TogetherError(f"{describe(url)} answered HTTP {status} {response.reason}{said}")
 
 
-def _status_error(
-    status: int, url: str, not_found: str | None, response: requests.Response
-) -> TogetherError:
-    if status in (401, 403):
-        return TogetherAuthError(
-            f"the Together API key was rejected (HTTP {status} from {describe(url)}); "
-            "check TOGETHER_API_KEY"
-        )
-    if status == 404 and not_found:
-        return FineTuneNotFoundError(f"{not_found} not found (HTTP 404 from {describe(url)})")
-    if status == 412:
-        return SourceChangedError(f"{describe(url)} changed while it was being copied (HTTP 412)")
-    return TogetherError(f"{describe(url)} answered HTTP {status} {response.reason}")
+def error_message(response: requests.Response) -> str:
+    """``: <message>`` from Together's ``{"error": {"message": ...}}`` (openapi.yaml,
+    ErrorData), or nothing when the body is not that; at most 300 characters."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    error = body.get("error") if isinstance(body, dict) else None
+    message = error.get("message") if isinstance(error, dict) else None
+    return f": {message[:300]}" if isinstance(message, str) and message else ""
