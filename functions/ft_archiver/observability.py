@@ -7,8 +7,12 @@ Together, S3 and EventBridge calls.
 """
 
 import os
+from dataclasses import asdict
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ft_archiver.domain.unexpected import UnexpectedAnswer
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "ft-archiver")
 
@@ -17,3 +21,13 @@ tracer = Tracer(service=SERVICE, auto_patch=False)
 metrics = Metrics(
     service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "FtArchiver")
 )
+
+
+def count_unexpected_answer(answer: UnexpectedAnswer) -> None:
+    """An answer Together does not document: one structured warning and one count of
+    ``UnexpectedTogetherAnswer``, which an alarm watches."""
+    logger.warning(
+        f"unexpected Together answer: {answer.describe()}",
+        extra={"unexpected_answer": asdict(answer)},
+    )
+    metrics.add_metric(name="UnexpectedTogetherAnswer", unit=MetricUnit.Count, value=1)

@@ -358,7 +358,8 @@ def test_alarms_reach_the_topic() -> None:
     watched = {(a["Namespace"], a["MetricName"]) for a in alarms.values()}
     assert {("AWS/SQS", "ApproximateNumberOfMessagesVisible"),
             ("AWS/SQS", "ApproximateAgeOfOldestMessage"),
-            ("FtArchiver", "ArchiveFailures")} <= watched  # fmt: skip
+            ("FtArchiver", "ArchiveFailures"),
+            ("FtArchiver", "UnexpectedTogetherAnswer")} <= watched  # fmt: skip
     for function in FUNCTIONS:
         for metric in ("Errors", "Throttles"):
             assert any(a["MetricName"] == metric

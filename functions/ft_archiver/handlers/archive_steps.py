@@ -23,7 +23,7 @@ from ft_archiver.domain.distributed import (
 )
 from ft_archiver.errors import ArchiverError
 from ft_archiver.handlers import dependencies
-from ft_archiver.observability import logger, metrics, tracer
+from ft_archiver.observability import count_unexpected_answer, logger, metrics, tracer
 from ft_archiver.service.distributed.abort_step import abort_archive
 from ft_archiver.service.distributed.batch_step import upload_batch
 from ft_archiver.service.distributed.complete_step import complete_upload
@@ -43,7 +43,7 @@ class StepError(Exception):
 
 @dependencies.per_environment
 def steps() -> ArchiveSteps:
-    return build_archive_steps(dependencies.archive_steps_settings())
+    return build_archive_steps(dependencies.archive_steps_settings(), count_unexpected_answer)
 
 
 def _remaining(context: LambdaContext) -> Callable[[], float]:

@@ -25,7 +25,7 @@ from ft_archiver.errors import (
     ConfigurationError,
 )
 from ft_archiver.handlers import dependencies
-from ft_archiver.observability import logger, metrics, tracer
+from ft_archiver.observability import count_unexpected_answer, logger, metrics, tracer
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.control import Delegated, Suspended, TransferControl
 from ft_archiver.service.fan_out import fan_out
@@ -42,7 +42,9 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 @dependencies.per_environment
 def archiver() -> Archiver:
     settings = dependencies.archiver_settings()
-    built = build_archiver(settings, span=tracer.provider.in_subsegment)
+    built = build_archiver(
+        settings, span=tracer.provider.in_subsegment, on_unexpected=count_unexpected_answer
+    )
     # once per cold start: an existing bucket may keep abandoned uploads
     problem = lifecycle_warning(
         aws_client("s3", settings), settings.archive_bucket, settings.archive_prefix
@@ -54,7 +56,7 @@ def archiver() -> Archiver:
 
 @dependencies.per_environment
 def together() -> TogetherClient:
-    return together_client(dependencies.archiver_settings())
+    return together_client(dependencies.archiver_settings(), count_unexpected_answer)
 
 
 @dependencies.per_environment

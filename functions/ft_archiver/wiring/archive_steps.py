@@ -8,6 +8,7 @@ from ft_archiver.adapters.s3 import S3Store
 from ft_archiver.adapters.s3_stored import S3StoredObjects
 from ft_archiver.adapters.state import DynamoStateStore
 from ft_archiver.adapters.together import TogetherClient
+from ft_archiver.adapters.together.client import log_unexpected
 from ft_archiver.service.announce import Announcer
 from ft_archiver.service.archive_plan import TransferOptions
 from ft_archiver.service.distributed.plan_step import DistributedOptions
@@ -16,7 +17,7 @@ from ft_archiver.service.spans import no_span
 from ft_archiver.settings import ArchiveStepsSettings
 from ft_archiver.wiring.aws import aws_client
 from ft_archiver.wiring.options import event_publisher, transfer_options, transfer_s3_client
-from ft_archiver.wiring.together import together_client
+from ft_archiver.wiring.together import Unexpected, together_client
 
 
 @dataclass(frozen=True)
@@ -33,11 +34,13 @@ class ArchiveSteps:
     digest_factory: Digests = sha256_state  # the resumable SHA-256
 
 
-def build_archive_steps(settings: ArchiveStepsSettings) -> ArchiveSteps:
+def build_archive_steps(
+    settings: ArchiveStepsSettings, on_unexpected: Unexpected = log_unexpected
+) -> ArchiveSteps:
     dynamodb = aws_client("dynamodb", settings)
     s3 = transfer_s3_client(settings)
     return ArchiveSteps(
-        together=together_client(settings),
+        together=together_client(settings, on_unexpected),
         store=S3Store(s3),
         stored=S3StoredObjects(s3),
         digests=DynamoPartDigests(dynamodb, settings.state_table_name),

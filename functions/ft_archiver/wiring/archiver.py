@@ -2,18 +2,21 @@
 
 from ft_archiver.adapters import sha256_state
 from ft_archiver.adapters.s3 import S3Store
+from ft_archiver.adapters.together.client import log_unexpected
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.delegation import Delegation
 from ft_archiver.service.spans import Span, no_span
 from ft_archiver.settings import ArchiverSettings, ArchivingSettings
 from ft_archiver.wiring.aws import aws_client, state_store
 from ft_archiver.wiring.options import event_publisher, transfer_options, transfer_s3_client
-from ft_archiver.wiring.together import together_client
+from ft_archiver.wiring.together import Unexpected, together_client
 
 
-def build_archiver(settings: ArchivingSettings, span: Span = no_span) -> Archiver:
+def build_archiver(
+    settings: ArchivingSettings, span: Span = no_span, on_unexpected: Unexpected = log_unexpected
+) -> Archiver:
     return Archiver(
-        together=together_client(settings),
+        together=together_client(settings, on_unexpected),
         store=S3Store(transfer_s3_client(settings)),
         publisher=event_publisher(settings),
         options=transfer_options(settings),

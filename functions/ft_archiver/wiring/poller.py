@@ -1,15 +1,16 @@
 """The Poller: Together's job list, the archive queue, its own state items."""
 
 from ft_archiver.adapters.poll_state import DynamoPollLedger
+from ft_archiver.adapters.together.client import log_unexpected
 from ft_archiver.service.poller import Poller
 from ft_archiver.settings import PollerSettings
 from ft_archiver.wiring.aws import archive_queue, aws_client
-from ft_archiver.wiring.together import together_client
+from ft_archiver.wiring.together import Unexpected, together_client
 
 
-def build_poller(settings: PollerSettings) -> Poller:
+def build_poller(settings: PollerSettings, on_unexpected: Unexpected = log_unexpected) -> Poller:
     return Poller(
-        together_client(settings),
+        together_client(settings, on_unexpected),
         archive_queue(settings),
         DynamoPollLedger(aws_client("dynamodb", settings), settings.state_table_name),
         settings.selection,

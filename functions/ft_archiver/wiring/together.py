@@ -1,7 +1,11 @@
 """The Together client, with the API key from the environment or Secrets Manager."""
 
+from collections.abc import Callable
+
 from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.adapters.together import TogetherClient
+from ft_archiver.adapters.together.client import log_unexpected
+from ft_archiver.domain.unexpected import UnexpectedAnswer
 from ft_archiver.errors import ConfigurationError
 from ft_archiver.settings import TogetherSettings
 from ft_archiver.wiring.aws import secret
@@ -15,7 +19,13 @@ def together_api_key(settings: TogetherSettings) -> str:
     raise ConfigurationError("TOGETHER_API_KEY is not set")
 
 
-def together_client(settings: TogetherSettings) -> TogetherClient:
+Unexpected = Callable[[UnexpectedAnswer], None]
+
+
+def together_client(
+    settings: TogetherSettings, on_unexpected: Unexpected = log_unexpected
+) -> TogetherClient:
+    """``on_unexpected``: a log line by default; the functions count it too."""
     return TogetherClient(
         together_api_key(settings),
         settings.together_base_url,
@@ -25,4 +35,5 @@ def together_client(settings: TogetherSettings) -> TogetherClient:
             settings.max_attempts, settings.retry_base_delay_s, settings.retry_max_delay_s
         ),
         pool_size=settings.together_connections,
+        on_unexpected=on_unexpected,
     )
