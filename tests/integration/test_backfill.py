@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from ft_archiver_tools.local.aws import MotoServer
-from ft_archiver_tools.local.simulator import TogetherSimulator
+from ft_archiver_tools.local.simulator import Shapes, TogetherSimulator
 
 from .harness import PREFIX, Harness, json_lines, run
 
@@ -21,6 +21,52 @@ KIB = 1024
 def own(aws: MotoServer) -> Iterator[Harness]:
     with TogetherSimulator() as sim:
         yield Harness.deploy(aws, sim, f"b-{uuid.uuid4().hex[:12]}")
+
+
+SHAPES = {
+    "documented": Shapes(),
+    "list with training_type": Shapes(list_entries="with-training-type"),
+    "one LoRA Final": Shapes(lora_finals="final"),
+    "every download redirects": Shapes(downloads="redirect"),
+    "every download direct": Shapes(downloads="direct", legacy_full_types=False),
+}
+
+
+@pytest.mark.parametrize("shapes", list(SHAPES.values()), ids=list(SHAPES))
+def test_every_shape_together_sends_archives_every_completed_job(
+    aws: MotoServer, shapes: Shapes
+) -> None:
+    """Together's documented shapes and the richer ones some accounts see give the same
+    archives: names, resolved types, and a manifest whose entry is of the archive's type."""
+    with TogetherSimulator(shapes=shapes) as sim:
+        own = Harness.deploy(aws, sim, f"b-{uuid.uuid4().hex[:12]}")
+        full = sim.add_job("Full", size=100 * KIB, model_output_name="acme/full")
+        legacy = sim.add_job("Full", size=100 * KIB, model_output_name="acme/legacy",
+                             legacy_training_type=True)  # fmt: skip
+        lora = sim.add_job("Lora", size=200 * KIB, model_output_name="acme/lora")
+        done = run(own, "backfill", "--json", "--checkpoint-type", "all")
+        assert done.returncode == 0, done.stderr
+        outcomes = json_lines(done.stdout)
+    assert [(o["action"], o["id"], o["key"]) for o in outcomes] == [
+        ("archived", full.id, f"{PREFIX}acme--full.tar.zst"),
+        ("archived", legacy.id, f"{PREFIX}acme--legacy.tar.zst"),
+        ("archived", lora.id, f"{PREFIX}acme--lora.tar.zst"),
+        ("archived", lora.id, f"{PREFIX}acme--lora-adapter.tar.zst"),
+    ]
+    entries = {}
+    for outcome in outcomes:
+        manifest = own.stored.manifest(outcome["detail"]["manifest_key"])
+        entries[outcome["key"]] = (manifest["training_type"], manifest["checkpoint_type"],
+                                   manifest["checkpoint"]["checkpoint_type"])  # fmt: skip
+    lora_entry = (
+        ("Final Merged", "Final Adapter") if shapes.lora_finals != "final" else ("Final",) * 2
+    )
+    assert entries == {
+        f"{PREFIX}acme--full.tar.zst": ("Full", "model_output_path", "Final"),
+        f"{PREFIX}acme--legacy.tar.zst": ("Full", "model_output_path", "Final"),
+        f"{PREFIX}acme--lora.tar.zst": ("Lora", "merged", lora_entry[0]),
+        f"{PREFIX}acme--lora-adapter.tar.zst": ("Lora", "adapter", lora_entry[1]),
+    }
 
 
 def summary(outcomes: list[dict[str, Any]]) -> list[tuple[str, str, int | None, str]]:
@@ -69,8 +115,9 @@ def test_dry_run_contacts_together_only(own: Harness) -> None:
     ]
     own.stored.assert_nothing_written()
     assert own.events.read(wait_s=1) == []
-    assert all(r.range == "bytes=0-1" for r in sim.requests_to("blob"))  # probes only
-    assert job.id
+    probes = [r for kind in ("merged", "adapter")
+              for r in sim.blob_requests(sim.archive_for(job.id, kind))]  # fmt: skip
+    assert [r.range for r in probes] == ["bytes=0-1", "bytes=0-1"]  # probes only
 
 
 def test_since_takes_only_jobs_created_on_or_after_it(own: Harness) -> None:
