@@ -262,14 +262,21 @@ def test_json_of_a_working_set_up(world: Harness) -> None:
     names = [check["name"] for check in json.loads(done.stdout)]
     assert names[:6] == ["together.key", "together.list", "together.retrieve",
                          "together.checkpoints", "together.download", "archive.key"]  # fmt: skip
+    assert "together.answers" not in names  # only when Together said something undocumented
 
 
 def test_a_job_of_an_unknown_training_type_fails(world: Harness) -> None:
     job = world.together.add_job("Dpo", created_at=NEWEST)
     done = doctor(world)
     assert done.returncode == 1
-    [line] = failures(done)
-    assert line.startswith(f"✗ fine-tune {job.id} has training type 'Dpo'")
+    refused, undocumented = failures(done)
+    assert refused.startswith(f"✗ fine-tune {job.id} has training type 'Dpo'")
+    # what the deployed functions count as UnexpectedTogetherAnswer, and alarm on
+    assert undocumented.startswith(
+        "✗ 1 answer(s) Together does not document: Together's retrieve answer for "
+        f"fine-tune {job.id} has training_type {{'type': 'Dpo'}}"
+    )
+    assert "UnexpectedTogetherAnswerAlarm" in undocumented
 
 
 # -- --stack: the deployed stack's names, from CloudFormation ----------------------------

@@ -8,10 +8,12 @@ Read-only, but for ``--write-test``'s object, which is deleted again at once.
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from functools import partial
 
 from ft_archiver.adapters.retry import RetryPolicy
 from ft_archiver.adapters.together import TogetherClient
+from ft_archiver.domain.unexpected import UnexpectedAnswer
 from ft_archiver.errors import ConfigurationError
 from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.aws import aws_client, aws_region, secret
@@ -19,7 +21,7 @@ from ft_archiver_tools.doctor.aws import Resources, aws_checks, identity
 from ft_archiver_tools.doctor.report import Report
 from ft_archiver_tools.doctor.result import Check, failed
 from ft_archiver_tools.doctor.stack import read_stack
-from ft_archiver_tools.doctor.together import Target, together_checks
+from ft_archiver_tools.doctor.together import Target, answers, together_checks
 
 EXIT_FAILURE = 1
 # A doctor answers in seconds: fewer and shorter retries than an archive's.
@@ -55,13 +57,16 @@ def _check_together(report: Report, settings: CliSettings, stack: str | None) ->
         return
     secret_value, source = key
     report.hide(secret_value)
-    client = _together(settings, secret_value)
+    heard: list[UnexpectedAnswer] = []
+    client = _together(settings, secret_value, heard.append)
     target = Target(settings.archive_bucket, settings.archive_prefix, settings.part_size)
     try:
         for check in together_checks(client, settings.together_base_url, source, target):
             report.add(check)
     finally:
         client.close()
+    if heard:
+        report.add(answers(heard))
 
 
 def _resources(settings: CliSettings, region: str) -> Resources:
@@ -138,7 +143,11 @@ def _api_key(settings: CliSettings, stack: str | None) -> tuple[str, str] | Chec
     )
 
 
-def _together(settings: CliSettings, key: str) -> TogetherClient:
+def _together(
+    settings: CliSettings, key: str, heard: Callable[[UnexpectedAnswer], None]
+) -> TogetherClient:
+    """A client for seconds, not hours; what Together answers that it does not document
+    is heard (a check of its own) instead of logged."""
     return TogetherClient(
         key,
         settings.together_base_url,
@@ -150,4 +159,5 @@ def _together(settings: CliSettings, key: str) -> TogetherClient:
             min(settings.retry_max_delay_s, MAX_DELAY_S),
         ),
         pool_size=4,
+        on_unexpected=heard,
     )

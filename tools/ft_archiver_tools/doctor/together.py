@@ -13,6 +13,7 @@ from ft_archiver.domain.catalog import human_size
 from ft_archiver.domain.checkpoints import CheckpointType, DownloadSpec, JobRef, resolve_download
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.domain.naming import archive_filename, object_key
+from ft_archiver.domain.unexpected import UnexpectedAnswer
 from ft_archiver.errors import (
     FineTuneNotFoundError,
     RuleError,
@@ -89,6 +90,19 @@ def together_checks(
     yield check
     if source is not None:
         yield archive_key(job, spec, source, target)
+
+
+def answers(heard: Sequence[UnexpectedAnswer]) -> Check:
+    """The answers of the checks above that Together does not document: what the
+    deployed functions count as ``UnexpectedTogetherAnswer``, and alarm on."""
+    shown = "; ".join(answer.describe() for answer in heard[:3])
+    more = f" (and {len(heard) - 3} more)" if len(heard) > 3 else ""
+    return failed(
+        "together.answers",
+        f"{len(heard)} answer(s) Together does not document: {shown}{more}",
+        "upgrade ft-archiver, or report it: the deployed stack's "
+        "UnexpectedTogetherAnswerAlarm fires on these",
+    )
 
 
 def _fix(exc: Exception) -> str:
