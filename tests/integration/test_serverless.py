@@ -686,6 +686,23 @@ def test_rule_failure_is_reported_once_and_not_retried(topology: Topology) -> No
     assert [e["detail"]["error_type"] for e in events] == ["CheckpointTypeNotAllowedError"]
 
 
+def test_a_download_together_refuses_is_reported_once_and_not_retried(topology: Topology) -> None:
+    """A LoRA job without a merged model passes the rules; Together's download answers
+    400. Asking again gets the same answer: one failure event that says what to ask for
+    instead, nothing back on the queue, nothing in the dead-letter queue."""
+    job = topology.together.add_job("Lora", size=100 * 1024)
+    del job.final["merged"]
+    assert topology.send({"id": job.id}).status_code == 202
+    assert topology.run_archiver() == 1
+    assert topology.queued() == 0
+    assert topology.queued(topology.stack.dead_letter_queue_url) == 0
+    [event] = topology.events.read()
+    detail = event["detail"]
+    assert (detail["error_type"], detail["retryable"]) == ("DownloadRefusedError", False)
+    assert "ask for checkpoint type 'adapter' instead" in detail["error"]
+    topology.stored.assert_nothing_written()
+
+
 @pytest.fixture
 def s3_proxy(topology: Topology, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3FaultProxy]:
     """The functions' AWS calls through a fault-injecting proxy (the tests' own go direct)."""
