@@ -12,7 +12,7 @@ import pytest
 
 from ft_archiver_tools.doctor.aws import put_and_delete
 from ft_archiver_tools.local.aws import MotoServer, free_port
-from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
+from ft_archiver_tools.local.simulator import Faults, Shapes, SimJob, TogetherSimulator
 
 from .harness import PREFIX, Harness, run
 
@@ -84,6 +84,29 @@ def test_a_download_answered_by_the_api_host(world: Harness) -> None:
     assert done.returncode == 0, done.stdout
     assert f"download of {job.id} (merged): 300.0 KiB, application/zstd, answered by the API " \
         "host, Range honoured (206)" in done.stdout  # fmt: skip
+
+
+SHAPES = {
+    "documented": (Shapes(), "entries carry no training_type", "Final Merged, Final Adapter"),
+    "list with training_type": (Shapes(list_entries="with-training-type"),
+                                "entries carry training_type (not relied on", "Final Merged"),
+    "one LoRA Final": (Shapes(lora_finals="final"), "entries carry no training_type",
+                       "finals: Final\n"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("shapes", "listed", "finals"), list(SHAPES.values()), ids=list(SHAPES))
+def test_every_shape_of_the_simulator_passes(
+    aws: MotoServer, shapes: Shapes, listed: str, finals: str
+) -> None:
+    with TogetherSimulator(shapes=shapes) as together:
+        world = Harness.deploy(aws, together, f"d-{uuid.uuid4().hex[:12]}")
+        together.add_job("Full", size=10 * 1024, legacy_training_type=True)
+        newest_lora(world, download="direct")
+        done = doctor(world)
+    assert done.returncode == 0, done.stdout
+    assert listed in done.stdout
+    assert finals in done.stdout + "\n"
 
 
 def test_a_storage_that_ignores_range_fails_for_an_archive_of_several_parts(
