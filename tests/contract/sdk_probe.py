@@ -104,17 +104,18 @@ class RecordingDict(dict[str, Any]):
         return super().get(key, default)
 
 
-class Probe1:
-    """The 1.x SDK: ``together.Together(api_key=..., base_url=...)``; its ``client.client``
-    is the ``TogetherClient`` dataclass that ``DownloadManager`` takes
-    (together-python ``src/together/client.py``, ``src/together/types/abstract.py``)."""
+class Probe:
+    """What both SDKs do alike: the list and a job, parsed by the SDK's client and
+    validated strictly beside it. ``output_name`` is where each SDK keeps the name."""
 
-    def __init__(self, api_base: str, api_key: str) -> None:
-        from together.types.finetune import FinetuneList, FinetuneResponse
+    api_base: str
+    api_key: str
+    client: Any
+    list_model: Any
+    job_model: Any
 
-        self.api_base, self.api_key = api_base, api_key
-        self.client = together.Together(api_key=api_key, base_url=api_base, max_retries=0)
-        self.list_model, self.job_model = FinetuneList, FinetuneResponse
+    def output_name(self, job: Any) -> Any:
+        raise NotImplementedError
 
     def list(self) -> Result:
         raw = raw_json(self.api_base, "/fine-tunes", self.api_key)
@@ -138,11 +139,27 @@ class Probe1:
                 "ok": True, "id": job.id, "status": text(job.status),
                 "training_type": class_name(job.training_type),
                 "training_type_value": getattr(job.training_type, "type", None),
-                "model_output_name": job.output_name,
+                "model_output_name": self.output_name(job),
             }  # fmt: skip
         except Exception as exc:
             parsed = failure(exc)
         return {"parsed": parsed, "strict": strict(self.job_model, raw)}
+
+
+class Probe1(Probe):
+    """The 1.x SDK: ``together.Together(api_key=..., base_url=...)``; its ``client.client``
+    is the ``TogetherClient`` dataclass that ``DownloadManager`` takes
+    (together-python ``src/together/client.py``, ``src/together/types/abstract.py``)."""
+
+    def __init__(self, api_base: str, api_key: str) -> None:
+        from together.types.finetune import FinetuneList, FinetuneResponse
+
+        self.api_base, self.api_key = api_base, api_key
+        self.client = together.Together(api_key=api_key, base_url=api_base, max_retries=0)
+        self.list_model, self.job_model = FinetuneList, FinetuneResponse
+
+    def output_name(self, job: Any) -> Any:
+        return job.output_name
 
     def checkpoints(self, job_id: str) -> Result:
         # list_checkpoints returns FinetuneCheckpoint(type, timestamp, name) built by
@@ -228,7 +245,7 @@ class Probe1:
         }
 
 
-class Probe3:
+class Probe3(Probe):
     """The 3.x SDK (Stainless): it builds models without validation (``construct``), so
     its parse is lenient; the raw answer is validated strictly beside it."""
 
@@ -246,33 +263,8 @@ class Probe3:
         self.list_model, self.entry_model = FineTuningListResponse, Data
         self.job_model, self.checkpoints_model = FinetuneResponse, FineTuningListCheckpointsResponse
 
-    def list(self) -> Result:
-        raw = raw_json(self.api_base, "/fine-tunes", self.api_key)
-        try:
-            answer = self.client.fine_tuning.list()
-            jobs = [
-                {"id": job.id, "status": job.status,
-                 "training_type": class_name(job.training_type)}
-                for job in answer.data
-            ]  # fmt: skip
-            parsed: Result = {"ok": True, "jobs": jobs}
-        except Exception as exc:
-            parsed = failure(exc)
-        return {"parsed": parsed, "strict": strict(self.list_model, raw)}
-
-    def retrieve(self, job_id: str) -> Result:
-        raw = raw_json(self.api_base, f"/fine-tunes/{job_id}", self.api_key)
-        try:
-            job = self.client.fine_tuning.retrieve(job_id)
-            parsed: Result = {
-                "ok": True, "id": job.id, "status": job.status,
-                "training_type": class_name(job.training_type),
-                "training_type_value": getattr(job.training_type, "type", None),
-                "model_output_name": job.x_model_output_name,
-            }  # fmt: skip
-        except Exception as exc:
-            parsed = failure(exc)
-        return {"parsed": parsed, "strict": strict(self.job_model, raw)}
+    def output_name(self, job: Any) -> Any:
+        return job.x_model_output_name
 
     def checkpoints(self, job_id: str) -> Result:
         raw = raw_json(self.api_base, f"/fine-tunes/{job_id}/checkpoints", self.api_key)
