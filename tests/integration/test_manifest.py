@@ -6,6 +6,7 @@ from typing import Any
 import requests
 
 from ft_archiver import __version__
+from ft_archiver.domain.manifest import JOB_FIELDS
 from ft_archiver.domain.requests import ArchiveRequest
 from ft_archiver_tools.local.simulator import SIM_WANDB_KEY
 
@@ -43,7 +44,9 @@ def test_final_archive_has_the_job_its_final_entry_and_the_result(harness: Harne
     manifest = harness.stored.manifest(event["detail"]["manifest_key"])
     answered = together_answer(harness, f"/fine-tunes/{job.id}")
     assert answered["wandb_api_key"] == SIM_WANDB_KEY  # the simulator does send one
-    assert manifest["job"] == {k: v for k, v in answered.items() if k != "wandb_api_key"}
+    assert manifest["job"] == {k: v for k, v in answered.items() if k in JOB_FIELDS}
+    assert manifest["omitted_fields"]["job"] == ["user_id"]  # by name; wandb_api_key not even that
+    assert {"wandb_api_key", "user_id"} <= set(answered)
     assert manifest["job"]["training_type"]["lora_r"] == 8
     # Together lists a LoRA job's finals as "Final Merged" then "Final Adapter", at one
     # step: a merged archive's entry is the merged one, whichever comes last.

@@ -166,6 +166,7 @@ def test_manifest_as_written() -> None:
             "training_type": {"type": "Lora", "lora_r": 8},
         },
         "checkpoint": {"step": 7, "checkpoint_type": "Final", "path": "s3://p"},
+        "omitted_fields": {"job": [], "checkpoint": []},
         "result": {
             "bucket": "b", "key": "models/m.tar.zst", "size": 10,
             "content_type": "application/zstd", "sha256": "ab" * 32,
@@ -175,6 +176,42 @@ def test_manifest_as_written() -> None:
             "archived_at": "2026-11-25T16:57:42.123Z", "ft_archiver_version": "9.9",
         },
     }  # fmt: skip
+
+
+PROBE = {  # what a probe of the denylist kept, and fields Together may add
+    "id": "ft-1", "model": "m", "authorization": "Bearer sk-1", "passwd": "p1",
+    "signature": "s1", "owner_address": "me@example.com", "new_field_2027": {"x": "nv1"},
+    "model_output_path": "https://alice:pw1@store.example/m/out?X-Amz-Signature=sig1#f",
+    "from_hf_model": "https://hf.co/acme/base?token=t1",
+    "training_method": {"method": "sft", "callback": "https://u:pw2@hooks.example/x?k=q"},
+    "events": [{"message": "uploaded to https://store.example/m?X-Amz-Credential=c1"}],
+}  # fmt: skip
+ENTRY = {"step": 7, "checkpoint_type": "Final", "created_at": "t",
+         "path": "s3://bucket/ft-1/final?versionId=v&sig=s2",
+         "download_url": "https://x/y?z=1"}  # fmt: skip
+
+
+def test_only_the_allowlisted_fields_are_kept_and_every_url_is_bare() -> None:
+    written = json.loads(
+        build_manifest(
+            DETAIL, PROBE, Checkpoint.model_validate(ENTRY), datetime.now(UTC), "9"
+        ).to_json()
+    )
+    assert written["job"] == {
+        "id": "ft-1", "model": "m",
+        "model_output_path": "https://store.example/m/out",
+        "from_hf_model": "https://hf.co/acme/base",
+        "training_method": {"method": "sft", "callback": "https://hooks.example/x"},
+    }  # fmt: skip
+    assert written["checkpoint"] == {"step": 7, "checkpoint_type": "Final", "created_at": "t",
+                                     "path": "s3://bucket/ft-1/final"}  # fmt: skip
+    # unknown fields by name only; a credential's name is not even that
+    assert written["omitted_fields"] == {
+        "job": ["events", "new_field_2027", "owner_address"], "checkpoint": ["download_url"],
+    }  # fmt: skip
+    text = json.dumps(written)
+    for value in ("sk-1", "p1", "s1", "pw1", "sig1", "t1", "pw2", "c1", "s2", "me@example", "nv1"):
+        assert value not in text, value
 
 
 def test_no_secret_value_in_the_written_manifest() -> None:

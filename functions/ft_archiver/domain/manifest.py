@@ -1,15 +1,22 @@
 """The provenance manifest kept next to each archive, at ``{key}.manifest.json``.
 
 An archive read years from now, when Together may no longer answer, has to explain
-itself: which job produced it (the job exactly as ``GET /fine-tunes/{id}`` answered,
-base model, training settings, files), which checkpoint it is, and what was stored
-(size, SHA-256, S3's full-object checksum, ETag, version). Fields whose name says they
-hold a credential are removed, at any depth, before anything is written.
+itself: which job produced it (base model, training settings, files, timestamps, as
+``GET /fine-tunes/{id}`` answered them), which checkpoint it is, and what was stored
+(size, SHA-256, S3's full-object checksum, ETag, version).
+
+What is kept of Together's answers is an allowlist (``JOB_FIELDS``, ``CHECKPOINT_FIELDS``):
+a denylist of secret-sounding names let ``authorization``, ``passwd``, ``signature`` and
+presigned URLs through. A field Together adds later is listed by name only
+(``omitted_fields``), never by value. Within what is kept, fields whose name says they
+hold a credential are removed at any depth, and every URL loses its user, password,
+query and fragment (a presigned link's signature is a credential too).
 """
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, field_serializer, field_validator
 
@@ -18,8 +25,27 @@ from ft_archiver.domain.job import Checkpoint
 
 SCHEMA_VERSION = 1
 CONTENT_TYPE = "application/json"
-# A field whose name contains one of these (in any case) is never written.
-SECRET_MARKERS = ("key", "token", "secret", "password")
+# A field whose name contains one of these (in any case) is never written, at any depth.
+SECRET_MARKERS = ("key", "token", "secret", "password", "passwd", "authorization",
+                  "signature", "credential", "cookie")  # fmt: skip
+# What a provenance record needs of FinetuneResponse (togethercomputer/openapi,
+# openapi.yaml): what was trained, on what, how, when, and where it went. Not kept:
+# events (log lines that quote paths and links), progress and queue_depth (moments of a
+# run), owner_address and user_id (who, not what).
+JOB_FIELDS = frozenset({
+    "id", "status", "model", "model_output_name", "model_output_path", "adapter_output_name",
+    "training_file", "validation_file", "trainingfile_numlines", "trainingfile_size",
+    "TrainingFileNumLines", "TrainingFileSize", "created_at", "updated_at", "started_at",
+    "n_epochs", "n_checkpoints", "n_evals", "batch_size", "learning_rate", "lr_scheduler",
+    "warmup_ratio", "max_grad_norm", "weight_decay", "eval_steps", "train_on_inputs",
+    "training_method", "training_type", "multimodal_params", "job_id", "token_count",
+    "param_count", "total_price", "total_steps", "steps_completed", "epochs_completed",
+    "evals_completed", "from_checkpoint", "from_hf_model", "hf_model_revision", "suffix",
+    "packing", "max_seq_length", "random_seed", "wandb_url", "wandb_project_name", "wandb_name",
+})  # fmt: skip
+# FineTuneCheckpoint: all four of its fields.
+CHECKPOINT_FIELDS = frozenset({"step", "checkpoint_type", "created_at", "path"})
+URL_SCHEMES = ("http://", "https://", "s3://", "gs://")
 
 
 def is_secret_name(name: str) -> bool:
@@ -27,14 +53,34 @@ def is_secret_name(name: str) -> bool:
     return any(marker in lowered for marker in SECRET_MARKERS)
 
 
+def bare_url(text: str) -> str:
+    """A URL without its user, password, query and fragment; any other text as it is."""
+    if not text.lower().startswith(URL_SCHEMES):
+        return text
+    parts = urlsplit(text)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
 def redact(value: Any) -> Any:
     """A copy of ``value`` without the secret-named fields of any object in it, at any
-    depth (objects in lists included). Values are kept as they are."""
+    depth (objects in lists included), and every URL in it bare (``bare_url``)."""
     if isinstance(value, dict):
         return {name: redact(item) for name, item in value.items() if not is_secret_name(str(name))}
     if isinstance(value, list | tuple):
         return [redact(item) for item in value]
+    if isinstance(value, str):
+        return bare_url(value)
     return value
+
+
+def allowed(document: dict[str, Any], fields: Collection[str]) -> tuple[dict[str, Any], list[str]]:
+    """The allowed fields of one of Together's answers, and the names of the others but
+    those whose name says they hold a credential (their name adds nothing)."""
+    kept = {name: value for name, value in document.items() if name in fields}
+    others = (name for name in document if name not in fields and not is_secret_name(name))
+    return kept, sorted(others)
 
 
 # The final entry each resolved download kind comes from; a LoRA job lists "Final
@@ -104,9 +150,11 @@ class Manifest(BaseModel):
     checkpoint_type: str  # the resolved one: merged, adapter or model_output_path
     training_type: str
     model_output_name: str | None
-    job: dict[str, Any]  # GET /fine-tunes/{id}, redacted
+    job: dict[str, Any]  # GET /fine-tunes/{id}: JOB_FIELDS, redacted
     checkpoint: dict[str, Any] | None  # its entry of GET /fine-tunes/{id}/checkpoints
     result: ManifestResult
+    # The fields of Together's answers that were not kept, by name: {"job": [...], ...}
+    omitted_fields: dict[str, list[str]] = {}
 
     @field_validator("job", "checkpoint")
     @classmethod
@@ -126,14 +174,19 @@ def build_manifest(
     part_sha256: list[str] | None = None,
 ) -> Manifest:
     """The manifest of a verified archive, from its event detail and Together's answers."""
+    job, job_omitted = allowed(job_document, JOB_FIELDS)
+    entry, entry_omitted = (
+        allowed(checkpoint.document, CHECKPOINT_FIELDS) if checkpoint else ({}, [])
+    )
     return Manifest(
         fine_tune_id=detail.id,
         checkpoint_step=detail.checkpoint_step,
         checkpoint_type=detail.checkpoint_type,
         training_type=detail.training_type,
         model_output_name=detail.model_output_name,
-        job=job_document,
-        checkpoint=checkpoint.document if checkpoint is not None else None,
+        job=job,
+        checkpoint=entry if checkpoint is not None else None,
+        omitted_fields={"job": job_omitted, "checkpoint": entry_omitted},
         result=ManifestResult(
             bucket=detail.bucket,
             key=detail.key,
