@@ -5,7 +5,7 @@ every function (the webhook too) can load it.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol
@@ -24,9 +24,11 @@ from ft_archiver.domain.webhook import SeenWebhook
 
 @dataclass(frozen=True)
 class ArchiveSource:
-    """Where the archive's bytes are, learned by the Range probe."""
+    """Where the archive's bytes are, learned by the Range probe. The URL is a presigned
+    link or carries the API's query: never in a repr, so never in a log line or an
+    exception that prints a plan."""
 
-    url: str
+    url: str = field(repr=False)
     size: int
     content_type: str
     etag: str | None
