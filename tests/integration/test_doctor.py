@@ -54,7 +54,13 @@ def test_a_working_set_up_passes_every_check(world: Harness) -> None:
                   ARCHIVE_QUEUE_URL=world.stack.queue_url)  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     lines = done.stdout.splitlines()
-    assert all(line.startswith("✓ ") for line in lines), done.stdout
+    # the local stack leaves out the TLS-only bucket policy on purpose (loopback is http)
+    advice = [line for line in lines if line.startswith("⚠ ")]
+    assert advice == [f"⚠ the policy of bucket {world.bucket} does not deny requests not made "
+                      "over TLS: add the DenyInsecureTransport statement (README: Deploy, "
+                      "existing bucket)"]  # fmt: skip
+    assert all(line.startswith("✓ ") for line in lines if line not in advice), done.stdout
+    assert f"bucket {world.bucket} blocks every kind of public access" in done.stdout
     out = done.stdout
     assert "Together accepted the API key (from TOGETHER_API_KEY)" in out
     assert "GET /fine-tunes: 2 jobs, 2 completed; entries carry no training_type" in out
@@ -76,6 +82,35 @@ def test_a_working_set_up_passes_every_check(world: Harness) -> None:
     assert world.together.blob_requests(world.together.archive_for(job.id, "merged"))[0].range == (
         "bytes=0-1"
     )
+
+
+TLS_ONLY = {"Version": "2012-10-17", "Statement": [{
+    "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+    "Resource": ["arn:aws:s3:::B", "arn:aws:s3:::B/*"],
+    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}]}  # fmt: skip
+
+
+def test_an_existing_bucket_without_the_stacks_hardening_is_advised_not_failed(
+    world: Harness,
+) -> None:
+    """An existing bucket gets none of the stack's bucket policy: archiving works
+    (exit 0), and the doctor says what to add, each with its command or statement."""
+    newest_lora(world)
+    s3 = world.aws.client("s3")
+    s3.delete_public_access_block(Bucket=world.bucket)
+    done = doctor(world)
+    assert done.returncode == 0, done.stdout
+    [public] = [line for line in done.stdout.splitlines() if "public" in line]
+    assert public.startswith(f"⚠ bucket {world.bucket} does not set BlockPublicAcls, ")
+    assert f"aws s3api put-public-access-block --bucket {world.bucket} " in public
+    policy = json.dumps(TLS_ONLY).replace("arn:aws:s3:::B", f"arn:aws:s3:::{world.bucket}")
+    s3.put_bucket_policy(Bucket=world.bucket, Policy=policy)
+    done = doctor(world)
+    assert f"✓ bucket {world.bucket} refuses requests not made over TLS" in done.stdout
+    as_json = {c["name"]: c for c in json.loads(doctor(world, "--json").stdout)}
+    assert as_json["s3.public_access"]["ok"] is True
+    assert as_json["s3.public_access"]["fix"].startswith("aws s3api put-public-access-block")
 
 
 def test_a_download_answered_by_the_api_host(world: Harness) -> None:
@@ -272,10 +307,14 @@ def test_json_carries_every_check(world: Harness) -> None:
     assert all(set(check) == CHECK_FIELDS for check in checks)
     by_name = {check["name"]: check for check in checks}
     assert list(by_name) == ["together.key", "aws.identity", "s3.bucket", "s3.versioning",
-                             "s3.lifecycle", "s3.write_test", "events.bus"]  # fmt: skip
+                             "s3.lifecycle", "s3.public_access", "s3.tls_only",
+                             "s3.write_test", "events.bus"]  # fmt: skip
     assert by_name["together.key"]["ok"] is False
     assert "api.together.ai/settings/api-keys" in by_name["together.key"]["fix"]
-    assert all(check["ok"] and check["fix"] is None for check in checks[1:])
+    assert all(check["ok"] for check in checks[1:])
+    # advice holds (ok) and says what to do; the local stack has no TLS-only policy
+    advised = [check["name"] for check in checks[1:] if check["fix"] is not None]
+    assert advised == ["s3.tls_only"]
 
 
 def test_json_of_a_working_set_up(world: Harness) -> None:

@@ -2,6 +2,7 @@
 aborts abandoned uploads, and with ``--write-test`` an object written, read back and
 deleted), the event bus, the state table and the archive queue, when configured."""
 
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 from ft_archiver.adapters.aws_errors import AWS_ERRORS, error_code
 from ft_archiver.adapters.bucket_check import aborts_incomplete_uploads
 from ft_archiver.domain.checksums import ALGORITHMS
-from ft_archiver_tools.doctor.result import Check, failed, passed, reason
+from ft_archiver_tools.doctor.result import Check, advised, failed, passed, reason
 
 # service name -> a boto3 client of it, configured as the archiver's own
 Clients = Callable[[str], Any]
@@ -60,6 +61,8 @@ def aws_checks(clients: Clients, resources: Resources, write_test: bool) -> Iter
         if check.ok:
             yield versioning(s3, resources.bucket)
             yield lifecycle(s3, resources.bucket, resources.prefix)
+            yield public_access(s3, resources.bucket)
+            yield tls_only(s3, resources.bucket)
             if write_test:
                 yield put_and_delete(
                     s3, resources.bucket, resources.prefix, resources.checksum_algorithm
@@ -133,6 +136,66 @@ def versioning(s3: Any, name: str) -> Check:
         f"versioning of bucket {name}: {status or 'never enabled'} "
         "(an archive written again replaces the earlier object)",
     )
+
+
+BLOCKS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def public_access(s3: Any, name: str) -> Check:
+    """The stack's own bucket blocks public access; an existing bucket may not."""
+    try:
+        found = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+    except AWS_ERRORS as exc:
+        if error_code(exc) != "NoSuchPublicAccessBlockConfiguration":
+            said = f"the public access block of bucket {name} could not be read: {reason(exc)}"
+            return advised("s3.public_access", said, "grant s3:GetBucketPublicAccessBlock")
+        found = {}
+    missing = [setting for setting in BLOCKS if not found.get(setting)]
+    if not missing:
+        return passed("s3.public_access", f"bucket {name} blocks every kind of public access")
+    return advised(
+        "s3.public_access",
+        f"bucket {name} does not set {', '.join(missing)}: a policy or ACL could make "
+        "archives public",
+        f"aws s3api put-public-access-block --bucket {name} --public-access-block-configuration "
+        + ",".join(f"{setting}=true" for setting in BLOCKS),
+    )
+
+
+def tls_only(s3: Any, name: str) -> Check:
+    """The stack's own bucket denies every request not made over TLS; an existing one
+    needs that statement added (README: Deploy, existing bucket)."""
+    try:
+        policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
+    except AWS_ERRORS as exc:
+        if error_code(exc) != "NoSuchBucketPolicy":
+            return advised("s3.tls_only", f"the policy of bucket {name} could not be read: "
+                           f"{reason(exc)}", "grant s3:GetBucketPolicy")  # fmt: skip
+        policy = {}
+    if denies_insecure_transport(policy):
+        return passed("s3.tls_only", f"bucket {name} refuses requests not made over TLS")
+    return advised(
+        "s3.tls_only",
+        f"the policy of bucket {name} does not deny requests not made over TLS",
+        "add the DenyInsecureTransport statement (README: Deploy, existing bucket)",
+    )
+
+
+def denies_insecure_transport(policy: dict[str, Any]) -> bool:
+    """A Deny of s3:* to everyone on the bucket and its objects when
+    aws:SecureTransport is false, as the template's ArchiveBucketPolicy has it."""
+    statements = policy.get("Statement", [])
+    for statement in statements if isinstance(statements, list) else [statements]:
+        condition = statement.get("Condition", {}).get("Bool", {})
+        actions = statement.get("Action")
+        if (
+            statement.get("Effect") == "Deny"
+            and str(condition.get("aws:SecureTransport")).lower() == "false"
+            and ("s3:*" in actions if isinstance(actions, list) else actions == "s3:*")
+            and statement.get("Principal") in ("*", {"AWS": "*"})
+        ):
+            return True
+    return False
 
 
 def lifecycle(s3: Any, name: str, prefix: str) -> Check:

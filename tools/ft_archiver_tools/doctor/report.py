@@ -1,6 +1,7 @@
-"""The checks as a person reads them, one line each as it is found (``✓ what`` or
-``✗ what: the fix``), or as one JSON document for machines once all are in. Whatever is
-printed has the secrets it was given blanked, whatever a message came to quote."""
+"""The checks as a person reads them, one line each as it is found: ``✓ what``,
+``⚠ what: advice`` (it works, but is worth fixing) or ``✗ what: the fix``; or as one
+JSON document for machines once all are in. Whatever is printed has the secrets it was
+given blanked, whatever a message came to quote."""
 
 import json
 from collections.abc import Iterable
@@ -9,11 +10,11 @@ from typing import TextIO
 from ft_archiver_tools.doctor.result import Check
 
 REDACTED = "[redacted]"
-MARKS = ("✓", "✗")
-PLAIN_MARKS = ("ok", "FAILED")  # for a terminal whose encoding has no ✓
+MARKS = ("✓", "⚠", "✗")
+PLAIN_MARKS = ("ok", "WARNING", "FAILED")  # for a terminal whose encoding has no ✓
 
 
-def marks_for(out: TextIO) -> tuple[str, str]:
+def marks_for(out: TextIO) -> tuple[str, str, str]:
     try:
         "".join(MARKS).encode(getattr(out, "encoding", None) or "utf-8")
     except (UnicodeEncodeError, LookupError):
@@ -58,8 +59,8 @@ class Report:
         return text
 
 
-def line(check: Check, marks: tuple[str, str] = MARKS) -> str:
-    good, bad = marks
+def line(check: Check, marks: tuple[str, str, str] = MARKS) -> str:
+    good, advice, bad = marks
     if check.ok:
-        return f"{good} {check.detail}"
+        return f"{advice} {check.detail}: {check.fix}" if check.fix else f"{good} {check.detail}"
     return f"{bad} {check.detail}: {check.fix}" if check.fix else f"{bad} {check.detail}"

@@ -30,6 +30,11 @@ def failed(name: str, detail: str, fix: str) -> Check:
     return Check(name, False, detail, fix)
 
 
+def advised(name: str, detail: str, advice: str) -> Check:
+    """Archiving works, but this is worth fixing: it holds (exit 0) and says how."""
+    return Check(name, True, detail, advice)
+
+
 def reason(exc: BaseException) -> str:
     """An error in words fit to print: our own errors' messages (they never carry a secret
     or a URL's query), AWS's error code, and only the type of anything else (a library's
