@@ -43,8 +43,25 @@ def role_statements(template: dict[str, Any], role: str) -> list[Statement]:
 
 
 def statements(template: dict[str, Any], logical_id: str) -> list[Statement]:
-    """The statements of the role a function or the state machine runs with."""
-    return role_statements(template, role_of(template, logical_id))
+    """The statements of the role a function or the state machine runs with: the
+    template's own role, or else the one SAM makes of ``Policies`` (read as SAM expands
+    them, so that a test can say what such a role would have allowed)."""
+    if "Role" in resource(template, logical_id):
+        return role_statements(template, role_of(template, logical_id))
+    found: list[Statement] = []
+    for policy in resource(template, logical_id).get("Policies", []):
+        branches = policy["Fn::If"][1:] if "Fn::If" in policy else [policy]
+        for branch in branches:
+            if "Statement" in branch:
+                found.extend(branch["Statement"])
+            elif "LambdaInvokePolicy" in branch:  # SAM's policy template, expanded
+                name = branch["LambdaInvokePolicy"]["FunctionName"]
+                arn = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:"
+                found.append({
+                    "Effect": "Allow", "Action": ["lambda:InvokeFunction"],
+                    "Resource": {"Fn::Sub": [arn + "${functionName}*", {"functionName": name}]},
+                })  # fmt: skip
+    return found
 
 
 def actions(statement: Statement) -> list[str]:

@@ -2,13 +2,16 @@
 state machine's permissions over its Distributed Map's child executions, least
 privilege statement by statement. Read from template.yaml and infra/archive.asl.json."""
 
+import json
+import re
 from typing import Any
 
 import pytest
 
-from ft_archiver_tools.template import load_template, resource
-from tests.support.iam import Statement, actions, as_list
+from ft_archiver_tools.template import TEMPLATE_PATH, load_template, resource
+from tests.support.iam import Statement, actions, as_list, role_of, statements
 
+ROOT = TEMPLATE_PATH.parent
 TEMPLATE = load_template()
 RESOURCES: dict[str, dict[str, Any]] = TEMPLATE["Resources"]
 ACCOUNT = {"Ref": "AWS::AccountId"}
@@ -103,3 +106,121 @@ def test_the_alarm_key_stays_manageable_by_the_account() -> None:
             s["Effect"] == "Allow" and s["Principal"] == root and actions(s) == ["kms:*"]
             for s in key["Properties"]["KeyPolicy"]["Statement"]
         )
+
+
+# -- the state machine: its Distributed Map's child executions, its one function -------
+
+MACHINE = "ArchiveStateMachine"
+ASL: dict[str, Any] = json.loads((ROOT / resource(TEMPLATE, MACHINE)["DefinitionUri"]).read_text())
+STATES_ARN = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}"
+
+
+def _machine_name() -> str:
+    """The state machine's name as a ``!Sub`` text (fixed, so that ARNs can be built)."""
+    name = resource(TEMPLATE, MACHINE)["Name"]
+    assert isinstance(name, dict), "an unnamed machine's ARNs cannot be granted in advance"
+    return str(name["Fn::Sub"])
+
+
+def _states(states: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """Every state of a definition with its name, nested ones included."""
+    found = []
+    for name, state in states.items():
+        found.append((name, state))
+        for inner in ("ItemProcessor", "Iterator"):
+            if inner in state:
+                found.extend(_states(state[inner]["States"]))
+        for branch in state.get("Branches", []):
+            found.extend(_states(branch["States"]))
+    return found
+
+
+def _distributed_maps() -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (name, state)
+        for name, state in _states(ASL["States"])
+        if state["Type"] == "Map"
+        and state.get("ItemProcessor", {}).get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED"
+    ]
+
+
+def _machine_statements() -> list[Statement]:
+    return statements(TEMPLATE, MACHINE)
+
+
+def _granting(action: str, found: list[Statement]) -> list[Any]:
+    """The resources of every statement that allows ``action``."""
+    return [r for s in found if action in actions(s) for r in as_list(s["Resource"])]
+
+
+def test_the_definition_has_a_distributed_map() -> None:
+    assert _distributed_maps()
+
+
+@pytest.mark.parametrize(("state", "definition"), _distributed_maps())
+def test_every_distributed_map_may_start_describe_and_stop_its_child_executions(
+    state: str, definition: dict[str, Any]
+) -> None:
+    """A Distributed Map runs each batch as a child execution of this machine, named
+    ``execution:{machine}/{label}:{id}`` (the Map Run's label: AWS's IAM page for
+    Distributed Map states writes it ``{mapStateName}``). A grant on
+    ``execution:{machine}:*`` matches the parent executions only: in a real account the
+    Map Run could neither watch nor stop its children."""
+    label = definition.get("Label")
+    assert label, f"{state}: without a Label AWS generates one, and no grant can name it"
+    machine = _machine_name()
+    found = _machine_statements()
+    # starting a child execution is StartExecution on the machine itself
+    assert {"Fn::Sub": f"{STATES_ARN}:stateMachine:{machine}"} in _granting(
+        "states:StartExecution", found
+    )
+    children = [
+        {"Fn::Sub": f"{STATES_ARN}:execution:{machine}/{segment}:*"} for segment in (label, state)
+    ]
+    for action in ("states:DescribeExecution", "states:StopExecution"):
+        resources = _granting(action, found)
+        assert sorted(map(json.dumps, resources)) == sorted(map(json.dumps, children)), action
+
+
+def test_the_machine_invokes_exactly_the_function_its_tasks_name() -> None:
+    """``lambda:InvokeFunction`` on the function's own ARN: a ``name*`` pattern would
+    also match every function whose name starts with it. A qualified ARN (``:alias``)
+    in the definition would need ``:*`` too; it has none."""
+    substitutions = resource(TEMPLATE, MACHINE)["DefinitionSubstitutions"]
+    invoked = set()
+    for _, state in _states(ASL["States"]):
+        if state["Type"] == "Task":
+            match = re.fullmatch(r"\$\{(\w+)\}", state["Resource"])
+            assert match, f"{state['Resource']}: not a function of the template"
+            invoked.add(json.dumps(substitutions[match.group(1)]))
+    assert invoked == {json.dumps({"Fn::GetAtt": ["ArchiveStepsFunction", "Arn"]})}
+    granted_to = [json.dumps(r) for r in _granting("lambda:InvokeFunction", _machine_statements())]
+    assert sorted(granted_to) == sorted(invoked)
+
+
+def test_the_machines_role_allows_what_the_definition_needs_and_no_more() -> None:
+    """Tasks, the Distributed Map, X-Ray tracing (Step Functions' own list of four
+    actions) and, when the machine logs, CloudWatch Logs' delivery actions."""
+    needed = {"lambda:InvokeFunction"}
+    if _distributed_maps():
+        needed |= {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"}
+    if resource(TEMPLATE, MACHINE).get("Tracing", {}).get("Enabled"):
+        needed |= XRAY_MACHINE
+    if "Logging" in resource(TEMPLATE, MACHINE):
+        needed |= LOG_DELIVERY
+    found = [a for s in _machine_statements() for a in actions(s)]
+    assert sorted(found) == sorted(needed)  # each once: no duplicated statement
+    assert "ManagedPolicyArns" not in resource(TEMPLATE, role_of(TEMPLATE, MACHINE))
+
+
+# Step Functions' X-Ray tracing and CloudWatch Logs delivery: actions without
+# resource-level permissions (the Step Functions developer guide's policies for each).
+XRAY_MACHINE = {
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+}  # fmt: skip
+LOG_DELIVERY = {
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+}  # fmt: skip
