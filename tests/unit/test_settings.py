@@ -8,6 +8,7 @@ from ft_archiver.domain.redelivery import SQS_MAX_DELAY_S
 from ft_archiver.errors import ConfigurationError
 from ft_archiver.settings import (
     ArchiverSettings,
+    ArchiveStepsSettings,
     CliSettings,
     FunctionSettings,
     PollerSettings,
@@ -16,11 +17,12 @@ from ft_archiver.settings import (
 )
 
 KINDS: list[type[FunctionSettings]] = [
-    WebhookSettings, ArchiverSettings, PollerSettings, CliSettings,
+    WebhookSettings, ArchiverSettings, ArchiveStepsSettings, PollerSettings, CliSettings,
 ]  # fmt: skip
 # What ArchiverFunction's template gives it, less the optional variables.
 ARCHIVER = {
     "ARCHIVE_BUCKET": "my-models",
+    "ARCHIVE_PREFIX": "models/",
     "STATE_TABLE_NAME": "ft-archiver-state",
     "ARCHIVE_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/archive",
     "TOGETHER_API_KEY_SECRET_NAME": "ft-archiver/together-api-key",
@@ -87,8 +89,8 @@ def test_the_archiver_without_any_of_its_variables_names_them_all_in_one_line() 
     with pytest.raises(ConfigurationError) as refused:
         load(ArchiverSettings)
     assert str(refused.value) == (
-        "ArchiverFunction cannot start: missing ARCHIVE_BUCKET, ARCHIVE_QUEUE_URL, "
-        "STATE_TABLE_NAME, TOGETHER_API_KEY or TOGETHER_API_KEY_SECRET_NAME"
+        "ArchiverFunction cannot start: missing ARCHIVE_BUCKET, ARCHIVE_PREFIX, "
+        "ARCHIVE_QUEUE_URL, STATE_TABLE_NAME, TOGETHER_API_KEY or TOGETHER_API_KEY_SECRET_NAME"
     )
     assert refused.value.__cause__ is None  # pydantic's report is not chained into the log
     assert refused.value.__suppress_context__
@@ -141,17 +143,54 @@ def test_the_webhook_needs_its_secret_queue_and_table_and_nothing_of_together(
     with pytest.raises(ConfigurationError) as refused:
         load(WebhookSettings)
     assert str(refused.value) == (
-        "WebhookFunction cannot start: missing ARCHIVE_QUEUE_URL, STATE_TABLE_NAME, "
-        "WEBHOOK_SECRET or WEBHOOK_SECRET_NAME"
+        "WebhookFunction cannot start: missing ARCHIVE_PREFIX, ARCHIVE_QUEUE_URL, "
+        "STATE_TABLE_NAME, WEBHOOK_SECRET or WEBHOOK_SECRET_NAME"
     )
     setenv(monkeypatch, {
-        "ARCHIVE_QUEUE_URL": "https://q", "STATE_TABLE_NAME": "t",
+        "ARCHIVE_QUEUE_URL": "https://q", "STATE_TABLE_NAME": "t", "ARCHIVE_PREFIX": "models/",
         "WEBHOOK_SECRET_NAME": "ft-archiver/webhook-secret",
     })  # fmt: skip
     settings = load(WebhookSettings)
     assert settings.webhook_secret_name == "ft-archiver/webhook-secret"
     assert not hasattr(settings, "together_api_key")
     assert not hasattr(settings, "archive_bucket")
+
+
+# What each function that writes or confines keys reads, less ARCHIVE_PREFIX.
+PREFIXED: dict[type[FunctionSettings], dict[str, str]] = {
+    ArchiverSettings: archiver_without("ARCHIVE_PREFIX"),
+    ArchiveStepsSettings: {"ARCHIVE_BUCKET": "my-models", "STATE_TABLE_NAME": "t",
+                           "TOGETHER_API_KEY_SECRET_NAME": "k"},
+    WebhookSettings: {"ARCHIVE_QUEUE_URL": "https://q", "STATE_TABLE_NAME": "t",
+                      "WEBHOOK_SECRET_NAME": "s"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", list(PREFIXED))
+@pytest.mark.parametrize("prefix", [None, "", "  "])
+def test_a_function_without_an_archive_prefix_does_not_start(
+    monkeypatch: pytest.MonkeyPatch, kind: type[FunctionSettings], prefix: str | None
+) -> None:
+    """With an empty prefix a webhook's explicit key could be any key in a folder of the
+    bucket: every other archive, and whatever else the bucket holds."""
+    setenv(monkeypatch, PREFIXED[kind])
+    if prefix is not None:
+        monkeypatch.setenv("ARCHIVE_PREFIX", prefix)
+    with pytest.raises(ConfigurationError) as refused:
+        load(kind)
+    message = str(refused.value)
+    assert message.startswith(f"{kind.FUNCTION} cannot start: ")
+    if prefix is None:
+        assert message.endswith("missing ARCHIVE_PREFIX")
+    else:
+        assert "ARCHIVE_PREFIX: must not be empty" in message
+    monkeypatch.setenv("ARCHIVE_PREFIX", "models/")
+    assert load(kind).archive_prefix == "models/"  # type: ignore[attr-defined]
+
+
+def test_the_command_line_may_write_without_a_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ARCHIVE_PREFIX", "")
+    assert load(CliSettings).archive_prefix == ""
 
 
 def test_the_poller_needs_the_key_queue_and_table(monkeypatch: pytest.MonkeyPatch) -> None:

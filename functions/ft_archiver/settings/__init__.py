@@ -3,17 +3,19 @@
 Each Lambda function reads its own model, with what it cannot run without as required
 fields: ``load`` checks them when the execution environment first asks for its settings
 (the first invocation, before any work) and names every missing or invalid variable in
-one ConfigurationError. The command line reads ``CliSettings``, in which every resource
-is optional: each command checks what it needs (``list`` no Together key, ``backfill
---enqueue`` the queue), so a CLI user sets no table and no queue.
+one ConfigurationError. Every function that writes or confines keys (webhook, archiver,
+steps) requires a non-empty ARCHIVE_PREFIX. The command line reads ``CliSettings``, in
+which every resource is optional: each command checks what it needs (``list`` no
+Together key, ``backfill --enqueue`` the queue), so a CLI user sets no table and no
+queue.
 
     FunctionSettings                 region, HTTP timeouts and retries, secret cache
     ├── WebhookSettings              the signing secret, the queue, the table, the prefix
     └── TogetherSettings             the Together API key (or its secret), the base URL
         ├── PollerSettings           the queue, the table, what to archive of each job
         └── ArchivingSettings        bucket, prefix, bus, parts, memory, leases
-            ├── ArchiverSettings     bucket, table, queue required; the lease wait; the
-            │                        state machine and the size that goes to it
+            ├── ArchiverSettings     bucket, prefix, table, queue required; the lease
+            │                        wait; the state machine and the size that goes to it
             ├── ArchiveStepsSettings the distributed archive's steps: workers, batches
             └── CliSettings          everything optional
 

@@ -11,7 +11,7 @@ from ft_archiver.domain.distributed_defaults import (
 )
 from ft_archiver.domain.parts import parse_size
 from ft_archiver.settings.archiving import ArchivingSettings
-from ft_archiver.settings.base import TOGETHER_KEY
+from ft_archiver.settings.base import TOGETHER_KEY, ArchivePrefix
 
 
 class ArchiveStepsSettings(ArchivingSettings):
@@ -23,6 +23,7 @@ class ArchiveStepsSettings(ArchivingSettings):
     REQUIRED_ONE_OF: ClassVar[tuple[tuple[str, ...], ...]] = (TOGETHER_KEY,)
 
     archive_bucket: str = Field(validation_alias="ARCHIVE_BUCKET")
+    archive_prefix: ArchivePrefix = Field(validation_alias="ARCHIVE_PREFIX")
     state_table_name: str = Field(validation_alias="STATE_TABLE_NAME")
     distributed_workers: int = Field(
         DEFAULT_WORKERS, ge=1, le=10_000, validation_alias="FT_ARCHIVER_DISTRIBUTED_WORKERS"

@@ -16,7 +16,7 @@ from ft_archiver.domain.parts import (
     default_memory_budget,
     parse_size,
 )
-from ft_archiver.settings.base import TOGETHER_KEY
+from ft_archiver.settings.base import TOGETHER_KEY, ArchivePrefix
 from ft_archiver.settings.together import TogetherSettings
 
 ChecksumAlgorithm = Literal["CRC64NVME", "CRC32C", "CRC32"]
@@ -96,6 +96,7 @@ class ArchiverSettings(ArchivingSettings):
     REQUIRED_ONE_OF: ClassVar[tuple[tuple[str, ...], ...]] = (TOGETHER_KEY,)
 
     archive_bucket: str = Field(validation_alias="ARCHIVE_BUCKET")
+    archive_prefix: ArchivePrefix = Field(validation_alias="ARCHIVE_PREFIX")
     state_table_name: str = Field(validation_alias="STATE_TABLE_NAME")
     # Continuations past the 900 s deadline, and requests held elsewhere, go back here.
     archive_queue_url: str = Field(validation_alias="ARCHIVE_QUEUE_URL")

@@ -4,9 +4,9 @@ A missing variable of a group of which one must be set (``require_one_of``) is r
 along with every other missing or invalid variable, in one line (``problems``).
 """
 
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
-from pydantic import Field, SecretStr, ValidationError, ValidationInfo
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, ValidationInfo
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,6 +16,20 @@ from ft_archiver.errors import ConfigurationError
 TOGETHER_KEY = ("TOGETHER_API_KEY", "TOGETHER_API_KEY_SECRET_NAME")
 WEBHOOK_SECRET = ("WEBHOOK_SECRET", "WEBHOOK_SECRET_NAME")
 MISSING_ONE_OF = "missing_one_of"
+
+
+def _non_empty_prefix(value: str) -> str:
+    if not value.strip():
+        raise ValueError(
+            "must not be empty: the functions write only under a prefix (e.g. models/), so "
+            "that a webhook's explicit key reaches a folder under it, not the whole bucket"
+        )
+    return value
+
+
+# ARCHIVE_PREFIX as the functions read it: required and never empty (the command line,
+# whose --key an operator types, may write anywhere and reads it as optional).
+ArchivePrefix = Annotated[str, AfterValidator(_non_empty_prefix)]
 
 
 def _given(value: Any) -> bool:

@@ -4,7 +4,12 @@ from typing import ClassVar
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator
 
-from ft_archiver.settings.base import WEBHOOK_SECRET, FunctionSettings, require_one_of
+from ft_archiver.settings.base import (
+    WEBHOOK_SECRET,
+    ArchivePrefix,
+    FunctionSettings,
+    require_one_of,
+)
 
 
 class WebhookSettings(FunctionSettings):
@@ -16,7 +21,7 @@ class WebhookSettings(FunctionSettings):
     archive_queue_url: str = Field(validation_alias="ARCHIVE_QUEUE_URL")
     state_table_name: str = Field(validation_alias="STATE_TABLE_NAME")
     # A webhook's explicit key must be in a folder under the archiver's prefix.
-    archive_prefix: str = Field("", validation_alias="ARCHIVE_PREFIX")
+    archive_prefix: ArchivePrefix = Field(validation_alias="ARCHIVE_PREFIX")
     # In Lambda the secret comes from Secrets Manager by name (cached, so rotation works);
     # a direct value wins where one is set (local runs).
     webhook_secret: SecretStr | None = Field(None, validation_alias="WEBHOOK_SECRET")
