@@ -133,6 +133,15 @@ class UploadGoneError(StorageError):
     """The multipart upload no longer exists (aborted under us): start a new one."""
 
 
+class ArchiveConflictError(StorageError):
+    """The key already holds another object, and ft-archiver never replaces one: S3
+    refused the write (If-None-Match: 412 PreconditionFailed or 409
+    ConditionalRequestConflict) and the object there is not this archive's bytes. The
+    upload was aborted and the object left as it is; asking again gets the same answer."""
+
+    retryable = False
+
+
 class ManifestError(StorageError):
     """The provenance manifest could not be written; the archive object was removed, so
     that no archive is kept without its manifest. Another attempt archives it again."""

@@ -13,6 +13,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ft_archiver.domain.unexpected import UnexpectedAnswer
+from ft_archiver.errors import ArchiveConflictError, ArchiverError
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "ft-archiver")
 
@@ -31,3 +32,17 @@ def count_unexpected_answer(answer: UnexpectedAnswer) -> None:
         extra={"unexpected_answer": asdict(answer)},
     )
     metrics.add_metric(name="UnexpectedTogetherAnswer", unit=MetricUnit.Count, value=1)
+
+
+# Refusals counted by name as well as among ArchiveFailures: what a webhook-secret holder
+# could try (another archive's key) and the stack stopped.
+REFUSALS: dict[type[ArchiverError], str] = {
+    ArchiveConflictError: "ArchivesRefusedConflict",
+}
+
+
+def count_refusal(exc: ArchiverError) -> None:
+    """One count of the refusal's own metric, if ``exc`` is one of REFUSALS."""
+    for kind, name in REFUSALS.items():
+        if isinstance(exc, kind):
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)

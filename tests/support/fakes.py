@@ -91,7 +91,9 @@ class FakeStore:
         self.upload_delay: dict[int, float] = {}
         self.log = log if log is not None else []
 
-    def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject:
+    def put_object(
+        self, spec: ObjectSpec, body: Buffer, crc: int, *, overwrite: bool = False
+    ) -> StoredObject:
         self.log.append(f"put {spec.key}")
         if spec.key == self.fail_put_key:
             raise self.fail_put_error(

@@ -4,10 +4,18 @@
 KeyboardInterrupt, or without calling ``complete``, aborts the upload. ``complete``
 verifies what S3 stored (size and full-object checksum) and deletes the object again if
 it does not match, so a key never holds unverified bytes.
+
+An archive is written only where no object is (``If-None-Match: *`` on PutObject and
+CompleteMultipartUpload), so that no request can replace another archive. When such a
+write fails or is refused, the key is looked at (``after_failed_write``): S3 may have
+stored the object before its answer was lost (Complete can fail after the object
+exists), or the key may hold this very archive already.
 """
 
+import hashlib
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +24,9 @@ from botocore.exceptions import ClientError
 from ft_archiver.adapters.aws_errors import AWS_ERRORS, error_code
 from ft_archiver.adapters.part_body import PartBody
 from ft_archiver.domain.checksums import Buffer, CrcAlgorithm
+from ft_archiver.domain.naming import MANIFEST_SUFFIX
 from ft_archiver.errors import (
+    ArchiveConflictError,
     IntegrityError,
     StorageAccessDeniedError,
     StorageError,
@@ -35,6 +45,12 @@ log = logging.getLogger(__name__)
 ACCESS_DENIED_CODES = frozenset(
     {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 )
+# S3's refusals of a conditional write: the key holds an object (412), or a conflicting
+# write to it was under way (409).
+CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
+GONE_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+SERVER_CODES = frozenset({"InternalError", "ServiceUnavailable", "SlowDown"})
+NEW_ONLY: dict[str, Any] = {"IfNoneMatch": "*"}
 
 
 def stored_object(spec: ObjectSpec, response: Mapping[str, Any]) -> StoredObject:
@@ -63,6 +79,31 @@ def storage_error(
     return StorageError(f"{where} failed ({detail}){after}")
 
 
+def may_have_written(exc: Exception) -> bool:
+    """Whether a failed write may have stored its object, or was refused for an object
+    that is there: a conflict (412, 409), a vanished upload (a retried Complete of one
+    that completed), S3's own failure (5xx), or an answer lost on the way (a connection
+    or read error). Any other refusal (access denied, a bad digest, a missing part)
+    stored nothing."""
+    if not isinstance(exc, ClientError):
+        return True
+    code = error_code(exc)
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    return code in CONFLICT_CODES | SERVER_CODES or code == "NoSuchUpload" or status >= 500
+
+
+def multipart_etag(parts: list[UploadedPart]) -> str | None:
+    """The ETag S3 gives the object that these parts make: the MD5 of the parts' MD5s,
+    then their count. None if a part's ETag is not such a digest."""
+    try:
+        digests = b"".join(
+            bytes.fromhex(part.etag.strip('"')) for part in sorted(parts, key=lambda p: p.number)
+        )
+    except ValueError:
+        return None
+    return f'"{hashlib.md5(digests, usedforsecurity=False).hexdigest()}-{len(parts)}"'
+
+
 def _checksum_arg(algorithm: CrcAlgorithm, crc: int) -> dict[str, Any]:
     return {algorithm.s3_field: algorithm.encode(crc)}
 
@@ -77,8 +118,11 @@ class S3Store:
     def __init__(self, client: S3Client) -> None:
         self._client = client
 
-    def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject:
-        """One request for small archives; S3 checks the checksum before it stores anything."""
+    def put_object(
+        self, spec: ObjectSpec, body: Buffer, crc: int, *, overwrite: bool = False
+    ) -> StoredObject:
+        """One request for small archives; S3 checks the checksum before it stores
+        anything. A new object only, unless ``overwrite`` (a manifest)."""
         try:
             response = self._client.put_object(
                 Bucket=spec.bucket,
@@ -88,12 +132,64 @@ class S3Store:
                 Metadata=spec.metadata,
                 ChecksumAlgorithm=spec.algorithm.name,  # type: ignore[arg-type]
                 **_checksum_arg(spec.algorithm, crc),
+                **({} if overwrite else NEW_ONLY),
             )
         except AWS_ERRORS as exc:
-            raise storage_error("PutObject", spec.bucket, spec.key, exc) from None
+            if overwrite or not may_have_written(exc):
+                raise storage_error("PutObject", spec.bucket, spec.key, exc) from None
+            # S3 checked the bytes against their checksum: none of ours can mismatch
+            return self.after_failed_write("PutObject", spec, exc, len(body), crc)
         stored = stored_object(spec, response)
         self.verify(spec, stored, len(body), crc)
         return stored
+
+    def after_failed_write(
+        self,
+        action: str,
+        spec: ObjectSpec,
+        exc: Exception,
+        size: int,
+        crc: int,
+        own_etag: str | None = None,
+        after: str = "",
+    ) -> StoredObject:
+        """Look at the key after a write that failed or was refused (HeadObject, current
+        version). It holds these very bytes (size and full-object checksum): they are
+        verified and the archive goes on with that object, ``adopted``. It holds bytes
+        this upload made (``own_etag``) that do not match: that version is removed
+        (IntegrityError, retryable). It holds another object: ArchiveConflictError, the
+        object left as it is. It holds nothing: the write's own error."""
+        failure = storage_error(action, spec.bucket, spec.key, exc, after)
+        where = f"s3://{spec.bucket}/{spec.key}"
+        try:
+            head = self._client.head_object(
+                Bucket=spec.bucket, Key=spec.key, ChecksumMode="ENABLED"
+            )
+        except AWS_ERRORS as looked:
+            if not (isinstance(looked, ClientError) and error_code(looked) in GONE_CODES):
+                log.warning("could not look at %s after the failed %s (%s)",
+                            where, action, error_code(looked))  # fmt: skip
+            raise failure from None
+        algorithm = spec.algorithm
+        found = stored_object(spec, head)
+        expected = algorithm.encode(crc)
+        checksum = head.get(algorithm.s3_field)
+        held = f"{head['ContentLength']:,} bytes with {algorithm.name} {checksum or '(none)'}"
+        if head["ContentLength"] == size and checksum == expected:
+            log.warning("%s of %s failed (%s), but the key holds these very bytes (%s): "
+                        "verified", action, where, error_code(exc), held)  # fmt: skip
+            return replace(found, adopted=True)
+        if own_etag is not None and head["ETag"] == own_etag:
+            self.delete(found)
+            raise IntegrityError(
+                f"after a failed {action}, {where} holds {held} made of this upload's "
+                f"parts, expected {size:,} bytes with {expected}; that version was removed"
+            )
+        raise ArchiveConflictError(
+            f"{where} already holds another object ({held}; {error_code(exc)}): "
+            "ft-archiver never replaces an object. Archive to another key, or remove that "
+            f"object (and its {MANIFEST_SUFFIX}) first{after}"
+        )
 
     def start_multipart(self, spec: ObjectSpec) -> "MultipartUpload":
         try:
@@ -129,8 +225,9 @@ class S3Store:
             )
         except AWS_ERRORS as exc:
             self.delete(stored)
+            done = "left in place" if stored.adopted else "removed"
             raise storage_error(
-                "PutObjectTagging", stored.bucket, stored.key, exc, "; the object was removed"
+                "PutObjectTagging", stored.bucket, stored.key, exc, f"; the object was {done}"
             ) from None
 
     def verify(self, spec: ObjectSpec, stored: StoredObject, size: int, crc: int) -> None:
@@ -154,6 +251,10 @@ class S3Store:
             )
 
     def delete(self, stored: StoredObject) -> None:
+        if stored.adopted:
+            log.warning("left s3://%s/%s in place: it was found there, not written by this "
+                        "attempt", stored.bucket, stored.key)  # fmt: skip
+            return
         extra = version_arg(stored)
         try:
             self._client.delete_object(Bucket=stored.bucket, Key=stored.key, **extra)
@@ -202,6 +303,9 @@ class MultipartUpload:
         return UploadedPart(number, response["ETag"], crc, len(body))
 
     def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject:
+        """The object, verified; if Complete fails or is refused, what the key holds
+        decides (``S3Store.after_failed_write``): this archive goes on, the version these
+        parts made is removed, or another object is there (ArchiveConflictError)."""
         spec = self._spec
         algorithm = spec.algorithm
         try:
@@ -210,6 +314,7 @@ class MultipartUpload:
                 Key=spec.key,
                 UploadId=self.upload_id,
                 ChecksumType="FULL_OBJECT",
+                **NEW_ONLY,
                 MultipartUpload={
                     "Parts": [
                         {
@@ -225,7 +330,14 @@ class MultipartUpload:
                 **_checksum_arg(algorithm, crc),
             )
         except AWS_ERRORS as exc:
-            raise storage_error("CompleteMultipartUpload", spec.bucket, spec.key, exc) from None
+            action = "CompleteMultipartUpload"
+            if not may_have_written(exc):
+                raise storage_error(action, spec.bucket, spec.key, exc) from None
+            found = self._store.after_failed_write(
+                action, spec, exc, size, crc, multipart_etag(parts), "; the upload is aborted"
+            )
+            self.abort()  # kept open by a key that held these bytes, or gone: completed
+            return found
         self._finished = True
         stored = stored_object(spec, response)
         self._store.verify(spec, stored, size, crc)
@@ -264,6 +376,8 @@ class MultipartUpload:
                 Bucket=self._spec.bucket, Key=self._spec.key, UploadId=self.upload_id
             )
         except AWS_ERRORS as exc:
+            if error_code(exc) == "NoSuchUpload":
+                return  # completed, or aborted already
             log.error(
                 "could not abort upload %s of s3://%s/%s (%s); the bucket's lifecycle rule will",
                 self.upload_id,

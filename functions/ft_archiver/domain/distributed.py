@@ -74,6 +74,8 @@ class CompletedUpload(StepModel):
     version_id: str | None
     checksum: str  # the full-object CRC, as S3 encodes it
     sha256_tree: str
+    # the key held these very bytes after a refused or failed Complete: never deleted
+    adopted: bool = False
 
 
 class Sha256Progress(StepModel):

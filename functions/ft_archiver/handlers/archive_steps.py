@@ -23,7 +23,13 @@ from ft_archiver.domain.distributed import (
 )
 from ft_archiver.errors import ArchiverError
 from ft_archiver.handlers import dependencies
-from ft_archiver.observability import count_unexpected_answer, logger, metrics, tracer
+from ft_archiver.observability import (
+    count_refusal,
+    count_unexpected_answer,
+    logger,
+    metrics,
+    tracer,
+)
 from ft_archiver.service.distributed.abort_step import abort_archive
 from ft_archiver.service.distributed.batch_step import upload_batch
 from ft_archiver.service.distributed.complete_step import complete_upload
@@ -153,6 +159,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         return step(event, context)
     except ArchiverError as exc:
+        count_refusal(exc)
         kind = RetryableStepError if exc.retryable else StepError
         log = logger.warning if exc.retryable else logger.error
         log("step failed", extra={"error_type": type(exc).__name__, "error": str(exc)})

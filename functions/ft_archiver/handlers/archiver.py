@@ -25,7 +25,13 @@ from ft_archiver.errors import (
     ConfigurationError,
 )
 from ft_archiver.handlers import dependencies
-from ft_archiver.observability import count_unexpected_answer, logger, metrics, tracer
+from ft_archiver.observability import (
+    count_refusal,
+    count_unexpected_answer,
+    logger,
+    metrics,
+    tracer,
+)
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.control import Delegated, Suspended, TransferControl
 from ft_archiver.service.fan_out import fan_out
@@ -138,6 +144,7 @@ def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
         return
     except ArchiverError as exc:
         metrics.add_metric(name="ArchiveFailures", unit=MetricUnit.Count, value=1)
+        count_refusal(exc)
         if exc.retryable:
             raise
         logger.error("archive refused; not retried", extra={"error": str(exc)})

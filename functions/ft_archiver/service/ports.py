@@ -91,6 +91,10 @@ class StoredObject:
     key: str
     etag: str
     version_id: str | None
+    # Found at the key after a refused or failed write, holding the very bytes this
+    # archive has: verified, but not known to be this attempt's own write (our own retried
+    # write, or the same archive stored before), so ft-archiver never deletes it.
+    adopted: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,13 @@ class PartUpload(Protocol):
 
 
 class ObjectStore(Protocol):
-    def put_object(self, spec: ObjectSpec, body: Buffer, crc: int) -> StoredObject: ...
+    def put_object(
+        self, spec: ObjectSpec, body: Buffer, crc: int, *, overwrite: bool = False
+    ) -> StoredObject:
+        """A new object only (If-None-Match), unless ``overwrite`` (a manifest, written
+        beside the archive this run holds). A key that holds other bytes is refused with
+        ArchiveConflictError; one that holds these very bytes is answered with that
+        object (``adopted``)."""
 
     def start_multipart(self, spec: ObjectSpec) -> PartUpload: ...
 
@@ -143,7 +153,9 @@ class ArchiveStore(ObjectStore, Protocol):
     """The transfer's store, plus removing an archive that cannot be completed."""
 
     def delete(self, stored: StoredObject) -> None:
-        """Remove this version of the object; log, never raise, if that fails."""
+        """Remove this version of the object; log, never raise, if that fails. An
+        ``adopted`` object is left in place (logged): ft-archiver deletes only what it
+        wrote."""
 
 
 class ArchiveCheck(Protocol):

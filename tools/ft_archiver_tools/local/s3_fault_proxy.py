@@ -2,12 +2,16 @@
 
 Requests pass through to ``upstream`` untouched, except that the first ``times``
 requests matching a rule get the rule's S3 error instead (503 SlowDown, 500
-InternalError, 404 NoSuchUpload ...). boto3 talks to the proxy over real HTTP exactly
-as it would to S3.
+InternalError, 404 NoSuchUpload ...). A rule that ``forwards`` lets the request reach
+the emulator first and replaces its answer with the error: the request took effect (the
+object was built), then the client heard a 500, as S3 documents can happen to
+CompleteMultipartUpload. boto3 talks to the proxy over real HTTP exactly as it would to
+S3.
 """
 
 import http.client
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,11 +23,14 @@ HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-
 @dataclass
 class S3Fault:
     method: str  # "PUT", "POST", ...
-    query: dict[str, str]  # parameters the request must carry; "*" matches any value
+    # parameters the request must carry ("*": any value) or must not carry (None)
+    query: Mapping[str, str | None]
     status: int
     code: str
     times: int = 1
     hits: int = 0
+    forward: bool = False  # the emulator handles the request; the client gets the error
+    path_suffix: str = ""  # how the request's path (the object's key) must end
 
     def body(self) -> bytes:
         return (
@@ -45,14 +52,20 @@ class S3FaultProxy:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def take(self, method: str, path: str) -> S3Fault | None:
-        params = {
-            k: v[0] for k, v in parse_qs(urlsplit(path).query, keep_blank_values=True).items()
-        }
+        url = urlsplit(path)
+        params = {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         with self._lock:
             for fault in self.faults:
                 wanted = fault.query.items()
-                matches = fault.method == method and all(
-                    name in params and value in ("*", params[name]) for name, value in wanted
+                matches = (
+                    fault.method == method
+                    and url.path.endswith(fault.path_suffix)
+                    and all(
+                        name not in params
+                        if value is None
+                        else name in params and value in ("*", params[name])
+                        for name, value in wanted
+                    )
                 )
                 if matches and fault.hits < fault.times:
                     fault.hits += 1
@@ -93,13 +106,8 @@ class _Forward(BaseHTTPRequestHandler):
             self.end_headers()
         body = self.rfile.read(length) if length else b""
         fault = self.proxy.take(self.command, self.path)
-        if fault is not None:
-            payload = fault.body()
-            self.send_response(fault.status)
-            self.send_header("Content-Type", "application/xml")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+        if fault is not None and not fault.forward:
+            self._send_fault(fault)
             return
         upstream = self.proxy.upstream
         connection = http.client.HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port)
@@ -107,6 +115,10 @@ class _Forward(BaseHTTPRequestHandler):
         connection.request(self.command, self.path, body=body, headers=headers)
         response = connection.getresponse()
         payload = response.read()
+        if fault is not None:  # it took effect upstream; the client hears otherwise
+            connection.close()
+            self._send_fault(fault)
+            return
         self.send_response(response.status, response.reason)
         head = self.command == "HEAD"  # a HEAD answer keeps the object's Content-Length
         for name, value in response.getheaders():
@@ -118,6 +130,14 @@ class _Forward(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
         connection.close()
+
+    def _send_fault(self, fault: S3Fault) -> None:
+        payload = fault.body()
+        self.send_response(fault.status)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     do_GET = _handle  # noqa: N815 - the names http.server dispatches to
     do_PUT = _handle  # noqa: N815

@@ -1,7 +1,8 @@
 """Abort: whatever a failed execution left is undone, and the failure announced. The
-upload is aborted (or, once completed, the object's version deleted; a Plan that failed
-after recording its plan, that plan's upload), the lease released so that a later request
-starts afresh, the recorded part digests forgotten."""
+upload is aborted (or, once completed, the object's version deleted, unless Complete
+found it in place; a Plan that failed after recording its plan, that plan's upload),
+the lease released so that a later request starts afresh, the recorded part digests
+forgotten."""
 
 from collections.abc import Sequence
 
@@ -37,7 +38,11 @@ def abort_archive(
         if planned is not None:
             plan, batches = planned
     if plan is not None and completed is not None:
-        store.delete(StoredObject(start.bucket, plan.key, completed.etag, completed.version_id))
+        store.delete(
+            StoredObject(
+                start.bucket, plan.key, completed.etag, completed.version_id, completed.adopted
+            )
+        )
     elif plan is not None:
         store.abort_multipart(target_of(plan), plan.upload_id)
     lease.release()

@@ -26,7 +26,9 @@ def complete_upload(
 ) -> CompletedUpload:
     """Safe to run again: when an earlier attempt completed the upload but did not live to
     answer, the upload is gone and the object it made is recognised by its size and
-    full-object CRC (from the recorded part CRCs)."""
+    full-object CRC (from the recorded part CRCs). Complete writes only where no object
+    is (If-None-Match); a Complete that fails or is refused looks at the key (the
+    adapter's ``complete``): these very bytes go on, another object is a conflict."""
     target = target_of(plan)
     recorded = digests.all(plan.start.lease_key, batches)
     try:
@@ -45,6 +47,7 @@ def complete_upload(
         version_id=stored.version_id,
         checksum=target.algorithm.encode(crc),
         sha256_tree=sha256_tree(recorded[n].sha256 for n in range(1, plan.parts + 1)),
+        adopted=stored.adopted,
     )
 
 

@@ -31,7 +31,9 @@ def finish_archive(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> ArchivedDetail:
     start = plan.start
-    stored = StoredObject(start.bucket, plan.key, completed.etag, completed.version_id)
+    stored = StoredObject(
+        start.bucket, plan.key, completed.etag, completed.version_id, completed.adopted
+    )
     tags = {"sha256-tree": completed.sha256_tree, **({"sha256": sha256} if sha256 else {})}
     store.tag(stored, tags)
     job = together.retrieve(start.fine_tune_id)

@@ -1,0 +1,346 @@
+"""An archive never replaces an object it did not write, and leaves no unverified bytes
+after a write that failed (issue 17, sections 3 and 5), over real HTTP against moto.
+
+Archives are written with If-None-Match: * (PutObject and CompleteMultipartUpload), which
+moto refuses with 412 PreconditionFailed where the key holds an object, as S3 does.
+After a write that failed or was refused the archiver looks at the key: these very bytes
+(our own write whose answer was lost, or the same archive stored before) are verified
+and the archive goes on; bytes this upload made that do not match are removed, that
+version only; anything else is another archive and stays as it is.
+"""
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from ft_archiver.adapters.s3 import S3Store
+from ft_archiver.adapters.s3_stored import S3StoredObjects
+from ft_archiver.domain.checksums import ALGORITHMS
+from ft_archiver.domain.distributed import CompletedUpload, DistributedStart
+from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED
+from ft_archiver.domain.parts import Lanes
+from ft_archiver.domain.requests import ArchiveRequest, Destination
+from ft_archiver.errors import ArchiveConflictError, IntegrityError, StorageError
+from ft_archiver.service.announce import Announcer
+from ft_archiver.service.archive_plan import TransferOptions
+from ft_archiver.service.control import without_deadline
+from ft_archiver.service.distributed.abort_step import abort_archive
+from ft_archiver.service.distributed.batch_step import upload_batch
+from ft_archiver.service.distributed.complete_step import complete_upload
+from ft_archiver.service.distributed.finish_step import finish_archive
+from ft_archiver.service.distributed.plan_step import DistributedOptions, plan_distributed
+from ft_archiver.service.ports import ObjectSpec
+from ft_archiver.service.spans import no_span
+from ft_archiver.wiring.archiver import build_archiver
+from ft_archiver.wiring.aws import aws_client
+from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
+from tests.support.fakes import FakeArchiveLedger, FakePartDigests, FakePublisher, FakeTogether
+from tests.support.faults import s3_fault_proxy
+from tests.support.settings import archiver_variables, settings_from
+
+from .harness import PREFIX, Harness
+
+KIB = 1024
+PART = 256 * KIB
+SIZES = pytest.mark.parametrize("size", [3 * PART + 5, 100 * KIB], ids=["multipart", "single"])
+CRC64 = ALGORITHMS["CRC64NVME"]
+# The archive's own write, and nothing beside it: not its parts, tags or manifest.
+COMPLETE = {"uploadId": "*"}
+PUT = {"uploadId": None, "partNumber": None, "tagging": None}
+
+
+@pytest.fixture
+def proxy(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3FaultProxy]:
+    with s3_fault_proxy(harness.aws.endpoint_url, monkeypatch.setenv) as faulty:
+        yield faulty
+
+
+def occupy(harness: Harness, key: str, body: bytes = b"another archive") -> str:
+    """An object at ``key`` that this archive did not write; its version."""
+    put = harness.stored.client.put_object(Bucket=harness.bucket, Key=key, Body=body)
+    version: str = put["VersionId"]
+    return version
+
+
+def body_of(harness: Harness, key: str) -> bytes:
+    data: bytes = harness.stored.client.get_object(Bucket=harness.bucket, Key=key)["Body"].read()
+    return data
+
+
+def versions(harness: Harness, key: str) -> list[str]:
+    return [v["VersionId"] for v in harness.stored.versions_of(key)]
+
+
+# -- never replaced ----------------------------------------------------------------------
+
+
+@SIZES
+def test_an_object_at_the_key_is_never_replaced_by_another_archive(
+    harness: Harness, size: int
+) -> None:
+    job = harness.together.add_job("Lora", size=size, model_output_name=f"taken-{size}")
+    key = f"{PREFIX}taken-{size}.tar.zst"
+    version = occupy(harness, key)
+    with pytest.raises(ArchiveConflictError) as refused:
+        harness.archive(ArchiveRequest(job.id))
+    message = str(refused.value)
+    assert f"s3://{harness.bucket}/{key} already holds another object" in message
+    assert "PreconditionFailed" in message  # moto's 412 to If-None-Match
+    assert refused.value.retryable is False
+    assert versions(harness, key) == [version]
+    assert body_of(harness, key) == b"another archive"
+    assert harness.stored.keys() == [key]  # no manifest beside it
+    assert harness.stored.open_uploads() == []
+    failed = harness.failure_event()
+    assert (failed["error_type"], failed["retryable"]) == ("ArchiveConflictError", False)
+    assert key in failed["error"]
+
+
+def test_an_explicit_key_cannot_replace_the_archive_another_job_keeps_there(
+    harness: Harness,
+) -> None:
+    """What a webhook-secret holder could try: a key in a folder under the prefix, where
+    another job's archive and manifest already are."""
+    key = f"{PREFIX}team/{uuid.uuid4().hex[:8]}/model.tar.zst"
+    settings = harness.settings()
+    archiver = build_archiver(settings)
+    confined = Destination(harness.bucket, PREFIX, confine_keys=True)
+    victim = harness.together.add_job("Lora", size=3 * PART, model_output_name="victim")
+    kept = without_deadline(archiver.archive(ArchiveRequest(victim.id, key=key), confined))
+    harness.events.read()
+    manifest = harness.stored.manifest(f"{key}.manifest.json")
+    intruder = harness.together.add_job("Lora", size=2 * PART, model_output_name="intruder")
+    with pytest.raises(ArchiveConflictError, match="already holds another object"):
+        archiver.archive(ArchiveRequest(intruder.id, key=key), confined)
+    assert versions(harness, key) == [kept.detail.version_id]
+    assert harness.stored.sha256_of(key) == kept.detail.sha256
+    assert len(harness.stored.versions_of(f"{key}.manifest.json")) == 1
+    assert harness.stored.manifest(f"{key}.manifest.json") == manifest
+    assert harness.stored.open_uploads() == []
+    assert harness.failure_event()["id"] == intruder.id
+
+
+@SIZES
+def test_the_same_archive_again_without_a_state_table_is_the_one_object_it_was(
+    harness: Harness, size: int
+) -> None:
+    """Without a ledger (the command line without STATE_TABLE_NAME) the archive is moved
+    again; the key already holds these very bytes, so S3's refusal is no conflict."""
+    job = harness.together.add_job("Lora", size=size, model_output_name=f"again-{size}")
+    archive = harness.together.archive_for(job.id, "merged")
+    first = harness.archive(ArchiveRequest(job.id))
+    harness.events.read()
+    second = harness.archive(ArchiveRequest(job.id))
+    assert versions(harness, first.key) == [first.version_id]
+    assert (second.etag, second.version_id) == (first.etag, first.version_id)
+    assert second.sha256 == first.sha256 == harness.together.sha256(archive)
+    assert harness.stored.tags(first.key) == {"sha256": first.sha256}
+    assert harness.stored.manifest(f"{first.key}.manifest.json")["result"]["sha256"] == (
+        first.sha256
+    )
+    assert harness.stored.open_uploads() == []
+    assert [e["detail-type"] for e in harness.events.read()] == ["Fine-tune Archived"]
+
+
+def test_the_same_archive_again_with_a_state_table_is_answered_from_it(
+    harness: Harness,
+) -> None:
+    job = harness.together.add_job("Lora", size=3 * PART, model_output_name="ledger")
+    archive = harness.together.archive_for(job.id, "merged")
+    table = {"STATE_TABLE_NAME": harness.stack.table_name}
+    first = harness.archive(ArchiveRequest(job.id), **table)
+    fetched = len(harness.together.blob_requests(archive))
+    second = harness.archive(ArchiveRequest(job.id), **table)
+    assert second == first
+    assert len(harness.together.blob_requests(archive)) == fetched  # nothing moved again
+    assert versions(harness, first.key) == [first.version_id]
+
+
+# -- after a write that failed -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "method", "query"),
+    [(3 * PART + 5, "POST", COMPLETE), (100 * KIB, "PUT", PUT)],
+    ids=["complete", "single put"],
+)
+def test_an_object_built_before_its_write_failed_is_verified_and_kept(
+    harness: Harness, proxy: S3FaultProxy, size: int, method: str, query: dict[str, Any]
+) -> None:
+    """S3 built the object, then answered 500 (and every retry too): the key holds these
+    very bytes, so the archive goes on, tagged and with its manifest, and is announced."""
+    job = harness.together.add_job("Lora", size=size, model_output_name=f"built-{size}")
+    key = f"{PREFIX}built-{size}.tar.zst"
+    proxy.faults = [
+        S3Fault(method, query, 500, "InternalError", times=100, forward=True,
+                path_suffix=".tar.zst"),
+    ]  # fmt: skip
+    detail = harness.archive(ArchiveRequest(job.id))
+    assert proxy.faults[0].hits > 1  # the write, and botocore's retries, all answered 500
+    harness.assert_archived(detail, harness.together.archive_for(job.id, "merged"), key)
+    assert versions(harness, key) == [detail.version_id]
+
+
+def test_a_complete_that_built_nothing_fails_and_leaves_nothing(
+    harness: Harness, proxy: S3FaultProxy
+) -> None:
+    job = harness.together.add_job("Lora", size=3 * PART, model_output_name="unbuilt")
+    proxy.faults = [S3Fault("POST", COMPLETE, 500, "InternalError", times=100)]
+    with pytest.raises(StorageError, match=r"CompleteMultipartUpload .*InternalError"):
+        harness.archive(ArchiveRequest(job.id))
+    harness.stored.assert_nothing_written()
+    assert harness.failure_event()["retryable"] is True
+
+
+def test_bytes_this_upload_made_that_do_not_match_are_removed_that_version_only(
+    harness: Harness, proxy: S3FaultProxy
+) -> None:
+    """The upload's parts made an object, then Complete answered 500, and what the key
+    holds is not what was expected: that version is deleted (no delete marker hides it),
+    and an earlier version of the key, written by someone else, stays."""
+    s3 = aws_client("s3", settings_from(archiver_variables()))
+    key = f"{PREFIX}unverified.tar.zst"
+    store = S3Store(s3)
+    spec = ObjectSpec(harness.bucket, key, "application/zstd", {}, CRC64)
+    data = bytes(range(256)) * (3 * PART // 256)
+    parts = [data[i : i + PART] for i in range(0, len(data), PART)]
+    proxy.faults = [S3Fault("POST", COMPLETE, 500, "InternalError", times=100, forward=True)]
+    with store.start_multipart(spec) as upload:
+        uploaded = [upload.upload_part(n, p, CRC64.compute(p)) for n, p in enumerate(parts, 1)]
+        with pytest.raises(IntegrityError, match=r"made of this upload's parts.*removed"):
+            upload.complete(uploaded, len(data) + 1, CRC64.compute(data))  # expected otherwise
+    assert harness.stored.all_versions() == []
+    assert harness.stored.open_uploads() == []
+
+
+def test_another_object_at_the_key_after_a_failed_complete_is_left_alone(
+    harness: Harness, proxy: S3FaultProxy
+) -> None:
+    """Complete answered 500 without building, and the key holds an object that is not
+    these parts': it is nobody's to delete here; the archive is refused as a conflict."""
+    s3 = aws_client("s3", settings_from(archiver_variables()))
+    key = f"{PREFIX}someone-else.tar.zst"
+    version = occupy(harness, key)
+    spec = ObjectSpec(harness.bucket, key, "application/zstd", {}, CRC64)
+    part = bytes(PART)
+    proxy.faults = [S3Fault("POST", COMPLETE, 500, "InternalError", times=100)]
+    with S3Store(s3).start_multipart(spec) as upload:
+        uploaded = upload.upload_part(1, part, CRC64.compute(part))
+        with pytest.raises(ArchiveConflictError, match="InternalError"):
+            upload.complete([uploaded], PART, CRC64.compute(part))
+    assert versions(harness, key) == [version]
+    assert harness.stored.open_uploads() == []
+
+
+def test_moto_refuses_both_conditional_writes_with_412(harness: Harness) -> None:
+    """What the archiver relies on, asked of moto directly: PutObject and
+    CompleteMultipartUpload with If-None-Match: * on a key that holds an object."""
+    s3 = harness.stored.client
+    key = f"{PREFIX}held.tar.zst"
+    occupy(harness, key)
+    answers: list[tuple[str, int]] = []
+
+    def heard(http_response: Any, model: Any, **_: Any) -> None:
+        answers.append((model.name, http_response.status_code))
+
+    s3.meta.events.register("after-call.s3", heard)
+    with pytest.raises(s3.exceptions.ClientError, match="PreconditionFailed"):
+        s3.put_object(Bucket=harness.bucket, Key=key, Body=b"x", IfNoneMatch="*")
+    upload = s3.create_multipart_upload(Bucket=harness.bucket, Key=key)["UploadId"]
+    etag = s3.upload_part(Bucket=harness.bucket, Key=key, UploadId=upload, PartNumber=1,
+                          Body=b"x")["ETag"]  # fmt: skip
+    with pytest.raises(s3.exceptions.ClientError, match="PreconditionFailed"):
+        s3.complete_multipart_upload(
+            Bucket=harness.bucket, Key=key, UploadId=upload, IfNoneMatch="*",
+            MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+        )  # fmt: skip
+    s3.abort_multipart_upload(Bucket=harness.bucket, Key=key, UploadId=upload)
+    assert ("PutObject", 412) in answers
+    assert ("CompleteMultipartUpload", 412) in answers
+
+
+# -- the distributed archive's Complete --------------------------------------------------
+
+STEP_PART = 64 * KIB  # moto's smallest part here (tests.support.aws.PART_MIN_SIZE)
+STEP_DATA = bytes((i * 7) % 251 for i in range(3 * STEP_PART + 17))  # 4 parts
+JOB = {"id": "ft-0123abcd", "status": "completed", "model_output_name": "acme/dist",
+       "training_type": {"type": "Lora"}}  # fmt: skip
+
+
+class Steps:
+    """The distributed steps over a real S3 (moto), the rest in memory."""
+
+    def __init__(self, harness: Harness) -> None:
+        self.together = FakeTogether(STEP_DATA, JOB, [])
+        s3 = aws_client("s3", settings_from(archiver_variables()))
+        self.store, self.stored = S3Store(s3), S3StoredObjects(s3)
+        self.digests = FakePartDigests()
+        self.ledger = FakeArchiveLedger()
+        self.ledger.claim_archive("lease-1", "owner-1", 60, 3600)
+        self.publisher = FakePublisher()
+        start = DistributedStart(
+            fine_tune_id=JOB["id"], checkpoint_step=None, requested_type="default",
+            explicit_key=None, bucket=harness.bucket, prefix=PREFIX, confine_keys=True,
+            lease_key="lease-1", owner="owner-1",
+        )  # fmt: skip
+        options = TransferOptions(
+            part_size=STEP_PART, part_size_floor=STEP_PART, concurrency=2,
+            upload_concurrency=2, memory_budget=1 << 24, algorithm=CRC64,
+        )  # fmt: skip
+        spread = DistributedOptions(workers=2, batch_bytes=2 * STEP_PART, batch_timeout_s=900,
+                                    verify_sha256_up_to=1 << 30)  # fmt: skip
+        self.plan, self.batches = plan_distributed(
+            start, self.together, self.store, options, spread, self.ledger
+        )
+        for batch in self.batches:
+            upload_batch(self.plan, batch, self.together, self.store, self.digests,
+                         Lanes(2, 2, 2), lambda: 100.0, 1.0)  # fmt: skip
+
+    def complete(self) -> CompletedUpload:
+        return complete_upload(self.plan, self.batches, self.store, self.digests, self.stored)
+
+    def finish(self, completed: CompletedUpload) -> None:
+        finish_archive(
+            self.plan, self.batches, completed, None, datetime.now(UTC), self.together,
+            self.store, self.digests, self.ledger, Announcer(self.publisher, no_span),
+        )  # fmt: skip
+
+
+def test_a_distributed_complete_that_built_the_object_then_failed_goes_on(
+    harness: Harness, proxy: S3FaultProxy
+) -> None:
+    steps = Steps(harness)
+    proxy.faults = [S3Fault("POST", COMPLETE, 500, "InternalError", times=100, forward=True)]
+    completed = steps.complete()
+    assert completed.adopted  # found in place: Abort would leave it
+    assert completed.checksum == CRC64.encode(CRC64.compute(STEP_DATA))
+    proxy.faults = []
+    again = steps.complete()  # Step Functions ran it again: the upload is gone by now
+    assert (again.etag, again.version_id) == (completed.etag, completed.version_id)
+    steps.finish(completed)
+    assert harness.stored.sha256_of(steps.plan.key) == hashlib.sha256(STEP_DATA).hexdigest()
+    assert len(harness.stored.versions_of(steps.plan.key)) == 1
+    assert "sha256-tree" in harness.stored.tags(steps.plan.key)
+    assert harness.stored.open_uploads() == []
+    assert [kind for kind, _ in steps.publisher.events] == [ARCHIVED]
+
+
+def test_a_distributed_complete_over_another_object_is_refused_and_abort_leaves_it(
+    harness: Harness,
+) -> None:
+    steps = Steps(harness)
+    version = occupy(harness, steps.plan.key)
+    with pytest.raises(ArchiveConflictError, match="PreconditionFailed"):
+        steps.complete()
+    abort_archive(
+        steps.plan.start, steps.plan, steps.batches, None,
+        ("ArchiveConflictError", "already holds another object", False), steps.store,
+        steps.digests, steps.ledger, Announcer(steps.publisher, no_span),
+    )  # fmt: skip
+    assert versions(harness, steps.plan.key) == [version]
+    assert harness.stored.open_uploads() == []
+    assert [kind for kind, _ in steps.publisher.events] == [ARCHIVE_FAILED]
