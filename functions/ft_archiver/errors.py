@@ -60,6 +60,12 @@ class ArchiveTooLargeError(RuleError):
     """The archive cannot fit in 10,000 parts of at most 5 GiB."""
 
 
+class ArchiveOverLimitError(RuleError):
+    """The archive's size, learned by the Range probe, is above the deployment's limit
+    (FT_ARCHIVER_MAX_ARCHIVE_GIB, the stack's MaxArchiveGiB): refused before any byte
+    moves. Asking again finds the same size."""
+
+
 class OperationalError(ArchiverError):
     """Something failed while doing the work for an accepted request."""
 

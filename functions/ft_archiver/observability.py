@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ft_archiver.domain.unexpected import UnexpectedAnswer
-from ft_archiver.errors import ArchiveConflictError, ArchiverError
+from ft_archiver.errors import ArchiveConflictError, ArchiveOverLimitError, ArchiverError
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "ft-archiver")
 
@@ -35,8 +35,9 @@ def count_unexpected_answer(answer: UnexpectedAnswer) -> None:
 
 
 # Refusals counted by name as well as among ArchiveFailures: what a webhook-secret holder
-# could try (another archive's key) and the stack stopped.
+# could try (another archive's key, the largest job there is) and the stack stopped.
 REFUSALS: dict[type[ArchiverError], str] = {
+    ArchiveOverLimitError: "ArchivesRefusedTooLarge",
     ArchiveConflictError: "ArchivesRefusedConflict",
 }
 

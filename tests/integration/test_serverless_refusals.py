@@ -1,12 +1,13 @@
 """What a webhook-secret holder can ask of the deployed topology, and what it is refused
-(issue 17, section 3): another archive's key. Each refusal is one failure event, not
-retried, and counted by name."""
+(issue 17, section 3): another archive's key, and a job larger than MaxArchiveGiB. Each
+refusal is one failure event, not retried, and counted by name."""
 
 import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
+from ft_archiver.domain.parts import GIB
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.support.aws import set_all
@@ -83,3 +84,22 @@ def test_a_signed_webhook_cannot_replace_the_archive_at_its_key(
     assert topology.stored.manifest(f"{key}.manifest.json") == manifest
     assert topology.stored.open_uploads() == []
 
+
+def test_a_job_above_max_archive_gib_is_refused_before_any_byte_moves(
+    topology: Topology,
+    reconfigure: Callable[[str, str], None],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    limit = 512 * KIB / GIB
+    reconfigure("FT_ARCHIVER_MAX_ARCHIVE_GIB", repr(limit))
+    job = lora(topology, size=600 * KIB)
+    assert topology.send({"id": job.id}).status_code == 202
+    capsys.readouterr()
+    assert topology.run_archiver() == 1
+    message = assert_refused_once(topology, "ArchiveOverLimitError")
+    assert f"({600 * KIB:,} bytes), above the limit of {limit:g} GiB" in message
+    metrics = emitted_metrics(capsys.readouterr().out)
+    assert (metrics["ArchiveFailures"], metrics["ArchivesRefusedTooLarge"]) == ([1.0], [1.0])
+    archive = topology.together.archive_for(job.id, "merged")
+    assert [r.range for r in topology.together.blob_requests(archive)] == ["bytes=0-1"]
+    assert topology.stored.open_uploads() == []

@@ -5,7 +5,9 @@ import re
 
 import pytest
 
-from ft_archiver_tools.template import load_template
+from ft_archiver.domain.parts import DEFAULT_MAX_ARCHIVE_GIB
+from ft_archiver.settings import ArchiverSettings
+from ft_archiver_tools.template import function_environment, load_template
 
 TEMPLATE = load_template()
 PARAMETERS = TEMPLATE["Parameters"]
@@ -32,3 +34,19 @@ def test_the_archive_prefix_parameter_is_never_empty(prefix: str, allowed: bool)
         parameter["MinLength"]
     )
     assert accepted is allowed
+
+
+# -- what one request can cost -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("function", ["ArchiverFunction", "ArchiveStepsFunction"])
+def test_both_archiving_functions_refuse_archives_above_max_archive_gib(function: str) -> None:
+    """The archiver plans every archive; the steps plan a delegated one again (its size
+    may have changed): each applies the limit before CreateMultipartUpload."""
+    environment = function_environment(TEMPLATE, function)
+    assert environment["FT_ARCHIVER_MAX_ARCHIVE_GIB"] == {"Ref": "MaxArchiveGiB"}
+    parameter = PARAMETERS["MaxArchiveGiB"]
+    assert parameter["Default"] == DEFAULT_MAX_ARCHIVE_GIB == ArchiverSettings.model_fields[
+        "max_archive_gib"
+    ].default
+    assert parameter["MinValue"] == 0  # 0: no limit

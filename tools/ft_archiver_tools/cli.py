@@ -48,6 +48,22 @@ def _positive(text: str) -> int:
     return int(text)
 
 
+def _gib(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"{text!r}: give GiB as a number, 0 for no limit")
+    return value
+
+
+MAX_ARCHIVE_HELP = (
+    "refuse archives larger than this many GiB before any byte moves "
+    "(FT_ARCHIVER_MAX_ARCHIVE_GIB, default 1024; 0: no limit)"
+)
+
+
 class CommandParser(argparse.ArgumentParser):
     """A command's parser. With ``one_line_errors`` a usage error is one line, like every
     other error, rather than the usage text and the error."""
@@ -96,6 +112,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument(
         "--concurrency", type=_positive, help="ranged GETs at once, 1 to 64 (default 12)"
     )
+    archive.add_argument("--max-archive-gib", type=_gib, help=MAX_ARCHIVE_HELP)
     archive.add_argument(
         "--no-event", action="store_true", help="publish no EventBridge event (no bus at hand)"
     )
@@ -131,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     backfill.add_argument("--bucket", help="archive bucket (ARCHIVE_BUCKET)")
     backfill.add_argument("--prefix", help="key prefix (ARCHIVE_PREFIX)")
+    backfill.add_argument("--max-archive-gib", type=_gib, help=MAX_ARCHIVE_HELP)
     backfill.add_argument("--json", action="store_true", help="one JSON object per archive")
     backfill.add_argument("--no-event", action="store_true", help="publish no EventBridge events")
 
@@ -273,7 +291,8 @@ def _fail(code: int, message: str) -> int:
 
 
 FLAGS = {"archive_bucket": "--bucket", "archive_prefix": "--prefix",
-         "part_size": "--part-size", "concurrency": "--concurrency"}  # fmt: skip
+         "part_size": "--part-size", "concurrency": "--concurrency",
+         "max_archive_gib": "--max-archive-gib"}  # fmt: skip
 
 
 def _problem(error: Any) -> str:
@@ -292,6 +311,7 @@ def _settings(args: argparse.Namespace) -> "CliSettings":
         "archive_prefix": args.prefix,
         "part_size": getattr(args, "part_size", None),
         "concurrency": getattr(args, "concurrency", None),
+        "max_archive_gib": getattr(args, "max_archive_gib", None),
         "event_bus_name": "" if getattr(args, "no_event", False) else None,
     }
     try:

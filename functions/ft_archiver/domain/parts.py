@@ -4,7 +4,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from ft_archiver.errors import ArchiveTooLargeError, ConfigurationError, RuleError
+from ft_archiver.errors import (
+    ArchiveOverLimitError,
+    ArchiveTooLargeError,
+    ConfigurationError,
+    RuleError,
+)
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -15,6 +20,10 @@ S3_MAX_PARTS = 10_000
 # S3's largest object: 10,000 parts of 5 GiB, 50,000 GiB (48.8 TiB, 53.7 TB; AWS rounds it to
 # "50 TB"). https://docs.aws.amazon.com/AmazonS3/latest/userguide/qfacts.html
 S3_MAX_OBJECT_SIZE = S3_MAX_PARTS * S3_MAX_PART_SIZE
+# The largest archive a deployment takes by default (FT_ARCHIVER_MAX_ARCHIVE_GIB, the
+# stack's MaxArchiveGiB; 0 lifts it): generous for a model (a 405B model in bf16 is about
+# 750 GiB), and a bound on what one signed webhook, which names any job, can cost.
+DEFAULT_MAX_ARCHIVE_GIB = 1024
 # Our floor sits above S3's 5 MiB so that a 10,000-part archive is at least 78 GiB before
 # parts grow; emulator tests lower it (Settings.part_size_floor).
 PART_SIZE_FLOOR = 8 * MIB
@@ -127,6 +136,18 @@ def check_part_fits(part_size: int, memory_budget: int) -> None:
         f"a part of {format_size(part_size)} does not fit the {format_size(memory_budget)} "
         f"of part buffers: an archive this large needs ArchiverMemorySize {function_mb} or "
         f"more (on the command line, FT_ARCHIVER_MEMORY_BUDGET of at least {part_size})"
+    )
+
+
+def check_archive_size(size: int, max_gib: float) -> None:
+    """An archive above the deployment's limit (``max_gib``; 0: none) is refused on its
+    probed size, before an upload is started or a byte moved."""
+    if not max_gib or size <= max_gib * GIB:
+        return
+    raise ArchiveOverLimitError(
+        f"the archive is {size / GIB:,.1f} GiB ({size:,} bytes), above the limit of "
+        f"{max_gib:g} GiB (FT_ARCHIVER_MAX_ARCHIVE_GIB, the stack's MaxArchiveGiB; 0 lifts "
+        "it); nothing was transferred"
     )
 
 

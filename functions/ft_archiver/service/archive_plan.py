@@ -6,7 +6,14 @@ from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.domain.checksums import CrcAlgorithm
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.domain.naming import archive_filename, manifest_key, object_key
-from ft_archiver.domain.parts import Lanes, PartPlan, check_part_fits, plan_lanes, plan_parts
+from ft_archiver.domain.parts import (
+    Lanes,
+    PartPlan,
+    check_archive_size,
+    check_part_fits,
+    plan_lanes,
+    plan_parts,
+)
 from ft_archiver.domain.requests import Destination
 from ft_archiver.service.ports import ArchiveSource, ObjectSpec
 
@@ -19,6 +26,7 @@ class TransferOptions:
     upload_concurrency: int  # UploadParts at once
     memory_budget: int
     algorithm: CrcAlgorithm
+    max_archive_gib: float = 0  # the largest archive taken; 0: no limit
 
     def lanes(self, part_size: int) -> Lanes:
         """The GETs, UploadParts and buffers at once for parts of this size."""
@@ -46,6 +54,9 @@ def plan_archive(
     explicit_key: str | None,
     options: TransferOptions,
 ) -> ArchivePlan:
+    """Refuses an archive above ``options.max_archive_gib`` (ArchiveOverLimitError), or
+    one that cannot fit S3's parts or the memory, before anything is written."""
+    check_archive_size(source.size, options.max_archive_gib)
     filename = archive_filename(download, job.model_output_name, source.content_type)
     key = object_key(destination.prefix, filename, explicit_key)
     parts = plan_parts(source.size, options.part_size, options.part_size_floor)

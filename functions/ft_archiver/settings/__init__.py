@@ -13,7 +13,8 @@ queue.
     ├── WebhookSettings              the signing secret, the queue, the table, the prefix
     └── TogetherSettings             the Together API key (or its secret), the base URL
         ├── PollerSettings           the queue, the table, what to archive of each job
-        └── ArchivingSettings        bucket, prefix, bus, parts, memory, leases
+        └── ArchivingSettings        bucket, prefix, bus, parts, memory, leases, the
+            │                        largest archive taken
             ├── ArchiverSettings     bucket, prefix, table, queue required; the lease
             │                        wait; the state machine and the size that goes to it
             ├── ArchiveStepsSettings the distributed archive's steps: workers, batches

@@ -8,6 +8,7 @@ from ft_archiver.domain.distributed_defaults import DEFAULT_FAN_OUT_THRESHOLD_GI
 from ft_archiver.domain.naming import validate_bucket_name
 from ft_archiver.domain.parts import (
     DEFAULT_CONCURRENCY,
+    DEFAULT_MAX_ARCHIVE_GIB,
     DEFAULT_PART_SIZE,
     DEFAULT_UPLOAD_CONCURRENCY,
     GIB,
@@ -49,6 +50,11 @@ class ArchivingSettings(TogetherSettings):
     )
     checksum_algorithm: ChecksumAlgorithm = Field(
         "CRC64NVME", validation_alias="FT_ARCHIVER_CHECKSUM_ALGORITHM"
+    )
+    # The largest archive taken, in GiB (the stack's MaxArchiveGiB); 0: no limit. Checked
+    # on the probed size, before any byte moves.
+    max_archive_gib: float = Field(
+        DEFAULT_MAX_ARCHIVE_GIB, ge=0, validation_alias="FT_ARCHIVER_MAX_ARCHIVE_GIB"
     )
 
     # Stop taking new parts when the Lambda has less than this left, and continue in a new

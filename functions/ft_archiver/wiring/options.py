@@ -20,6 +20,7 @@ def transfer_options(settings: ArchivingSettings) -> TransferOptions:
         upload_concurrency=settings.upload_concurrency,
         memory_budget=settings.memory_budget,
         algorithm=ALGORITHMS[settings.checksum_algorithm],
+        max_archive_gib=settings.max_archive_gib,
     )
 
 
