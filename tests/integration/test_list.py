@@ -2,11 +2,17 @@
 
 import subprocess
 import sys
+from collections.abc import Iterator
+
+import pytest
 
 from ft_archiver.adapters.s3_catalog import S3Catalog
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.requests import ArchiveRequest
+from ft_archiver.errors import StorageError
 from ft_archiver_tools.local.aws import free_port
+from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
+from tests.support.faults import s3_fault_proxy
 
 from .harness import PREFIX, Harness, cli_env, json_lines, run
 
@@ -140,3 +146,45 @@ def test_list_into_a_closed_pipe_ends_quietly(harness: Harness) -> None:
     _, stderr = lister.communicate(timeout=60)
     assert lister.returncode == 141
     assert b"Traceback" not in stderr
+
+
+@pytest.fixture
+def proxy(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> Iterator[S3FaultProxy]:
+    with s3_fault_proxy(harness.aws.endpoint_url, monkeypatch.setenv) as faulty:
+        yield faulty
+
+
+def test_only_verified_archives_are_listed_and_an_unverified_one_is_named_incomplete(
+    harness: Harness, proxy: S3FaultProxy
+) -> None:
+    """Complete built the object and answered 500, then tagging it failed too: the object
+    is there, untagged and without its manifest, until a retry finishes it. ``list``
+    names it on stderr and lists only the verified archive beside it."""
+    verified = harness.archive(ArchiveRequest(harness.together.add_job(
+        "Lora", size=300 * KIB, model_output_name="verified").id))  # fmt: skip
+    job = harness.together.add_job("Lora", size=3 * 256 * KIB, model_output_name="window")
+    key = f"{PREFIX}window.tar.zst"
+    proxy.faults = [
+        S3Fault("POST", {"uploadId": "*"}, 500, "InternalError", times=100, forward=True),
+        S3Fault("PUT", {"tagging": "*"}, 500, "InternalError", times=100),
+    ]
+    with pytest.raises(StorageError, match=r"PutObjectTagging .*the object was left in place"):
+        harness.archive(ArchiveRequest(job.id))
+    proxy.faults = []
+    assert harness.stored.head(key)["ContentLength"] == 3 * 256 * KIB  # it is there
+    done = run(harness, "list", "--json")
+    assert done.returncode == 0, done.stderr
+    assert [entry["key"] for entry in json_lines(done.stdout)] == [verified.key]
+    assert done.stderr == (
+        f"ft-archiver: warning: incomplete: s3://{harness.bucket}/{key} (768.0 KiB) has no "
+        "manifest and no sha256 tag: its bytes were never verified (a write that failed, "
+        "or one still under way); not listed\n"
+    )
+    table = run(harness, "list")
+    assert key not in table.stdout
+    assert "(no manifest)" not in table.stdout
+    retried = harness.archive(ArchiveRequest(job.id))  # the retry: these very bytes, kept
+    assert len(harness.stored.versions_of(key)) == 1
+    done = run(harness, "list", "--json")
+    assert (done.returncode, done.stderr) == (0, "")
+    assert [entry["key"] for entry in json_lines(done.stdout)] == [retried.key, verified.key]

@@ -9,6 +9,10 @@ from ft_archiver.domain.manifest import Manifest
 
 SHORT_SHA256 = 12
 COLUMNS = ("ARCHIVED AT", "JOB", "STEP", "TYPE", "SIZE", "SHA256", "KEY")
+# The tags ft-archiver puts on an archive only once S3 has confirmed its size and
+# full-object checksum: ``sha256``, and ``sha256-tree`` on a distributed archive too large
+# to read back whole. An archive object with neither, and no manifest, was never verified.
+VERIFIED_TAGS = ("sha256", "sha256-tree")
 
 
 class CatalogEntry(BaseModel):
@@ -53,6 +57,15 @@ def _step(text: str | None) -> int | None:
     return int(text) if text is not None and text.isdecimal() else None
 
 
+def is_archive_object(metadata: Mapping[str, str]) -> bool:
+    """Whether ft-archiver wrote the object as an archive (its ``fine-tune-id`` metadata)."""
+    return bool(metadata.get("fine-tune-id"))
+
+
+def verified_by_tags(tags: Mapping[str, str]) -> bool:
+    return any(tags.get(name) for name in VERIFIED_TAGS)
+
+
 def from_object(
     bucket: str,
     key: str,
@@ -62,9 +75,10 @@ def from_object(
     tags: Mapping[str, str],
 ) -> CatalogEntry | None:
     """An archive without a manifest, from the metadata and the ``sha256`` tag ft-archiver
-    puts on every archive; None for an object ft-archiver did not write."""
+    puts on every verified archive; None for an object ft-archiver did not write, or one
+    it wrote whose bytes were never verified (no such tag: ``Catalog`` names it)."""
     fine_tune_id = metadata.get("fine-tune-id")
-    if not fine_tune_id:
+    if not fine_tune_id or not verified_by_tags(tags):
         return None
     return CatalogEntry(
         archived_at=last_modified,

@@ -1,9 +1,12 @@
 """``ft-archiver list``: what is archived under a bucket and prefix, read from S3 alone.
 
-Every ``*.manifest.json`` under the prefix is read (a few at a time); an archive whose
-manifest is missing (archived before manifests existed) or unreadable is described by
-its object's metadata and tags instead. Problems with single objects are reported
-through ``on_problem`` and do not stop the listing; a failing S3 does.
+Only verified archives are listed. Every ``*.manifest.json`` under the prefix is read (a
+few at a time); an archive whose manifest is missing (archived before manifests
+existed) or unreadable is described by its object's metadata and tags instead, if its
+``sha256`` tag (or a distributed archive's ``sha256-tree``) says it was verified. Any
+other object ft-archiver wrote there (a write that failed, or one still under way) is
+named as incomplete. Problems with single objects are reported through ``on_problem``,
+one line each in key order, and do not stop the listing; a failing S3 does.
 """
 
 import json
@@ -12,7 +15,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 from pydantic import ValidationError
 
-from ft_archiver.domain.catalog import CatalogEntry, from_manifest, from_object, newest_first
+from ft_archiver.domain.catalog import (
+    CatalogEntry,
+    from_manifest,
+    from_object,
+    human_size,
+    is_archive_object,
+    newest_first,
+    verified_by_tags,
+)
 from ft_archiver.domain.manifest import Manifest
 from ft_archiver.domain.naming import MANIFEST_SUFFIX
 from ft_archiver.service.ports import BucketReader, ListedObject
@@ -63,17 +74,32 @@ class Catalog:
                     on_problem(f"{where}: its archive {key} is not in the bucket; skipped")
                     continue
                 described[key] = from_manifest(manifest, bucket, key, listed.key)
-            rest = [o for key, o in archives.items() if key not in described]
-            found = pool.map(lambda o: self._from_object(bucket, o), rest)
-            return newest_first([*described.values(), *_present(found)])
+            rest = sorted((o for key, o in archives.items() if key not in described),
+                          key=lambda o: o.key)  # fmt: skip
+            found = list(pool.map(lambda o: self._from_object(bucket, o), rest))
+        for _, incomplete in found:
+            if incomplete is not None:
+                on_problem(incomplete)
+        return newest_first([*described.values(), *_present(entry for entry, _ in found)])
 
-    def _from_object(self, bucket: str, listed: ListedObject) -> CatalogEntry | None:
+    def _from_object(
+        self, bucket: str, listed: ListedObject
+    ) -> tuple[CatalogEntry | None, str | None]:
+        """The object's entry if it is a verified archive; or the line that names it as
+        incomplete if ft-archiver wrote it and never verified it; or neither."""
         facts = self._reader.facts(bucket, listed.key)
-        if facts is None:
-            return None
-        return from_object(
+        if facts is None or not is_archive_object(facts.metadata):
+            return None, None  # deleted since it was listed, or not ft-archiver's
+        if not verified_by_tags(facts.tags):
+            return None, (
+                f"incomplete: s3://{bucket}/{listed.key} ({human_size(listed.size)}) has no "
+                "manifest and no sha256 tag: its bytes were never verified (a write that "
+                "failed, or one still under way); not listed"
+            )
+        entry = from_object(
             bucket, listed.key, listed.size, listed.last_modified, facts.metadata, facts.tags
         )
+        return entry, None
 
 
 def _present(entries: Iterable[CatalogEntry | None]) -> list[CatalogEntry]:
