@@ -190,3 +190,59 @@ class NoProgressError(OperationalError):
 class IncompleteUploadError(OperationalError):
     """A distributed archive's upload lacks parts when it is to be completed: its
     batches failed for good. Asking again finds the same parts missing."""
+
+
+# --- Unpacking (issue 18): what the unpacker refuses to write -------------------------
+# An archive whose contents break the unpacker's safety rules is refused with the member
+# and the rule or limit it broke. The bytes in the bucket are verified and do not change,
+# so asking again finds the same member: never retryable. A ``RuleError`` because it is
+# the input's fault (exit 2), like a request that breaks a rule.
+
+
+class UnpackRefusedError(RuleError):
+    """The archive, or one of its members, cannot be unpacked safely."""
+
+
+class UnsupportedArchiveNameError(UnpackRefusedError):
+    """The archive's name does not end with .tar.zst or .tar.gz, the names we give."""
+
+
+class InvalidMemberNameError(UnpackRefusedError):
+    """A member's name is empty, not UTF-8, or has a NUL, control character or '\\'."""
+
+
+class AbsoluteMemberPathError(UnpackRefusedError):
+    """A member's name starts with '/': it would be written outside the folder."""
+
+
+class MemberPathTraversalError(UnpackRefusedError):
+    """A member's name has a '..' component: it could climb out of the folder."""
+
+
+class LinkMemberError(UnpackRefusedError):
+    """A member is a symbolic or hard link; S3 has no links, and a link can point out."""
+
+
+class SpecialMemberError(UnpackRefusedError):
+    """A member is a device, a FIFO or another type that is not a file or a folder."""
+
+
+class MemberOutsideTopFolderError(UnpackRefusedError):
+    """The first member named a top-level folder to strip and a later one is outside it."""
+
+
+class MemberConflictError(UnpackRefusedError):
+    """A member's path was already taken: the same file twice, or a file where a folder
+    is (or the reverse). Writing it would replace or shadow a file already written."""
+
+
+class UnpackKeyTooLongError(UnpackRefusedError):
+    """A member's S3 key (or the folder's index key) is over S3's 1,024 UTF-8 bytes."""
+
+
+class TooManyFilesError(UnpackRefusedError):
+    """The archive holds more files than the unpack limit allows."""
+
+
+class DecompressionBombError(UnpackRefusedError):
+    """The archive decompresses to more than the limit allows relative to its size."""
