@@ -8,6 +8,10 @@ The blob URL uses another host name for the same socket (``localhost`` against t
 whether a client carried the API key across. A job's ``redirect_to`` makes the download
 endpoint send the client somewhere else instead (the metadata service, a private
 address, a file: URL ...), so that a client's refusal is tested over real HTTP.
+
+An archive is opaque pseudo-random bytes (``archive_bytes``) unless it is a model's
+(``add_job(model=ModelSpec(...))``): then it is a real ``.tar.zst``/``.tar.gz`` of a Hugging
+Face-shaped model (``model_archive``), served with Range all the same.
 """
 
 import contextlib
@@ -19,7 +23,8 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
@@ -27,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from ft_archiver.domain.job import JobStatus
 from ft_archiver_tools.local import archive_bytes
+from ft_archiver_tools.local.model_archive import ModelArchive, ModelSpec
 from ft_archiver_tools.local.together_shapes import (
     SIM_WANDB_KEY,
     Downloads,
@@ -49,6 +55,7 @@ __all__ = [
     "SIM_WANDB_KEY",
     "Download",
     "Faults",
+    "ModelSpec",
     "Shapes",
     "SimArchive",
     "SimJob",
@@ -58,12 +65,18 @@ __all__ = [
 
 @dataclass(frozen=True)
 class SimArchive:
+    """An archive's bytes: opaque (``archive_bytes`` of ``seed``), or with ``model`` the
+    real archive of that model, whose compressed size ``size`` is (``archive_of``)."""
+
     size: int
     seed: int
     content_type: str = ZSTD
+    model: ModelSpec | None = None
 
     @property
     def etag(self) -> str:
+        if self.model is not None:
+            return f'"{_token(self)}-{self.size:x}"'
         return f'"{self.seed:016x}-{self.size:x}"'
 
 
@@ -166,6 +179,7 @@ class TogetherSimulator:
         self.log: list[LoggedRequest] = []
         self._blobs: dict[str, SimArchive] = {}
         self._digests: dict[SimArchive, str] = {}
+        self._models: dict[ModelSpec, ModelArchive] = {}  # each with its frame index
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -219,6 +233,7 @@ class TogetherSimulator:
         completes_after_s: float | None = None,
         download: Download | None = None,
         legacy_training_type: bool | None = None,
+        model: ModelSpec | None = None,
     ) -> SimJob:
         """A job with final archives (merged and adapter for Lora) and optional checkpoints.
         ``status``: one of the ten Together reports (a typo such as "canceled" is refused;
@@ -226,7 +241,11 @@ class TogetherSimulator:
         it reports ``running`` until then, ``completed`` after, so ``status`` is left as is.
         Jobs are created one second apart unless ``created_at`` says otherwise.
         ``download`` and ``legacy_training_type`` default to what ``shapes`` says for the
-        job's place in the order of ``add_job`` calls (every second one differs)."""
+        job's place in the order of ``add_job`` calls (every second one differs).
+        ``model``: the archives are real ones (``size`` and ``content_type`` are then the
+        model's): ``model`` itself for the merged (or Full) model, a LoRA adapter of a
+        sixteenth of its size for Lora's adapter, and ``steps`` maps each step to the size
+        of its model; each but the first with a seed of its own."""
         if status not in set(JobStatus):
             raise ValueError(
                 f"status {status!r} is not one Together reports: {', '.join(JobStatus)}"
@@ -249,10 +268,19 @@ class TogetherSimulator:
             job.completes_at = time.monotonic() + completes_after_s
         kinds = ["model_output_path"] if training_type == "Full" else ["merged", "adapter"]
         for n, kind in enumerate(kinds):
+            if model is not None:
+                adapter = replace(model, variant="adapter", size=max(256 * 1024, model.size // 16))
+                spec = model if n == 0 else replace(adapter, seed=_seed(job_id, kind))
+                job.final[kind] = self.archive_of(spec)
+                continue
             archive_size = size if n == 0 else max(0, size // 4)
             job.final[kind] = SimArchive(archive_size, _seed(job_id, kind), content_type)
         for step, step_size in (steps or {}).items():
-            job.steps[step] = SimArchive(step_size, _seed(job_id, f"step-{step}"), content_type)
+            step_seed = _seed(job_id, f"step-{step}")
+            if model is not None:
+                job.steps[step] = self.archive_of(replace(model, size=step_size, seed=step_seed))
+                continue
+            job.steps[step] = SimArchive(step_size, step_seed, content_type)
         self.jobs[job_id] = job
         return job
 
@@ -268,9 +296,37 @@ class TogetherSimulator:
         job = self.jobs[job_id]
         return job.steps[step] if step is not None else job.final[checkpoint]
 
+    def archive_of(self, spec: ModelSpec) -> SimArchive:
+        """The archive of a model, its size known (its frame index built, once)."""
+        model = self.model_archive(spec)
+        return SimArchive(model.size, spec.seed, model.content_type, spec)
+
+    def model_archive(self, archive: SimArchive | ModelSpec) -> ModelArchive:
+        """The model behind an archive: its members, their SHA-256s, its bytes."""
+        spec = archive.model if isinstance(archive, SimArchive) else archive
+        if spec is None:
+            raise ValueError("an opaque archive has no model")
+        with self._lock:
+            known = self._models.get(spec)
+        if known is None:
+            built = ModelArchive(spec)
+            _ = built.size  # its one pass over the archive, outside the lock
+            with self._lock:
+                known = self._models.setdefault(spec, built)
+        return known
+
+    def iter_bytes(
+        self, archive: SimArchive, start: int, length: int, piece: int
+    ) -> Iterator[bytes | memoryview]:
+        if archive.model is None:
+            return archive_bytes.iter_range(archive.seed, start, length, piece)
+        return self.model_archive(archive).iter_range(start, length, piece)
+
     def sha256(self, archive: SimArchive) -> str:
         with self._lock:
             known = self._digests.get(archive)
+        if known is None and archive.model is not None:
+            known = self.model_archive(archive).sha256
         if known is None:
             known = archive_bytes.sha256(archive.seed, archive.size)
             with self._lock:
@@ -361,7 +417,8 @@ def _instant(created_at: str) -> datetime:
 
 
 def _token(archive: SimArchive) -> str:
-    return hashlib.sha256(f"{archive.seed}:{archive.size}".encode()).hexdigest()[:24]
+    model = f":{archive.model!r}" if archive.model is not None else ""
+    return hashlib.sha256(f"{archive.seed}:{archive.size}{model}".encode()).hexdigest()[:24]
 
 
 def _seed(job_id: str, kind: str) -> int:
@@ -503,7 +560,7 @@ class _Handler(BaseHTTPRequestHandler):
         began = time.monotonic()
         sent = 0
         try:
-            for piece in archive_bytes.iter_range(archive.seed, start, length, piece_size):
+            for piece in self.sim.iter_bytes(archive, start, length, piece_size):
                 if (
                     drop_after is not None
                     and sent + len(piece) > drop_after
