@@ -28,8 +28,13 @@ TOGETHER1_PIN := together==1.5.35
 TOGETHER3_VENV := .venv-together3
 TOGETHER3_STAMP := $(TOGETHER3_VENV)/.installed
 TOGETHER3_PIN := together==3.1.1
+# checkov, the security scan of template.yaml, in a virtualenv of its own (its pins are
+# its own); pinned, so that a new release's new checks do not fail CI unannounced.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+CHECKOV_PIN := checkov==3.3.30
 
-.PHONY: install test lint typecheck pytest contract package conformance localstack bench bench-sizing bench-scaling reliability demo demo-huge serve clean
+.PHONY: install test lint typecheck pytest contract package checkov conformance localstack bench bench-sizing bench-scaling reliability demo demo-huge serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +68,11 @@ $(TOGETHER3_STAMP): Makefile
 	$(TOGETHER3_VENV)/bin/python -m pip install --quiet '$(TOGETHER3_PIN)'
 	touch $(TOGETHER3_STAMP)
 
+$(CHECKOV_STAMP): Makefile
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet '$(CHECKOV_PIN)'
+	touch $(CHECKOV_STAMP)
+
 install: $(STAMP)
 
 localstack: $(LS_STAMP)
@@ -86,11 +96,16 @@ package: $(STAMP) $(SAM_STAMP)
 	PATH="$(dir $(PYTHON313)):$$PATH" $(SAM_VENV)/bin/sam build --region us-east-1
 	$(BIN)/python -m ft_archiver_tools.check_build $(PYTHON313)
 
+# template.yaml's security scan: every finding is fixed, or skipped in the template with
+# its reason (a resource's Metadata: checkov: skip). --skip-download: no Prisma Cloud.
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
+
 # The simulator's answers as Together's own SDKs (1.x and 3.x) read them.
 contract: $(STAMP) $(TOGETHER1_STAMP) $(TOGETHER3_STAMP)
 	$(BIN)/pytest tests/contract
 
-test: lint typecheck package pytest contract
+test: lint typecheck checkov package pytest contract
 
 # Integrity against LocalStack's S3, which validates checksums (started and stopped by
 # the suite itself).
@@ -127,4 +142,4 @@ serve: $(STAMP)
 	$(BIN)/ft-archiver serve
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(LS_VENV) $(BENCH_VENV) $(TOGETHER1_VENV) $(TOGETHER3_VENV) .aws-sam .localstack .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(LS_VENV) $(BENCH_VENV) $(TOGETHER1_VENV) $(TOGETHER3_VENV) $(CHECKOV_VENV) .aws-sam .localstack .mypy_cache .ruff_cache .pytest_cache
