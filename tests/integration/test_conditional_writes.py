@@ -185,6 +185,21 @@ def test_an_object_built_before_its_write_failed_is_verified_and_kept(
     assert versions(harness, key) == [detail.version_id]
 
 
+def test_a_retried_complete_told_the_upload_is_gone_finds_its_object_and_goes_on(
+    harness: Harness, proxy: S3FaultProxy
+) -> None:
+    """As S3 and LocalStack answer a Complete repeated after the first one built the
+    object: NoSuchUpload (moto answers 200). Not a vanished upload to start again, nor a
+    conflict: the key holds these very bytes. No part is downloaded twice."""
+    job = harness.together.add_job("Lora", size=3 * PART + 5, model_output_name="gone")
+    archive = harness.together.archive_for(job.id, "merged")
+    proxy.faults = [S3Fault("POST", COMPLETE, 404, "NoSuchUpload", times=100, forward=True)]
+    detail = harness.archive(ArchiveRequest(job.id))
+    harness.assert_archived(detail, archive, f"{PREFIX}gone.tar.zst")
+    ranges = [r.range for r in harness.together.blob_requests(archive)]
+    assert len(ranges) == len(set(ranges)) == 1 + 4  # the probe, then each part once
+
+
 def test_a_complete_that_built_nothing_fails_and_leaves_nothing(
     harness: Harness, proxy: S3FaultProxy
 ) -> None:
