@@ -246,3 +246,23 @@ class TooManyFilesError(UnpackRefusedError):
 
 class DecompressionBombError(UnpackRefusedError):
     """The archive decompresses to more than the limit allows relative to its size."""
+
+
+class ZstdWindowTooLargeError(UnpackRefusedError):
+    """The archive's zstd frames need a larger window (memory) than the unpacker's budget
+    gives the decoder. Asking again with the same budget finds the same frames."""
+
+
+class CorruptArchiveError(UnpackRefusedError):
+    """The archive's bytes do not decompress, or are not a tar: they are verified in the
+    bucket, so asking again reads the same bytes."""
+
+
+class ArchiveMissingError(UnpackRefusedError):
+    """No object at the key given to unpack."""
+
+
+class UnverifiedArchiveError(UnpackRefusedError):
+    """The object to unpack carries no ``sha256`` (or ``sha256-tree``) tag, which
+    ft-archiver writes only on an archive it verified: only verified archives are
+    unpacked."""

@@ -1,0 +1,270 @@
+"""unpack(archive) -> Unpacked: the verified archive in the bucket as a folder of plain
+files that Bedrock, SageMaker and vLLM load as they are (issue 18).
+
+It reads as its steps: the archive (verified: it carries its sha256 tag), where its
+files go, what an earlier run left (the index), one pass over the stream, the index.
+The pass never touches Together: the archive is read back from the bucket.
+
+It ends in one of three ways, so that nothing is ever half-written:
+
+- done: every file stored and verified, then the index, ``complete``, with the
+  readiness verdicts;
+- refused (an ``UnpackRefusedError``: a hostile or corrupt archive, a limit): every
+  object this run wrote is removed (its version, so no trace is left) and no index
+  is written; an index an earlier, failed run left stays as it was, incomplete;
+- failed (S3, an interrupt, anything else): the open upload is aborted and the index is
+  written ``incomplete`` with the files verified so far; a re-run reads them over
+  without uploading them again, and finishes the folder.
+"""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ft_archiver import __version__
+from ft_archiver.domain.checksums import CrcAlgorithm
+from ft_archiver.domain.unpack.budget import plan_unpack_budget
+from ft_archiver.domain.unpack.compression import Compression, compression_of
+from ft_archiver.domain.unpack.index import (
+    IndexedFile,
+    IndexStatus,
+    SourceArchive,
+    UnpackIndex,
+    build_index,
+)
+from ft_archiver.domain.unpack.members import Placement, UnpackLayout, UnpackLimits, unpack_layout
+from ft_archiver.domain.unpack.readiness import Readiness
+from ft_archiver.errors import (
+    ArchiveMissingError,
+    IntegrityError,
+    UnpackRefusedError,
+    UnverifiedArchiveError,
+)
+from ft_archiver.service.control import TransferControl
+from ft_archiver.service.ports import ArchiveStore, Digests, StoredObject
+from ft_archiver.service.unpack.file_writer import FileWriter, WriterOptions, file_spec
+from ft_archiver.service.unpack.index_store import read_index, write_index
+from ft_archiver.service.unpack.ports import ArchiveObjects, StoredArchive, UnpackedObjects
+from ft_archiver.service.unpack.tar_pass import TarPass
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UnpackRequest:
+    bucket: str
+    key: str  # the archive's
+    prefix: str  # the folder goes under it (UNPACK_PREFIX)
+
+
+@dataclass(frozen=True)
+class UnpackOptions:
+    part_size: int
+    part_size_floor: int
+    upload_concurrency: int  # UploadParts at once
+    memory_budget: int
+    algorithm: CrcAlgorithm
+    limits: UnpackLimits = field(default_factory=UnpackLimits)
+    read_attempts: int = 3  # per ranged GET of the archive
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    """The folder is complete: ``index`` (at ``index_key``) lists it. ``uploaded`` files
+    were written by this run, ``kept`` had been verified by an earlier one;
+    ``transferred`` is False when the folder was complete already and nothing was read."""
+
+    index: UnpackIndex
+    index_key: str
+    uploaded: int
+    kept: int
+    transferred: bool
+    duration_s: float
+
+
+class Unpacker:
+    def __init__(
+        self,
+        archives: ArchiveObjects,
+        store: ArchiveStore,
+        unpacked: UnpackedObjects,
+        digests: Digests,
+        options: UnpackOptions,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._archives = archives
+        self._store = store
+        self._unpacked = unpacked
+        self._digests = digests
+        self._options = options
+        self._clock = clock
+
+    def unpack(self, request: UnpackRequest, control: TransferControl | None = None) -> Unpacked:
+        """Unpack one archive (module docstring: how it ends). ``control`` hears the
+        archive's size and the bytes read of it, and can cancel."""
+        control = control or TransferControl()
+        started = time.monotonic()
+        layout = unpack_layout(request.prefix, request.key)
+        archive = self._verified_archive(request)
+        source = _source(archive)
+        earlier = read_index(self._unpacked, request.bucket, layout.index_key)
+        trusted = self._trusted(earlier, source, layout)
+        if self._still_complete(request.bucket, earlier, trusted):
+            assert earlier is not None
+            return Unpacked(earlier, layout.index_key, 0, len(earlier.files), False,
+                            time.monotonic() - started)  # fmt: skip
+        options = self._options
+        budget = plan_unpack_budget(options.memory_budget, options.part_size)
+        control.on_size(archive.size)
+        writer = FileWriter(
+            self._store,
+            self._digests,
+            WriterOptions(request.bucket, options.algorithm, options.part_size,
+                          options.part_size_floor, options.upload_concurrency, budget),
+            control.cancel,
+        )  # fmt: skip
+
+        def read(start: int, into: memoryview) -> None:
+            self._archives.read_into(archive.stored, start, into)
+
+        def earlier_file(placement: Placement) -> IndexedFile | None:
+            entry = trusted.get(placement.key)
+            if entry is None or (entry.path, entry.size) != (placement.path, placement.size):
+                return None
+            return self._confirmed(request.bucket, entry)
+
+        tar_pass = TarPass(
+            read, archive.size, _compression(request.key, archive), layout, options.limits,
+            budget, writer, options.algorithm, earlier_file, control.cancel,
+            control.on_progress, options.read_attempts,
+        )  # fmt: skip
+        try:
+            digest = tar_pass.run()
+            _check_digest(source, digest)
+        except (UnpackRefusedError, IntegrityError):
+            self._remove(tar_pass.written)
+            raise
+        except BaseException as exc:
+            seen = {entry.key for entry in tar_pass.files}
+            verified = tar_pass.files + [e for e in trusted.values() if e.key not in seen]
+            self._write_incomplete(request, layout, source, verified, exc)
+            raise
+        index = self._index("complete", request, layout, source, tar_pass.files,
+                            tar_pass.model.readiness())  # fmt: skip
+        write_index(self._store, request.bucket, layout.index_key, index, options.algorithm)
+        return Unpacked(index, layout.index_key, len(tar_pass.written), tar_pass.kept, True,
+                        time.monotonic() - started)  # fmt: skip
+
+    def _verified_archive(self, request: UnpackRequest) -> StoredArchive:
+        where = f"s3://{request.bucket}/{request.key}"
+        archive = self._archives.describe(request.bucket, request.key)
+        if archive is None:
+            raise ArchiveMissingError(f"no archive at {where}")
+        if not (archive.tags.get("sha256") or archive.tags.get("sha256-tree")):
+            raise UnverifiedArchiveError(
+                f"{where} has no sha256 tag, which ft-archiver writes once it has verified "
+                "an archive: only verified archives are unpacked (archive it with "
+                "ft-archiver, or tag it sha256=<its SHA-256> if you vouch for its bytes)"
+            )
+        return archive
+
+    def _trusted(
+        self, earlier: UnpackIndex | None, source: SourceArchive, layout: UnpackLayout
+    ) -> dict[str, IndexedFile]:
+        """The files an earlier run verified, if it read these very bytes into this
+        folder with this checksum; none otherwise."""
+        if earlier is None or not earlier.archive.same_as(source):
+            return {}
+        if earlier.folder != layout.folder:
+            return {}
+        if earlier.checksum_algorithm != self._options.algorithm.name:
+            return {}
+        return {entry.key: entry for entry in earlier.files}
+
+    def _still_complete(
+        self, bucket: str, earlier: UnpackIndex | None, trusted: dict[str, IndexedFile]
+    ) -> bool:
+        """A complete index of these bytes whose every file S3 still holds as listed."""
+        if earlier is None or earlier.status != "complete" or not trusted:
+            return False
+        return all(self._confirmed(bucket, entry) for entry in earlier.files)
+
+    def _confirmed(self, bucket: str, entry: IndexedFile) -> IndexedFile | None:
+        """The entry, if S3 holds its key with its size and checksum (HeadObject)."""
+        algorithm = self._options.algorithm
+        spec = file_spec(bucket, entry.key, entry.path, algorithm)
+        found = self._unpacked.find_verified(spec, entry.size, algorithm.decode(entry.checksum))
+        if found is None:
+            return None
+        return entry.model_copy(update={"version_id": found.version_id})
+
+    def _remove(self, written: list[StoredObject]) -> None:
+        for stored in written:
+            self._store.delete(stored)
+
+    def _write_incomplete(
+        self,
+        request: UnpackRequest,
+        layout: UnpackLayout,
+        source: SourceArchive,
+        verified: list[IndexedFile],
+        exc: BaseException,
+    ) -> None:
+        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        index = self._index("incomplete", request, layout, source, verified, None, error)
+        try:
+            write_index(
+                self._store, request.bucket, layout.index_key, index, self._options.algorithm
+            )
+        except Exception as failed:  # the unpack's own error is the one to report
+            log.error("could not write the incomplete index s3://%s/%s (%s)",
+                      request.bucket, layout.index_key, failed)  # fmt: skip
+
+    def _index(
+        self,
+        status: IndexStatus,
+        request: UnpackRequest,
+        layout: UnpackLayout,
+        source: SourceArchive,
+        files: list[IndexedFile],
+        readiness: Readiness | None,
+        error: str | None = None,
+    ) -> UnpackIndex:
+        return build_index(
+            status=status, bucket=request.bucket, folder=layout.folder, archive=source,
+            checksum_algorithm=self._options.algorithm.name, files=files,
+            readiness=readiness, error=error, unpacked_by=f"ft-archiver {__version__}",
+            updated_at=self._clock(),
+        )  # fmt: skip
+
+
+def _source(archive: StoredArchive) -> SourceArchive:
+    stored = archive.stored
+    return SourceArchive(
+        bucket=stored.bucket,
+        key=stored.key,
+        version_id=stored.version_id,
+        etag=stored.etag,
+        size=archive.size,
+        sha256=archive.tags.get("sha256"),
+        sha256_tree=archive.tags.get("sha256-tree"),
+    )
+
+
+def _compression(key: str, archive: StoredArchive) -> Compression:
+    found = compression_of(key, archive.content_type)
+    if found is None:  # unpack_layout refused such a name already
+        raise UnverifiedArchiveError(f"{key!r} is neither .tar.zst nor .tar.gz")
+    return found
+
+
+def _check_digest(source: SourceArchive, digest: str) -> None:
+    """The bytes read are the archive that was verified: its tag's SHA-256 (a
+    distributed archive tagged with a SHA-256 tree only is trusted by its version)."""
+    if source.sha256 is not None and digest != source.sha256:
+        raise IntegrityError(
+            f"s3://{source.bucket}/{source.key} read back as SHA-256 {digest}, but its "
+            f"sha256 tag says {source.sha256}; the files this run wrote were removed"
+        )
