@@ -1,5 +1,6 @@
 """``ft-archiver``: archive a fine-tune from any machine, list what is archived, size an
-archive before it exists (``plan``), check a set-up (``doctor``), or run the local demo.
+archive before it exists (``plan``), check a set-up (``doctor``), unpack an archive into a
+model folder (``unpack``), or run the local demo.
 
 Exit status: 0 done, 2 usage, configuration or rule error, 1 any other failure (AWS,
 Together), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): either aborts the upload
@@ -18,6 +19,7 @@ from ft_archiver import __version__
 from ft_archiver.domain.parts import parse_size
 from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
 from ft_archiver_tools.cli_plan import add_plan_parser
+from ft_archiver_tools.cli_unpack import add_unpack_parser
 from ft_archiver_tools.interrupts import graceful_interrupts
 
 if TYPE_CHECKING:  # pydantic and the settings load after the signal handlers are in place
@@ -183,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--json", action="store_true", help="one JSON document: the checks")
 
     add_plan_parser(commands)
+    add_unpack_parser(commands)
 
     demo = commands.add_parser(
         "demo", help="archive a simulated fine-tune into a local S3 emulator, end to end"
@@ -236,8 +239,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             # Only the commands that upload have an upload to abort; the demo and serve
             # stop their emulators on the way out.
-            uploads = args.command in ("archive", "backfill")
+            uploads = args.command in ("archive", "backfill", "unpack")
             aborted = "; the upload was aborted" if uploads else ""
+            if args.command == "unpack":
+                aborted += " and the folder's index says incomplete"
             return _fail(interrupts.exit_code, f"{interrupts.word}{aborted}")
         except BrokenPipeError:  # `ft-archiver list | head`: the reader has all it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -278,6 +283,10 @@ def _run(args: argparse.Namespace) -> int:
         from ft_archiver_tools.cli_list import run_list
 
         return run_list(args, _settings(args))
+    if args.command == "unpack":
+        from ft_archiver_tools.cli_unpack import run_unpack
+
+        return run_unpack(args, _settings(args))
     from ft_archiver_tools.cli_archive import run_archive, run_backfill
 
     if args.command == "backfill":
@@ -291,6 +300,7 @@ def _fail(code: int, message: str) -> int:
 
 
 FLAGS = {"archive_bucket": "--bucket", "archive_prefix": "--prefix",
+         "unpack_prefix_setting": "--prefix",
          "part_size": "--part-size", "concurrency": "--concurrency",
          "max_archive_gib": "--max-archive-gib"}  # fmt: skip
 
@@ -313,6 +323,7 @@ def _settings(args: argparse.Namespace) -> "CliSettings":
         "concurrency": getattr(args, "concurrency", None),
         "max_archive_gib": getattr(args, "max_archive_gib", None),
         "event_bus_name": "" if getattr(args, "no_event", False) else None,
+        "unpack_prefix_setting": getattr(args, "unpack_prefix", None),
     }
     try:
         base = CliSettings()

@@ -127,3 +127,14 @@ class CliSettings(ArchivingSettings):
     by ``backfill --enqueue``; without STATE_TABLE_NAME archives are not idempotent."""
 
     FUNCTION: ClassVar[str] = "ft-archiver"
+
+    # Where ``unpack`` puts an archive's folder and index; unset: beside the archives,
+    # under ARCHIVE_PREFIX.
+    unpack_prefix_setting: str | None = Field(None, validation_alias="UNPACK_PREFIX")
+
+    @property
+    def unpack_prefix(self) -> str:
+        """UNPACK_PREFIX when set, else ARCHIVE_PREFIX."""
+        if self.unpack_prefix_setting is not None:
+            return self.unpack_prefix_setting
+        return self.archive_prefix

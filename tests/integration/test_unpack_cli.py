@@ -1,0 +1,135 @@
+"""``ft-archiver unpack`` as a user runs it: a process of its own against moto, its exit
+status, its one line of error, its JSON, and what a signal leaves behind."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ft_archiver.domain.requests import ArchiveRequest
+from ft_archiver_tools.local.model_archive import ModelSpec
+from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
+
+from .harness import PREFIX, Harness, cli_env, run
+
+KIB = 1024
+MIB = 1024 * KIB
+
+
+def archived(harness: Harness, spec: ModelSpec) -> str:
+    job = harness.together.add_job("Lora", model=spec, model_output_name=f"cli-{spec.seed}")
+    key = harness.archive(ArchiveRequest(job.id)).key
+    harness.events.read()
+    return key
+
+
+def index_of(harness: Harness, key: str) -> dict[str, object]:
+    return harness.stored.manifest(key.removesuffix(".tar.zst") + ".files.json")
+
+
+def test_unpack_prints_one_json_result(harness: Harness) -> None:
+    key = archived(harness, ModelSpec(size=512 * KIB, seed=11))
+    done = run(harness, "unpack", key, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    folder = key.removesuffix(".tar.zst") + "/"
+    assert result["folder"] == folder
+    assert result["index_key"] == folder.rstrip("/") + ".files.json"
+    assert result["archive"] == f"s3://{harness.bucket}/{key}"
+    assert result["status"] == "complete"
+    assert result["uploaded"] == result["files"] > 0
+    assert result["readiness"]["vllm_runai_streamer"]["ready"] is True
+    assert index_of(harness, key)["file_count"] == result["files"]
+    assert done.stderr == ""  # no bar when stderr is not a terminal
+
+
+def test_unpack_takes_an_s3_url_and_a_prefix(harness: Harness) -> None:
+    key = archived(harness, ModelSpec(size=256 * KIB, seed=12))
+    name = key.removeprefix(PREFIX).removesuffix(".tar.zst")
+    done = run(harness, "unpack", f"s3://{harness.bucket}/{key}", "--prefix", "unpacked/")
+    assert done.returncode == 0, done.stderr
+    assert f"into s3://{harness.bucket}/unpacked/{name}/" in done.stdout
+    assert f"index s3://{harness.bucket}/unpacked/{name}.files.json" in done.stdout
+    assert "ready     vllm_runai_streamer" in done.stdout
+    again = run(harness, "unpack", key, "--prefix", "unpacked/")
+    assert again.returncode == 0
+    assert again.stdout.startswith(f"already unpacked into s3://{harness.bucket}/unpacked/")
+
+
+def test_a_hostile_archive_exits_2_with_one_line_and_leaves_nothing(harness: Harness) -> None:
+    key = archived(harness, ModelSpec(size=256 * KIB, seed=13, variant="symlink"))
+    done = run(harness, "unpack", key)
+    assert done.returncode == 2
+    assert done.stderr.startswith("ft-archiver: error: member ")
+    assert "is a symbolic link" in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert harness.stored.versions_under(key.removesuffix(".tar.zst") + "/") == []
+
+
+def test_a_missing_archive_exits_2(harness: Harness) -> None:
+    done = run(harness, "unpack", f"{PREFIX}nothing-here.tar.zst")
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"ft-archiver: error: no archive at s3://{harness.bucket}/{PREFIX}nothing-here.tar.zst\n"
+    )
+
+
+def test_a_name_that_is_no_archive_exits_2(harness: Harness) -> None:
+    done = run(harness, "unpack", f"{PREFIX}model.zip")
+    assert done.returncode == 2
+    assert "does not end with .tar.zst or .tar.gz" in done.stderr
+
+
+class SlowParts(S3FaultProxy):
+    """UploadPart answered after a pause, so that a signal lands while a file uploads."""
+
+    def take(self, method: str, path: str) -> S3Fault | None:
+        if method == "PUT" and "partNumber=" in path:
+            time.sleep(1.0)
+        return super().take(method, path)
+
+
+@pytest.fixture
+def slow_parts(harness: Harness) -> Iterator[SlowParts]:
+    proxy = SlowParts(harness.aws.endpoint_url)
+    with proxy:
+        yield proxy
+
+
+@pytest.mark.parametrize(
+    ("sent", "code", "word"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
+def test_a_signal_aborts_the_upload_and_leaves_an_incomplete_index(
+    harness: Harness, slow_parts: SlowParts, sent: signal.Signals, code: int, word: str
+) -> None:
+    key = archived(harness, ModelSpec(size=4 * MIB, seed=14, shards=2))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ft_archiver_tools", "unpack", key],
+        env=cli_env(harness, AWS_ENDPOINT_URL=slow_parts.endpoint_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    harness.stored.wait_for_upload(key.removesuffix(".tar.zst") + "/")
+    assert harness.stored.open_uploads(), "no upload was under way"
+    # past CreateMultipartUpload's answer (as the archive's own signal test waits): a
+    # signal inside that call interrupts it before the upload is the engine's to abort
+    time.sleep(0.5)
+    process.send_signal(sent)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code
+    assert f"{word}; the upload was aborted and the folder's index says incomplete" in stderr
+    assert "Traceback" not in stderr
+    assert harness.stored.open_uploads() == [], stderr
+    index = index_of(harness, key)
+    assert index["status"] == "incomplete"
+    assert index["error"] == "KeyboardInterrupt"
+    # and a re-run finishes it
+    done = run(harness, "unpack", key)
+    assert done.returncode == 0, done.stderr
+    assert index_of(harness, key)["status"] == "complete"
