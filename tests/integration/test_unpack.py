@@ -21,7 +21,13 @@ from ft_archiver.errors import (
     UnverifiedArchiveError,
     ZstdWindowTooLargeError,
 )
-from ft_archiver.service.unpack.unpacker import Unpacked, UnpackRequest
+from ft_archiver.service.control import TransferControl
+from ft_archiver.service.unpack.unpacker import (
+    Unpacked,
+    UnpackRequest,
+    UnpackSuspended,
+    without_deadline,
+)
 from ft_archiver.wiring.unpacker import build_unpacker
 from ft_archiver_tools.local.model_archive import ModelArchive, ModelSpec
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
@@ -66,7 +72,8 @@ def unpack(harness: Harness, key: str, **overrides: Any) -> Unpacked:
     limits = overrides.pop("limits", None)
     settings = harness.settings(**overrides)
     unpacker = build_unpacker(settings, limits)
-    return unpacker.unpack(UnpackRequest(harness.bucket, key, settings.unpack_prefix))
+    request = UnpackRequest(harness.bucket, key, settings.unpack_prefix)
+    return without_deadline(unpacker.unpack(request))
 
 
 def archive_model(harness: Harness, spec: ModelSpec, checkpoint: str = "merged") -> str:
@@ -257,3 +264,44 @@ def test_an_object_without_the_sha256_tag_is_not_unpacked(harness: Harness) -> N
     put_archive(harness, key, zstd_of(tar_of(model_entries())), tags={})
     with pytest.raises(UnverifiedArchiveError, match="no sha256 tag"):
         unpack(harness, key)
+
+
+def test_a_run_stopped_at_its_deadline_is_resumed_at_the_next_part(
+    harness: Harness, proxy: RecordingProxy
+) -> None:
+    """As a Lambda continuation would: the first run stops inside the second shard, its
+    upload left open; the next sends only the parts S3 does not hold."""
+    spec = ModelSpec(size=4 * MIB, seed=8, shards=2)
+    key = archive_model(harness, spec)
+    folder = folder_of(key)
+    second = f"{folder}model-00002-of-00002.safetensors"
+
+    def parts_of(target: str) -> list[str]:
+        return [
+            path.split("partNumber=")[1].split("&")[0]
+            for method, path in proxy.requests
+            if method == "PUT" and path.split("?")[0].endswith(target) and "partNumber=" in path
+        ]
+
+    def remaining_s() -> float:
+        return 0.0 if len(parts_of(second)) >= 2 else 1000.0
+
+    settings = harness.settings(FT_ARCHIVER_UPLOAD_CONCURRENCY="2")
+    request = UnpackRequest(harness.bucket, key, settings.unpack_prefix)
+    stopped = build_unpacker(settings).unpack(request, TransferControl(remaining_s=remaining_s))
+    assert isinstance(stopped, UnpackSuspended)
+    assert stopped.index.open_upload is not None
+    assert stopped.index.open_upload.key == second
+    assert [u["Key"] for u in harness.stored.open_uploads()] == [second]
+    assert harness.stored.manifest(stopped.index_key)["status"] == "incomplete"
+    sent_before = parts_of(second)
+    finished = {entry.key for entry in stopped.index.files}
+    puts_before = {k: proxy.puts_to(k) for k in finished}
+
+    result = unpack(harness, key, FT_ARCHIVER_UPLOAD_CONCURRENCY="2")
+    assert_folder_matches(harness, harness.together.model_archive(spec), result)
+    sent = parts_of(second)
+    assert len(sent) == len(set(sent))  # no part of the resumed upload went twice
+    assert set(sent_before) < set(sent)
+    assert {k: proxy.puts_to(k) for k in finished} == puts_before
+    assert result.kept == len(finished)

@@ -25,9 +25,17 @@ from ft_archiver.errors import (
     UnverifiedArchiveError,
     ZstdWindowTooLargeError,
 )
-from ft_archiver.service.ports import StoredObject
+from ft_archiver.service.control import TransferControl
+from ft_archiver.service.ports import Sha256, StoredObject
 from ft_archiver.service.unpack.ports import StoredArchive
-from ft_archiver.service.unpack.unpacker import Unpacked, Unpacker, UnpackOptions, UnpackRequest
+from ft_archiver.service.unpack.unpacker import (
+    Unpacked,
+    Unpacker,
+    UnpackOptions,
+    UnpackRequest,
+    UnpackSuspended,
+    without_deadline,
+)
 from tests.support.tarballs import (
     Entry,
     file,
@@ -84,7 +92,8 @@ def unpacker(bucket: Bucket, **options: object) -> Unpacker:
 
 
 def unpack(bucket: Bucket, key: str = KEY, **options: object) -> Unpacked:
-    return unpacker(bucket, **options).unpack(UnpackRequest("bucket", key, "models/"))
+    outcome = unpacker(bucket, **options).unpack(UnpackRequest("bucket", key, "models/"))
+    return without_deadline(outcome)
 
 
 def folder_files(bucket: Bucket) -> dict[str, bytes]:
@@ -294,3 +303,96 @@ def test_a_file_at_the_root_of_the_archive_keeps_its_path() -> None:
     bucket.add_archive(KEY, zstd_of(tar_of(entries)))
     unpack(bucket)
     assert folder_files(bucket) == {"config.json": b"{}", "sub/a.txt": b"a"}
+
+
+# -- continuations: a deadline that comes first ------------------------------------------
+
+
+def unpack_until(bucket: Bucket, remaining_s: Callable[[], float], **options: Any) -> Any:
+    control = TransferControl(remaining_s=remaining_s)
+    return unpacker(bucket, **options).unpack(UnpackRequest("bucket", KEY, "models/"), control)
+
+
+SHARD = f"{FOLDER}model.safetensors"
+# weights of many more parts than the writer has buffers (4), so that a deadline comes
+# while parts are still to be read
+LONG = [*model_entries(weights=16 * PART), file("model/extra/notes.txt", b"notes")]
+
+
+def test_a_deadline_inside_a_file_leaves_its_upload_open_and_the_next_run_resumes_it() -> None:
+    bucket = Bucket()
+    bucket.add_archive(KEY, zstd_of(tar_of(LONG)))
+
+    def remaining_s() -> float:  # the deadline comes once two parts of the shard are up
+        return 0.0 if bucket.uploads and len(bucket.uploads[-1].parts) >= 2 else 1000.0
+
+    stopped = unpack_until(bucket, remaining_s)
+    assert isinstance(stopped, UnpackSuspended)
+    upload = bucket.uploads[-1]
+    assert not upload.aborted
+    index = bucket.index()
+    assert index["status"] == "incomplete"
+    assert index["error"] is None
+    left = index["open_upload"]
+    assert left["key"] == SHARD
+    assert left["upload_id"] == upload.upload_id
+    assert left["parts_done"] >= 2
+    assert SHARD not in bucket.objects
+    assert "stopped at the deadline" in str(stopped)
+
+    bucket.fail_part = 1  # were part 1 sent again, it would fail
+    result = unpack(bucket)
+    assert folder_files(bucket) == files_of(LONG)
+    assert bucket.uploads == [upload]  # the same upload, completed
+    assert upload.completed_upload
+    shard = next(e for e in bucket.index()["files"] if e["key"] == SHARD)
+    assert shard["sha256"] == sha256(files_of(LONG)["model.safetensors"])
+    assert bucket.index()["open_upload"] is None
+    assert result.kept == len(stopped.index.files)
+
+
+def test_a_deadline_between_files_stops_after_one_is_stored() -> None:
+    bucket = Bucket()
+    bucket.add_archive(KEY, zstd_of(tar_of(ENTRIES)))
+    stopped = unpack_until(bucket, lambda: 0.0)  # past the deadline from the start
+    assert isinstance(stopped, UnpackSuspended)
+    assert [e["path"] for e in bucket.index()["files"]] == ["config.json"]  # one file each
+    assert bucket.index()["open_upload"] is None
+    result = unpack(bucket)
+    assert folder_files(bucket) == files_of(ENTRIES)
+    assert result.kept == 1
+
+
+def test_an_upload_gone_before_the_next_run_starts_that_file_again() -> None:
+    bucket = Bucket()
+    bucket.add_archive(KEY, zstd_of(tar_of(LONG)))
+    unpack_until(
+        bucket, lambda: 0.0 if bucket.uploads and len(bucket.uploads[-1].parts) >= 2 else 1e3
+    )
+    bucket.uploads[-1].completed_upload = True  # ListParts: NoSuchUpload (the lifecycle rule)
+    unpack(bucket)
+    assert folder_files(bucket) == files_of(LONG)
+    assert len(bucket.uploads) == 2
+
+
+class UnsavedDigests:
+    """A SHA-256 whose state cannot be saved: nothing can be resumed."""
+
+    def resumable(self) -> bool:
+        return False
+
+    def new_sha256(self, state: bytes | None = None) -> Sha256:
+        return sha256_state.new_sha256(state)
+
+
+def test_without_a_saveable_sha256_state_the_run_never_suspends() -> None:
+    bucket = Bucket()
+    bucket.add_archive(KEY, zstd_of(tar_of(LONG)))
+    settings = UnpackOptions(part_size=PART, part_size_floor=PART, upload_concurrency=3,
+                             memory_budget=64 * MIB, algorithm=CRC)  # fmt: skip
+    runner = Unpacker(bucket, bucket, bucket, UnsavedDigests(), settings)
+    outcome = runner.unpack(
+        UnpackRequest("bucket", KEY, "models/"), TransferControl(remaining_s=lambda: 0.0)
+    )
+    assert isinstance(outcome, Unpacked)
+    assert folder_files(bucket) == files_of(LONG)

@@ -80,14 +80,14 @@ def progress_control() -> "tuple[TransferControl, Callable[[], None]]":
 
 
 def run_unpack(args: argparse.Namespace, settings: "CliSettings") -> int:
-    from ft_archiver.service.unpack.unpacker import UnpackRequest
+    from ft_archiver.service.unpack.unpacker import UnpackRequest, without_deadline
     from ft_archiver.wiring.unpacker import build_unpacker
 
     bucket, key = archive_location(args.key, settings.archive_bucket)
     request = UnpackRequest(bucket, key, settings.unpack_prefix)
     control, finish_bar = progress_control()
     try:
-        unpacked = build_unpacker(settings).unpack(request, control)
+        unpacked = without_deadline(build_unpacker(settings).unpack(request, control))
     finally:
         finish_bar()
     print_unpacked(unpacked, args.json)

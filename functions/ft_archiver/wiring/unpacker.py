@@ -22,6 +22,7 @@ def unpack_options(
         memory_budget=settings.memory_budget,
         algorithm=ALGORITHMS[settings.checksum_algorithm],
         read_attempts=settings.max_attempts,
+        deadline_margin_s=settings.deadline_margin_s,
         limits=limits or UnpackLimits(),
     )
 

@@ -2,8 +2,9 @@
 from. Pure.
 
 It sits beside the folder, not inside (the folder holds only the model). It is written
-last, ``complete``, once every file is stored and verified; when an unpack fails it is
-written ``incomplete`` with the files verified so far, which the next run does not
+last, ``complete``, once every file is stored and verified; when an unpack fails, or
+stops at its deadline, it is written ``incomplete`` with the files verified so far
+(and, at a deadline, the upload of the file it stopped in), which the next run does not
 upload again. A consumer that finds no index, or an incomplete one, has no model yet.
 """
 
@@ -54,6 +55,22 @@ class IndexedFile(_Model):
     parts: int
 
 
+class OpenUpload(_Model):
+    """The multipart upload of the file a run stopped in at its deadline, left open for
+    the next run, which resumes it at its next part: the parts are deterministic (the
+    file's bytes, cut at ``part_size``), so parts 1..``parts_done`` are read over, not
+    sent again, and the SHA-256 goes on from its saved state."""
+
+    path: str
+    key: str
+    size: int
+    part_size: int
+    upload_id: str
+    parts_done: int
+    digest_state: str  # base64 of the SHA-256 state after part ``parts_done``
+    prefix_crc: int  # the full-object CRC of parts 1..``parts_done``
+
+
 class UnpackIndex(_Model):
     status: IndexStatus
     bucket: str
@@ -65,6 +82,7 @@ class UnpackIndex(_Model):
     total_bytes: int
     readiness: Readiness | None  # complete indexes only
     error: str | None = None  # why an incomplete one stopped
+    open_upload: OpenUpload | None = None  # an incomplete one stopped at its deadline
     unpacked_by: str  # ft-archiver's version
     updated_at: datetime
 
@@ -81,6 +99,7 @@ def build_index(
     error: str | None,
     unpacked_by: str,
     updated_at: datetime,
+    open_upload: OpenUpload | None = None,
 ) -> UnpackIndex:
     """The index, its counts from its files."""
     return UnpackIndex(
@@ -94,6 +113,7 @@ def build_index(
         total_bytes=sum(entry.size for entry in files),
         readiness=readiness,
         error=error,
+        open_upload=open_upload,
         unpacked_by=unpacked_by,
         updated_at=updated_at,
     )

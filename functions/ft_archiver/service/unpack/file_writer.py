@@ -8,22 +8,40 @@ checks on completion, and the SHA-256 is computed in order as the parts pass. Ev
 object carries its SHA-256: in its metadata when it went up in one request, and, as an
 archive does, in its ``sha256`` tag, which is written only once S3 holds the verified
 object. A failure aborts the open upload (the engine's PartUpload does).
+
+At a deadline (``should_suspend``) a multipart file stops taking parts, its upload is left
+open and ``FileSuspended`` says where it stopped; the next run resumes it at its next
+part, reading over the parts S3 holds, with the SHA-256 state and CRC saved then.
 """
 
+import base64
+import logging
 import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checksums import CrcAlgorithm
-from ft_archiver.domain.parts import plan_parts
+from ft_archiver.domain.parts import Lanes, PartPlan, plan_parts
 from ft_archiver.domain.unpack.budget import UnpackBudget
+from ft_archiver.domain.unpack.index import OpenUpload
+from ft_archiver.errors import UploadGoneError
+from ft_archiver.service.control import Suspended
 from ft_archiver.service.ports import Digests, ObjectSpec, ObjectStore, StoredObject
 from ft_archiver.service.resume import ResumePoint
 from ft_archiver.service.transfer import TransferResult, transfer_multipart, transfer_single
 from ft_archiver.service.unpack.stream_parts import ByteStream, HeadWanted, StreamParts, no_head
 
+log = logging.getLogger(__name__)
 OCTETS = "application/octet-stream"
+
+
+class FileSuspended(Exception):  # noqa: N818 - not an error: a deadline, the work saved
+    """The deadline came in the middle of a file: its upload is left open (``upload``)."""
+
+    def __init__(self, upload: OpenUpload) -> None:
+        super().__init__(f"stopped at part {upload.parts_done} of {upload.key}")
+        self.upload = upload
 
 
 @dataclass(frozen=True)
@@ -47,12 +65,18 @@ class WriterOptions:
 
 
 class _FileHooks:
-    """The engine's hooks for one file: progress to the caller, never a suspension (a
-    file is finished or aborted within the run), the last resume point kept."""
+    """The engine's hooks for one file: progress to the caller, a suspension when the
+    caller's deadline says so, the last resume point kept for it."""
 
-    def __init__(self, cancel: Cancellation, on_stored: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        cancel: Cancellation,
+        on_stored: Callable[[int], None],
+        should_suspend: Callable[[], bool],
+    ) -> None:
         self._cancel = cancel
         self._on_stored = on_stored
+        self._should_suspend = should_suspend
         self.resume_point: ResumePoint | None = None
 
     @property
@@ -66,7 +90,7 @@ class _FileHooks:
         self.resume_point = point
 
     def should_suspend(self) -> bool:
-        return False
+        return self._should_suspend()
 
 
 def content_type(path: str) -> str:
@@ -89,12 +113,16 @@ class FileWriter:
         options: WriterOptions,
         cancel: Cancellation,
         on_stored: Callable[[int], None] = lambda nbytes: None,
+        should_suspend: Callable[[], bool] = lambda: False,
     ) -> None:
+        """``should_suspend``: True once the run must stop taking parts (its deadline);
+        asked only while a multipart file is under way."""
         self._store = store
         self._digests = digests
         self._options = options
         self._cancel = cancel
         self._on_stored = on_stored
+        self._should_suspend = should_suspend
 
     def write(
         self,
@@ -103,8 +131,11 @@ class FileWriter:
         size: int,
         stream: ByteStream,
         head_wanted: HeadWanted = no_head,
+        resume: OpenUpload | None = None,
     ) -> WrittenFile:
-        """The file's ``size`` bytes from ``stream``, stored at ``key`` and verified."""
+        """The file's ``size`` bytes from ``stream``, stored at ``key`` and verified;
+        ``resume``: its upload as an earlier run left it at its deadline. Raises
+        FileSuspended when this run's deadline comes first."""
         options = self._options
         spec = file_spec(options.bucket, key, path, options.algorithm)
         parts = StreamParts(stream, size, head_wanted)
@@ -114,15 +145,76 @@ class FileWriter:
             result = transfer_single(self._store, spec, size, parts, self._cancel)
             self._on_stored(size)
         else:
-            hooks = _FileHooks(self._cancel, self._on_stored)
-            lanes = options.budget.lanes(plan.part_size, options.uploads)
-            outcome = transfer_multipart(
-                self._store, spec, plan, parts, lanes, hooks, digests=self._digests
-            )
-            if not isinstance(outcome, TransferResult):  # hooks never suspend
-                raise RuntimeError(f"the upload of {key} was suspended: {outcome}")
-            result = outcome
+            result = self._multipart(spec, path, plan, parts, resume)
         self._store.tag(result.stored, {"sha256": result.sha256})
         return WrittenFile(
             result.stored, size, result.sha256, result.crc, result.parts, bytes(parts.head)
+        )
+
+    def _multipart(
+        self,
+        spec: ObjectSpec,
+        path: str,
+        plan: PartPlan,
+        parts: StreamParts,
+        resume: OpenUpload | None,
+    ) -> TransferResult:
+        hooks = _FileHooks(self._cancel, self._on_stored, self._should_suspend)
+        lanes = self._options.budget.lanes(plan.part_size, self._options.uploads)
+        point = self._resume_point(spec, plan, resume)
+        try:
+            outcome = self._transfer(spec, plan, parts, lanes, hooks, point)
+        except UploadGoneError:
+            if point is None or parts.position:
+                raise
+            # the upload the last run left is gone (the bucket's lifecycle rule, an
+            # abort): nothing of the file was read yet, so it starts over
+            log.warning("the open upload of %s is gone; uploading it from the start", spec.key)
+            outcome = self._transfer(spec, plan, parts, lanes, hooks, None)
+        if isinstance(outcome, TransferResult):
+            return outcome
+        saved = hooks.resume_point
+        if saved is None:  # a suspension follows a finished part, which reports one
+            raise RuntimeError(f"the upload of {spec.key} stopped without a resume point")
+        raise FileSuspended(
+            OpenUpload(
+                path=path,
+                key=spec.key,
+                size=plan.size,
+                part_size=plan.part_size,
+                upload_id=saved.upload_id,
+                parts_done=saved.parts_done,
+                digest_state=base64.b64encode(saved.digest_state).decode("ascii"),
+                prefix_crc=saved.prefix_crc,
+            )
+        )
+
+    def _transfer(
+        self,
+        spec: ObjectSpec,
+        plan: PartPlan,
+        parts: StreamParts,
+        lanes: Lanes,
+        hooks: _FileHooks,
+        point: ResumePoint | None,
+    ) -> TransferResult | Suspended:
+        return transfer_multipart(
+            self._store, spec, plan, parts, lanes, hooks, resume=point, digests=self._digests
+        )
+
+    def _resume_point(
+        self, spec: ObjectSpec, plan: PartPlan, resume: OpenUpload | None
+    ) -> ResumePoint | None:
+        """The engine's resume point for an upload left open, if its parts are the
+        parts this run would make; an upload cut otherwise is aborted."""
+        if resume is None:
+            return None
+        if (resume.key, resume.size, resume.part_size) != (spec.key, plan.size, plan.part_size):
+            self._store.abort_multipart(spec, resume.upload_id)
+            return None
+        return ResumePoint(
+            resume.upload_id,
+            resume.parts_done,
+            base64.b64decode(resume.digest_state),
+            resume.prefix_crc,
         )

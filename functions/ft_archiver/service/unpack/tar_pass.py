@@ -4,7 +4,9 @@ written as its own verified object, or confirmed, when an earlier run stored it.
 
 A stream cannot be resumed in the middle, so every pass starts at the archive's first
 byte; what an earlier run verified (same key, size and checksum, confirmed by S3) is read
-over, not uploaded again.
+over, not uploaded again, and the upload an earlier run left open at its deadline is
+resumed at its next part. At this run's deadline the pass stops (PassSuspended): in the
+middle of a file, its upload left open; or between files, once it has stored one.
 """
 
 import tarfile
@@ -15,7 +17,7 @@ from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checksums import CrcAlgorithm
 from ft_archiver.domain.unpack.budget import UnpackBudget
 from ft_archiver.domain.unpack.compression import Compression
-from ft_archiver.domain.unpack.index import IndexedFile
+from ft_archiver.domain.unpack.index import IndexedFile, OpenUpload
 from ft_archiver.domain.unpack.members import (
     MemberPlanner,
     Placement,
@@ -26,7 +28,7 @@ from ft_archiver.domain.unpack.members import (
 from ft_archiver.errors import CorruptArchiveError
 from ft_archiver.service.ports import StoredObject
 from ft_archiver.service.unpack.decompression import Decompressed
-from ft_archiver.service.unpack.file_writer import FileWriter
+from ft_archiver.service.unpack.file_writer import FileSuspended, FileWriter
 from ft_archiver.service.unpack.model_files import ModelFiles
 from ft_archiver.service.unpack.ordered_reader import ChunkRead, OrderedRangeReader
 from ft_archiver.service.unpack.stream_parts import ByteStream, StreamParts
@@ -35,6 +37,15 @@ from ft_archiver.service.unpack.stream_parts import ByteStream, StreamParts
 TAR_READ_SIZE = 1024 * 1024
 # Verified by an earlier run: the entry of its index, if S3 still holds it as recorded.
 EarlierFile = Callable[[Placement], IndexedFile | None]
+
+
+class PassSuspended(Exception):  # noqa: N818 - not an error: a deadline, the work saved
+    """The pass stopped at the deadline: in the middle of a file (``upload``, left
+    open), or between files (``upload`` None)."""
+
+    def __init__(self, upload: OpenUpload | None) -> None:
+        super().__init__("stopped at the deadline")
+        self.upload = upload
 
 
 class TarPass:
@@ -56,6 +67,9 @@ class TarPass:
         cancel: Cancellation,
         on_read: Callable[[int], None],
         read_attempts: int = 3,
+        *,
+        open_upload: OpenUpload | None = None,
+        should_suspend: Callable[[], bool] = lambda: False,
     ) -> None:
         self._planner = MemberPlanner(layout, size, limits)
         self._reader = OrderedRangeReader(
@@ -68,6 +82,9 @@ class TarPass:
         self._algorithm = algorithm
         self._earlier = earlier
         self._cancel = cancel
+        self._open_upload = open_upload
+        self._should_suspend = should_suspend
+        self.took_open_upload = False  # the earlier run's upload was resumed (or aborted)
         self.files: list[IndexedFile] = []
         self.written: list[StoredObject] = []
         self.kept = 0  # files an earlier run had stored
@@ -112,7 +129,19 @@ class TarPass:
             self.kept += 1
             self.model.add(placement.path, placement.size, bytes(parts.head))
             return
-        written = self._writer.write(placement.key, placement.path, placement.size, member, wanted)
+        if self.written and self._should_suspend():  # this run has stored a file
+            raise PassSuspended(None)
+        resume = self._open_upload
+        if resume is not None and resume.key == placement.key:
+            self.took_open_upload = True
+        else:
+            resume = None
+        try:
+            written = self._writer.write(
+                placement.key, placement.path, placement.size, member, wanted, resume
+            )
+        except FileSuspended as stopped:
+            raise PassSuspended(stopped.upload) from None
         self.written.append(written.stored)
         self.files.append(
             IndexedFile(

@@ -15,6 +15,11 @@ It ends in one of three ways, so that nothing is ever half-written:
 - failed (S3, an interrupt, anything else): the open upload is aborted and the index is
   written ``incomplete`` with the files verified so far; a re-run reads them over
   without uploading them again, and finishes the folder.
+
+A run with a deadline (a Lambda's time left) that comes first is none of these: it
+stops taking parts, leaves the upload of the file it is in open, and writes the index
+``incomplete`` with that upload in it (UnpackSuspended); the next run reads over the
+verified files and resumes that upload at its next part.
 """
 
 import logging
@@ -30,6 +35,7 @@ from ft_archiver.domain.unpack.compression import Compression, compression_of
 from ft_archiver.domain.unpack.index import (
     IndexedFile,
     IndexStatus,
+    OpenUpload,
     SourceArchive,
     UnpackIndex,
     build_index,
@@ -47,7 +53,7 @@ from ft_archiver.service.ports import ArchiveStore, Digests, StoredObject
 from ft_archiver.service.unpack.file_writer import FileWriter, WriterOptions, file_spec
 from ft_archiver.service.unpack.index_store import read_index, write_index
 from ft_archiver.service.unpack.ports import ArchiveObjects, StoredArchive, UnpackedObjects
-from ft_archiver.service.unpack.tar_pass import TarPass
+from ft_archiver.service.unpack.tar_pass import PassSuspended, TarPass
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +74,9 @@ class UnpackOptions:
     algorithm: CrcAlgorithm
     limits: UnpackLimits = field(default_factory=UnpackLimits)
     read_attempts: int = 3  # per ranged GET of the archive
+    # With a deadline (TransferControl.remaining_s), stop taking parts and files when less
+    # than this is left: enough to finish the parts under way and write the index.
+    deadline_margin_s: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,33 @@ class Unpacked:
     kept: int
     transferred: bool
     duration_s: float
+
+
+@dataclass(frozen=True)
+class UnpackSuspended:
+    """The deadline came first: ``index`` (incomplete) lists the files verified so far
+    and the upload left open in the file the run stopped in; the next run goes on."""
+
+    index: UnpackIndex
+    index_key: str
+    uploaded: int
+    kept: int
+
+    def __str__(self) -> str:
+        where = self.index.open_upload
+        within = f", {where.key} at part {where.parts_done}" if where else ""
+        return f"stopped at the deadline after {len(self.index.files)} files{within}"
+
+
+UnpackOutcome = Unpacked | UnpackSuspended
+
+
+def without_deadline(outcome: UnpackOutcome) -> Unpacked:
+    """The outcome of an unpack run without ``remaining_s`` (the command line), which is
+    always Unpacked."""
+    if not isinstance(outcome, Unpacked):
+        raise RuntimeError(f"an unpack run without a deadline ended suspended: {outcome}")
+    return outcome
 
 
 class Unpacker:
@@ -101,9 +137,13 @@ class Unpacker:
         self._options = options
         self._clock = clock
 
-    def unpack(self, request: UnpackRequest, control: TransferControl | None = None) -> Unpacked:
+    def unpack(
+        self, request: UnpackRequest, control: TransferControl | None = None
+    ) -> UnpackOutcome:
         """Unpack one archive (module docstring: how it ends). ``control`` hears the
-        archive's size and the bytes read of it, and can cancel."""
+        archive's size and the bytes read of it, and can cancel; with its
+        ``remaining_s`` (a Lambda's time left) the run stops when that drops below the
+        margin, and the outcome is UnpackSuspended: a later run goes on."""
         control = control or TransferControl()
         started = time.monotonic()
         layout = unpack_layout(request.prefix, request.key)
@@ -111,19 +151,73 @@ class Unpacker:
         source = _source(archive)
         earlier = read_index(self._unpacked, request.bucket, layout.index_key)
         trusted = self._trusted(earlier, source, layout)
-        if self._still_complete(request.bucket, earlier, trusted):
-            assert earlier is not None
+        if earlier is not None and self._still_complete(request.bucket, earlier, trusted):
             return Unpacked(earlier, layout.index_key, 0, len(earlier.files), False,
                             time.monotonic() - started)  # fmt: skip
+        left_open = earlier.open_upload if earlier is not None else None
+        open_upload = left_open if trusted is not None else None
+        if left_open is not None and open_upload is None:  # of other bytes: of no use
+            self._abort(request.bucket, left_open)
+        tar_pass = self._pass(request, archive, layout, trusted or {}, open_upload, control)
+        untaken = open_upload
+
+        def verified() -> list[IndexedFile]:
+            seen = {entry.key for entry in tar_pass.files}
+            return tar_pass.files + [e for e in (trusted or {}).values() if e.key not in seen]
+
+        try:
+            digest = tar_pass.run()
+            _check_digest(source, digest)
+        except PassSuspended as stopped:
+            still_open = stopped.upload or (None if tar_pass.took_open_upload else untaken)
+            index = self._index("incomplete", request, layout, source, verified(), None,
+                                None, still_open)  # fmt: skip
+            write_index(self._store, request.bucket, layout.index_key, index,
+                        self._options.algorithm)  # fmt: skip
+            return UnpackSuspended(index, layout.index_key, len(tar_pass.written),
+                                   tar_pass.kept)  # fmt: skip
+        except (UnpackRefusedError, IntegrityError):
+            self._abort_untaken(request.bucket, untaken, tar_pass)
+            self._remove(tar_pass.written)
+            raise
+        except BaseException as exc:
+            self._abort_untaken(request.bucket, untaken, tar_pass)
+            self._write_incomplete(request, layout, source, verified(), exc)
+            raise
+        self._abort_untaken(request.bucket, untaken, tar_pass)
+        index = self._index("complete", request, layout, source, tar_pass.files,
+                            tar_pass.model.readiness())  # fmt: skip
+        write_index(self._store, request.bucket, layout.index_key, index, self._options.algorithm)
+        return Unpacked(index, layout.index_key, len(tar_pass.written), tar_pass.kept, True,
+                        time.monotonic() - started)  # fmt: skip
+
+    def _pass(
+        self,
+        request: UnpackRequest,
+        archive: StoredArchive,
+        layout: UnpackLayout,
+        trusted: dict[str, IndexedFile],
+        open_upload: OpenUpload | None,
+        control: TransferControl,
+    ) -> TarPass:
+        """The pass over the archive, its writer, and what it asks of the earlier run."""
         options = self._options
         budget = plan_unpack_budget(options.memory_budget, options.part_size)
         control.on_size(archive.size)
+
+        def should_suspend() -> bool:
+            remaining_s = control.remaining_s
+            if remaining_s is None or not self._digests.resumable():
+                return False
+            return remaining_s() < options.deadline_margin_s
+
         writer = FileWriter(
             self._store,
             self._digests,
             WriterOptions(request.bucket, options.algorithm, options.part_size,
                           options.part_size_floor, options.upload_concurrency, budget),
             control.cancel,
+            should_suspend=should_suspend,
         )  # fmt: skip
 
         def read(start: int, into: memoryview) -> None:
@@ -135,27 +229,21 @@ class Unpacker:
                 return None
             return self._confirmed(request.bucket, entry)
 
-        tar_pass = TarPass(
+        return TarPass(
             read, archive.size, _compression(request.key, archive), layout, options.limits,
             budget, writer, options.algorithm, earlier_file, control.cancel,
             control.on_progress, options.read_attempts,
+            open_upload=open_upload, should_suspend=should_suspend,
         )  # fmt: skip
-        try:
-            digest = tar_pass.run()
-            _check_digest(source, digest)
-        except (UnpackRefusedError, IntegrityError):
-            self._remove(tar_pass.written)
-            raise
-        except BaseException as exc:
-            seen = {entry.key for entry in tar_pass.files}
-            verified = tar_pass.files + [e for e in trusted.values() if e.key not in seen]
-            self._write_incomplete(request, layout, source, verified, exc)
-            raise
-        index = self._index("complete", request, layout, source, tar_pass.files,
-                            tar_pass.model.readiness())  # fmt: skip
-        write_index(self._store, request.bucket, layout.index_key, index, options.algorithm)
-        return Unpacked(index, layout.index_key, len(tar_pass.written), tar_pass.kept, True,
-                        time.monotonic() - started)  # fmt: skip
+
+    def _abort_untaken(self, bucket: str, upload: OpenUpload | None, tar_pass: TarPass) -> None:
+        """The upload an earlier run left open, if this run did not take it up."""
+        if upload is not None and not tar_pass.took_open_upload:
+            self._abort(bucket, upload)
+
+    def _abort(self, bucket: str, upload: OpenUpload) -> None:
+        spec = file_spec(bucket, upload.key, upload.path, self._options.algorithm)
+        self._store.abort_multipart(spec, upload.upload_id)
 
     def _verified_archive(self, request: UnpackRequest) -> StoredArchive:
         where = f"s3://{request.bucket}/{request.key}"
@@ -172,22 +260,22 @@ class Unpacker:
 
     def _trusted(
         self, earlier: UnpackIndex | None, source: SourceArchive, layout: UnpackLayout
-    ) -> dict[str, IndexedFile]:
+    ) -> dict[str, IndexedFile] | None:
         """The files an earlier run verified, if it read these very bytes into this
-        folder with this checksum; none otherwise."""
+        folder with this checksum; None otherwise."""
         if earlier is None or not earlier.archive.same_as(source):
-            return {}
+            return None
         if earlier.folder != layout.folder:
-            return {}
+            return None
         if earlier.checksum_algorithm != self._options.algorithm.name:
-            return {}
+            return None
         return {entry.key: entry for entry in earlier.files}
 
     def _still_complete(
-        self, bucket: str, earlier: UnpackIndex | None, trusted: dict[str, IndexedFile]
+        self, bucket: str, earlier: UnpackIndex, trusted: dict[str, IndexedFile] | None
     ) -> bool:
         """A complete index of these bytes whose every file S3 still holds as listed."""
-        if earlier is None or earlier.status != "complete" or not trusted:
+        if earlier.status != "complete" or trusted is None:
             return False
         return all(self._confirmed(bucket, entry) for entry in earlier.files)
 
@@ -231,12 +319,13 @@ class Unpacker:
         files: list[IndexedFile],
         readiness: Readiness | None,
         error: str | None = None,
+        open_upload: OpenUpload | None = None,
     ) -> UnpackIndex:
         return build_index(
             status=status, bucket=request.bucket, folder=layout.folder, archive=source,
             checksum_algorithm=self._options.algorithm.name, files=files,
             readiness=readiness, error=error, unpacked_by=f"ft-archiver {__version__}",
-            updated_at=self._clock(),
+            updated_at=self._clock(), open_upload=open_upload,
         )  # fmt: skip
 
 
