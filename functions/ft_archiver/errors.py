@@ -266,3 +266,8 @@ class UnverifiedArchiveError(UnpackRefusedError):
     """The object to unpack carries no ``sha256`` (or ``sha256-tree``) tag, which
     ft-archiver writes only on an archive it verified: only verified archives are
     unpacked."""
+
+
+class UnpackedArchiveMismatchError(IntegrityError):
+    """The archive's bytes, as the unpacker read them back from S3, do not hash to its
+    ``sha256`` tag: the files made from them were removed. Another attempt reads again."""

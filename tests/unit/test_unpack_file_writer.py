@@ -12,7 +12,7 @@ import pytest
 from ft_archiver.adapters import sha256_state
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.unpack.budget import UnpackBudget
-from ft_archiver.errors import IntegrityError, TransferCancelledError
+from ft_archiver.errors import CorruptArchiveError, IntegrityError, TransferCancelledError
 from ft_archiver.service.ports import StoredObject
 from ft_archiver.service.unpack.file_writer import FileWriter, WriterOptions, content_type
 from ft_archiver.service.unpack.stream_parts import StreamParts
@@ -90,7 +90,7 @@ def test_a_failed_part_aborts_the_upload_and_stores_nothing() -> None:
 
 def test_a_stream_that_ends_early_aborts_the_upload() -> None:
     store = TaggingStore()
-    with pytest.raises(IntegrityError, match="ended after"):
+    with pytest.raises(CorruptArchiveError, match="ended after"):
         writer(store).write("m/w.bin", "w.bin", len(DATA), io.BytesIO(DATA[: 2 * PART]))
     assert store.uploads[0].aborted
     assert store.objects == {}

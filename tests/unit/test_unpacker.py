@@ -18,10 +18,10 @@ from ft_archiver.errors import (
     ArchiveMissingError,
     CorruptArchiveError,
     DecompressionBombError,
-    IntegrityError,
     LinkMemberError,
     MemberPathTraversalError,
     StorageError,
+    UnpackedArchiveMismatchError,
     UnverifiedArchiveError,
     ZstdWindowTooLargeError,
 )
@@ -291,7 +291,7 @@ def test_only_a_verified_archive_is_unpacked() -> None:
 def test_bytes_that_are_not_the_verified_archive_are_removed() -> None:
     bucket = Bucket()
     bucket.add_archive(KEY, zstd_of(tar_of(ENTRIES)), tags={"sha256": "0" * 64})
-    with pytest.raises(IntegrityError, match="sha256 tag says 0000"):
+    with pytest.raises(UnpackedArchiveMismatchError, match="sha256 tag says 0000"):
         unpack(bucket)
     assert folder_files(bucket) == {}
     assert INDEX not in bucket.objects
@@ -396,3 +396,15 @@ def test_without_a_saveable_sha256_state_the_run_never_suspends() -> None:
     )
     assert isinstance(outcome, Unpacked)
     assert folder_files(bucket) == files_of(LONG)
+
+
+def test_an_archive_cut_short_is_refused_and_leaves_nothing() -> None:
+    bucket = Bucket()
+    whole = tar_of(ENTRIES)
+    cut = whole[: whole.index(b"extra/notes.txt") - 600]  # inside the safetensors data
+    bucket.add_archive(KEY, zstd_of(cut))
+    with pytest.raises(CorruptArchiveError, match="cut short"):
+        unpack(bucket)
+    assert folder_files(bucket) == {}
+    assert INDEX not in bucket.objects
+    assert all(upload.aborted for upload in bucket.uploads)

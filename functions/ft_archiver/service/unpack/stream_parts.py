@@ -6,11 +6,12 @@ read front to back. Run with a single download lane, the engine asks for the par
 order, so the stream answers each by reading on: the one multipart writer serves both.
 """
 
+import tarfile
 from collections.abc import Callable
 from typing import Protocol
 
 from ft_archiver.cancellation import Cancellation
-from ft_archiver.errors import IntegrityError, TransferCancelledError
+from ft_archiver.errors import CorruptArchiveError, IntegrityError, TransferCancelledError
 
 # Read from the stream at most this much at a time, so that a cancel is seen between.
 READ_STEP = 1024 * 1024
@@ -74,9 +75,12 @@ class StreamParts:
             if cancel.is_set():
                 raise TransferCancelledError("the unpack was stopped")
             step = into[filled : filled + READ_STEP]
-            count = self._stream.readinto(step)
-            if not count:
-                raise IntegrityError(
+            try:
+                count = self._stream.readinto(step)
+            except tarfile.TarError as exc:  # tarfile's "unexpected end of data"
+                raise CorruptArchiveError(f"the archive is cut short ({exc})") from None
+            if not count:  # the tar said more: the archive is cut short
+                raise CorruptArchiveError(
                     f"the archive's file ended after {self.position + filled:,} of its "
                     f"{self.size:,} bytes"
                 )

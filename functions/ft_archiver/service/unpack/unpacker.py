@@ -44,7 +44,7 @@ from ft_archiver.domain.unpack.members import Placement, UnpackLayout, UnpackLim
 from ft_archiver.domain.unpack.readiness import Readiness
 from ft_archiver.errors import (
     ArchiveMissingError,
-    IntegrityError,
+    UnpackedArchiveMismatchError,
     UnpackRefusedError,
     UnverifiedArchiveError,
 )
@@ -176,7 +176,7 @@ class Unpacker:
                         self._options.algorithm)  # fmt: skip
             return UnpackSuspended(index, layout.index_key, len(tar_pass.written),
                                    tar_pass.kept)  # fmt: skip
-        except (UnpackRefusedError, IntegrityError):
+        except (UnpackRefusedError, UnpackedArchiveMismatchError):
             self._abort_untaken(request.bucket, untaken, tar_pass)
             self._remove(tar_pass.written)
             raise
@@ -353,7 +353,7 @@ def _check_digest(source: SourceArchive, digest: str) -> None:
     """The bytes read are the archive that was verified: its tag's SHA-256 (a
     distributed archive tagged with a SHA-256 tree only is trusted by its version)."""
     if source.sha256 is not None and digest != source.sha256:
-        raise IntegrityError(
+        raise UnpackedArchiveMismatchError(
             f"s3://{source.bucket}/{source.key} read back as SHA-256 {digest}, but its "
             f"sha256 tag says {source.sha256}; the files this run wrote were removed"
         )
