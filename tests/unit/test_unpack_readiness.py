@@ -14,17 +14,19 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from ft_archiver.domain.unpack.readiness import (
-    SAFETENSORS_DTYPE_BITS,
-    SAFETENSORS_MAX_HEADER,
     Readiness,
-    SafetensorsHeader,
-    SafetensorsProblem,
     TargetReadiness,
     context_length,
     readiness,
+    weight_format,
+)
+from ft_archiver.domain.unpack.safetensors import (
+    SAFETENSORS_DTYPE_BITS,
+    SAFETENSORS_MAX_HEADER,
+    SafetensorsHeader,
+    SafetensorsProblem,
     safetensors_header,
     safetensors_header_length,
-    weight_format,
 )
 
 PROPERTIES = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -8,11 +8,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ft_archiver.domain.parts import MIB
-from ft_archiver.domain.unpack.readiness import (
-    Readiness,
+from ft_archiver.domain.unpack.readiness import Readiness, readiness
+from ft_archiver.domain.unpack.safetensors import (
     SafetensorsHeader,
     SafetensorsProblem,
-    readiness,
     safetensors_header,
     safetensors_header_length,
 )
