@@ -11,6 +11,7 @@ from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.domain.manifest import (
     Manifest,
+    UnpackedPointer,
     build_manifest,
     checkpoint_entry,
     is_secret_name,
@@ -245,3 +246,21 @@ def test_a_manifest_round_trips_and_reads_later_versions() -> None:
     assert Manifest.model_validate_json(manifest().to_json()) == manifest()
     later = {**written, "schema_version": 2, "something_new": {"a": 1}}
     assert Manifest.model_validate(later).schema_version == 2
+
+
+def test_the_unpacked_pointer_is_written_only_once_there_is_one() -> None:
+    plain = manifest()
+    assert plain.unpacked is None
+    assert "unpacked" not in json.loads(plain.to_json())
+    when = datetime(2026, 12, 2, 7, 0, 1, 234567, tzinfo=timezone(timedelta(hours=1)))
+    pointer = UnpackedPointer(folder="models/m/", index_key="models/m.files.json", files=3,
+                              bytes=1024, unpacked_at=when)  # fmt: skip
+    pointed = plain.model_copy(update={"unpacked": pointer})
+    written = json.loads(pointed.to_json())
+    assert written["unpacked"] == {"folder": "models/m/", "index_key": "models/m.files.json",
+                                   "files": 3, "bytes": 1024,
+                                   "unpacked_at": "2026-12-02T06:00:01.234Z"}  # fmt: skip
+    assert {k: v for k, v in written.items() if k != "unpacked"} == json.loads(plain.to_json())
+    assert Manifest.model_validate_json(pointed.to_json()) == pointed
+    assert pointer.same_folder(pointer.model_copy(update={"unpacked_at": datetime.now(UTC)}))
+    assert not pointer.same_folder(pointer.model_copy(update={"files": 4}))

@@ -96,6 +96,7 @@ def run_unpack(args: argparse.Namespace, settings: "CliSettings") -> int:
 
 def unpacked_json(unpacked: "Unpacked") -> dict[str, Any]:
     index = unpacked.index
+    pointer = unpacked.manifest
     return {
         "archive": f"s3://{index.archive.bucket}/{index.archive.key}",
         "bucket": index.bucket,
@@ -109,6 +110,9 @@ def unpacked_json(unpacked: "Unpacked") -> dict[str, Any]:
         "transferred": unpacked.transferred,
         "duration_s": round(unpacked.duration_s, 3),
         "readiness": index.readiness.model_dump(mode="json") if index.readiness else None,
+        # the archive's manifest, and whether it points at the index now
+        "manifest_key": pointer.key if pointer else None,
+        "manifest_pointer": pointer.status if pointer else None,
     }
 
 
@@ -130,6 +134,8 @@ def print_unpacked(unpacked: "Unpacked", as_json: bool) -> None:
             flush=True,
         )
     print(f"index s3://{index.bucket}/{unpacked.index_key}", flush=True)
+    if unpacked.manifest is not None:
+        print(unpacked.manifest.note, flush=True)
     if index.readiness is not None:
         print_readiness(index.readiness)
 

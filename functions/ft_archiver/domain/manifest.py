@@ -138,6 +138,34 @@ class ManifestResult(BaseModel):
         return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class UnpackedPointer(BaseModel):
+    """Where the archive was unpacked (issue 18): its folder and the folder's index,
+    ``{folder}.files.json``, added to the manifest once an unpack is complete."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    folder: str  # the key prefix the files are under, ending with '/'
+    index_key: str
+    files: int
+    bytes: int
+    unpacked_at: AwareDatetime
+
+    @field_validator("unpacked_at")
+    @classmethod
+    def _in_utc_to_the_millisecond(cls, value: datetime) -> datetime:
+        return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
+
+    @field_serializer("unpacked_at")
+    def _iso_8601(self, value: datetime) -> str:
+        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+    def same_folder(self, other: "UnpackedPointer") -> bool:
+        """The same folder, index and contents, whenever it was unpacked."""
+        return (self.folder, self.index_key, self.files, self.bytes) == (
+            other.folder, other.index_key, other.files, other.bytes,
+        )  # fmt: skip
+
+
 class Manifest(BaseModel):
     """``{key}.manifest.json``. Unknown fields are ignored when one is read, so a reader
     of this version can list manifests written by a later one."""
@@ -155,6 +183,8 @@ class Manifest(BaseModel):
     result: ManifestResult
     # The fields of Together's answers that were not kept, by name: {"job": [...], ...}
     omitted_fields: dict[str, list[str]] = {}
+    # The folder it was unpacked into, once an unpack completed; None until then.
+    unpacked: UnpackedPointer | None = None
 
     @field_validator("job", "checkpoint")
     @classmethod
@@ -162,7 +192,10 @@ class Manifest(BaseModel):
         return None if value is None else redact(value)
 
     def to_json(self) -> bytes:
-        return self.model_dump_json(indent=2).encode("utf-8")
+        """The manifest as written; ``unpacked`` only once there is a pointer, so a
+        manifest of an archive never unpacked is as earlier releases wrote it."""
+        unset = {"unpacked"} if self.unpacked is None else None
+        return self.model_dump_json(indent=2, exclude=unset).encode("utf-8")
 
 
 def build_manifest(

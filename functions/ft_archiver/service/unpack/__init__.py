@@ -5,5 +5,6 @@ model's files, each its own verified object, with an index beside it.
 ``ordered_reader`` (ranged GETs in order), ``decompression`` (zstd, gzip) and tarfile
 feed; ``file_writer`` puts each file through the archive's own transfer engine, fed in
 order by ``stream_parts``; ``model_files`` gathers what the readiness verdicts read;
-``index_store`` reads and writes the index; ``ports`` is what it needs of the bucket.
+``index_store`` reads and writes the index; ``manifest_pointer`` adds the index to the
+archive's manifest; ``ports`` is what it needs of the bucket.
 """

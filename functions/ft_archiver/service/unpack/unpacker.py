@@ -8,7 +8,8 @@ The pass never touches Together: the archive is read back from the bucket.
 It ends in one of three ways, so that nothing is ever half-written:
 
 - done: every file stored and verified, then the index, ``complete``, with the
-  readiness verdicts;
+  readiness verdicts, then the archive's manifest with a pointer to the index
+  (``manifest_pointer``; none when the archive has no manifest);
 - refused (an ``UnpackRefusedError``: a hostile or corrupt archive, a limit): every
   object this run wrote is removed (its version, so no trace is left) and no index
   is written; an index an earlier, failed run left stays as it was, incomplete;
@@ -52,6 +53,7 @@ from ft_archiver.service.control import TransferControl
 from ft_archiver.service.ports import ArchiveStore, Digests, StoredObject
 from ft_archiver.service.unpack.file_writer import FileWriter, WriterOptions, file_spec
 from ft_archiver.service.unpack.index_store import read_index, write_index
+from ft_archiver.service.unpack.manifest_pointer import ManifestPointer, point_manifest
 from ft_archiver.service.unpack.ports import ArchiveObjects, StoredArchive, UnpackedObjects
 from ft_archiver.service.unpack.tar_pass import PassSuspended, TarPass
 
@@ -83,7 +85,8 @@ class UnpackOptions:
 class Unpacked:
     """The folder is complete: ``index`` (at ``index_key``) lists it. ``uploaded`` files
     were written by this run, ``kept`` had been verified by an earlier one;
-    ``transferred`` is False when the folder was complete already and nothing was read."""
+    ``transferred`` is False when the folder was complete already and nothing was read;
+    ``manifest`` says whether the archive's manifest points at the index."""
 
     index: UnpackIndex
     index_key: str
@@ -91,6 +94,7 @@ class Unpacked:
     kept: int
     transferred: bool
     duration_s: float
+    manifest: ManifestPointer | None = None
 
 
 @dataclass(frozen=True)
@@ -152,8 +156,9 @@ class Unpacker:
         earlier = read_index(self._unpacked, request.bucket, layout.index_key)
         trusted = self._trusted(earlier, source, layout)
         if earlier is not None and self._still_complete(request.bucket, earlier, trusted):
+            pointer = self._point(earlier, layout.index_key)
             return Unpacked(earlier, layout.index_key, 0, len(earlier.files), False,
-                            time.monotonic() - started)  # fmt: skip
+                            time.monotonic() - started, pointer)  # fmt: skip
         left_open = earlier.open_upload if earlier is not None else None
         open_upload = left_open if trusted is not None else None
         if left_open is not None and open_upload is None:  # of other bytes: of no use
@@ -188,8 +193,15 @@ class Unpacker:
         index = self._index("complete", request, layout, source, tar_pass.files,
                             tar_pass.model.readiness())  # fmt: skip
         write_index(self._store, request.bucket, layout.index_key, index, self._options.algorithm)
+        pointer = self._point(index, layout.index_key)
         return Unpacked(index, layout.index_key, len(tar_pass.written), tar_pass.kept, True,
-                        time.monotonic() - started)  # fmt: skip
+                        time.monotonic() - started, pointer)  # fmt: skip
+
+    def _point(self, index: UnpackIndex, index_key: str) -> ManifestPointer:
+        """The archive's manifest points at the complete index (a failure to write it
+        fails the run; a re-run finds the folder complete and writes it again)."""
+        return point_manifest(self._unpacked, self._store, index, index_key,
+                              self._options.algorithm, self._clock())  # fmt: skip
 
     def _pass(
         self,
