@@ -11,6 +11,7 @@ from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.requests import ArchiveRequest
 from ft_archiver.errors import StorageError
 from ft_archiver_tools.local.aws import free_port
+from ft_archiver_tools.local.model_archive import ModelSpec
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
 from tests.support.faults import s3_fault_proxy
 
@@ -54,13 +55,36 @@ def test_list_prints_a_table(harness: Harness) -> None:
     header, newest, oldest = done.stdout.splitlines()
     assert first.sha256 is not None
     assert second.sha256 is not None
-    assert header.split() == ["ARCHIVED", "AT", "JOB", "STEP", "TYPE", "SIZE", "SHA256", "KEY"]
+    assert header.split() == ["ARCHIVED", "AT", "JOB", "STEP", "TYPE", "SIZE", "SHA256", "KEY",
+                              "UNPACKED"]  # fmt: skip
     assert newest.split()[1:4] == [second.id, "40", "adapter"]
     assert newest.endswith(f"  {second.sha256[:12]}  {second.key}")
     assert oldest.split()[1:4] == [first.id, "final", "model_output_path"]
     assert oldest.endswith(f"  {first.sha256[:12]}  {first.key}")
     assert "300.0 KiB" in oldest
     assert header.index("KEY") == newest.index(second.key) == oldest.index(first.key)
+
+
+def test_list_shows_the_folder_an_archive_was_unpacked_into(harness: Harness) -> None:
+    first, second = two_archives(harness)
+    lora = harness.together.add_job("Lora", model=ModelSpec(size=256 * KIB, seed=41),
+                                    model_output_name="acme/unpacked")  # fmt: skip
+    third = harness.archive(ArchiveRequest(lora.id))
+    unpacked = run(harness, "unpack", third.key)
+    assert unpacked.returncode == 0, unpacked.stderr
+    folder = third.key.removesuffix(".tar.zst") + "/"
+    done = run(harness, "list", "--json")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # the folder's files and index are no archives, and not named
+    listed = json_lines(done.stdout)
+    assert [(entry["key"], entry["unpacked"]) for entry in listed] == [
+        (third.key, folder), (second.key, None), (first.key, None),
+    ]  # fmt: skip
+    done = run(harness, "list")
+    header, newest, *older = done.stdout.splitlines()
+    assert newest.split()[-2:] == [third.key, folder]
+    assert newest.index(folder) == header.index("UNPACKED")
+    assert all(line.endswith(".tar.zst") for line in older)
 
 
 def test_list_in_an_empty_bucket(harness: Harness) -> None:

@@ -17,8 +17,14 @@ METADATA = {"fine-tune-id": "ft-old", "checkpoint-step": "final",
             "checkpoint-type": "merged", "training-type": "Lora"}  # fmt: skip
 
 
-def manifest_body(key: str, at: datetime, step: int | None = None) -> bytes:
+def manifest_body(
+    key: str, at: datetime, step: int | None = None, unpacked: str | None = None
+) -> bytes:
+    pointer = {"unpacked": {"folder": unpacked, "index_key": f"{unpacked[:-1]}.files.json",
+                            "files": 2, "bytes": 10, "unpacked_at": at.isoformat()}
+               } if unpacked else {}  # fmt: skip
     return json.dumps({
+        **pointer,
         "schema_version": 1, "fine_tune_id": f"ft-{key}", "checkpoint_step": step,
         "checkpoint_type": "adapter", "training_type": "Lora", "model_output_name": None,
         "job": {"id": f"ft-{key}"}, "checkpoint": None,
@@ -91,10 +97,12 @@ def test_an_archive_without_a_manifest_is_listed_from_its_object() -> None:
     assert [e.model_dump(mode="json") for e in entries] == [
         {"archived_at": "2026-11-25T12:00:00.000Z", "fine_tune_id": "ft-old",
          "checkpoint_step": None, "checkpoint_type": "merged", "training_type": "Lora",
-         "size": 9, "sha256": SHA, "bucket": "b", "key": "m/old.tar.zst", "manifest_key": None},
+         "size": 9, "sha256": SHA, "bucket": "b", "key": "m/old.tar.zst", "manifest_key": None,
+         "unpacked": None},
         {"archived_at": "2026-11-25T12:00:00.000Z", "fine_tune_id": "ft-old",
          "checkpoint_step": 40, "checkpoint_type": "merged", "training_type": "Lora",
-         "size": 1, "sha256": SHA, "bucket": "b", "key": "m/step.tar.zst", "manifest_key": None},
+         "size": 1, "sha256": SHA, "bucket": "b", "key": "m/step.tar.zst", "manifest_key": None,
+         "unpacked": None},
     ]  # fmt: skip
     assert problems == []
 
@@ -159,17 +167,18 @@ def entry(key: str, at: datetime, **fields: Any) -> CatalogEntry:
 
 def test_table() -> None:
     rows = table(newest_first([
-        entry("m/a.tar.zst", T0),
+        entry("m/a.tar.zst", T0, unpacked="m/a/"),
         entry("m/long-name.tar.zst", T0 + timedelta(seconds=1), checkpoint_step=100,
               checkpoint_type="adapter", fine_tune_id="ft-abcdef", size=512),
         entry("m/old.tar.zst", T0, manifest_key=None, sha256=None, checkpoint_type=None),
     ]))  # fmt: skip
     assert rows == [
-        "ARCHIVED AT           JOB        STEP   TYPE     SIZE     SHA256        KEY",
+        "ARCHIVED AT           JOB        STEP   TYPE     SIZE     SHA256        KEY     "
+        "                     UNPACKED",
         "2026-11-25T12:00:01Z  ft-abcdef  100    adapter  512 B    0123456789ab  "
         "m/long-name.tar.zst",
         "2026-11-25T12:00:00Z  ft-abc     final  merged   3.0 MiB  0123456789ab  "
-        "m/a.tar.zst",
+        "m/a.tar.zst                  m/a/",
         "2026-11-25T12:00:00Z  ft-abc     final  -        3.0 MiB  -             "
         "m/old.tar.zst (no manifest)",
     ]  # fmt: skip
@@ -211,3 +220,29 @@ def test_archive_objects_never_verified_are_named_incomplete_one_line_each() -> 
         f"incomplete: s3://b/m/a-half.tar.zst (1 B) {unverified}",
         f"incomplete: s3://b/m/z-half.tar.zst (2.0 KiB) {unverified}",
     ]
+
+
+class CountingBucket(FakeBucket):
+    def __init__(self) -> None:
+        super().__init__()
+        self.facts_asked: list[str] = []
+
+    def facts(self, bucket: str, key: str) -> ObjectFacts | None:
+        self.facts_asked.append(key)
+        return super().facts(bucket, key)
+
+
+def test_an_unpacked_archive_shows_its_folder_and_its_files_are_not_asked_about() -> None:
+    bucket = CountingBucket()
+    bucket.put("m/a.tar.zst")
+    bucket.put("m/a.tar.zst.manifest.json", manifest_body("m/a.tar.zst", T0, unpacked="m/a/"))
+    bucket.put("m/a/config.json", b"{}")
+    bucket.put("m/a/model.safetensors", b"w")
+    bucket.put("m/a.files.json", b"{}")
+    bucket.put("m/b.tar.zst")
+    bucket.put("m/b.tar.zst.manifest.json", manifest_body("m/b.tar.zst", T0 + timedelta(1)))
+    entries, problems = listing(bucket)
+    assert [(e.key, e.unpacked) for e in entries] == [("m/b.tar.zst", None),
+                                                      ("m/a.tar.zst", "m/a/")]  # fmt: skip
+    assert problems == []
+    assert bucket.facts_asked == []  # the manifests said it all

@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, field_serializer
 from ft_archiver.domain.manifest import Manifest
 
 SHORT_SHA256 = 12
-COLUMNS = ("ARCHIVED AT", "JOB", "STEP", "TYPE", "SIZE", "SHA256", "KEY")
+COLUMNS = ("ARCHIVED AT", "JOB", "STEP", "TYPE", "SIZE", "SHA256", "KEY", "UNPACKED")
 # The tags ft-archiver puts on an archive only once S3 has confirmed its size and
 # full-object checksum: ``sha256``, and ``sha256-tree`` on a distributed archive too large
 # to read back whole. An archive object with neither, and no manifest, was never verified.
@@ -17,7 +17,9 @@ VERIFIED_TAGS = ("sha256", "sha256-tree")
 
 class CatalogEntry(BaseModel):
     """``manifest_key`` is null for an archive listed from its object's metadata and tags
-    (archived before manifests existed, or whose manifest could not be read)."""
+    (archived before manifests existed, or whose manifest could not be read);
+    ``unpacked`` is the folder it was unpacked into, as its manifest points at it
+    (null: not unpacked, or no manifest to say so)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -31,6 +33,7 @@ class CatalogEntry(BaseModel):
     bucket: str
     key: str
     manifest_key: str | None
+    unpacked: str | None = None
 
     @field_serializer("archived_at")
     def _iso_8601(self, value: datetime) -> str:
@@ -50,6 +53,7 @@ def from_manifest(manifest: Manifest, bucket: str, key: str, manifest_key: str) 
         bucket=bucket,
         key=key,
         manifest_key=manifest_key,
+        unpacked=manifest.unpacked.folder if manifest.unpacked else None,
     )
 
 
@@ -122,15 +126,17 @@ def _row(entry: CatalogEntry) -> tuple[str, ...]:
         human_size(entry.size),
         (entry.sha256 or "-")[:SHORT_SHA256],
         key,
+        entry.unpacked or "",
     )
 
 
 def table(entries: Iterable[CatalogEntry]) -> list[str]:
-    """Aligned columns under a header, the key last so that long keys need no padding."""
+    """Aligned columns under a header, the unpacked folder last (empty when there is
+    none) so that it needs no padding; no line ends in spaces."""
     rows = [COLUMNS, *(_row(entry) for entry in entries)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS) - 1)]
     lines = []
     for row in rows:
         padded = [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)]
-        lines.append("  ".join([*padded, row[-1]]))
+        lines.append("  ".join([*padded, row[-1]]).rstrip())
     return lines

@@ -26,6 +26,7 @@ from ft_archiver.domain.catalog import (
 )
 from ft_archiver.domain.manifest import Manifest
 from ft_archiver.domain.naming import MANIFEST_SUFFIX
+from ft_archiver.domain.unpack.members import INDEX_SUFFIX
 from ft_archiver.service.ports import BucketReader, ListedObject
 
 READERS = 8  # objects read at once
@@ -74,7 +75,9 @@ class Catalog:
                     on_problem(f"{where}: its archive {key} is not in the bucket; skipped")
                     continue
                 described[key] = from_manifest(manifest, bucket, key, listed.key)
-            rest = sorted((o for key, o in archives.items() if key not in described),
+            unpacked = _unpacked(described.values())
+            rest = sorted((o for key, o in archives.items()
+                           if key not in described and not unpacked(key)),
                           key=lambda o: o.key)  # fmt: skip
             found = list(pool.map(lambda o: self._from_object(bucket, o), rest))
         for _, incomplete in found:
@@ -100,6 +103,14 @@ class Catalog:
             bucket, listed.key, listed.size, listed.last_modified, facts.metadata, facts.tags
         )
         return entry, None
+
+
+def _unpacked(entries: Iterable[CatalogEntry]) -> Callable[[str], bool]:
+    """Whether a key is a file of a folder a manifest points at, or that folder's index:
+    no archive, and not worth a HeadObject to find out."""
+    folders = tuple(entry.unpacked for entry in entries if entry.unpacked)
+    indexes = {folder.rstrip("/") + INDEX_SUFFIX for folder in folders}
+    return lambda key: key.startswith(folders) or key in indexes
 
 
 def _present(entries: Iterable[CatalogEntry | None]) -> list[CatalogEntry]:
