@@ -121,6 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument(
         "--json", action="store_true", help="print the event detail as one JSON object"
     )
+    archive.add_argument(
+        "--unpack",
+        action="store_true",
+        help="then unpack each .tar.zst/.tar.gz archive as `unpack KEY` does",
+    )
+    archive.add_argument(
+        "--unpack-prefix",
+        dest="unpack_prefix",
+        help="with --unpack: where the folder and its index go (UNPACK_PREFIX; default "
+        "ARCHIVE_PREFIX)",
+    )
 
     backfill = commands.add_parser(
         "backfill",

@@ -6,6 +6,7 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from ft_archiver.domain.checkpoints import parse_job_ref
 from ft_archiver.domain.events import ArchivedDetail
@@ -18,6 +19,9 @@ from ft_archiver.service.backfill import Backfill, Outcome
 from ft_archiver.service.control import TransferControl, without_deadline
 from ft_archiver.settings import CliSettings
 from ft_archiver_tools.progress import ProgressBar
+
+if TYPE_CHECKING:
+    from ft_archiver.service.unpack.unpacker import Unpacked, Unpacker
 
 EXIT_FAILURE = 1
 
@@ -48,18 +52,79 @@ class _ProgressControl(TransferControl):
             self.bar(nbytes)
 
 
+class ThenUnpack:
+    """``archive --unpack``: each archive, once verified, unpacked as ``ft-archiver
+    unpack KEY`` does it (cli_unpack's code), one unpacker for all of them."""
+
+    def __init__(self, settings: CliSettings) -> None:
+        self._settings = settings
+        self._unpacker: Unpacker | None = None
+
+    def __call__(self, detail: ArchivedDetail) -> "Unpacked":
+        from ft_archiver.wiring.unpacker import build_unpacker
+        from ft_archiver_tools.cli_unpack import unpack_archive
+
+        if self._unpacker is None:
+            self._unpacker = build_unpacker(self._settings)
+        return unpack_archive(detail.bucket, detail.key, self._settings, self._unpacker)
+
+
 def archive_one(
-    archiver: Archiver, request: ArchiveRequest, where: Destination, as_json: bool
+    archiver: Archiver,
+    request: ArchiveRequest,
+    where: Destination,
+    as_json: bool,
+    then_unpack: ThenUnpack | None = None,
 ) -> ArchivedDetail:
-    """Archive with a progress bar on a terminal, and print the result."""
+    """Archive with a progress bar on a terminal, and print the result; with
+    ``then_unpack``, unpack it and print that too (with ``as_json``, one object)."""
     control = _ProgressControl()
     try:
         archived = without_deadline(archiver.archive(request, where, control))
     finally:
         if control.bar is not None:
             control.bar.finish()
-    print_archived(archived.detail, as_json, archived.transferred)
+    if then_unpack is None:
+        print_archived(archived.detail, as_json, archived.transferred)
+    else:
+        unpack_after(archived.detail, archived.transferred, as_json, then_unpack)
     return archived.detail
+
+
+def unpack_after(
+    detail: ArchivedDetail, transferred: bool, as_json: bool, then_unpack: ThenUnpack
+) -> None:
+    """The archive's result, then its unpack's: printed one after the other, or one JSON
+    object (the event detail with ``unpack``, the unpack's result or null, and
+    ``unpack_note``, why not), printed even when the unpack fails, which then raises."""
+    from ft_archiver_tools.cli_unpack import not_unpackable, print_unpacked, unpacked_json
+
+    if not as_json:
+        print_archived(detail, False, transferred)
+    skipped = not_unpackable(detail.key)
+    if skipped is not None:
+        if as_json:
+            print_with_unpack(detail, None, skipped)
+        else:
+            print(skipped, flush=True)
+        return
+    try:
+        unpacked = then_unpack(detail)
+    except Exception as exc:
+        if as_json:
+            print_with_unpack(detail, None, f"not unpacked: {exc}")
+        raise
+    if as_json:
+        print_with_unpack(detail, unpacked_json(unpacked), None)
+    else:
+        print_unpacked(unpacked, False)
+
+
+def print_with_unpack(
+    detail: ArchivedDetail, unpack: dict[str, Any] | None, note: str | None
+) -> None:
+    document = {**detail.model_dump(mode="json"), "unpack": unpack, "unpack_note": note}
+    print(json.dumps(document), flush=True)
 
 
 def print_archived(detail: ArchivedDetail, as_json: bool, transferred: bool = True) -> None:
@@ -101,11 +166,14 @@ def run_archive(args: argparse.Namespace, settings: CliSettings) -> int:
     """One archive, or every archive of a selection (a failing one does not stop the rest)."""
     from ft_archiver.wiring.archiver import build_archiver
 
+    if getattr(args, "unpack_prefix", None) is not None and not args.unpack:
+        raise RuleError("--unpack-prefix says where --unpack puts the folder: add --unpack")
     where = destination(settings)
+    then_unpack = ThenUnpack(settings) if getattr(args, "unpack", False) else None
     if not wants_selection(args):
         request = ArchiveRequest(args.id, args.checkpoint_step, args.checkpoint_type, args.key)
         validate_request(request)  # a bad ID or type is the first thing said, before AWS
-        archive_one(build_archiver(settings), request, where, args.json)
+        archive_one(build_archiver(settings), request, where, args.json, then_unpack)
         return 0
     if args.key is not None:
         raise RuleError("--key names one object; a selection makes several: drop --key")
@@ -115,7 +183,7 @@ def run_archive(args: argparse.Namespace, settings: CliSettings) -> int:
     for target in targets:
         request = ArchiveRequest(target.id, target.checkpoint_step, target.checkpoint_type)
         try:
-            archive_one(archiver, request, where, args.json)
+            archive_one(archiver, request, where, args.json, then_unpack)
         except ArchiverError as exc:
             failed += 1
             print(f"ft-archiver: error: {exc}", file=sys.stderr)

@@ -12,7 +12,7 @@ from ft_archiver.errors import ConfigurationError, RuleError
 if TYPE_CHECKING:  # pydantic, the settings and the engine load only when it runs
     from ft_archiver.domain.unpack.readiness import Readiness
     from ft_archiver.service.control import TransferControl
-    from ft_archiver.service.unpack.unpacker import Unpacked
+    from ft_archiver.service.unpack.unpacker import Unpacked, Unpacker
     from ft_archiver.settings import CliSettings
 
 TARGETS = ("bedrock_custom_model_import", "sagemaker_uncompressed", "vllm_runai_streamer",
@@ -80,18 +80,35 @@ def progress_control() -> "tuple[TransferControl, Callable[[], None]]":
 
 
 def run_unpack(args: argparse.Namespace, settings: "CliSettings") -> int:
+    bucket, key = archive_location(args.key, settings.archive_bucket)
+    print_unpacked(unpack_archive(bucket, key, settings), args.json)
+    return 0
+
+
+def not_unpackable(key: str) -> str | None:
+    """Why the archive at ``key`` is not one the unpacker reads (its name), or None."""
+    from ft_archiver.domain.unpack.members import ARCHIVE_EXTENSIONS
+
+    name = key.rsplit("/", 1)[-1]
+    if any(name.endswith(ext) and len(name) > len(ext) for ext in ARCHIVE_EXTENSIONS):
+        return None
+    return f"{key} is neither .tar.zst nor .tar.gz: not unpacked"
+
+
+def unpack_archive(
+    bucket: str, key: str, settings: "CliSettings", unpacker: "Unpacker | None" = None
+) -> "Unpacked":
+    """The archive unpacked under UNPACK_PREFIX, with a progress bar on a terminal (what
+    ``unpack KEY`` and ``archive --unpack`` do); ``unpacker`` to reuse one."""
     from ft_archiver.service.unpack.unpacker import UnpackRequest, without_deadline
     from ft_archiver.wiring.unpacker import build_unpacker
 
-    bucket, key = archive_location(args.key, settings.archive_bucket)
     request = UnpackRequest(bucket, key, settings.unpack_prefix)
     control, finish_bar = progress_control()
     try:
-        unpacked = without_deadline(build_unpacker(settings).unpack(request, control))
+        return without_deadline((unpacker or build_unpacker(settings)).unpack(request, control))
     finally:
         finish_bar()
-    print_unpacked(unpacked, args.json)
-    return 0
 
 
 def unpacked_json(unpacked: "Unpacked") -> dict[str, Any]:
