@@ -34,7 +34,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_PIN := checkov==3.3.30
 
-.PHONY: install test lint typecheck pytest contract package checkov conformance localstack bench bench-sizing bench-scaling reliability demo demo-huge serve clean
+.PHONY: install test lint typecheck pytest contract package checkov conformance localstack bench bench-sizing bench-scaling bench-unpack reliability demo demo-huge serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -116,7 +116,12 @@ conformance: $(STAMP) $(LS_STAMP)
 # writes bench-results.json. Then the sizing and scaling runs. Takes about 30 minutes.
 bench: $(STAMP) $(LS_STAMP) $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m tests.benchmarks.run --json bench-results.json
-	$(MAKE) bench-sizing bench-scaling
+	$(MAKE) bench-sizing bench-scaling bench-unpack
+
+# ft-archiver's unpack against the by-hand path (GET to disk, zstd -d | tar x, upload_file
+# of every file) on 256 MiB and 1 GiB model archives; writes bench-unpack.json. About 5 minutes.
+bench-unpack: $(STAMP) $(LS_STAMP)
+	$(BIN)/python -m tests.benchmarks.unpack --json bench-unpack.json
 
 # The archiver under Lambda's CPU share at 1,024 / 1,769 / 3,008 MB (a cgroup v1 CPU
 # quota; skipped, in one line, where the cgroup is not writable).
