@@ -15,10 +15,17 @@ query and fragment (a presigned link's signature is a credential too).
 
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, field_serializer, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    field_validator,
+)
 
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.job import Checkpoint
@@ -106,6 +113,23 @@ def checkpoint_entry(
     return None
 
 
+def _in_utc_to_the_millisecond(value: datetime) -> datetime:
+    """As it is written, so that a manifest read back equals the one written."""
+    return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _iso_8601(value: datetime) -> str:
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# A moment of the manifest: aware, in UTC to the millisecond, written as ISO 8601 with Z.
+Milliseconds = Annotated[
+    AwareDatetime,
+    AfterValidator(_in_utc_to_the_millisecond),
+    PlainSerializer(_iso_8601, return_type=str),
+]
+
+
 class ManifestResult(BaseModel):
     """The archive as it was stored in S3 and verified there."""
 
@@ -124,18 +148,8 @@ class ManifestResult(BaseModel):
     part_size: int
     sha256_tree: str | None = None
     part_sha256: list[str] | None = None  # a distributed archive's parts, in order
-    archived_at: AwareDatetime
+    archived_at: Milliseconds
     ft_archiver_version: str
-
-    @field_validator("archived_at")
-    @classmethod
-    def _in_utc_to_the_millisecond(cls, value: datetime) -> datetime:
-        """As it is written, so that a manifest read back equals the one written."""
-        return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
-
-    @field_serializer("archived_at")
-    def _iso_8601(self, value: datetime) -> str:
-        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class UnpackedPointer(BaseModel):
@@ -148,16 +162,7 @@ class UnpackedPointer(BaseModel):
     index_key: str
     files: int
     bytes: int
-    unpacked_at: AwareDatetime
-
-    @field_validator("unpacked_at")
-    @classmethod
-    def _in_utc_to_the_millisecond(cls, value: datetime) -> datetime:
-        return value.astimezone(UTC).replace(microsecond=value.microsecond // 1000 * 1000)
-
-    @field_serializer("unpacked_at")
-    def _iso_8601(self, value: datetime) -> str:
-        return value.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    unpacked_at: Milliseconds
 
     def same_folder(self, other: "UnpackedPointer") -> bool:
         """The same folder, index and contents, whenever it was unpacked."""
