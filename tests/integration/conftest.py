@@ -5,7 +5,7 @@ capture queue, and a simulator with no faults switched on.
 """
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -32,3 +32,17 @@ def harness(aws: MotoServer, together: TogetherSimulator) -> Iterator[Harness]:
     together.set_faults(Faults())
     yield Harness.deploy(aws, together, f"t-{uuid.uuid4().hex[:12]}")
     together.set_faults(Faults())
+
+
+@pytest.fixture
+def reconfigure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], None]]:
+    """Set one of the functions' variables for this test, as a new deployment would."""
+    from ft_archiver.handlers import dependencies
+
+    def setenv(name: str, value: str) -> None:
+        monkeypatch.setenv(name, value)
+        dependencies.reset()
+
+    yield setenv
+    monkeypatch.undo()
+    dependencies.reset()

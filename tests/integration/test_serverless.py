@@ -594,20 +594,6 @@ def test_a_request_whose_lease_is_held_elsewhere_waits_in_fresh_messages(
     topology.drain(topology.stack.queue_url)
 
 
-@pytest.fixture
-def reconfigure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], None]]:
-    """Set one of the functions' variables for this test, as a new deployment would."""
-    from ft_archiver.handlers import dependencies
-
-    def setenv(name: str, value: str) -> None:
-        monkeypatch.setenv(name, value)
-        dependencies.reset()
-
-    yield setenv
-    monkeypatch.undo()
-    dependencies.reset()
-
-
 def test_a_request_still_held_at_the_continuation_limit_is_retried_like_a_failure(
     topology: Topology, reconfigure: Callable[[str, str], None]
 ) -> None:

@@ -36,20 +36,6 @@ def topology(
     together.set_faults(Faults())
 
 
-@pytest.fixture
-def reconfigure(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str, str], None]]:
-    """Set one of the functions' variables for this test, as a new deployment would."""
-    from ft_archiver.handlers import dependencies
-
-    def setenv(name: str, value: str) -> None:
-        monkeypatch.setenv(name, value)
-        dependencies.reset()
-
-    yield setenv
-    monkeypatch.undo()
-    dependencies.reset()
-
-
 def assert_refused_once(topology: Topology, error_type: str) -> str:
     """Consumed without a retry or a dead letter; one failure event; its message."""
     assert topology.queued() == 0
