@@ -1,55 +1,24 @@
 """Archiving's settings: ArchiverFunction's, and the command line's."""
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field
 
 from ft_archiver.domain.distributed_defaults import DEFAULT_FAN_OUT_THRESHOLD_GIB
-from ft_archiver.domain.naming import validate_bucket_name
-from ft_archiver.domain.parts import (
-    DEFAULT_CONCURRENCY,
-    DEFAULT_MAX_ARCHIVE_GIB,
-    DEFAULT_PART_SIZE,
-    DEFAULT_UPLOAD_CONCURRENCY,
-    GIB,
-    PART_SIZE_FLOOR,
-    check_part_size,
-    default_memory_budget,
-    parse_size,
-)
+from ft_archiver.domain.parts import DEFAULT_CONCURRENCY, DEFAULT_MAX_ARCHIVE_GIB, GIB
 from ft_archiver.settings.base import TOGETHER_KEY, ArchivePrefix
 from ft_archiver.settings.together import TogetherSettings
+from ft_archiver.settings.transfer import TransferSettings
+from ft_archiver.settings.unpacker import UnpackingSettings
 
-ChecksumAlgorithm = Literal["CRC64NVME", "CRC32C", "CRC32"]
 
+class ArchivingSettings(TogetherSettings, TransferSettings):
+    """What archiving reads, in Lambda or on the command line: beyond the bucket, the bus
+    and the transfer (TransferSettings), Together's download lanes, the largest archive
+    taken and the state table's leases."""
 
-class ArchivingSettings(TogetherSettings):
-    """What archiving reads, in Lambda or on the command line: the destination, the
-    result events, the transfer's parts, lanes and memory, and the state table's leases."""
-
-    archive_bucket: str | None = Field(None, validation_alias="ARCHIVE_BUCKET")
-    archive_prefix: str = Field("", validation_alias="ARCHIVE_PREFIX")
-    event_bus_name: str = Field("default", validation_alias="EVENT_BUS_NAME")
-
-    part_size: int = Field(DEFAULT_PART_SIZE, validation_alias="FT_ARCHIVER_PART_SIZE")
-    # Lowered only against emulators that accept small parts (moto's S3_UPLOAD_PART_MIN_SIZE).
-    part_size_floor: int = Field(PART_SIZE_FLOOR, validation_alias="FT_ARCHIVER_PART_SIZE_FLOOR")
     concurrency: int = Field(
         DEFAULT_CONCURRENCY, ge=1, le=64, validation_alias="FT_ARCHIVER_CONCURRENCY"
-    )
-    upload_concurrency: int = Field(
-        DEFAULT_UPLOAD_CONCURRENCY, ge=1, le=64, validation_alias="FT_ARCHIVER_UPLOAD_CONCURRENCY"
-    )
-    # The part buffers' budget: as set, or derived from the function's memory, which
-    # Lambda itself puts in AWS_LAMBDA_FUNCTION_MEMORY_SIZE (see ``memory_budget``).
-    memory_budget_setting: int | None = Field(
-        None, gt=0, validation_alias="FT_ARCHIVER_MEMORY_BUDGET"
-    )
-    function_memory_mb: int | None = Field(
-        None, ge=128, validation_alias="AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
-    )
-    checksum_algorithm: ChecksumAlgorithm = Field(
-        "CRC64NVME", validation_alias="FT_ARCHIVER_CHECKSUM_ALGORITHM"
     )
     # The largest archive taken, in GiB (the stack's MaxArchiveGiB); 0: no limit. Checked
     # on the probed size, before any byte moves.
@@ -57,37 +26,8 @@ class ArchivingSettings(TogetherSettings):
         DEFAULT_MAX_ARCHIVE_GIB, ge=0, validation_alias="FT_ARCHIVER_MAX_ARCHIVE_GIB"
     )
 
-    # Stop taking new parts when the Lambda has less than this left, and continue in a new
-    # invocation: enough to finish the parts under way and save progress.
-    deadline_margin_s: float = Field(60.0, ge=0, validation_alias="FT_ARCHIVER_DEADLINE_MARGIN")
-    # How many times one archive may continue in a new invocation; at the next deadline
-    # beyond that it fails (upload aborted, failure event). The stack's MaxContinuations.
-    max_continuations: int = Field(100, ge=0, validation_alias="FT_ARCHIVER_MAX_CONTINUATIONS")
     # How long a claim on an archive holds if its holder dies: past the function's 900 s.
     lease_s: float = Field(960.0, gt=0, validation_alias="FT_ARCHIVER_LEASE")
-
-    @field_validator("part_size", "part_size_floor", "memory_budget_setting", mode="before")
-    @classmethod
-    def _sizes(cls, value: Any) -> Any:
-        return parse_size(value) if isinstance(value, str) else value
-
-    @field_validator("archive_bucket")
-    @classmethod
-    def _bucket(cls, value: str | None) -> str | None:
-        return validate_bucket_name(value) if value else value
-
-    @model_validator(mode="after")
-    def _part_size_in_range(self) -> "ArchivingSettings":
-        check_part_size(self.part_size, self.part_size_floor)
-        return self
-
-    @property
-    def memory_budget(self) -> int:
-        """Bytes of part buffers at most: FT_ARCHIVER_MEMORY_BUDGET when set; in Lambda the
-        function's memory less the runtime's reserve; elsewhere 1 GiB."""
-        if self.memory_budget_setting is not None:
-            return self.memory_budget_setting
-        return default_memory_budget(self.function_memory_mb)
 
     @property
     def together_connections(self) -> int:
@@ -121,7 +61,7 @@ class ArchiverSettings(ArchivingSettings):
         return int(self.fan_out_threshold_gib * GIB)
 
 
-class CliSettings(ArchivingSettings):
+class CliSettings(ArchivingSettings, UnpackingSettings):
     """The command line: every resource optional. The bucket (or --bucket) is checked by
     the commands that need it, the Together key when Together is first asked, the queue
     by ``backfill --enqueue``; without STATE_TABLE_NAME archives are not idempotent."""
