@@ -143,7 +143,8 @@ def test_every_file_is_its_own_object_with_the_index_beside_the_folder(
     assert index["archive"] == {
         "bucket": "bucket", "key": name, "version_id": "v-archive",
         "etag": '"archive-etag"', "size": len(archive), "sha256": sha256(archive),
-        "sha256_tree": None,
+        "sha256_tree": None, "fine_tune_id": None, "checkpoint_step": None,
+        "checkpoint_type": None,  # the fake archive carries no ft-archiver metadata
     }  # fmt: skip
     readiness = index["readiness"]
     assert readiness["vllm_runai_streamer"]["ready"] is True

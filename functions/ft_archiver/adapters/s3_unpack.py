@@ -47,6 +47,7 @@ class S3UnpackObjects(S3StoredObjects):
             size=head["ContentLength"],
             content_type=head.get("ContentType", ""),
             tags={tag["Key"]: tag["Value"] for tag in tagging.get("TagSet", [])},
+            metadata=dict(head.get("Metadata", {})),
         )
 
     def read(self, bucket: str, key: str) -> bytes | None:

@@ -57,7 +57,8 @@ def from_manifest(manifest: Manifest, bucket: str, key: str, manifest_key: str) 
     )
 
 
-def _step(text: str | None) -> int | None:
+def step_of(text: str | None) -> int | None:
+    """The ``checkpoint-step`` metadata as a step: None for "final" (or none)."""
     return int(text) if text is not None and text.isdecimal() else None
 
 
@@ -87,7 +88,7 @@ def from_object(
     return CatalogEntry(
         archived_at=last_modified,
         fine_tune_id=fine_tune_id,
-        checkpoint_step=_step(metadata.get("checkpoint-step")),
+        checkpoint_step=step_of(metadata.get("checkpoint-step")),
         checkpoint_type=metadata.get("checkpoint-type"),
         training_type=metadata.get("training-type"),
         size=size,

@@ -11,18 +11,23 @@ queue.
 
     FunctionSettings                 region, HTTP timeouts and retries, secret cache
     ├── WebhookSettings              the signing secret, the queue, the table, the prefix
+    ├── TransferSettings             bucket, prefix, bus, parts, memory, checksum,
+    │   │                            deadline margin, continuations
+    │   └── UnpackingSettings        how often an unpack records its progress
+    │       └── UnpackerSettings     bucket, prefix, unpack prefix, unpack queue required
     └── TogetherSettings             the Together API key (or its secret), the base URL
         ├── PollerSettings           the queue, the table, what to archive of each job
-        └── ArchivingSettings        bucket, prefix, bus, parts, memory, leases, the
+        └── ArchivingSettings        (and TransferSettings) download lanes, leases, the
             │                        largest archive taken
             ├── ArchiverSettings     bucket, prefix, table, queue required; the lease
             │                        wait; the state machine and the size that goes to it
             ├── ArchiveStepsSettings the distributed archive's steps: workers, batches
-            └── CliSettings          everything optional
+            └── CliSettings          (and UnpackingSettings) everything optional
 
 A module each: ``base`` (FunctionSettings, and ``load`` with its one-line report),
-``webhook``, ``together``, ``poller``, ``archive_steps``, and ``archiving``
-(ArchivingSettings and the two that read it, ArchiverSettings and CliSettings).
+``webhook``, ``together``, ``poller``, ``archive_steps``, ``transfer``, ``unpacker``,
+and ``archiving`` (ArchivingSettings and the two that read it, ArchiverSettings and
+CliSettings).
 
 boto3 reads its own variables (AWS_ENDPOINT_URL, AWS_REGION, credentials); nothing here
 knows whether it talks to AWS or to an emulator.
@@ -33,6 +38,8 @@ from ft_archiver.settings.archiving import ArchiverSettings, ArchivingSettings, 
 from ft_archiver.settings.base import FunctionSettings, load
 from ft_archiver.settings.poller import PollerSettings
 from ft_archiver.settings.together import TogetherSettings
+from ft_archiver.settings.transfer import TransferSettings
+from ft_archiver.settings.unpacker import UnpackerSettings, UnpackingSettings
 from ft_archiver.settings.webhook import WebhookSettings
 
 __all__ = [
@@ -43,6 +50,9 @@ __all__ = [
     "FunctionSettings",
     "PollerSettings",
     "TogetherSettings",
+    "TransferSettings",
+    "UnpackerSettings",
+    "UnpackingSettings",
     "WebhookSettings",
     "load",
 ]

@@ -8,12 +8,12 @@ from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.unpack.budget import READ_AHEAD
 from ft_archiver.domain.unpack.members import UnpackLimits
 from ft_archiver.service.unpack.unpacker import Unpacker, UnpackOptions
-from ft_archiver.settings import ArchivingSettings
+from ft_archiver.settings import UnpackingSettings
 from ft_archiver.wiring.aws import aws_client
 
 
 def unpack_options(
-    settings: ArchivingSettings, limits: UnpackLimits | None = None
+    settings: UnpackingSettings, limits: UnpackLimits | None = None
 ) -> UnpackOptions:
     return UnpackOptions(
         part_size=settings.part_size,
@@ -23,11 +23,13 @@ def unpack_options(
         algorithm=ALGORITHMS[settings.checksum_algorithm],
         read_attempts=settings.max_attempts,
         deadline_margin_s=settings.deadline_margin_s,
+        checkpoint_every_s=settings.unpack_checkpoint_s,
+        max_continuations=settings.max_continuations,
         limits=limits or UnpackLimits(),
     )
 
 
-def build_unpacker(settings: ArchivingSettings, limits: UnpackLimits | None = None) -> Unpacker:
+def build_unpacker(settings: UnpackingSettings, limits: UnpackLimits | None = None) -> Unpacker:
     """``limits``: the member planner's (UnpackLimits' defaults unless given)."""
     # One pool for the UploadParts, the ranged GETs ahead of the decompressor and the
     # calls beside them.

@@ -34,6 +34,11 @@ class SourceArchive(_Model):
     size: int
     sha256: str | None  # None for a distributed archive tagged only with sha256-tree
     sha256_tree: str | None = None
+    # What the archive is of, from the metadata ft-archiver wrote on it (None for an
+    # archive it did not write): the fine-tune, its step (None: final) and the type.
+    fine_tune_id: str | None = None
+    checkpoint_step: int | None = None
+    checkpoint_type: str | None = None
 
     def same_as(self, other: "SourceArchive") -> bool:
         """The same bytes: what an earlier run's verified files can be trusted for."""

@@ -11,7 +11,9 @@ object. A failure aborts the open upload (the engine's PartUpload does).
 
 At a deadline (``should_suspend``) a multipart file stops taking parts, its upload is left
 open and ``FileSuspended`` says where it stopped; the next run resumes it at its next
-part, reading over the parts S3 holds, with the SHA-256 state and CRC saved then.
+part, reading over the parts S3 holds, with the SHA-256 state and CRC saved then. The
+same record of the upload goes to ``on_part`` after each part, for the progress that a
+run killed without warning leaves (service/unpack/checkpoints.py).
 """
 
 import base64
@@ -73,10 +75,12 @@ class _FileHooks:
         cancel: Cancellation,
         on_stored: Callable[[int], None],
         should_suspend: Callable[[], bool],
+        on_open_upload: Callable[[ResumePoint], None],
     ) -> None:
         self._cancel = cancel
         self._on_stored = on_stored
         self._should_suspend = should_suspend
+        self._on_open_upload = on_open_upload
         self.resume_point: ResumePoint | None = None
 
     @property
@@ -88,6 +92,7 @@ class _FileHooks:
 
     def on_resume_point(self, point: ResumePoint) -> None:
         self.resume_point = point
+        self._on_open_upload(point)
 
     def should_suspend(self) -> bool:
         return self._should_suspend()
@@ -114,15 +119,18 @@ class FileWriter:
         cancel: Cancellation,
         on_stored: Callable[[int], None] = lambda nbytes: None,
         should_suspend: Callable[[], bool] = lambda: False,
+        on_part: Callable[[OpenUpload], None] = lambda upload: None,
     ) -> None:
         """``should_suspend``: True once the run must stop taking parts (its deadline);
-        asked only while a multipart file is under way."""
+        asked only while a multipart file is under way. ``on_part``: a multipart file's
+        upload as it stands after each part, for the progress record."""
         self._store = store
         self._digests = digests
         self._options = options
         self._cancel = cancel
         self._on_stored = on_stored
         self._should_suspend = should_suspend
+        self._on_part = on_part
 
     def write(
         self,
@@ -159,7 +167,10 @@ class FileWriter:
         parts: StreamParts,
         resume: OpenUpload | None,
     ) -> TransferResult:
-        hooks = _FileHooks(self._cancel, self._on_stored, self._should_suspend)
+        def on_open_upload(point: ResumePoint) -> None:
+            self._on_part(_open_upload(spec.key, path, plan, point))
+
+        hooks = _FileHooks(self._cancel, self._on_stored, self._should_suspend, on_open_upload)
         lanes = self._options.budget.lanes(plan.part_size, self._options.uploads)
         point = self._resume_point(spec, plan, resume)
         try:
@@ -176,18 +187,7 @@ class FileWriter:
         saved = hooks.resume_point
         if saved is None:  # a suspension follows a finished part, which reports one
             raise RuntimeError(f"the upload of {spec.key} stopped without a resume point")
-        raise FileSuspended(
-            OpenUpload(
-                path=path,
-                key=spec.key,
-                size=plan.size,
-                part_size=plan.part_size,
-                upload_id=saved.upload_id,
-                parts_done=saved.parts_done,
-                digest_state=base64.b64encode(saved.digest_state).decode("ascii"),
-                prefix_crc=saved.prefix_crc,
-            )
-        )
+        raise FileSuspended(_open_upload(spec.key, path, plan, saved))
 
     def _transfer(
         self,
@@ -218,3 +218,17 @@ class FileWriter:
             base64.b64decode(resume.digest_state),
             resume.prefix_crc,
         )
+
+
+def _open_upload(key: str, path: str, plan: PartPlan, point: ResumePoint) -> OpenUpload:
+    """The file's upload as the index records it: where the next run resumes it."""
+    return OpenUpload(
+        path=path,
+        key=key,
+        size=plan.size,
+        part_size=plan.part_size,
+        upload_id=point.upload_id,
+        parts_done=point.parts_done,
+        digest_state=base64.b64encode(point.digest_state).decode("ascii"),
+        prefix_crc=point.prefix_crc,
+    )

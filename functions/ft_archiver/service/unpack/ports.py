@@ -2,7 +2,7 @@
 whose ArchiveStore writes the files): the archive as stored, its bytes by range, and the
 objects and index an earlier run left."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from ft_archiver.service.ports import ObjectSpec, StoredObject
@@ -10,12 +10,13 @@ from ft_archiver.service.ports import ObjectSpec, StoredObject
 
 @dataclass(frozen=True)
 class StoredArchive:
-    """HeadObject and the tags of the archive to unpack."""
+    """HeadObject (its user metadata too) and the tags of the archive to unpack."""
 
     stored: StoredObject
     size: int
     content_type: str
     tags: dict[str, str]
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 class ArchiveObjects(Protocol):

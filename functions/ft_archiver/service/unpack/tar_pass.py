@@ -70,6 +70,7 @@ class TarPass:
         *,
         open_upload: OpenUpload | None = None,
         should_suspend: Callable[[], bool] = lambda: False,
+        on_file_stored: Callable[[], None] = lambda: None,
     ) -> None:
         self._planner = MemberPlanner(layout, size, limits)
         self._reader = OrderedRangeReader(
@@ -84,6 +85,7 @@ class TarPass:
         self._cancel = cancel
         self._open_upload = open_upload
         self._should_suspend = should_suspend
+        self._on_file_stored = on_file_stored
         self.took_open_upload = False  # the earlier run's upload was resumed (or aborted)
         self.files: list[IndexedFile] = []
         self.written: list[StoredObject] = []
@@ -155,6 +157,7 @@ class TarPass:
             )
         )
         self.model.add(placement.path, placement.size, written.head)
+        self._on_file_stored()
 
 
 def _next(tar: tarfile.TarFile) -> tarfile.TarInfo | None:

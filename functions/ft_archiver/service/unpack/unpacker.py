@@ -20,7 +20,14 @@ It ends in one of three ways, so that nothing is ever half-written:
 A run with a deadline (a Lambda's time left) that comes first is none of these: it
 stops taking parts, leaves the upload of the file it is in open, and writes the index
 ``incomplete`` with that upload in it (UnpackSuspended); the next run reads over the
-verified files and resumes that upload at its next part.
+verified files and resumes that upload at its next part. Past ``max_continuations``
+deadlines it fails instead.
+
+While it runs, the index is written ``incomplete`` now and then with the progress
+(service/unpack/checkpoints.py): a run killed without warning leaves its verified files
+and its open upload to the next, which resumes that upload at its next part too. A run
+that fails aborts the upload of the file it is in (nothing is left open that no index
+names), so a re-run uploads that one file again, and only that one.
 """
 
 import logging
@@ -30,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from ft_archiver import __version__
+from ft_archiver.domain.catalog import step_of
 from ft_archiver.domain.checksums import CrcAlgorithm
 from ft_archiver.domain.unpack.budget import plan_unpack_budget
 from ft_archiver.domain.unpack.compression import Compression, compression_of
@@ -45,12 +53,14 @@ from ft_archiver.domain.unpack.members import Placement, UnpackLayout, UnpackLim
 from ft_archiver.domain.unpack.readiness import Readiness
 from ft_archiver.errors import (
     ArchiveMissingError,
+    ContinuationLimitError,
     UnpackedArchiveMismatchError,
     UnpackRefusedError,
     UnverifiedArchiveError,
 )
 from ft_archiver.service.control import TransferControl
 from ft_archiver.service.ports import ArchiveStore, Digests, StoredObject
+from ft_archiver.service.unpack.checkpoints import ProgressCheckpoints
 from ft_archiver.service.unpack.file_writer import FileWriter, WriterOptions, file_spec
 from ft_archiver.service.unpack.index_store import read_index, write_index
 from ft_archiver.service.unpack.manifest_pointer import ManifestPointer, point_manifest
@@ -79,6 +89,11 @@ class UnpackOptions:
     # With a deadline (TransferControl.remaining_s), stop taking parts and files when less
     # than this is left: enough to finish the parts under way and write the index.
     deadline_margin_s: float = 60.0
+    # How often the incomplete index records the progress (service/unpack/checkpoints).
+    checkpoint_every_s: float = 30.0
+    # Continuations past the deadline one unpack may take (TransferControl.continuation
+    # counts them); at the next deadline beyond it fails. None: no limit.
+    max_continuations: int | None = None
 
 
 @dataclass(frozen=True)
@@ -163,12 +178,22 @@ class Unpacker:
         open_upload = left_open if trusted is not None else None
         if left_open is not None and open_upload is None:  # of other bytes: of no use
             self._abort(request.bucket, left_open)
-        tar_pass = self._pass(request, archive, layout, trusted or {}, open_upload, control)
         untaken = open_upload
 
         def verified() -> list[IndexedFile]:
             seen = {entry.key for entry in tar_pass.files}
             return tar_pass.files + [e for e in (trusted or {}).values() if e.key not in seen]
+
+        def record_progress(upload: OpenUpload | None) -> None:
+            still_open = upload or (None if tar_pass.took_open_upload else untaken)
+            index = self._index("incomplete", request, layout, source, verified(), None,
+                                None, still_open)  # fmt: skip
+            write_index(self._store, request.bucket, layout.index_key, index,
+                        self._options.algorithm)  # fmt: skip
+
+        checkpoints = ProgressCheckpoints(record_progress, self._options.checkpoint_every_s)
+        tar_pass = self._pass(request, archive, layout, trusted or {}, open_upload, control,
+                              checkpoints)  # fmt: skip
 
         try:
             digest = tar_pass.run()
@@ -211,17 +236,22 @@ class Unpacker:
         trusted: dict[str, IndexedFile],
         open_upload: OpenUpload | None,
         control: TransferControl,
+        checkpoints: ProgressCheckpoints,
     ) -> TarPass:
         """The pass over the archive, its writer, and what it asks of the earlier run."""
         options = self._options
         budget = plan_unpack_budget(options.memory_budget, options.part_size)
         control.on_size(archive.size)
+        resumable = self._digests.resumable()
 
         def should_suspend() -> bool:
             remaining_s = control.remaining_s
-            if remaining_s is None or not self._digests.resumable():
+            if remaining_s is None or not resumable:
                 return False
-            return remaining_s() < options.deadline_margin_s
+            if remaining_s() >= options.deadline_margin_s:
+                return False
+            _check_continuations(options.max_continuations, control.continuation)
+            return True
 
         writer = FileWriter(
             self._store,
@@ -230,6 +260,8 @@ class Unpacker:
                           options.part_size_floor, options.upload_concurrency, budget),
             control.cancel,
             should_suspend=should_suspend,
+            # a part's record holds the SHA-256 state: only where it can be resumed
+            on_part=checkpoints.part_stored if resumable else lambda upload: None,
         )  # fmt: skip
 
         def read(start: int, into: memoryview) -> None:
@@ -246,6 +278,7 @@ class Unpacker:
             budget, writer, options.algorithm, earlier_file, control.cancel,
             control.on_progress, options.read_attempts,
             open_upload=open_upload, should_suspend=should_suspend,
+            on_file_stored=checkpoints.file_stored,
         )  # fmt: skip
 
     def _abort_untaken(self, bucket: str, upload: OpenUpload | None, tar_pass: TarPass) -> None:
@@ -351,6 +384,9 @@ def _source(archive: StoredArchive) -> SourceArchive:
         size=archive.size,
         sha256=archive.tags.get("sha256"),
         sha256_tree=archive.tags.get("sha256-tree"),
+        fine_tune_id=archive.metadata.get("fine-tune-id"),
+        checkpoint_step=step_of(archive.metadata.get("checkpoint-step")),
+        checkpoint_type=archive.metadata.get("checkpoint-type"),
     )
 
 
@@ -368,4 +404,17 @@ def _check_digest(source: SourceArchive, digest: str) -> None:
         raise UnpackedArchiveMismatchError(
             f"s3://{source.bucket}/{source.key} read back as SHA-256 {digest}, but its "
             f"sha256 tag says {source.sha256}; the files this run wrote were removed"
+        )
+
+
+def _check_continuations(limit: int | None, continuation: int) -> None:
+    """At a deadline: raise when the unpack has used up its continuations (the file under
+    way is aborted, the files verified stay in the incomplete index)."""
+    if limit is not None and continuation >= limit:
+        raise ContinuationLimitError(
+            f"the unpack needs more than {limit} continuations (the stack's "
+            f"MaxContinuations, FT_ARCHIVER_MAX_CONTINUATIONS): invocation "
+            f"{continuation + 1} reached its deadline; the files verified so far stay "
+            "listed in the incomplete index, and a new run (ft-archiver unpack KEY) "
+            "finishes the folder without uploading them again"
         )
