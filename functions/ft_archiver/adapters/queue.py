@@ -1,4 +1,4 @@
-"""ArchiveQueue over boto3 SQS."""
+"""ArchiveQueue and UnpackQueue over boto3 SQS."""
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_archiver.domain.messages import ArchiveMessage
+from ft_archiver.domain.unpack.request import UnpackMessage
 from ft_archiver.errors import StorageError
 
 if TYPE_CHECKING:
@@ -27,6 +28,32 @@ def _attributes(message: ArchiveMessage) -> dict[str, MessageAttributeValueTypeD
     return attributes
 
 
+def _send(
+    client: SQSClient,
+    queue_url: str,
+    body: str,
+    attributes: dict[str, MessageAttributeValueTypeDef],
+    delay_s: int,
+) -> str:
+    try:
+        response = client.send_message(
+            QueueUrl=queue_url, MessageBody=body, MessageAttributes=attributes, DelaySeconds=delay_s
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageError(f"SQS SendMessage failed ({type(exc).__name__})") from None
+    return response["MessageId"]
+
+
+def _retry_later(client: SQSClient, queue_url: str, receipt_handle: str, delay_s: int) -> None:
+    """Make a received message visible again after ``delay_s`` seconds."""
+    try:
+        client.change_message_visibility(
+            QueueUrl=queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay_s
+        )
+    except (ClientError, BotoCoreError) as exc:
+        raise StorageError(f"SQS ChangeMessageVisibility failed ({type(exc).__name__})") from None
+
+
 class SqsArchiveQueue:
     def __init__(self, client: SQSClient, queue_url: str) -> None:
         self._client = client
@@ -34,27 +61,12 @@ class SqsArchiveQueue:
 
     def send(self, message: ArchiveMessage, delay_s: int = 0) -> str:
         """SendMessage; ``delay_s`` (at most 900) keeps it from consumers that long."""
-        try:
-            response = self._client.send_message(
-                QueueUrl=self._queue_url,
-                MessageBody=message.model_dump_json(),
-                MessageAttributes=_attributes(message),
-                DelaySeconds=delay_s,
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(f"SQS SendMessage failed ({type(exc).__name__})") from None
-        return response["MessageId"]
+        body = message.model_dump_json()
+        return _send(self._client, self._queue_url, body, _attributes(message), delay_s)
 
     def retry_later(self, receipt_handle: str, delay_s: int) -> None:
         """Make a received message visible again after ``delay_s`` seconds."""
-        try:
-            self._client.change_message_visibility(
-                QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay_s
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise StorageError(
-                f"SQS ChangeMessageVisibility failed ({type(exc).__name__})"
-            ) from None
+        _retry_later(self._client, self._queue_url, receipt_handle, delay_s)
 
     def send_batch(self, messages: Sequence[ArchiveMessage]) -> list[str]:
         """SendMessageBatch, ten at a time; any entry refused fails the whole call (the
@@ -85,3 +97,17 @@ class SqsArchiveQueue:
             by_id = {entry["Id"]: entry["MessageId"] for entry in response.get("Successful", [])}
             ids.extend(by_id[str(n)] for n in range(len(chunk)))
         return ids
+
+
+class SqsUnpackQueue:
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def send(self, message: UnpackMessage) -> str:
+        """SendMessage: an unpack's continuation."""
+        return _send(self._client, self._queue_url, message.model_dump_json(), {}, 0)
+
+    def retry_later(self, receipt_handle: str, delay_s: int) -> None:
+        """Make a received message visible again after ``delay_s`` seconds."""
+        _retry_later(self._client, self._queue_url, receipt_handle, delay_s)

@@ -4,9 +4,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ft_archiver.domain.unpack.readiness import Readiness
+
 EVENT_SOURCE = "ft-archiver"
 ARCHIVED = "Fine-tune Archived"
 ARCHIVE_FAILED = "Fine-tune Archive Failed"
+UNPACKED = "Fine-tune Unpacked"
+UNPACK_FAILED = "Fine-tune Unpack Failed"
 
 
 class ArchivedDetail(BaseModel):
@@ -56,9 +60,57 @@ class ArchiveFailedDetail(BaseModel):
     retryable: bool
 
 
+class UnpackedDetail(BaseModel):
+    """Detail of ``Fine-tune Unpacked``: the archive's files are under ``folder``, each
+    its own verified object, listed in the index at ``index_key``, and ``readiness``
+    says which consumers load the folder as it is. ``id`` and the checkpoint are the
+    archive's (null for an archive ft-archiver did not write)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    object: Literal["s3"] = "s3"
+    id: str | None
+    checkpoint_step: int | None
+    checkpoint_type: str | None
+    bucket: str
+    archive_key: str
+    archive_version_id: str | None
+    archive_sha256: str | None
+    folder: str  # the key prefix of the files, ending with '/'
+    folder_url: str  # s3://bucket/folder: what Bedrock, SageMaker and vLLM are given
+    index_key: str
+    files: int
+    bytes: int
+    checksum_algorithm: str
+    readiness: Readiness
+    uploaded: int  # files this run wrote; the others an earlier run had verified
+    duration_s: float
+
+
+class UnpackFailedDetail(BaseModel):
+    """Detail of ``Fine-tune Unpack Failed``. ``retryable`` False: the archive was
+    refused (links, '..', a limit, not verified) and nothing of it is left; True: the
+    index says incomplete and a later run (the queue's retry) finishes the folder."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str | None
+    checkpoint_step: int | None
+    checkpoint_type: str | None
+    bucket: str
+    archive_key: str
+    folder: str | None  # None when the archive's name gives no folder
+    index_key: str | None
+    error_type: str
+    error: str
+    retryable: bool
+
+
 SCHEMA_FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "fine-tune-archived.schema.json": (ARCHIVED, ArchivedDetail),
     "fine-tune-archive-failed.schema.json": (ARCHIVE_FAILED, ArchiveFailedDetail),
+    "fine-tune-unpacked.schema.json": (UNPACKED, UnpackedDetail),
+    "fine-tune-unpack-failed.schema.json": (UNPACK_FAILED, UnpackFailedDetail),
 }
 
 

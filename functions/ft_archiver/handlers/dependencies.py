@@ -16,6 +16,7 @@ from ft_archiver.settings import (
     ArchiverSettings,
     ArchiveStepsSettings,
     PollerSettings,
+    UnpackerSettings,
     WebhookSettings,
     load,
 )
@@ -49,6 +50,11 @@ def archive_steps_settings() -> ArchiveStepsSettings:
 @per_environment
 def poller_settings() -> PollerSettings:
     return load(PollerSettings)
+
+
+@per_environment
+def unpacker_settings() -> UnpackerSettings:
+    return load(UnpackerSettings)
 
 
 def reset() -> None:

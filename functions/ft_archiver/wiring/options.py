@@ -8,7 +8,7 @@ from ft_archiver.adapters.events import EventBridgePublisher, NoEvents
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.service.archive_plan import TransferOptions
 from ft_archiver.service.ports import EventPublisher
-from ft_archiver.settings import ArchivingSettings
+from ft_archiver.settings import ArchivingSettings, TransferSettings
 from ft_archiver.wiring.aws import aws_client
 
 
@@ -29,7 +29,7 @@ def transfer_s3_client(settings: ArchivingSettings) -> Any:
     return aws_client("s3", settings, settings.upload_concurrency + 4)
 
 
-def event_publisher(settings: ArchivingSettings) -> EventPublisher:
+def event_publisher(settings: TransferSettings) -> EventPublisher:
     if not settings.event_bus_name:
         return NoEvents()
     return EventBridgePublisher(aws_client("events", settings), settings.event_bus_name)
