@@ -85,10 +85,16 @@ def test_a_name_that_is_no_archive_exits_2(harness: Harness) -> None:
 
 
 class SlowParts(S3FaultProxy):
-    """UploadPart answered after a pause, so that a signal lands while a file uploads."""
+    """UploadPart answered after a pause, so that a signal lands while a file uploads;
+    each part's request path is kept (``parts``)."""
+
+    def __init__(self, upstream: str) -> None:
+        super().__init__(upstream)
+        self.parts: list[str] = []
 
     def take(self, method: str, path: str) -> S3Fault | None:
         if method == "PUT" and "partNumber=" in path:
+            self.parts.append(path)
             time.sleep(1.0)
         return super().take(method, path)
 
@@ -133,3 +139,70 @@ def test_a_signal_aborts_the_upload_and_leaves_an_incomplete_index(
     done = run(harness, "unpack", key)
     assert done.returncode == 0, done.stderr
     assert index_of(harness, key)["status"] == "complete"
+
+
+def test_a_killed_run_leaves_its_progress_and_the_next_resumes_mid_file(
+    harness: Harness, slow_parts: SlowParts
+) -> None:
+    """SIGKILL: nothing can be aborted or written at the end. The progress the run
+    recorded (every file and part here: FT_ARCHIVER_UNPACK_CHECKPOINT_EVERY=0) is what
+    the next run goes on from: no finished file is uploaded again, and the file the kill
+    landed in resumes at its next part, in the upload the first run opened."""
+    key = archived(harness, ModelSpec(size=4 * MIB, seed=15, shards=2))
+    environment = cli_env(
+        harness,
+        AWS_ENDPOINT_URL=slow_parts.endpoint_url,
+        FT_ARCHIVER_UNPACK_CHECKPOINT_EVERY="0",
+        FT_ARCHIVER_UPLOAD_CONCURRENCY="1",
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ft_archiver_tools", "unpack", key],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    index_key = key.removesuffix(".tar.zst") + ".files.json"
+    deadline = time.monotonic() + 60
+    recorded: dict[str, object] | None = None
+    while time.monotonic() < deadline:
+        if index_key in set(harness.stored.keys()):
+            recorded = index_of(harness, key)
+            upload = recorded.get("open_upload")
+            if isinstance(upload, dict) and upload["parts_done"] >= 1 and recorded["files"]:
+                break
+        time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail(f"no progress with an open upload was recorded: {recorded}")
+    process.kill()
+    process.communicate(timeout=30)
+    assert recorded is not None
+    upload = recorded["open_upload"]
+    assert isinstance(upload, dict)
+    files = recorded["files"]
+    assert isinstance(files, list)
+    finished = {entry["key"]: entry["version_id"] for entry in files}
+    assert [u["UploadId"] for u in harness.stored.open_uploads()] == [upload["upload_id"]]
+
+    slow_parts.parts.clear()
+    done = run(harness, "unpack", key, "--json", AWS_ENDPOINT_URL=slow_parts.endpoint_url)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["status"] == "complete"
+    assert result["kept"] >= len(finished)
+    # the resumed file's parts went into the first run's upload, from its next part on
+    resent = [p for p in slow_parts.parts if p.split("?")[0].endswith(str(upload["key"]))]
+    assert resent
+    assert all(f"uploadId={upload['upload_id']}" in p for p in resent)
+    numbers = [int(p.split("partNumber=")[1].split("&")[0]) for p in resent]
+    assert min(numbers) == int(str(upload["parts_done"])) + 1
+    index = index_of(harness, key)
+    by_key = {entry["key"]: entry for entry in index["files"]}  # type: ignore[attr-defined]
+    for finished_key, version in finished.items():  # the same objects, not new versions
+        assert by_key[finished_key]["version_id"] == version
+        assert len(harness.stored.versions_of(finished_key)) == 1
+    resumed = by_key[upload["key"]]
+    assert len(harness.stored.versions_of(upload["key"])) == 1
+    assert harness.stored.open_uploads() == []
+    assert harness.stored.sha256_of(upload["key"]) == resumed["sha256"]
