@@ -271,3 +271,12 @@ class UnverifiedArchiveError(UnpackRefusedError):
 class UnpackedArchiveMismatchError(IntegrityError):
     """The archive's bytes, as the unpacker read them back from S3, do not hash to its
     ``sha256`` tag: the files made from them were removed. Another attempt reads again."""
+
+
+def failure_report(exc: BaseException) -> tuple[str, bool]:
+    """What a failure event says of ``exc``: its message and whether another attempt may
+    succeed. Ours carry no secret; anything else is named by its type only (its message
+    may hold anything), and counted retryable."""
+    if isinstance(exc, ArchiverError):
+        return str(exc), exc.retryable
+    return type(exc).__name__, True

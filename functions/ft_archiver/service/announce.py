@@ -4,7 +4,7 @@ import logging
 
 from ft_archiver.domain.checkpoints import JobRef
 from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED, ArchivedDetail, ArchiveFailedDetail
-from ft_archiver.errors import ArchiverError, EventPublishError
+from ft_archiver.errors import EventPublishError, failure_report
 from ft_archiver.service.ports import EventPublisher
 from ft_archiver.service.resume import FinishedArchive, Lease
 from ft_archiver.service.spans import Span
@@ -38,10 +38,7 @@ class Announcer:
 
     def failed(self, ref: JobRef, checkpoint_type: str, exc: BaseException) -> None:
         """Never raises: the failure being reported is what the caller re-raises."""
-        if isinstance(exc, ArchiverError):
-            message, retryable = str(exc), exc.retryable
-        else:  # not ours: its message may hold anything, and another attempt may succeed
-            message, retryable = type(exc).__name__, True
+        message, retryable = failure_report(exc)
         self.failure(ref, checkpoint_type, type(exc).__name__, message, retryable)
 
     def failure(

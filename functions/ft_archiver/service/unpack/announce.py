@@ -6,7 +6,7 @@ import logging
 from ft_archiver.domain.events import UNPACK_FAILED, UNPACKED, UnpackedDetail, UnpackFailedDetail
 from ft_archiver.domain.unpack.members import unpack_layout
 from ft_archiver.domain.unpack.request import UnpackMessage
-from ft_archiver.errors import ArchiverError, EventPublishError, RuleError
+from ft_archiver.errors import EventPublishError, RuleError, failure_report
 from ft_archiver.service.ports import EventPublisher
 from ft_archiver.service.unpack.unpacker import Unpacked
 
@@ -42,10 +42,7 @@ def unpack_failed_detail(
     message: UnpackMessage, unpack_prefix: str, exc: BaseException
 ) -> UnpackFailedDetail:
     """``exc``'s own message if it is ours (it carries no secret), else its type only."""
-    if isinstance(exc, ArchiverError):
-        error, retryable = str(exc), exc.retryable
-    else:
-        error, retryable = type(exc).__name__, True
+    error, retryable = failure_report(exc)
     folder: str | None = None
     index_key: str | None = None
     try:
