@@ -17,14 +17,13 @@ from ft_archiver.adapters.bucket_check import lifecycle_warning
 from ft_archiver.adapters.queue import SqsArchiveQueue
 from ft_archiver.adapters.together import TogetherClient
 from ft_archiver.domain.messages import ArchiveMessage
-from ft_archiver.domain.redelivery import retry_delay_s
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import (
     ArchiveInProgressError,
     ArchiverError,
-    ConfigurationError,
 )
 from ft_archiver.handlers import dependencies
+from ft_archiver.handlers.redelivery import retry_later
 from ft_archiver.observability import (
     count_refusal,
     count_unexpected_answer,
@@ -94,22 +93,7 @@ def archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
 
 
 def _retry_later(record: SQSRecord) -> dict[str, Any]:
-    """Bring the message back after a delay that grows with its receives, instead of the
-    queue's 90-minute visibility timeout; what was set, for the log line."""
-    try:
-        receives = int(record.attributes.approximate_receive_count)
-    except (TypeError, ValueError):
-        receives = 1
-    delay = retry_delay_s(receives)
-    metrics.add_metric(name="ArchiveRetries", unit=MetricUnit.Count, value=1)
-    try:
-        continuation_queue().retry_later(record.receipt_handle, delay)
-    except ConfigurationError:  # the function's settings: the caller's line names them
-        return {"receive_count": receives, "retry_in_s": None}
-    except ArchiverError as exc:  # the queue's visibility timeout applies instead
-        logger.warning("the retry delay was not set", extra={"error": str(exc)})
-        return {"receive_count": receives, "retry_in_s": None}
-    return {"receive_count": receives, "retry_in_s": delay}
+    return retry_later(record, continuation_queue, "ArchiveRetries")
 
 
 def _archive_record(record: SQSRecord, lambda_context: LambdaContext) -> None:

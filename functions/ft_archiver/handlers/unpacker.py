@@ -14,10 +14,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ft_archiver.adapters.queue import SqsUnpackQueue
-from ft_archiver.domain.redelivery import retry_delay_s
 from ft_archiver.domain.unpack.request import UnpackMessage, parse_unpack_body, why_not_unpacked
-from ft_archiver.errors import ArchiverError, ConfigurationError
+from ft_archiver.errors import ArchiverError
 from ft_archiver.handlers import dependencies
+from ft_archiver.handlers.redelivery import retry_later
 from ft_archiver.observability import logger, metrics, tracer
 from ft_archiver.service.control import TransferControl
 from ft_archiver.service.unpack.announce import UnpackAnnouncer
@@ -109,18 +109,7 @@ def _continue(message: UnpackMessage, suspended: UnpackSuspended) -> None:
 
 
 def _retry_later(record: SQSRecord) -> dict[str, Any]:
-    """Bring the message back after a delay that grows with its receives, instead of the
-    queue's 90-minute visibility timeout; what was set, for the log line."""
-    try:
-        receives = int(record.attributes.approximate_receive_count)
-    except (TypeError, ValueError):
-        receives = 1
-    delay = retry_delay_s(receives)
-    try:
-        unpack_queue().retry_later(record.receipt_handle, delay)
-    except (ConfigurationError, ArchiverError) as exc:
-        return {"receive_count": receives, "retry_in_s": None, "retry_error": str(exc)}
-    return {"receive_count": receives, "retry_in_s": delay}
+    return retry_later(record, unpack_queue, "UnpackRetries")
 
 
 def _first_line(exc: Exception) -> str:
