@@ -87,12 +87,9 @@ def run_unpack(args: argparse.Namespace, settings: "CliSettings") -> int:
 
 def not_unpackable(key: str) -> str | None:
     """Why the archive at ``key`` is not one the unpacker reads (its name), or None."""
-    from ft_archiver.domain.unpack.members import ARCHIVE_EXTENSIONS
+    from ft_archiver.domain.unpack.members import is_archive_name
 
-    name = key.rsplit("/", 1)[-1]
-    if any(name.endswith(ext) and len(name) > len(ext) for ext in ARCHIVE_EXTENSIONS):
-        return None
-    return f"{key} is neither .tar.zst nor .tar.gz: not unpacked"
+    return None if is_archive_name(key) else f"{key} is neither .tar.zst nor .tar.gz: not unpacked"
 
 
 def unpack_archive(

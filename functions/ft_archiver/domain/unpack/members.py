@@ -188,6 +188,12 @@ def member_path(name: str | bytes) -> tuple[str, ...]:
     return parts
 
 
+def is_archive_name(archive_name: str) -> bool:
+    """Whether the name (or a key's last segment) is one the unpacker reads."""
+    base = archive_name.rsplit("/", 1)[-1]
+    return any(base.endswith(ext) and len(base) > len(ext) for ext in ARCHIVE_EXTENSIONS)
+
+
 def archive_stem(archive_name: str) -> str:
     """The archive's file name without its extension: the folder's name. ``archive_name``
     may be a key; its last segment is the name."""

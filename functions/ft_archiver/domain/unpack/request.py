@@ -11,8 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ft_archiver.domain.events import ARCHIVED, EVENT_SOURCE
-from ft_archiver.domain.unpack.members import archive_stem
-from ft_archiver.errors import UnsupportedArchiveNameError
+from ft_archiver.domain.unpack.members import is_archive_name
 
 ADAPTER = "adapter"  # the resolved checkpoint type of a LoRA adapter's archive
 
@@ -59,8 +58,6 @@ def why_not_unpacked(
         return f"{where} is not under the archive prefix {archive_prefix}"
     if message.checkpoint_type == ADAPTER and not unpack_adapters:
         return f"{where} is a LoRA adapter: the stack unpacks those with UnpackAdapters=true"
-    try:
-        archive_stem(message.key)
-    except UnsupportedArchiveNameError:
+    if not is_archive_name(message.key):
         return f"{where} is neither .tar.zst nor .tar.gz"
     return None
