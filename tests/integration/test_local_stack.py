@@ -13,10 +13,11 @@ from ft_archiver.settings import (
     ArchiveStepsSettings,
     FunctionSettings,
     PollerSettings,
+    UnpackerSettings,
     WebhookSettings,
 )
 from ft_archiver_tools.local.aws import MotoServer
-from ft_archiver_tools.local.resources import LocalResources, deploy_local
+from ft_archiver_tools.local.resources import LocalResources, LocalUnpackStage, deploy_local
 from ft_archiver_tools.template import (
     Evaluator,
     function_environment,
@@ -32,12 +33,27 @@ TEMPLATE = load_template()
 
 @pytest.fixture(scope="module")
 def stack(aws: MotoServer) -> LocalResources:
+    """Unpack=true, so that every function of the template is there to compare."""
     name = f"stack-{uuid.uuid4().hex[:8]}"
-    return deploy_local(aws, name, together_api_key="k", together_base_url="http://127.0.0.1:1/v1")
+    return deploy_local(
+        aws,
+        name,
+        together_api_key="k",
+        together_base_url="http://127.0.0.1:1/v1",
+        parameters={"Unpack": "true"},
+    )
+
+
+def _unpack(stack: LocalResources) -> LocalUnpackStage:
+    assert stack.unpack is not None
+    return stack.unpack
 
 
 def props(logical_id: str) -> dict[str, Any]:
-    placeholders = {"ArchiveDeadLetterQueue.Arn": "arn:dlq"}
+    placeholders = {
+        "ArchiveDeadLetterQueue.Arn": "arn:dlq",
+        "UnpackDeadLetterQueue.Arn": "arn:udlq",
+    }
     evaluator = Evaluator(TEMPLATE, placeholders)
     resolved: dict[str, Any] = evaluator.resolve(resource(TEMPLATE, logical_id))
     return resolved
@@ -80,6 +96,74 @@ def test_queues_match_the_template(aws: MotoServer, stack: LocalResources) -> No
         QueueUrl=stack.dead_letter_queue_url, AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
     assert redrive["deadLetterTargetArn"] == dlq_arn
+
+
+def test_the_unpack_queue_matches_the_template(aws: MotoServer, stack: LocalResources) -> None:
+    sqs = aws.client("sqs")
+    unpack = _unpack(stack)
+    attributes = sqs.get_queue_attributes(QueueUrl=unpack.queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    declared = props("UnpackQueue")
+    assert attributes["VisibilityTimeout"] == str(declared["VisibilityTimeout"])
+    assert declared["VisibilityTimeout"] >= 6 * resource(TEMPLATE, "UnpackFunction")["Timeout"]
+    redrive = json.loads(attributes["RedrivePolicy"])
+    assert int(redrive["maxReceiveCount"]) == declared["RedrivePolicy"]["maxReceiveCount"]
+    dlq_arn = sqs.get_queue_attributes(
+        QueueUrl=unpack.dead_letter_queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    assert redrive["deadLetterTargetArn"] == dlq_arn
+
+
+def test_the_unpack_rule_matches_the_template(aws: MotoServer, stack: LocalResources) -> None:
+    events = aws.client("events")
+    unpack = _unpack(stack)
+    rule = events.describe_rule(Name=unpack.rule_name, EventBusName=stack.bus_name)
+    pattern = json.loads(rule["EventPattern"])
+    assert pattern["source"] == ["ft-archiver"]
+    assert pattern["detail-type"] == ["Fine-tune Archived"]
+    assert pattern["detail"]["bucket"] == [stack.bucket]
+    assert pattern["detail"]["key"] == [{"prefix": stack.prefix}]
+    assert "adapter" not in pattern["detail"]["checkpoint_type"]  # UnpackAdapters=false
+    [target] = events.list_targets_by_rule(Rule=unpack.rule_name, EventBusName=stack.bus_name)[
+        "Targets"
+    ]
+    assert target["Arn"] == unpack.queue_arn
+
+
+@pytest.mark.parametrize(
+    ("detail", "delivered"),
+    [
+        ({"key": "models/a.tar.zst", "checkpoint_type": "merged"}, True),
+        ({"key": "models/b.tar.zst", "checkpoint_type": "model_output_path"}, True),
+        ({"key": "models/c.tar.zst", "checkpoint_type": "adapter"}, False),
+        ({"key": "elsewhere/d.tar.zst", "checkpoint_type": "merged"}, False),
+    ],
+)
+def test_the_unpack_rule_delivers_the_stacks_merged_and_full_models_only(
+    aws: MotoServer, stack: LocalResources, detail: dict[str, str], delivered: bool
+) -> None:
+    """Through moto's EventBridge to the SQS target, as the stack's rule would."""
+    events, sqs = aws.client("events"), aws.client("sqs")
+    unpack = _unpack(stack)
+    entry = {"Source": "ft-archiver", "DetailType": "Fine-tune Archived",
+             "EventBusName": stack.bus_name,
+             "Detail": json.dumps({"bucket": stack.bucket, **detail})}  # fmt: skip
+    assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+    received = sqs.receive_message(QueueUrl=unpack.queue_url, WaitTimeSeconds=1).get("Messages", [])
+    for message in received:
+        sqs.delete_message(QueueUrl=unpack.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    keys = [json.loads(message["Body"])["detail"]["key"] for message in received]
+    assert keys == ([detail["key"]] if delivered else [])
+
+
+def test_with_unpack_left_off_there_is_no_unpack_stage(aws: MotoServer) -> None:
+    name = f"stack-{uuid.uuid4().hex[:8]}"
+    off = deploy_local(aws, name, together_api_key="k", together_base_url="http://127.0.0.1:1/v1")
+    assert off.unpack is None
+    assert "UnpackFunction" not in off.environments
+    queues = aws.client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", [])
+    assert not [url for url in queues if "unpack" in url]
 
 
 def test_visibility_timeout_is_six_times_the_archiver_timeout() -> None:
@@ -150,7 +234,13 @@ def test_no_secret_is_a_plain_environment_variable() -> None:
 # Each function's settings model, by the function it names.
 SETTINGS: dict[str, type[FunctionSettings]] = {
     kind.FUNCTION: kind
-    for kind in (WebhookSettings, ArchiverSettings, PollerSettings, ArchiveStepsSettings)
+    for kind in (
+        WebhookSettings,
+        ArchiverSettings,
+        PollerSettings,
+        ArchiveStepsSettings,
+        UnpackerSettings,
+    )
 }
 
 
@@ -192,6 +282,11 @@ def test_the_deployed_environment_is_a_valid_configuration(
     function: str, stack: LocalResources
 ) -> None:
     settings = SETTINGS[function].model_validate(stack.environments[function])
+    if isinstance(settings, UnpackerSettings):  # no table; its own queue
+        assert settings.unpack_queue_url == _unpack(stack).queue_url
+        assert settings.archive_bucket == stack.bucket
+        assert settings.unpack_prefix == settings.archive_prefix == stack.prefix
+        return
     assert settings.state_table_name == stack.table_name
     # The state machine's steps send nothing to ArchiveQueue; every other function does.
     queue = None if function == "ArchiveStepsFunction" else stack.queue_url
@@ -288,24 +383,54 @@ def test_archiver_continuations_are_capped_by_a_parameter(stack: LocalResources)
     assert longest_chain_s + 12 * 3600 < lifecycle_s
 
 
-def test_archiver_may_continue_itself_through_its_queue() -> None:
+@pytest.mark.parametrize("function", ["ArchiverFunction", "UnpackFunction"])
+def test_a_function_may_continue_itself_through_its_queue(function: str) -> None:
     # Lambda's recursive loop detection would stop a long archive's continuations.
-    assert resource(TEMPLATE, "ArchiverFunction")["RecursiveLoop"] == "Allow"
+    assert resource(TEMPLATE, function)["RecursiveLoop"] == "Allow"
 
 
-def test_an_alarm_watches_for_dropped_recursive_invocations() -> None:
+@pytest.mark.parametrize("function", ["ArchiverFunction", "UnpackFunction"])
+def test_an_alarm_watches_for_dropped_recursive_invocations(function: str) -> None:
     [alarm] = [
         spec["Properties"]
         for spec in TEMPLATE["Resources"].values()
         if spec["Type"] == "AWS::CloudWatch::Alarm"
         and spec["Properties"]["MetricName"] == "RecursiveInvocationsDropped"
+        and spec["Properties"]["Dimensions"][0]["Value"] == {"Ref": function}
     ]
     assert alarm["Namespace"] == "AWS/Lambda"
-    assert alarm["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "ArchiverFunction"}}]
     condition = (alarm["Statistic"], alarm["ComparisonOperator"], alarm["Threshold"])
     assert condition == ("Sum", "GreaterThanThreshold", 0)  # any dropped invocation
     assert alarm["TreatMissingData"] == "notBreaching"
     assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def _s3_grants(function: str) -> dict[str, set[str]]:
+    """Each S3 resource pattern of the function's role (its Fn::Sub text), with its actions."""
+    found: dict[str, set[str]] = {}
+    for statement in _statements(function):
+        names = (
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        s3 = {name for name in names if name.startswith("s3:")}
+        if s3:
+            found.setdefault(statement["Resource"]["Fn::Sub"][0], set()).update(s3)
+    return found
+
+
+def test_the_unpacker_reads_the_archives_and_writes_only_its_folders_and_the_manifest() -> None:
+    grants = _s3_grants("UnpackFunction")
+    archives = grants.pop("arn:${AWS::Partition}:s3:::${Bucket}/${ArchivePrefix}*")
+    assert all(action.startswith("s3:Get") for action in archives), archives
+    manifests = grants.pop("arn:${AWS::Partition}:s3:::${Bucket}/${ArchivePrefix}*.manifest.json")
+    assert manifests == {"s3:PutObject"}
+    [folders] = grants.values()
+    assert list(grants) == ["arn:${AWS::Partition}:s3:::${Bucket}/${UnpackPrefix}*"]
+    assert {"s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"} <= folders
+    environment = function_environment(TEMPLATE, "UnpackFunction")
+    assert environment["UNPACK_PREFIX"] == {
+        "Fn::If": ["UnpackPrefixGiven", {"Ref": "UnpackPrefix"}, {"Ref": "ArchivePrefix"}]
+    }
 
 
 def test_archiver_writes_only_under_the_prefix() -> None:

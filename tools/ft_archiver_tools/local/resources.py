@@ -35,6 +35,18 @@ class LocalResources:
     bus_name: str
     webhook_secret: str
     environments: dict[str, dict[str, str]]  # function logical id -> its environment
+    unpack: "LocalUnpackStage | None" = None  # Unpack=true only
+
+
+@dataclass(frozen=True)
+class LocalUnpackStage:
+    """UnpackQueue, its DLQ, and the rule that feeds it from the stack's own events."""
+
+    queue_url: str
+    queue_arn: str
+    dead_letter_queue_url: str
+    rule_name: str
+    prefix: str  # UNPACK_PREFIX: where the folders go
 
 
 def new_webhook_secret() -> str:
@@ -84,6 +96,11 @@ def deploy_local(
         Name=values["TogetherApiKeySecretName"], SecretString=together_api_key
     )
     secretsmanager.create_secret(Name=values["WebhookSecretName"], SecretString=webhook_secret)
+    unpack = (
+        _unpack_stage(server, template, evaluator, name)
+        if evaluator.condition("UnpackOn")
+        else None
+    )
 
     environments = {
         function: {
@@ -91,6 +108,7 @@ def deploy_local(
             for key, value in evaluator.resolve(function_environment(template, function)).items()
         }
         for function in function_names(template)
+        if _present(template, evaluator, function)
     }
     return LocalResources(
         bucket=bucket,
@@ -102,6 +120,47 @@ def deploy_local(
         bus_name=bus,
         webhook_secret=webhook_secret,
         environments=environments,
+        unpack=unpack,
+    )
+
+
+def _present(template: dict[str, Any], evaluator: Evaluator, logical_id: str) -> bool:
+    condition = template["Resources"][logical_id].get("Condition")
+    return condition is None or evaluator.condition(condition)
+
+
+def _unpack_stage(
+    server: MotoServer, template: dict[str, Any], evaluator: Evaluator, name: str
+) -> LocalUnpackStage:
+    """UnpackQueue behind an EventBridge rule, as the template has them (moto delivers a
+    matching event to an SQS target; the queue policy is IAM, which moto does not enforce)."""
+    values = evaluator.values
+    dlq_url, dlq_arn = _queue(
+        server, template, evaluator, "UnpackDeadLetterQueue", f"{name}-unpack-dlq"
+    )
+    values["UnpackDeadLetterQueue"] = dlq_url
+    values["UnpackDeadLetterQueue.Arn"] = dlq_arn
+    queue_url, queue_arn = _queue(server, template, evaluator, "UnpackQueue", f"{name}-unpack")
+    values["UnpackQueue"] = queue_url
+    values["UnpackQueue.Arn"] = queue_arn
+    props = evaluator.resolve(resource(template, "UnpackRule"))
+    rule = f"{name}-unpack"
+    events = server.client("events")
+    events.put_rule(
+        Name=rule,
+        EventBusName=props["EventBusName"],
+        EventPattern=json.dumps(props["EventPattern"]),
+        State=props["State"],
+        Description=props["Description"],
+    )
+    events.put_targets(Rule=rule, EventBusName=props["EventBusName"], Targets=props["Targets"])
+    unpack_prefix = evaluator.resolve(function_environment(template, "UnpackFunction"))
+    return LocalUnpackStage(
+        queue_url=queue_url,
+        queue_arn=queue_arn,
+        dead_letter_queue_url=dlq_url,
+        rule_name=rule,
+        prefix=str(unpack_prefix["UNPACK_PREFIX"]),
     )
 
 
