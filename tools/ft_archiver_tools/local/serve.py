@@ -4,8 +4,9 @@ The template's resources live in a moto server (created from template.yaml by
 ``ft_archiver_tools.local.resources``); the webhook handler answers behind a local HTTP server that
 hands it the same event a Lambda Function URL would; a poller feeds ArchiveQueue
 messages to the archiver handler one at a time, as Lambda's SQS event source mapping
-with batch size 1 and ReportBatchItemFailures does. The handlers see the environment
-the template gives them.
+with batch size 1 and ReportBatchItemFailures does, and, with ``Unpack=true``,
+UnpackQueue's messages (which moto's EventBridge rule delivers) to the unpacker handler
+the same way. The handlers see the environment the template gives them.
 
 As in Lambda, a message the archiver reports failed comes back when its visibility
 expires: the mapping leaves alone a delay the handler set itself (ChangeMessageVisibility).
@@ -20,6 +21,7 @@ import os
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
@@ -134,10 +136,40 @@ def sqs_event(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
     }
 
 
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def run_archiver(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from ft_archiver.handlers import archiver
+
+    output: dict[str, Any] = archiver.handler(event, context)
+    return output
+
+
+def run_unpacker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from ft_archiver.handlers import unpacker
+
+    output: dict[str, Any] = unpacker.handler(event, context)
+    return output
+
+
+@dataclass(frozen=True)
+class EventSource:
+    """One SQS event source mapping: its queue and the function it invokes."""
+
+    queue_url: str
+    queue_arn: str
+    function_name: str
+    handler: Handler
+    timeout_s: float
+
+
 @dataclass(frozen=True)
 class Delivery:
-    """One ArchiveQueue message the event source mapping handed to the archiver."""
+    """One message an event source mapping handed to its function (ArchiveQueue's to the
+    archiver, UnpackQueue's to the unpacker)."""
 
+    queue_url: str
     message_id: str
     receipt_handle: str
     receive_count: int  # ApproximateReceiveCount, this delivery included
@@ -190,6 +222,7 @@ class LocalDeployment:
         name: str = "ft-archiver-local",
         retry_delay_s: int = 1,
         archiver_timeout_s: float = 900,
+        unpacker_timeout_s: float = 900,
         extra_environment: dict[str, str] | None = None,
         part_min_size: int | None = None,
         schedule_every_s: float | None = None,
@@ -211,6 +244,7 @@ class LocalDeployment:
         self.together_base_url = together_base_url
         self.retry_delay_s = retry_delay_s
         self.archiver_timeout_s = archiver_timeout_s
+        self.unpacker_timeout_s = unpacker_timeout_s
         self.extra_environment = extra_environment or {}
         self.schedule_every_s = schedule_every_s  # the poller's schedule; None: by hand
         self.parameters = parameters or {}
@@ -355,22 +389,43 @@ class LocalDeployment:
 
     def skip_delay(self, delivery: Delivery) -> None:
         """Make a failed delivery's message visible now, as if its delay had passed."""
-        assert self.stack is not None
         self.aws.client("sqs").change_message_visibility(
-            QueueUrl=self.stack.queue_url,
+            QueueUrl=delivery.queue_url,
             ReceiptHandle=delivery.receipt_handle,
             VisibilityTimeout=0,
         )
         self._visibility_set.pop(delivery.receipt_handle, None)  # our own call, not the handler's
 
+    @property
+    def archive_source(self) -> EventSource:
+        assert self.stack is not None
+        return EventSource(self.stack.queue_url, self.stack.queue_arn, "ArchiverFunction",
+                           run_archiver, self.archiver_timeout_s)  # fmt: skip
+
+    @property
+    def unpack_source(self) -> EventSource | None:
+        """UnpackQueue's mapping, with Unpack=true."""
+        assert self.stack is not None
+        unpack = self.stack.unpack
+        if unpack is None:
+            return None
+        return EventSource(unpack.queue_url, unpack.queue_arn, "UnpackFunction",
+                           run_unpacker, self.unpacker_timeout_s)  # fmt: skip
+
     def poll_forever(self) -> None:
+        """The mappings one after the other: one invocation at a time in this process."""
         while not self._stop.is_set():
             try:
-                self.poll_once(wait_s=1)
+                unpack = self.unpack_source
+                made = self.deliver(wait_s=0 if unpack else 1)
+                if unpack is not None:
+                    made += self.deliver_from(unpack, wait_s=0)
+                    if not made:
+                        self._stop.wait(0.5)
             except Exception as exc:  # moto gone or refusing: say so once a second, go on
                 if self._stop.is_set():
                     return
-                print(f"serve: receiving from the queue failed ({type(exc).__name__})", flush=True)
+                print(f"serve: receiving from a queue failed ({type(exc).__name__})", flush=True)
                 self._stop.wait(1)
 
     def poll_once(self, wait_s: int = 0, timeout_s: float | None = None) -> int:
@@ -378,14 +433,23 @@ class LocalDeployment:
         return len(self.deliver(wait_s, timeout_s))
 
     def deliver(self, wait_s: int = 0, timeout_s: float | None = None) -> list[Delivery]:
-        """Receive at most one message and run the archiver on it; returns the delivery
-        made (also recorded in ``deliveries``)."""
-        assert self.stack is not None
-        from ft_archiver.handlers import archiver as archiver_handler
+        """Receive at most one ArchiveQueue message and run the archiver on it."""
+        return self.deliver_from(self.archive_source, wait_s, timeout_s)
 
+    def deliver_unpack(self, wait_s: int = 0, timeout_s: float | None = None) -> list[Delivery]:
+        """Receive at most one UnpackQueue message and run the unpacker on it."""
+        source = self.unpack_source
+        assert source is not None, "the stack was deployed without Unpack=true"
+        return self.deliver_from(source, wait_s, timeout_s)
+
+    def deliver_from(
+        self, source: EventSource, wait_s: int = 0, timeout_s: float | None = None
+    ) -> list[Delivery]:
+        """Receive at most one message of the source's queue and run its function on it;
+        returns the delivery made (also recorded in ``deliveries``)."""
         sqs = self.aws.client("sqs")
         messages = sqs.receive_message(
-            QueueUrl=self.stack.queue_url,
+            QueueUrl=source.queue_url,
             MaxNumberOfMessages=1,
             WaitTimeSeconds=wait_s,
             AttributeNames=["All"],
@@ -394,10 +458,10 @@ class LocalDeployment:
         made: list[Delivery] = []
         for message in messages:
             receipt = message["ReceiptHandle"]
-            context = LambdaContext("ArchiverFunction", timeout_s or self.archiver_timeout_s)
+            context = LambdaContext(source.function_name, timeout_s or source.timeout_s)
             raised = False
             try:
-                result = archiver_handler.handler(sqs_event(message, self.stack.queue_arn), context)
+                result = source.handler(sqs_event(message, source.queue_arn), context)
                 failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
             except Exception:  # a crashed invocation: Lambda retries the whole batch
                 failed = {message["MessageId"]}
@@ -408,15 +472,16 @@ class LocalDeployment:
                 # it set one, else the queue's timeout, for which retry_delay_s stands in.
                 if chosen is None:
                     sqs.change_message_visibility(
-                        QueueUrl=self.stack.queue_url,
+                        QueueUrl=source.queue_url,
                         ReceiptHandle=receipt,
                         VisibilityTimeout=self.retry_delay_s,
                     )
                     self._visibility_set.pop(receipt, None)  # our own call
             else:
-                sqs.delete_message(QueueUrl=self.stack.queue_url, ReceiptHandle=receipt)
+                sqs.delete_message(QueueUrl=source.queue_url, ReceiptHandle=receipt)
             made.append(
                 Delivery(
+                    queue_url=source.queue_url,
                     message_id=message["MessageId"],
                     receipt_handle=receipt,
                     receive_count=int(
