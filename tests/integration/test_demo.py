@@ -1,4 +1,5 @@
-"""``ft-archiver demo`` as a new user runs it (smaller): both triggers, both verified."""
+"""``ft-archiver demo`` as a new user runs it (smaller): both triggers, both verified,
+both unpacked by the stack's unpack stage."""
 
 import subprocess
 import sys
@@ -14,7 +15,9 @@ def test_demo_archives_one_job_by_webhook_and_one_by_the_poller() -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("(matches the simulator)") == 2
+    # Unpack=true: each archived model also a folder of its files, each checked
+    assert done.stdout.count("each matches the simulator") == 2
     assert "1. webhook" in done.stdout
     assert "2. poller" in done.stdout
-    assert done.stdout.rstrip().endswith("both verified, events out")
+    assert done.stdout.rstrip().endswith("both verified and unpacked, events out")
     assert "Traceback" not in done.stderr

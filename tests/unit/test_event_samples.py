@@ -11,8 +11,12 @@ from ft_archiver.domain.events import (
     ARCHIVE_FAILED,
     ARCHIVED,
     SCHEMA_FILES,
+    UNPACK_FAILED,
+    UNPACKED,
     ArchivedDetail,
     ArchiveFailedDetail,
+    UnpackedDetail,
+    UnpackFailedDetail,
     detail_schema,
 )
 
@@ -24,6 +28,8 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
     [
         ("fine-tune-archived.json", ARCHIVED, ArchivedDetail),
         ("fine-tune-archive-failed.json", ARCHIVE_FAILED, ArchiveFailedDetail),
+        ("fine-tune-unpacked.json", UNPACKED, UnpackedDetail),
+        ("fine-tune-unpack-failed.json", UNPACK_FAILED, UnpackFailedDetail),
     ],
 )
 def test_sample_event_matches_the_model(
@@ -48,6 +54,8 @@ def test_published_schema_is_the_models_schema(name: str) -> None:
     [
         ("fine-tune-archived.json", "fine-tune-archived.schema.json"),
         ("fine-tune-archive-failed.json", "fine-tune-archive-failed.schema.json"),
+        ("fine-tune-unpacked.json", "fine-tune-unpacked.schema.json"),
+        ("fine-tune-unpack-failed.json", "fine-tune-unpack-failed.schema.json"),
     ],
 )
 def test_sample_events_satisfy_the_schema(name: str, schema: str) -> None:
