@@ -424,6 +424,7 @@ def test_the_unpacker_reads_the_archives_and_writes_only_its_folders_and_the_man
     assert all(action.startswith("s3:Get") for action in archives), archives
     manifests = grants.pop("arn:${AWS::Partition}:s3:::${Bucket}/${ArchivePrefix}*.manifest.json")
     assert manifests == {"s3:PutObject"}
+    assert grants.pop("arn:${AWS::Partition}:s3:::${Bucket}") == {"s3:ListBucket"}  # 404s
     [folders] = grants.values()
     assert list(grants) == ["arn:${AWS::Partition}:s3:::${Bucket}/${UnpackPrefix}*"]
     assert {"s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"} <= folders
