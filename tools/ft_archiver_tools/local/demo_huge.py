@@ -15,7 +15,13 @@ from typing import Any
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.parts import MIB
 from ft_archiver_tools.local.aws import capture_events
-from ft_archiver_tools.local.demo import QUIET, _step, _verify, _wait_for_event
+from ft_archiver_tools.local.demo import (
+    ARCHIVE_OUTCOMES,
+    QUIET,
+    _step,
+    _verify,
+    _wait_for_event,
+)
 from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import TogetherSimulator
@@ -70,7 +76,7 @@ def run_demo_huge(size: int) -> int:
             time.sleep(2)
             status = client.describe_execution(executionArn=execution["executionArn"])["status"]
             print(f"    {status.lower()}: {_map_progress(client, execution['executionArn'])}")
-        events = _wait_for_event(deployment, capture, job.id, timeout_s=30)
+        events = _wait_for_event(deployment, capture, job.id, ARCHIVE_OUTCOMES, [], timeout_s=30)
         _step("3. complete, read back, finish: the one event")
         if status != "SUCCEEDED" or not _verify(deployment, together, job, events):
             _step(f"FAILED: the execution ended {status}")
