@@ -3,10 +3,12 @@ terminal (the whole process group) or SIGTERM. One clean exit, no traceback, and
 moto server it started is gone."""
 
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -45,3 +47,39 @@ def test_serve_stops_cleanly_and_takes_moto_with_it(how: str) -> None:
     while port_open(port) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not port_open(port), "moto outlived serve"
+
+
+def test_serve_with_unpack_archives_and_unpacks_a_webhooks_job() -> None:
+    """``serve --unpack``: the sample job sent by ``send-webhook`` as the banner says is
+    archived, then unpacked by the stack's unpack stage; both events are printed."""
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "ft_archiver_tools", "serve", "--unpack", "--sample-size", "1MiB"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert serve.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(line) for line in serve.stdout or []])
+    reader.start()
+    seen: list[str] = []
+    try:
+        deadline = time.monotonic() + 120
+        while not any("Ctrl-C stops everything" in line for line in seen):
+            seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+        assert any(line.startswith("unpack queue/DLQ") for line in seen)
+        [command] = [line.split() for line in seen if "ft-archiver send-webhook" in line]
+        sent = subprocess.run(
+            [sys.executable, "-m", "ft_archiver_tools", *command[1:]],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stdout + sent.stderr
+        while not any("Fine-tune Unpacked" in line for line in seen):
+            seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(timeout=60)
+        reader.join(timeout=10)
+    [archived] = [line for line in seen if "event  Fine-tune Archived" in line]
+    [unpacked] = [line for line in seen if "event  Fine-tune Unpacked" in line]
+    assert archived.rstrip().endswith("/models/acme--sample.tar.zst")
+    assert unpacked.rstrip().endswith("/models/acme--sample/")
+    assert serve.returncode == 0

@@ -216,6 +216,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--sample-size", type=_size, default=parse_size("64MiB"), help="sample job's size"
     )
+    serve.add_argument(
+        "--unpack", action="store_true",
+        help="deploy with Unpack=true: each archived model is also unpacked into a folder",
+    )  # fmt: skip
 
     send = commands.add_parser("send-webhook", help="POST a signed job-completion webhook")
     send.add_argument("url", help="the webhook endpoint")
@@ -276,7 +280,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from ft_archiver_tools.local.serve_command import run_serve
 
-        return run_serve(args.sample_size)
+        return run_serve(args.sample_size, unpack=args.unpack)
     if args.command == "send-webhook":
         from ft_archiver_tools.local.serve_command import run_send_webhook
 

@@ -11,6 +11,7 @@ from ft_archiver.domain.parts import MIB
 from ft_archiver.domain.webhook import decode_secret
 from ft_archiver.errors import ConfigurationError, OperationalError
 from ft_archiver_tools.local.aws import TEST_CREDENTIALS, capture_events, read_events
+from ft_archiver_tools.local.model_archive import ModelSpec
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import TogetherSimulator
 from ft_archiver_tools.local.webhook_sender import send_webhook
@@ -25,25 +26,30 @@ def _show_events(deployment: LocalDeployment, queue_url: str, stop: threading.Ev
         with contextlib.suppress(Exception):  # moto stopping under us at Ctrl-C
             for event in read_events(deployment.aws, queue_url, wait_s=1):
                 detail = event.get("detail", {})
-                what = detail.get("filename") or detail.get("error")
+                what = detail.get("filename") or detail.get("folder_url") or detail.get("error")
                 print(
                     f"event  {event.get('detail-type')}: {detail.get('id')} -> {what}", flush=True
                 )
 
 
-def run_serve(sample_size: int, stop: threading.Event | None = None) -> int:
+def run_serve(sample_size: int, stop: threading.Event | None = None, unpack: bool = False) -> int:
+    """``unpack``: the stack deployed with Unpack=true, its unpack stage polled too."""
     stop = stop or threading.Event()
     with (
         TogetherSimulator() as together,
         LocalDeployment(
             together.api_key, together.base_url, name="ft-archiver-local",
             schedule_every_s=POLL_EVERY_S,
+            parameters={"Unpack": "true" if unpack else "false"},
         ) as deployment,
     ):  # fmt: skip
         stack = deployment.stack
         assert stack is not None
-        job = together.add_job("Lora", size=sample_size, model_output_name="acme/sample")
-        later = together.add_job("Lora", size=sample_size, model_output_name="acme/sample-polled",
+        # real model archives (a Hugging Face-shaped model), so that they can be unpacked
+        job = together.add_job("Lora", model=ModelSpec(size=sample_size, seed=1),
+                               model_output_name="acme/sample")  # fmt: skip
+        later = together.add_job("Lora", model=ModelSpec(size=sample_size, seed=2),
+                                 model_output_name="acme/sample-polled",
                                  completes_after_s=COMPLETES_AFTER_S)  # fmt: skip
         capture = capture_events(deployment.aws, stack.bus_name, "ft-archiver-local-events")
         print(f"webhook endpoint  {deployment.webhook_url}")
@@ -52,6 +58,9 @@ def run_serve(sample_size: int, stop: threading.Event | None = None) -> int:
         print(f"Together (sim)    {together.base_url}")
         print(f"bucket            {stack.bucket} (prefix {stack.prefix})")
         print(f"queue / DLQ       {stack.queue_url} / {stack.dead_letter_queue_url}")
+        if (unpacking := stack.unpack) is not None:
+            print(f"unpack queue/DLQ  {unpacking.queue_url} / {unpacking.dead_letter_queue_url}")
+            print(f"unpacked folders  under {unpacking.prefix}")
         print(f"poller            every {POLL_EVERY_S:.0f} s (the template's PollSchedule)")
         print(f"sample LoRA job   {job.id} ({sample_size / MIB:,.0f} MiB, completed)")
         print(f"watched LoRA job  {later.id}: completes in {COMPLETES_AFTER_S:.0f} s; the "
