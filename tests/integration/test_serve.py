@@ -58,7 +58,12 @@ def test_serve_with_unpack_archives_and_unpacks_a_webhooks_job() -> None:
     )  # fmt: skip
     assert serve.stdout is not None
     lines: queue.Queue[str] = queue.Queue()
-    reader = threading.Thread(target=lambda: [lines.put(line) for line in serve.stdout or []])
+
+    def read_lines() -> None:
+        for line in serve.stdout or []:
+            lines.put(line)
+
+    reader = threading.Thread(target=read_lines)
     reader.start()
     seen: list[str] = []
     try:
