@@ -139,6 +139,14 @@ class UploadGoneError(StorageError):
     """The multipart upload no longer exists (aborted under us): start a new one."""
 
 
+class ChecksumNotKeptError(StorageError):
+    """The store took a write with an S3 checksum and did not keep it (its answer did not
+    echo it): it cannot verify what it holds. The same store answers the same way every
+    time; the message names the checksum mode that works there."""
+
+    retryable = False
+
+
 class ArchiveConflictError(StorageError):
     """The key already holds another object, and ft-archiver never replaces one: S3
     refused the write (If-None-Match: 412 PreconditionFailed or 409

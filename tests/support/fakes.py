@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checkpoints import DownloadSpec
-from ft_archiver.domain.checksums import Buffer
+from ft_archiver.domain.checksums import Buffer, ChecksumMode
 from ft_archiver.domain.distributed import BatchItem
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
 from ft_archiver.domain.webhook import SeenWebhook
@@ -70,7 +70,9 @@ class FakeUpload:
             self.parts[number] = bytes(body)
         return UploadedPart(number, f'"etag-{number}"', crc, len(body))
 
-    def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject:
+    def complete(
+        self, parts: list[UploadedPart], size: int, crc: int, sha256: str | None = None
+    ) -> StoredObject:
         data = b"".join(self.parts[p.number] for p in sorted(parts, key=lambda p: p.number))
         assert len(data) == size
         assert crc == self.spec.algorithm.compute(data)
@@ -81,6 +83,8 @@ class FakeUpload:
 
 
 class FakeStore:
+    mode: ChecksumMode = "full-object"
+
     def __init__(self, log: list[str] | None = None) -> None:
         self.objects: dict[str, bytes] = {}
         self.specs: dict[str, ObjectSpec] = {}

@@ -171,7 +171,8 @@ def test_manifest_as_written() -> None:
         "result": {
             "bucket": "b", "key": "models/m.tar.zst", "size": 10,
             "content_type": "application/zstd", "sha256": "ab" * 32,
-            "checksum_algorithm": "CRC64NVME", "checksum": "AAAAAAAAAAA=", "etag": '"e-2"',
+            "checksum_algorithm": "CRC64NVME", "checksum": "AAAAAAAAAAA=",
+                "proof": "full-object-checksum", "etag": '"e-2"',
             "version_id": "v1", "parts": 2, "part_size": 5,
             "sha256_tree": None, "part_sha256": None,
             "archived_at": "2026-11-25T16:57:42.123Z", "ft_archiver_version": "9.9",

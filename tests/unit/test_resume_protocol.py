@@ -84,6 +84,32 @@ def test_a_resumed_prefix_extends_the_saved_crc() -> None:
     assert points == [ResumePoint("u", 2, b"s2", CRC.compute(first + second))]
 
 
+def test_a_composite_prefix_keeps_each_parts_crc_and_saves_them() -> None:
+    """What a store whose ListParts omits part checksums needs to complete a composite
+    upload that was resumed (SeaweedFS): the CRCs travel with the saved progress."""
+    crc32c = ALGORITHMS["CRC32C"]
+    chunks = [b"a" * 50, b"b" * 70, b"c" * 30]
+    parts = [UploadedPart(n, f"e{n}", crc32c.compute(c), len(c)) for n, c in enumerate(chunks, 1)]
+    points: list[ResumePoint] = []
+    first = CompletedPrefix("u", crc32c, None, points.append, keep_part_crcs=True)
+    first.hashed(1, b"s1")
+    first.uploaded(parts[0])
+    saved = points[-1]
+    assert saved.part_crcs == parts[0].crc.to_bytes(4, "big")
+    resumed = CompletedPrefix("u", crc32c, saved, points.append, keep_part_crcs=True)
+    for part_ in parts[1:]:
+        resumed.hashed(part_.number, b"s")
+        resumed.uploaded(part_)
+    assert points[-1].part_crcs == b"".join(p.crc.to_bytes(4, "big") for p in parts)
+    progress = SavedProgress("k", 150, None, points[-1])
+    assert SavedProgress.from_document(progress.to_document()) == progress
+    assert "part_crcs" not in PROGRESS.to_document()  # full-object keeps none
+    plain = CompletedPrefix("u", crc32c, None, points.append)
+    plain.hashed(1, b"s1")
+    plain.uploaded(parts[0])
+    assert points[-1].part_crcs == b""
+
+
 def test_a_buffer_returns_to_the_pool_after_both_its_holders() -> None:
     pool = BufferPool(capacity=1, size=8)
     buffers = PartBuffers(pool)

@@ -211,3 +211,45 @@ def test_the_command_line_needs_no_table_no_queue_and_no_key() -> None:
     assert settings.archive_queue_url is None
     assert settings.archive_bucket is None  # --bucket, checked by the commands that need it
     assert settings.together_api_key is None  # `list` never asks Together
+
+
+# -- the checksum mode ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variables", "mode", "algorithm"),
+    [
+        ({}, "full-object", "CRC64NVME"),
+        ({"FT_ARCHIVER_CHECKSUM_MODE": "composite"}, "composite", "CRC32C"),
+        ({"FT_ARCHIVER_CHECKSUM_MODE": "composite", "FT_ARCHIVER_CHECKSUM_ALGORITHM": "CRC32"},
+         "composite", "CRC32"),
+        ({"FT_ARCHIVER_CHECKSUM_MODE": "none"}, "none", "CRC64NVME"),
+        ({"FT_ARCHIVER_CHECKSUM_ALGORITHM": "CRC32C"}, "full-object", "CRC32C"),
+    ],
+)  # fmt: skip
+def test_the_checksum_mode_picks_an_algorithm_the_store_keeps_that_way(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], mode: str, algorithm: str
+) -> None:
+    setenv(monkeypatch, {**ARCHIVER, **variables})
+    settings = load(ArchiverSettings)
+    assert (settings.checksum_mode, settings.checksum_algorithm) == (mode, algorithm)
+
+
+@pytest.mark.parametrize(
+    ("variables", "problem"),
+    [
+        ({"FT_ARCHIVER_CHECKSUM_MODE": "composite", "FT_ARCHIVER_CHECKSUM_ALGORITHM": "CRC64NVME"},
+         "composite takes CRC32C or CRC32, not CRC64NVME (S3 has it as a full-object checksum "
+         "only)"),
+        ({"FT_ARCHIVER_CHECKSUM_MODE": "partial"},
+         "FT_ARCHIVER_CHECKSUM_MODE: Input should be 'full-object', 'composite' or 'none'"),
+    ],
+)  # fmt: skip
+def test_a_checksum_mode_the_store_cannot_keep_is_refused_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], problem: str
+) -> None:
+    setenv(monkeypatch, {**ARCHIVER, **variables})
+    with pytest.raises(ConfigurationError) as refused:
+        load(ArchiverSettings)
+    assert problem in str(refused.value)
+    assert "\n" not in str(refused.value)

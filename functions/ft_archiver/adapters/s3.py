@@ -2,8 +2,14 @@
 
 ``MultipartUpload`` is a context manager: leaving its block by any exception, including
 KeyboardInterrupt, or without calling ``complete``, aborts the upload. ``complete``
-verifies what S3 stored (size and full-object checksum) and deletes the object again if
-it does not match, so a key never holds unverified bytes.
+verifies what S3 stored (size and checksum, or with ChecksumMode none the SHA-256 read
+back) and deletes the object again if it does not match, so a key never holds
+unverified bytes.
+
+A store that takes the checksum headers and ignores them would let a whole archive
+upload and then fail its verification: every PutObject and UploadPart answer must echo
+the checksum sent, and the first part is answered before any other is sent (the
+transfer waits for it), so such a store is stopped at part 1 (ChecksumNotKeptError).
 
 An archive is written only where no object is (``If-None-Match: *`` on PutObject and
 CompleteMultipartUpload), so that no request can replace another archive. When such a
@@ -23,10 +29,11 @@ from botocore.exceptions import ClientError
 
 from ft_archiver.adapters.aws_errors import AWS_ERRORS, error_code
 from ft_archiver.adapters.part_body import PartBody
-from ft_archiver.domain.checksums import Buffer, CrcAlgorithm
+from ft_archiver.domain.checksums import Buffer, ChecksumMode, CrcAlgorithm
 from ft_archiver.domain.naming import MANIFEST_SUFFIX
 from ft_archiver.errors import (
     ArchiveConflictError,
+    ChecksumNotKeptError,
     IntegrityError,
     StorageAccessDeniedError,
     StorageError,
@@ -51,6 +58,7 @@ CONFLICT_CODES = frozenset({"PreconditionFailed", "ConditionalRequestConflict"})
 GONE_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
 SERVER_CODES = frozenset({"InternalError", "ServiceUnavailable", "SlowDown"})
 NEW_ONLY: dict[str, Any] = {"IfNoneMatch": "*"}
+READ_BACK_CHUNK = 8 * 1024 * 1024
 
 
 def stored_object(spec: ObjectSpec, response: Mapping[str, Any]) -> StoredObject:
@@ -74,6 +82,8 @@ def storage_error(
             return UploadGoneError(f"{where}: {detail}{after}")
         if code in ACCESS_DENIED_CODES:
             return StorageAccessDeniedError(f"{where} was refused ({detail}){after}")
+        if code in UNSUPPORTED_CODES and "checksum" in detail.lower():
+            return StorageError(f"{where} failed ({detail}){NONE_MODE_HINT}{after}")
     else:
         detail = type(exc).__name__
     return StorageError(f"{where} failed ({detail}){after}")
@@ -108,15 +118,72 @@ def _checksum_arg(algorithm: CrcAlgorithm, crc: int) -> dict[str, Any]:
     return {algorithm.s3_field: algorithm.encode(crc)}
 
 
+def _sent_checksum(mode: ChecksumMode, spec: ObjectSpec, crc: int) -> dict[str, Any]:
+    """The checksum a PutObject or UploadPart carries: none with ChecksumMode none."""
+    if mode == "none":
+        return {}
+    return {"ChecksumAlgorithm": spec.algorithm.name, **_checksum_arg(spec.algorithm, crc)}
+
+
+# Errors a store gives a checksum header it does not take (S3-compatible stores vary).
+UNSUPPORTED_CODES = frozenset({"InvalidArgument", "NotImplemented", "InvalidRequest"})
+NONE_MODE_HINT = (
+    "; a store that does not take S3's x-amz-checksum-* headers needs "
+    "FT_ARCHIVER_CHECKSUM_MODE=none (the stack's ChecksumMode, --checksum-mode), which "
+    "proves each object by reading it back"
+)
+
+
+def check_echo(
+    mode: ChecksumMode, spec: ObjectSpec, action: str, response: Mapping[str, Any], crc: int
+) -> None:
+    """The store's answer must carry the checksum it was sent: one that takes the header
+    and ignores it cannot verify the object (ChecksumNotKeptError, never retried)."""
+    if mode == "none":
+        return
+    field = spec.algorithm.s3_field
+    sent = spec.algorithm.encode(crc)
+    echoed = response.get(field)
+    if echoed != sent:
+        said = f"answered {echoed!r}" if echoed else "did not echo it"
+        raise ChecksumNotKeptError(
+            f"s3://{spec.bucket}/{spec.key}: the store took {action} with "
+            f"{spec.algorithm.name} {sent} and {said}: it does not keep S3 checksums, so "
+            "it cannot verify the object. Set FT_ARCHIVER_CHECKSUM_MODE=none (the "
+            "stack's ChecksumMode, --checksum-mode none) to prove each object by "
+            "reading it back; `ft-archiver doctor --write-test` says which modes the "
+            "store keeps"
+        )
+
+
 def version_arg(stored: StoredObject) -> dict[str, Any]:
     return {"VersionId": stored.version_id} if stored.version_id else {}
 
 
-class S3Store:
-    """The archive bucket, through one thread-safe boto3 client."""
+def _expected_checksum(
+    mode: ChecksumMode, spec: ObjectSpec, crc: int, parts: list[UploadedPart] | None
+) -> str:
+    """The value HeadObject shows for these bytes: a multipart object's composite
+    checksum of its parts', else the full-object CRC (a single PutObject's too)."""
+    if mode == "composite" and parts is not None:
+        return spec.algorithm.composite(p.crc for p in sorted(parts, key=lambda p: p.number))
+    return spec.algorithm.encode(crc)
 
-    def __init__(self, client: S3Client) -> None:
+
+def _multipart_checksum(mode: ChecksumMode, spec: ObjectSpec) -> dict[str, Any]:
+    if mode == "none":
+        return {}
+    kind = "COMPOSITE" if mode == "composite" else "FULL_OBJECT"
+    return {"ChecksumAlgorithm": spec.algorithm.name, "ChecksumType": kind}
+
+
+class S3Store:
+    """The archive bucket, through one thread-safe boto3 client. ``mode``: what the
+    store is asked to check (ChecksumMode), a property of the store, as its settings say."""
+
+    def __init__(self, client: S3Client, mode: ChecksumMode = "full-object") -> None:
         self._client = client
+        self.mode: ChecksumMode = mode
 
     def put_object(
         self, spec: ObjectSpec, body: Buffer, crc: int, *, overwrite: bool = False
@@ -130,17 +197,23 @@ class S3Store:
                 Body=PartBody(memoryview(body)),  # type: ignore[arg-type]
                 ContentType=spec.content_type,
                 Metadata=spec.metadata,
-                ChecksumAlgorithm=spec.algorithm.name,  # type: ignore[arg-type]
-                **_checksum_arg(spec.algorithm, crc),
+                **_sent_checksum(self.mode, spec, crc),
                 **({} if overwrite else NEW_ONLY),
             )
         except AWS_ERRORS as exc:
             if overwrite or not may_have_written(exc):
                 raise storage_error("PutObject", spec.bucket, spec.key, exc) from None
             # S3 checked the bytes against their checksum: none of ours can mismatch
-            return self.after_failed_write("PutObject", spec, exc, len(body), crc)
+            digest = hashlib.sha256(body).hexdigest() if self.mode == "none" else None
+            return self.after_failed_write("PutObject", spec, exc, len(body), crc, sha256=digest)
         stored = stored_object(spec, response)
-        self.verify(spec, stored, len(body), crc)
+        try:
+            check_echo(self.mode, spec, "PutObject", response, crc)
+        except ChecksumNotKeptError:
+            self.delete(stored)
+            raise
+        sha256 = hashlib.sha256(body).hexdigest() if self.mode == "none" else None
+        self.verify(spec, stored, len(body), crc, sha256=sha256)
         return stored
 
     def after_failed_write(
@@ -152,6 +225,9 @@ class S3Store:
         crc: int,
         own_etag: str | None = None,
         after: str = "",
+        *,
+        parts: list[UploadedPart] | None = None,
+        sha256: str | None = None,
     ) -> StoredObject:
         """Look at the key after a write that failed or was refused (HeadObject, current
         version). It holds these very bytes (size and full-object checksum): they are
@@ -161,21 +237,25 @@ class S3Store:
         object left as it is. It holds nothing: the write's own error."""
         failure = storage_error(action, spec.bucket, spec.key, exc, after)
         where = f"s3://{spec.bucket}/{spec.key}"
+        checked: dict[str, Any] = {} if self.mode == "none" else {"ChecksumMode": "ENABLED"}
         try:
-            head = self._client.head_object(
-                Bucket=spec.bucket, Key=spec.key, ChecksumMode="ENABLED"
-            )
+            head = self._client.head_object(Bucket=spec.bucket, Key=spec.key, **checked)
+            found = stored_object(spec, head)
+            same = self._holds(spec, found, head, size, crc, parts, sha256)
         except AWS_ERRORS as looked:
             if not (isinstance(looked, ClientError) and error_code(looked) in GONE_CODES):
                 log.warning("could not look at %s after the failed %s (%s)",
                             where, action, error_code(looked))  # fmt: skip
             raise failure from None
+        except StorageError as unreadable:  # its read-back failed: it may be ours
+            log.warning("could not read %s back after the failed %s (%s)",
+                        where, action, unreadable)  # fmt: skip
+            raise failure from None
         algorithm = spec.algorithm
-        found = stored_object(spec, head)
-        expected = algorithm.encode(crc)
+        expected = _expected_checksum(self.mode, spec, crc, parts)
         checksum = head.get(algorithm.s3_field)
         held = f"{head['ContentLength']:,} bytes with {algorithm.name} {checksum or '(none)'}"
-        if head["ContentLength"] == size and checksum == expected:
+        if same:
             log.warning("%s of %s failed (%s), but the key holds these very bytes (%s): "
                         "verified", action, where, error_code(exc), held)  # fmt: skip
             return replace(found, adopted=True)
@@ -191,6 +271,26 @@ class S3Store:
             f"object (and its {MANIFEST_SUFFIX}) first{after}"
         )
 
+    def _holds(
+        self,
+        spec: ObjectSpec,
+        found: StoredObject,
+        head: Mapping[str, Any],
+        size: int,
+        crc: int,
+        parts: list[UploadedPart] | None,
+        sha256: str | None,
+    ) -> bool:
+        """Whether the object at the key is these very bytes: by its checksum, or with
+        ChecksumMode none by reading it back (only when the size already matches)."""
+        if head["ContentLength"] != size:
+            return False
+        if self.mode == "none":
+            return sha256 is not None and self.read_back_sha256(found) == sha256
+        return bool(
+            head.get(spec.algorithm.s3_field) == _expected_checksum(self.mode, spec, crc, parts)
+        )
+
     def start_multipart(self, spec: ObjectSpec) -> "MultipartUpload":
         try:
             response = self._client.create_multipart_upload(
@@ -198,8 +298,7 @@ class S3Store:
                 Key=spec.key,
                 ContentType=spec.content_type,
                 Metadata=spec.metadata,
-                ChecksumAlgorithm=spec.algorithm.name,  # type: ignore[arg-type]
-                ChecksumType="FULL_OBJECT",
+                **_multipart_checksum(self.mode, spec),
             )
         except AWS_ERRORS as exc:
             raise storage_error("CreateMultipartUpload", spec.bucket, spec.key, exc) from None
@@ -230,17 +329,30 @@ class S3Store:
                 "PutObjectTagging", stored.bucket, stored.key, exc, f"; the object was {done}"
             ) from None
 
-    def verify(self, spec: ObjectSpec, stored: StoredObject, size: int, crc: int) -> None:
-        """Read back size and checksum; remove the object and raise if S3 holds other bytes."""
+    def verify(
+        self,
+        spec: ObjectSpec,
+        stored: StoredObject,
+        size: int,
+        crc: int,
+        *,
+        parts: list[UploadedPart] | None = None,
+        sha256: str | None = None,
+    ) -> None:
+        """Read back size and checksum (a multipart object's composite one from its
+        ``parts``), or with ChecksumMode none the whole object's SHA-256 (``sha256``);
+        remove the object and raise if the store holds other bytes."""
         extra = version_arg(stored)
+        checked: dict[str, Any] = {} if self.mode == "none" else {"ChecksumMode": "ENABLED"}
         try:
-            head = self._client.head_object(
-                Bucket=spec.bucket, Key=spec.key, ChecksumMode="ENABLED", **extra
-            )
+            head = self._client.head_object(Bucket=spec.bucket, Key=spec.key, **checked, **extra)
         except AWS_ERRORS as exc:
             self.delete(stored)
             raise storage_error("HeadObject", spec.bucket, spec.key, exc) from None
-        expected = spec.algorithm.encode(crc)
+        if self.mode == "none":
+            self._verify_read_back(spec, stored, size, head["ContentLength"], sha256)
+            return
+        expected = _expected_checksum(self.mode, spec, crc, parts)
         found = head.get(spec.algorithm.s3_field)
         if head["ContentLength"] != size or found != expected:
             self.delete(stored)
@@ -249,6 +361,39 @@ class S3Store:
                 f"{spec.algorithm.name} {found}, expected {size} bytes with {expected}; "
                 "the object was removed"
             )
+
+    def _verify_read_back(
+        self, spec: ObjectSpec, stored: StoredObject, size: int, held: int, sha256: str | None
+    ) -> None:
+        where = f"s3://{spec.bucket}/{spec.key}"
+        if sha256 is None:  # a caller without the digest cannot prove these bytes
+            self.delete(stored)
+            raise IntegrityError(f"{where}: no SHA-256 to read it back against; removed")
+        try:
+            found = self.read_back_sha256(stored) if held == size else None
+        except StorageError:
+            self.delete(stored)
+            raise
+        if found != sha256:
+            self.delete(stored)
+            what = f"SHA-256 {found}" if found else f"{held:,} bytes"
+            raise IntegrityError(
+                f"{where} read back as {what}, expected {size:,} bytes with SHA-256 "
+                f"{sha256}; the object was removed"
+            )
+
+    def read_back_sha256(self, stored: StoredObject) -> str:
+        """The SHA-256 of the object's bytes as the store serves them, 8 MiB at a time."""
+        try:
+            body = self._client.get_object(
+                Bucket=stored.bucket, Key=stored.key, **version_arg(stored)
+            )["Body"]
+            digest = hashlib.sha256()
+            for chunk in iter(lambda: body.read(READ_BACK_CHUNK), b""):
+                digest.update(chunk)
+        except AWS_ERRORS as exc:
+            raise storage_error("GetObject (read-back)", stored.bucket, stored.key, exc) from None
+        return digest.hexdigest()
 
     def delete(self, stored: StoredObject) -> None:
         if stored.adopted:
@@ -262,6 +407,24 @@ class S3Store:
             log.error(
                 "could not remove s3://%s/%s (%s)", stored.bucket, stored.key, error_code(exc)
             )
+
+
+def _completed_part(mode: ChecksumMode, spec: ObjectSpec, part: UploadedPart) -> dict[str, Any]:
+    """A part as Complete lists it. Full-object: a resumed part whose checksum ListParts
+    did not return goes without (the full-object checksum still covers its bytes);
+    composite: every part has its checksum (resume_multipart made sure)."""
+    entry: dict[str, Any] = {"PartNumber": part.number, "ETag": part.etag}
+    if mode != "none" and part.crc >= 0:
+        entry.update(_checksum_arg(spec.algorithm, part.crc))
+    return entry
+
+
+def _completed_checksum(mode: ChecksumMode, spec: ObjectSpec, crc: int) -> dict[str, Any]:
+    if mode == "full-object":
+        return {"ChecksumType": "FULL_OBJECT", **_checksum_arg(spec.algorithm, crc)}
+    if mode == "composite":
+        return {"ChecksumType": "COMPOSITE"}
+    return {}
 
 
 class MultipartUpload:
@@ -295,52 +458,44 @@ class MultipartUpload:
                 UploadId=self.upload_id,
                 PartNumber=number,
                 Body=PartBody(memoryview(body)),  # type: ignore[arg-type]
-                ChecksumAlgorithm=spec.algorithm.name,  # type: ignore[arg-type]
-                **_checksum_arg(spec.algorithm, crc),
+                **_sent_checksum(self._store.mode, spec, crc),
             )
         except AWS_ERRORS as exc:
             raise storage_error(f"UploadPart {number}", spec.bucket, spec.key, exc) from None
+        check_echo(self._store.mode, spec, f"UploadPart {number}", response, crc)
         return UploadedPart(number, response["ETag"], crc, len(body))
 
-    def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject:
+    def complete(
+        self, parts: list[UploadedPart], size: int, crc: int, sha256: str | None = None
+    ) -> StoredObject:
         """The object, verified; if Complete fails or is refused, what the key holds
         decides (``S3Store.after_failed_write``): this archive goes on, the version these
-        parts made is removed, or another object is there (ArchiveConflictError)."""
-        spec = self._spec
-        algorithm = spec.algorithm
+        parts made is removed, or another object is there (ArchiveConflictError).
+        ``sha256``: what the read-back must find (ChecksumMode none)."""
+        spec, mode = self._spec, self._store.mode
+        ordered = sorted(parts, key=lambda p: p.number)
         try:
             response = self._client.complete_multipart_upload(
                 Bucket=spec.bucket,
                 Key=spec.key,
                 UploadId=self.upload_id,
-                ChecksumType="FULL_OBJECT",
                 **NEW_ONLY,
-                MultipartUpload={
-                    "Parts": [
-                        {
-                            "PartNumber": part.number,
-                            "ETag": part.etag,
-                            # a resumed part whose checksum ListParts did not return goes
-                            # without; the full-object checksum still covers its bytes
-                            **(_checksum_arg(algorithm, part.crc) if part.crc >= 0 else {}),  # type: ignore[typeddict-item]
-                        }
-                        for part in sorted(parts, key=lambda p: p.number)
-                    ]
-                },
-                **_checksum_arg(algorithm, crc),
+                MultipartUpload={"Parts": [_completed_part(mode, spec, part) for part in ordered]},  # type: ignore[misc]
+                **_completed_checksum(mode, spec, crc),
             )
         except AWS_ERRORS as exc:
             action = "CompleteMultipartUpload"
             if not may_have_written(exc):
                 raise storage_error(action, spec.bucket, spec.key, exc) from None
             found = self._store.after_failed_write(
-                action, spec, exc, size, crc, multipart_etag(parts), "; the upload is aborted"
-            )
+                action, spec, exc, size, crc, multipart_etag(parts), "; the upload is aborted",
+                parts=ordered, sha256=sha256,
+            )  # fmt: skip
             self.abort()  # kept open by a key that held these bytes, or gone: completed
             return found
         self._finished = True
         stored = stored_object(spec, response)
-        self._store.verify(spec, stored, size, crc)
+        self._store.verify(spec, stored, size, crc, parts=ordered, sha256=sha256)
         return stored
 
     def suspend(self) -> None:

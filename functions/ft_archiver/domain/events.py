@@ -4,6 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from ft_archiver.domain.checksums import Proof
 from ft_archiver.domain.unpack.readiness import Readiness
 
 EVENT_SOURCE = "ft-archiver"
@@ -40,7 +41,13 @@ class ArchivedDetail(BaseModel):
     sha256: str | None
     sha256_tree: str | None = None
     checksum_algorithm: str
+    # The CRC of the whole archive, computed while streaming (with a composite proof the
+    # store shows the checksum of the parts' checksums instead).
     checksum: str
+    # What proved the stored bytes (ChecksumMode): the store checked the full-object CRC,
+    # or each part's CRC (composite), or the archive was read back and its SHA-256
+    # compared (for stores that keep no checksum).
+    proof: Proof = "full-object-checksum"
     parts: int
     part_size: int
     model_output_name: str | None

@@ -27,6 +27,7 @@ from pydantic import (
     field_validator,
 )
 
+from ft_archiver.domain.checksums import Proof
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.job import Checkpoint
 
@@ -142,6 +143,7 @@ class ManifestResult(BaseModel):
     sha256: str | None
     checksum_algorithm: str
     checksum: str
+    proof: Proof = "full-object-checksum"  # as the event's: what proved the bytes
     etag: str
     version_id: str | None
     parts: int
@@ -233,6 +235,7 @@ def build_manifest(
             sha256=detail.sha256,
             checksum_algorithm=detail.checksum_algorithm,
             checksum=detail.checksum,
+            proof=detail.proof,
             etag=detail.etag,
             version_id=detail.version_id,
             parts=detail.parts,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from ft_archiver import __version__
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checkpoints import DownloadSpec, parse_checkpoint_type, resolve_download
+from ft_archiver.domain.checksums import PROOF_OF_MODE
 from ft_archiver.domain.events import ArchivedDetail
 from ft_archiver.domain.job import FineTuneJob
 from ft_archiver.domain.manifest import build_manifest, checkpoint_entry
@@ -249,6 +250,7 @@ class Archiver:
             sha256=result.sha256,
             checksum_algorithm=algorithm.name,
             checksum=algorithm.encode(result.crc),
+            proof=PROOF_OF_MODE[self._store.mode],
             parts=result.parts,
             part_size=result.part_size,
             model_output_name=plan.job.model_output_name,

@@ -22,9 +22,14 @@ class CompletedPrefix:
         algorithm: CrcAlgorithm,
         resume: ResumePoint | None,
         on_point: Callable[[ResumePoint], None],
+        *,
+        keep_part_crcs: bool = False,
     ) -> None:
+        """``keep_part_crcs``: each point carries the CRCs of parts 1..k (composite)."""
         self._upload_id = upload_id
         self._algorithm = algorithm
+        self._keep_part_crcs = keep_part_crcs
+        self._part_crcs = bytearray(resume.part_crcs if resume else b"")
         self._on_point = on_point
         self.parts_done = resume.parts_done if resume else 0
         self.crc = resume.prefix_crc if resume else 0
@@ -51,10 +56,14 @@ class CompletedPrefix:
                 through += 1
                 part = self._uploaded.pop(through)
                 self.crc = self._algorithm.extend(self.crc, part.crc, part.length)
+                if self._keep_part_crcs:
+                    self._part_crcs += part.crc.to_bytes(self._algorithm.width_bytes, "big")
             if through == self.parts_done:
                 return
             self.parts_done = through
-            point = ResumePoint(self._upload_id, through, self._states[through], self.crc)
+            point = ResumePoint(
+                self._upload_id, through, self._states[through], self.crc, bytes(self._part_crcs)
+            )
             for number in [n for n in self._states if n <= through]:
                 del self._states[number]
         with self._report_lock:  # an older point never overwrites a newer one

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checkpoints import DownloadSpec
-from ft_archiver.domain.checksums import Buffer, CrcAlgorithm
+from ft_archiver.domain.checksums import Buffer, ChecksumMode, CrcAlgorithm
 from ft_archiver.domain.job import Checkpoint, FineTuneJob, JobSummary
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.webhook import SeenWebhook
@@ -119,7 +119,12 @@ class PartUpload(Protocol):
 
     def upload_part(self, number: int, body: Buffer, crc: int) -> UploadedPart: ...
 
-    def complete(self, parts: list[UploadedPart], size: int, crc: int) -> StoredObject: ...
+    def complete(
+        self, parts: list[UploadedPart], size: int, crc: int, sha256: str | None = None
+    ) -> StoredObject:
+        """``sha256``: what a read-back must find where the store checks no checksum
+        (ChecksumMode none)."""
+        ...
 
     @property
     def upload_id(self) -> str: ...
@@ -131,6 +136,9 @@ class PartUpload(Protocol):
 
 
 class ObjectStore(Protocol):
+    # What the store is asked to check, and so what proves its objects (ChecksumMode).
+    mode: ChecksumMode
+
     def put_object(
         self, spec: ObjectSpec, body: Buffer, crc: int, *, overwrite: bool = False
     ) -> StoredObject:

@@ -30,12 +30,15 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ResumePoint:
     """Where a transfer can be taken up again: its upload, how many parts (1..k) it had
-    finished, the SHA-256 state after part k, and the full-object CRC of parts 1..k."""
+    finished, the SHA-256 state after part k, and the full-object CRC of parts 1..k.
+    ``part_crcs``: in ChecksumMode composite, each of those parts' CRC (big-endian, in
+    order), which Complete must list and not every store's ListParts returns."""
 
     upload_id: str
     parts_done: int
     digest_state: bytes
     prefix_crc: int
+    part_crcs: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,11 @@ class SavedProgress:
             "done": self.point.parts_done,
             "digest_state": base64.b64encode(self.point.digest_state).decode("ascii"),
             "prefix_crc": self.point.prefix_crc,
+            **(
+                {"part_crcs": base64.b64encode(self.point.part_crcs).decode("ascii")}
+                if self.point.part_crcs
+                else {}
+            ),
         }
 
     @classmethod
@@ -72,6 +80,7 @@ class SavedProgress:
                 int(document["done"]),
                 base64.b64decode(document["digest_state"], validate=True),
                 int(document["prefix_crc"]),
+                base64.b64decode(document.get("part_crcs", ""), validate=True),
             )
             return cls(str(document["key"]), int(document["size"]), document["source_etag"], point)
         except (KeyError, TypeError, ValueError, binascii.Error):

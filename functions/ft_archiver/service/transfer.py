@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Protocol
 
 from ft_archiver.cancellation import Cancellation
+from ft_archiver.domain.checksums import CrcAlgorithm
 from ft_archiver.domain.parts import Lanes, PartPlan, PartRange
 from ft_archiver.errors import (
     IntegrityError,
@@ -112,6 +113,7 @@ class _PartDispatch:
         hooks: TransferHooks,
         resume: ResumePoint | None,
         digests: Digests,
+        composite: bool,
     ) -> None:
         self.upload = upload
         self.spec = spec
@@ -121,14 +123,19 @@ class _PartDispatch:
         self.cancel = cancel
         self.hooks = hooks
         self.prefix = CompletedPrefix(
-            upload.upload_id, spec.algorithm, resume, hooks.on_resume_point
-        )
+            upload.upload_id, spec.algorithm, resume, hooks.on_resume_point,
+            keep_part_crcs=composite,
+        )  # fmt: skip
+        self.first = (resume.parts_done if resume else 0) + 1
         self.digest = OrderedDigest(
             self._hashed,
             resume.digest_state if resume else None,
-            first=(resume.parts_done if resume else 0) + 1,
+            first=self.first,
             digests=digests,
         )
+        # The first part this transfer uploads is answered before any other is sent: a
+        # store that does not keep the checksum it was sent is stopped there.
+        self.first_answered = threading.Event()
 
     def _hashed(self, number: int, digest_state: bytes) -> None:
         self.buffers.done_with(number)
@@ -145,7 +152,17 @@ class _PartDispatch:
             self.buffers.done_with(part.number, HOLDERS_PER_PART)  # it reaches neither
             raise
         self.digest.add(part.number, view)
+        if part.number != self.first:
+            self._await_first_answer(part)
         return self.uploads.submit(self.send_part, part, view, crc)
+
+    def _await_first_answer(self, part: PartRange) -> None:
+        """Until the first part is answered; a failed one has set the cancel first."""
+        while not self.first_answered.wait(0.05) and not self.cancel.is_set():
+            pass
+        if self.cancel.is_set():
+            self.buffers.done_with(part.number)  # the upload lane's hold: never sent
+            raise TransferCancelledError("the transfer was cancelled")
 
     def send_part(self, part: PartRange, view: memoryview, crc: int) -> UploadedPart:
         try:
@@ -155,6 +172,8 @@ class _PartDispatch:
             raise
         finally:
             self.buffers.done_with(part.number)
+            if part.number == self.first:
+                self.first_answered.set()  # answered (or failed: the cancel says so)
         self.prefix.uploaded(uploaded)
         self.hooks.on_progress(part.length)
         return uploaded
@@ -182,12 +201,14 @@ def transfer_multipart(
         store.resume_multipart(spec, resume.upload_id) if resume else store.start_multipart(spec)
     )
     with opened as upload:
-        earlier = _earlier_parts(upload, plan, resume.parts_done) if resume else []
+        composite = store.mode == "composite"
+        earlier = _earlier_parts(upload, plan, resume, spec.algorithm, composite) if resume else []
         downloads = ThreadPoolExecutor(lanes.downloads, thread_name_prefix="ft-get")
         uploads = ThreadPoolExecutor(lanes.uploads, thread_name_prefix="ft-put")
         dispatch = _PartDispatch(
-            upload, spec, read, PartBuffers(pool), uploads, cancel, hooks, resume, digests
-        )
+            upload, spec, read, PartBuffers(pool), uploads, cancel, hooks, resume, digests,
+            composite=composite,
+        )  # fmt: skip
         fetches: list[Future[Future[UploadedPart]]] = []
         suspended = False
         try:
@@ -223,7 +244,7 @@ def transfer_multipart(
             )
         prefix = (resume.prefix_crc, sum(p.length for p in earlier)) if resume else (0, 0)
         crc = spec.algorithm.combine([prefix, *((p.crc, p.length) for p in parts[len(earlier) :])])
-        stored = upload.complete(parts, plan.size, crc)
+        stored = upload.complete(parts, plan.size, crc, dispatch.digest.hexdigest())
     return TransferResult(
         stored, plan.size, dispatch.digest.hexdigest(), crc, len(parts), plan.part_size
     )
@@ -241,16 +262,31 @@ def _suspend(upload: PartUpload, plan: PartPlan, parts_before: int, parts_done: 
     return Suspended(parts_done, plan.count)
 
 
-def _earlier_parts(upload: PartUpload, plan: PartPlan, parts_done: int) -> list[UploadedPart]:
+def _earlier_parts(
+    upload: PartUpload,
+    plan: PartPlan,
+    resume: ResumePoint,
+    algorithm: CrcAlgorithm,
+    composite: bool,
+) -> list[UploadedPart]:
     """Parts 1..parts_done as S3 holds them; any missing or of the wrong size, and the
-    saved progress cannot be trusted: the upload starts again."""
+    saved progress cannot be trusted: the upload starts again. A part whose CRC ListParts
+    does not return takes the one saved with the progress; a composite Complete cannot
+    go without it (full-object can: the object's CRC covers the part)."""
     listed = {part.number: part for part in upload.list_parts()}
+    width = algorithm.width_bytes
     parts = []
     for planned in plan.ranges():
-        if planned.number > parts_done:
+        if planned.number > resume.parts_done:
             break
         part = listed.get(planned.number)
         if part is None or part.length != planned.length:
             raise UploadGoneError(f"part {planned.number} of the resumed upload is missing")
+        saved = resume.part_crcs[(planned.number - 1) * width : planned.number * width]
+        if part.crc < 0 and len(saved) == width:
+            part = replace(part, crc=int.from_bytes(saved, "big"))
+        if part.crc < 0 and composite:
+            raise UploadGoneError(f"the CRC of part {planned.number} of the resumed upload "
+                                  "is neither listed by the store nor saved")  # fmt: skip
         parts.append(part)
     return parts

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from ft_archiver.domain.checksums import COMPOSITE_ALGORITHMS, ChecksumMode
 from ft_archiver.domain.naming import validate_bucket_name
 from ft_archiver.domain.parts import (
     DEFAULT_PART_SIZE,
@@ -43,6 +44,9 @@ class TransferSettings(FunctionSettings):
     checksum_algorithm: ChecksumAlgorithm = Field(
         "CRC64NVME", validation_alias="FT_ARCHIVER_CHECKSUM_ALGORITHM"
     )
+    # What the store is asked to check (domain/checksums.py): full-object, composite
+    # (CRC32C unless FT_ARCHIVER_CHECKSUM_ALGORITHM says CRC32), or none (read back).
+    checksum_mode: ChecksumMode = Field("full-object", validation_alias="FT_ARCHIVER_CHECKSUM_MODE")
     # Stop taking new parts when the Lambda has less than this left, and continue in a new
     # invocation: enough to finish the parts under way and save progress.
     deadline_margin_s: float = Field(60.0, ge=0, validation_alias="FT_ARCHIVER_DEADLINE_MARGIN")
@@ -64,6 +68,30 @@ class TransferSettings(FunctionSettings):
     def _part_size_in_range(self) -> "TransferSettings":
         check_part_size(self.part_size, self.part_size_floor)
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _composite_algorithm(cls, data: Any) -> Any:
+        """S3 keeps CRC64NVME as a full-object checksum only: composite takes CRC32C
+        (chosen when no algorithm is set) or CRC32."""
+        if not isinstance(data, dict):
+            return data
+        given = {str(name).lower(): name for name in data}
+        mode = next((data[given[n]] for n in ("ft_archiver_checksum_mode", "checksum_mode")
+                     if n in given), None)  # fmt: skip
+        if mode != "composite":
+            return data
+        names = [given[n] for n in ("ft_archiver_checksum_algorithm", "checksum_algorithm")
+                 if n in given]  # fmt: skip
+        if not names:
+            return {**data, "FT_ARCHIVER_CHECKSUM_ALGORITHM": "CRC32C"}
+        algorithm = data[names[0]]
+        if algorithm not in COMPOSITE_ALGORITHMS:
+            raise ValueError(
+                f"FT_ARCHIVER_CHECKSUM_MODE=composite takes CRC32C or CRC32, not {algorithm} "
+                "(S3 has it as a full-object checksum only)"
+            )
+        return data
 
     @property
     def memory_budget(self) -> int:

@@ -17,7 +17,7 @@ def build_archiver(
 ) -> Archiver:
     return Archiver(
         together=together_client(settings, on_unexpected),
-        store=S3Store(transfer_s3_client(settings)),
+        store=S3Store(transfer_s3_client(settings), settings.checksum_mode),
         publisher=event_publisher(settings),
         options=transfer_options(settings),
         digests=sha256_state,
@@ -31,8 +31,12 @@ def build_archiver(
 
 
 def delegation(settings: ArchivingSettings) -> Delegation | None:
-    """ArchiverFunction hands huge archives to the state machine when the stack has one."""
+    """ArchiverFunction hands huge archives to the state machine when the stack has one,
+    and the store keeps full-object checksums: the distributed path proves an archive by
+    them (in the other modes one function's continuations carry it)."""
     if not isinstance(settings, ArchiverSettings) or not settings.state_machine_arn:
+        return None
+    if settings.checksum_mode != "full-object":
         return None
     from ft_archiver.adapters.executions import StepFunctionsExecutions
 

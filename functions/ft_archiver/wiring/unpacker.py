@@ -7,6 +7,7 @@ from ft_archiver.adapters.s3_unpack import S3UnpackObjects
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.unpack.budget import READ_AHEAD
 from ft_archiver.domain.unpack.members import UnpackLimits
+from ft_archiver.errors import ConfigurationError
 from ft_archiver.service.unpack.unpacker import Unpacker, UnpackOptions
 from ft_archiver.settings import UnpackingSettings
 from ft_archiver.wiring.aws import aws_client
@@ -31,6 +32,12 @@ def unpack_options(
 
 def build_unpacker(settings: UnpackingSettings, limits: UnpackLimits | None = None) -> Unpacker:
     """``limits``: the member planner's (UnpackLimits' defaults unless given)."""
+    if settings.checksum_mode != "full-object":
+        raise ConfigurationError(
+            f"unpack verifies every file by S3's full-object checksum, which "
+            f"FT_ARCHIVER_CHECKSUM_MODE={settings.checksum_mode} says this store does not "
+            "keep: unpacking into such a store is not supported yet"
+        )
     # One pool for the UploadParts, the ranged GETs ahead of the decompressor and the
     # calls beside them.
     client = aws_client("s3", settings, settings.upload_concurrency + READ_AHEAD + 4)

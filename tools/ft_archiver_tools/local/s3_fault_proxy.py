@@ -7,6 +7,12 @@ the emulator first and replaces its answer with the error: the request took effe
 object was built), then the client heard a 500, as S3 documents can happen to
 CompleteMultipartUpload. boto3 talks to the proxy over real HTTP exactly as it would to
 S3.
+
+Two switches make it a store that is not S3: ``ignores_checksums``, one that takes the
+``x-amz-checksum-*`` headers and does nothing with them (they never reach the emulator,
+and no answer carries one), as some S3-compatible stores do; ``corrupts_reads_of``, one
+that serves other bytes than it stored for the keys ending so (the first byte of a GET's
+body flipped). ``requests`` records each request's method and path.
 """
 
 import http.client
@@ -18,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "expect", "proxy-connection"}
+CHECKSUM_HEADERS = ("x-amz-checksum-", "x-amz-sdk-checksum-")
 
 
 @dataclass
@@ -43,6 +50,9 @@ class S3FaultProxy:
     def __init__(self, upstream: str) -> None:
         self.upstream = urlsplit(upstream)
         self.faults: list[S3Fault] = []
+        self.ignores_checksums = False
+        self.corrupts_reads_of: str | None = None
+        self.requests: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -105,16 +115,21 @@ class _Forward(BaseHTTPRequestHandler):
             self.send_response_only(100)
             self.end_headers()
         body = self.rfile.read(length) if length else b""
-        fault = self.proxy.take(self.command, self.path)
+        proxy = self.proxy
+        with proxy._lock:
+            proxy.requests.append((self.command, self.path))
+        fault = proxy.take(self.command, self.path)
         if fault is not None and not fault.forward:
             self._send_fault(fault)
             return
         upstream = self.proxy.upstream
         connection = http.client.HTTPConnection(upstream.hostname or "127.0.0.1", upstream.port)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        headers = {k: v for k, v in self.headers.items() if self._passes(k)}
         connection.request(self.command, self.path, body=body, headers=headers)
         response = connection.getresponse()
         payload = response.read()
+        if self._corrupted(response.status, payload):
+            payload = bytes([payload[0] ^ 0xFF]) + payload[1:]
         if fault is not None:  # it took effect upstream; the client hears otherwise
             connection.close()
             self._send_fault(fault)
@@ -122,7 +137,7 @@ class _Forward(BaseHTTPRequestHandler):
         self.send_response(response.status, response.reason)
         head = self.command == "HEAD"  # a HEAD answer keeps the object's Content-Length
         for name, value in response.getheaders():
-            if name.lower() not in HOP_BY_HOP and (head or name.lower() != "content-length"):
+            if self._passes(name) and (head or name.lower() != "content-length"):
                 self.send_header(name, value)
         if not head:
             self.send_header("Content-Length", str(len(payload)))
@@ -130,6 +145,21 @@ class _Forward(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
         connection.close()
+
+    def _passes(self, header: str) -> bool:
+        name = header.lower()
+        if name in HOP_BY_HOP:
+            return False
+        return not (self.proxy.ignores_checksums and name.startswith(CHECKSUM_HEADERS))
+
+    def _corrupted(self, status: int, payload: bytes) -> bool:
+        suffix = self.proxy.corrupts_reads_of
+        path = urlsplit(self.path)
+        return (
+            suffix is not None and self.command == "GET" and status in (200, 206)
+            and bool(payload) and path.path.endswith(suffix)
+            and set(parse_qs(path.query)) <= {"versionId"}  # the object's bytes
+        )  # fmt: skip
 
     def _send_fault(self, fault: S3Fault) -> None:
         payload = fault.body()
