@@ -124,11 +124,16 @@ def test_a_composite_archive_resumes_over_several_invocations(
     while detail is None and invocations < 20:
         invocations += 1
         ends = time.monotonic() + 2.5
+
+        def remaining(ends: float = ends) -> float:
+            return ends - time.monotonic()
+
         the_archiver, _ = archiver(settings, ledger=ledger, deadline_margin_s=1.5)
         outcome = the_archiver.archive(
-            ArchiveRequest(job.id), Destination(target.bucket),
-            TransferControl(remaining_s=lambda ends=ends: ends - time.monotonic()),
-        )  # fmt: skip
+            ArchiveRequest(job.id),
+            Destination(target.bucket),
+            TransferControl(remaining_s=remaining),
+        )
         if isinstance(outcome, Archived):
             detail = outcome.detail
     assert detail is not None
