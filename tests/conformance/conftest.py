@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import boto3
 import pytest
 
 from ft_archiver.settings import CliSettings
@@ -55,8 +56,11 @@ def target(
     isolate(monkeypatch, request.getfixturevalue("localstack").endpoint_url)
     if request.param == "seaweedfs":
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.endpoint_url)
-        # it reads a session token as one its own STS issued, and refuses ours
+        # it reads a session token as one its own STS issued, and refuses ours; and
+        # boto3's default session keeps the credentials it first resolved (an earlier
+        # LocalStack test's, token included), so this test gets a session of its own
         monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+        monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
     together.set_faults(Faults())
     variables = archiver_variables(
         together,

@@ -42,12 +42,7 @@ def set_all(setenv: SetEnv, variables: Mapping[str, str]) -> None:
 
 def isolate(monkeypatch: "pytest.MonkeyPatch", endpoint_url: str) -> None:
     """For one test: nothing of the developer's own AWS or Together set-up, and the
-    emulator's endpoint with the test credentials. boto3's default session is dropped
-    too: it keeps the credentials it first resolved, so a test that changes them (no
-    session token for SeaweedFS) would otherwise sign with an earlier test's."""
-    import boto3
-
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    emulator's endpoint with the test credentials."""
     for name in FOREIGN:
         monkeypatch.delenv(name, raising=False)
     set_all(monkeypatch.setenv, aws_environment(endpoint_url))
