@@ -3,7 +3,6 @@ objects byte-identical to the tar's members, with its index beside it; a hostile
 leaves nothing; a failure leaves no open upload and an incomplete index, which a re-run
 finishes without uploading a finished file again."""
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -40,17 +39,7 @@ MIB = 1024 * KIB
 
 
 class RecordingProxy(S3FaultProxy):
-    """The fault proxy, recording every request it passes (method and path)."""
-
-    def __init__(self, upstream: str) -> None:
-        super().__init__(upstream)
-        self.requests: list[tuple[str, str]] = []
-        self._seen = threading.Lock()
-
-    def take(self, method: str, path: str) -> S3Fault | None:
-        with self._seen:
-            self.requests.append((method, path))
-        return super().take(method, path)
+    """The fault proxy (which records every request it passes: method and path)."""
 
     def puts_to(self, key: str) -> int:
         """PutObject and UploadPart requests to ``key``."""
