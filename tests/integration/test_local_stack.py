@@ -157,6 +157,36 @@ def test_the_unpack_rule_delivers_the_stacks_merged_and_full_models_only(
     assert keys == ([detail["key"]] if delivered else [])
 
 
+@pytest.mark.parametrize(
+    ("parameters", "refused"),
+    [
+        ({"Unpack": "true", "ChecksumMode": "none"}, True),
+        ({"Unpack": "true", "ChecksumMode": "composite"}, True),
+        ({"Unpack": "false", "ChecksumMode": "none"}, False),
+        ({"Unpack": "true", "ChecksumMode": "full-object"}, False),
+    ],
+)
+def test_the_template_rules_refuse_unpack_without_full_object_checksums(
+    aws: MotoServer, parameters: dict[str, str], refused: bool
+) -> None:
+    name = f"rules-{uuid.uuid4().hex[:8]}"
+
+    def deploy() -> LocalResources:
+        return deploy_local(aws, name, together_api_key="k",
+                            together_base_url="http://127.0.0.1:1/v1",
+                            parameters=parameters)  # fmt: skip
+
+    if refused:
+        with pytest.raises(ValueError, match="ChecksumMode=full-object"):
+            deploy()
+        assert aws.client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", []) == []
+    else:
+        assert (
+            deploy().environments["ArchiverFunction"]["FT_ARCHIVER_CHECKSUM_MODE"]
+            == (parameters["ChecksumMode"])
+        )
+
+
 def test_with_unpack_left_off_there_is_no_unpack_stage(aws: MotoServer) -> None:
     name = f"stack-{uuid.uuid4().hex[:8]}"
     off = deploy_local(aws, name, together_api_key="k", together_base_url="http://127.0.0.1:1/v1")

@@ -16,6 +16,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from ft_archiver import __version__
+from ft_archiver.domain.checksums import CHECKSUM_MODES
 from ft_archiver.domain.parts import parse_size
 from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
 from ft_archiver_tools.cli_plan import add_plan_parser
@@ -60,6 +61,11 @@ def _gib(text: str) -> float:
     return value
 
 
+CHECKSUM_MODE_HELP = (
+    "what the store is asked to check (FT_ARCHIVER_CHECKSUM_MODE): full-object (default; "
+    "AWS S3, R2, MinIO, SeaweedFS), composite (per-part checksums), none (the object is "
+    "read back and its SHA-256 compared: stores that keep no checksum)"
+)
 MAX_ARCHIVE_HELP = (
     "refuse archives larger than this many GiB before any byte moves "
     "(FT_ARCHIVER_MAX_ARCHIVE_GIB, default 1024; 0: no limit)"
@@ -115,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency", type=_positive, help="ranged GETs at once, 1 to 64 (default 12)"
     )
     archive.add_argument("--max-archive-gib", type=_gib, help=MAX_ARCHIVE_HELP)
+    archive.add_argument("--checksum-mode", choices=CHECKSUM_MODES, help=CHECKSUM_MODE_HELP)
     archive.add_argument(
         "--no-event", action="store_true", help="publish no EventBridge event (no bus at hand)"
     )
@@ -162,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--bucket", help="archive bucket (ARCHIVE_BUCKET)")
     backfill.add_argument("--prefix", help="key prefix (ARCHIVE_PREFIX)")
     backfill.add_argument("--max-archive-gib", type=_gib, help=MAX_ARCHIVE_HELP)
+    backfill.add_argument("--checksum-mode", choices=CHECKSUM_MODES, help=CHECKSUM_MODE_HELP)
     backfill.add_argument("--json", action="store_true", help="one JSON object per archive")
     backfill.add_argument("--no-event", action="store_true", help="publish no EventBridge events")
 
@@ -317,7 +325,7 @@ def _fail(code: int, message: str) -> int:
 FLAGS = {"archive_bucket": "--bucket", "archive_prefix": "--prefix",
          "unpack_prefix_setting": "--prefix",
          "part_size": "--part-size", "concurrency": "--concurrency",
-         "max_archive_gib": "--max-archive-gib"}  # fmt: skip
+         "max_archive_gib": "--max-archive-gib", "checksum_mode": "--checksum-mode"}  # fmt: skip
 
 
 def _problem(error: Any) -> str:
@@ -337,13 +345,19 @@ def _settings(args: argparse.Namespace) -> "CliSettings":
         "part_size": getattr(args, "part_size", None),
         "concurrency": getattr(args, "concurrency", None),
         "max_archive_gib": getattr(args, "max_archive_gib", None),
+        "checksum_mode": getattr(args, "checksum_mode", None),
         "event_bus_name": "" if getattr(args, "no_event", False) else None,
         "unpack_prefix_setting": getattr(args, "unpack_prefix", None),
     }
     try:
         base = CliSettings()
         settings = CliSettings.model_validate(
-            {**base.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
+            # what the environment set, then the flags (a default is derived anew: the
+            # algorithm of --checksum-mode composite)
+            {
+                **base.model_dump(exclude_unset=True),
+                **{k: v for k, v in overrides.items() if v is not None},
+            }
         )
     except ValidationError as exc:
         problems = "; ".join(_problem(error) for error in exc.errors())

@@ -78,6 +78,7 @@ def deploy_local(
     values.update(parameters or {})
     evaluator = Evaluator(template, values)
     values = evaluator.values
+    check_rules(template, evaluator)
 
     bucket = _bucket(server, template, evaluator, name)
     values["ArchiveBucket"] = bucket
@@ -122,6 +123,17 @@ def deploy_local(
         environments=environments,
         unpack=unpack,
     )
+
+
+def check_rules(template: dict[str, Any], evaluator: Evaluator) -> None:
+    """The template's Rules, as CloudFormation checks them before it creates anything:
+    a parameter combination a rule refuses raises ValueError with its description."""
+    for name, rule in template.get("Rules", {}).items():
+        if "RuleCondition" in rule and not evaluator.resolve(rule["RuleCondition"]):
+            continue
+        for assertion in rule["Assertions"]:
+            if not evaluator.resolve(assertion["Assert"]):
+                raise ValueError(f"{name}: {assertion['AssertDescription']}")
 
 
 def _present(template: dict[str, Any], evaluator: Evaluator, logical_id: str) -> bool:
