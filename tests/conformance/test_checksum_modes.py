@@ -19,6 +19,7 @@ from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.aws import aws_client
 from ft_archiver.wiring.options import transfer_options
 from ft_archiver.wiring.together import together_client
+from ft_archiver_tools.doctor.checksum_modes import checksum_modes
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from tests.support.fakes import FakeArchiveLedger
 from tests.support.faults import body_of, tamper
@@ -140,4 +141,19 @@ def test_a_composite_archive_resumes_over_several_invocations(
     assert invocations >= 3
     assert target.stored.head(detail.key)["ChecksumType"] == "COMPOSITE"
     assert target.stored.sha256_of(detail.key) == together.sha256(archive_) == detail.sha256
+    assert target.stored.open_uploads() == []
+
+
+def test_the_doctor_finds_both_checked_modes_kept(target: Target) -> None:
+    """``doctor --write-test``'s probe: each mode's one-part upload echoed and verified,
+    its wrong part refused, and nothing left behind."""
+    s3 = aws_client("s3", target.settings)
+    check = checksum_modes(s3, target.bucket, "probe/", "full-object", "CRC64NVME")
+    assert check.ok, check.detail
+    assert check.detail.startswith(
+        "the store keeps full-object, composite, none (configured: full-object): "
+        "full-object CRC64NVME kept, and a wrong one refused; composite CRC32C kept, and "
+        "a wrong one refused"
+    )
+    assert target.stored.keys() == []
     assert target.stored.open_uploads() == []

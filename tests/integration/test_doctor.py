@@ -12,6 +12,7 @@ import pytest
 
 from ft_archiver_tools.doctor.aws import put_and_delete
 from ft_archiver_tools.local.aws import MotoServer, free_port
+from ft_archiver_tools.local.s3_fault_proxy import S3FaultProxy
 from ft_archiver_tools.local.simulator import Faults, Shapes, SimJob, TogetherSimulator
 
 from .harness import PREFIX, Harness, run
@@ -257,10 +258,18 @@ def test_missing_bus_table_and_queue_each_fail(world: Harness) -> None:
     ]
 
 
+def assert_only_moto_fails(done: subprocess.CompletedProcess[str]) -> None:
+    """Every check holds but the checksum modes: moto checks no checksum."""
+    assert done.returncode == 1, done.stdout
+    assert [line.split(":")[0] for line in failures(done)] == [
+        "✗ the store does not keep the configured checksum mode full-object"
+    ]
+
+
 def test_write_test_puts_checks_and_deletes(world: Harness) -> None:
     newest_lora(world)
     done = doctor(world, "--write-test")
-    assert done.returncode == 0, done.stdout
+    assert_only_moto_fails(done)
     [line] = [line for line in done.stdout.splitlines() if "wrote, read back" in line]
     assert line.startswith(f"✓ wrote, read back and deleted s3://{world.bucket}/{PREFIX}"
                            "ft-archiver-doctor/")  # fmt: skip
@@ -270,7 +279,7 @@ def test_write_test_puts_checks_and_deletes(world: Harness) -> None:
 
 def test_write_test_with_another_checksum_algorithm(world: Harness) -> None:
     done = doctor(world, "--write-test", FT_ARCHIVER_CHECKSUM_ALGORITHM="CRC32C")
-    assert done.returncode == 0, done.stdout
+    assert_only_moto_fails(done)
     assert "S3 kept its CRC32C " in done.stdout
     world.stored.assert_nothing_written()
 
@@ -299,6 +308,46 @@ def test_a_store_that_drops_the_checksum_fails_and_leaves_nothing(world: Harness
     world.stored.assert_nothing_written()
 
 
+def checksum_modes_line(done: subprocess.CompletedProcess[str]) -> str:
+    [line] = [line for line in done.stdout.splitlines() if "none works with any store" in line]
+    return line
+
+
+def test_write_test_finds_that_moto_checks_no_checksum(world: Harness) -> None:
+    """moto echoes whatever checksum it is sent and refuses none (the conformance suite
+    shows LocalStack and SeaweedFS keeping both modes): on it only mode none proves
+    anything, and the doctor says so."""
+    done = doctor(world, "--write-test")
+    assert done.returncode == 1, done.stdout
+    assert checksum_modes_line(done).startswith(
+        "✗ the store does not keep the configured checksum mode full-object: full-object "
+        "CRC64NVME took a part whose checksum was wrong: not checked; composite CRC32C took "
+        "a part whose checksum was wrong: not checked"
+    )
+    assert "set FT_ARCHIVER_CHECKSUM_MODE=none" in done.stdout
+    world.stored.assert_nothing_written()
+
+
+def test_a_store_that_ignores_checksums_is_told_to_use_mode_none(world: Harness) -> None:
+    with S3FaultProxy(world.aws.endpoint_url) as store:
+        store.ignores_checksums = True
+        done = doctor(world, "--write-test", AWS_ENDPOINT_URL_S3=store.endpoint_url)
+        assert done.returncode == 1, done.stdout
+        line = checksum_modes_line(done)
+        assert line.startswith("✗ the store does not keep the configured checksum mode "
+                               "full-object: full-object CRC64NVME taken but not echoed: "
+                               "not kept; composite CRC32C taken but not echoed")  # fmt: skip
+        assert "set FT_ARCHIVER_CHECKSUM_MODE=none" in done.stdout
+        world.stored.assert_nothing_written()
+
+        done = doctor(world, "--write-test", AWS_ENDPOINT_URL_S3=store.endpoint_url,
+                      FT_ARCHIVER_CHECKSUM_MODE="none")  # fmt: skip
+        assert done.returncode == 0, done.stdout
+        assert "the bytes read back match" in done.stdout
+        assert checksum_modes_line(done).startswith("✓ the store keeps none (configured: none)")
+        world.stored.assert_nothing_written()
+
+
 def test_json_carries_every_check(world: Harness) -> None:
     newest_lora(world)
     done = doctor(world, "--json", "--write-test", TOGETHER_API_KEY="wrong-key-77aa")
@@ -308,12 +357,13 @@ def test_json_carries_every_check(world: Harness) -> None:
     by_name = {check["name"]: check for check in checks}
     assert list(by_name) == ["together.key", "aws.identity", "s3.bucket", "s3.versioning",
                              "s3.lifecycle", "s3.public_access", "s3.tls_only",
-                             "s3.write_test", "events.bus"]  # fmt: skip
+                             "s3.write_test", "s3.checksum_modes", "events.bus"]  # fmt: skip
     assert by_name["together.key"]["ok"] is False
     assert "api.together.ai/settings/api-keys" in by_name["together.key"]["fix"]
-    assert all(check["ok"] for check in checks[1:])
+    # moto checks no checksum (test_write_test_finds_that_moto_checks_no_checksum)
+    assert [check["name"] for check in checks[1:] if not check["ok"]] == ["s3.checksum_modes"]
     # advice holds (ok) and says what to do; the local stack has no TLS-only policy
-    advised = [check["name"] for check in checks[1:] if check["fix"] is not None]
+    advised = [check["name"] for check in checks[1:] if check["ok"] and check["fix"]]
     assert advised == ["s3.tls_only"]
 
 

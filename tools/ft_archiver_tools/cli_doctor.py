@@ -75,6 +75,7 @@ def _resources(settings: CliSettings, region: str) -> Resources:
         settings.archive_bucket,
         settings.archive_prefix,
         settings.checksum_algorithm,
+        settings.checksum_mode,
         settings.event_bus_name or None,  # empty: the archiver publishes no events
         settings.state_table_name,
         settings.archive_queue_url,

@@ -1,6 +1,7 @@
 """The AWS checks: who the credentials are, the archive bucket (versioning, the rule that
 aborts abandoned uploads, and with ``--write-test`` an object written, read back and
-deleted), the event bus, the state table and the archive queue, when configured."""
+deleted, and the checksum modes the store keeps), the event bus, the state table and
+the archive queue, when configured."""
 
 import json
 import uuid
@@ -10,7 +11,8 @@ from typing import Any
 
 from ft_archiver.adapters.aws_errors import AWS_ERRORS, error_code
 from ft_archiver.adapters.bucket_check import aborts_incomplete_uploads
-from ft_archiver.domain.checksums import ALGORITHMS
+from ft_archiver.domain.checksums import ALGORITHMS, ChecksumMode
+from ft_archiver_tools.doctor.checksum_modes import checksum_modes
 from ft_archiver_tools.doctor.result import Check, advised, failed, passed, reason
 
 # service name -> a boto3 client of it, configured as the archiver's own
@@ -38,6 +40,7 @@ class Resources:
     bucket: str | None
     prefix: str
     checksum_algorithm: str
+    checksum_mode: ChecksumMode
     event_bus: str | None
     table: str | None
     queue_url: str | None
@@ -65,8 +68,13 @@ def aws_checks(clients: Clients, resources: Resources, write_test: bool) -> Iter
             yield tls_only(s3, resources.bucket)
             if write_test:
                 yield put_and_delete(
-                    s3, resources.bucket, resources.prefix, resources.checksum_algorithm
-                )
+                    s3, resources.bucket, resources.prefix, resources.checksum_algorithm,
+                    resources.checksum_mode,
+                )  # fmt: skip
+                yield checksum_modes(
+                    s3, resources.bucket, resources.prefix, resources.checksum_mode,
+                    resources.checksum_algorithm,
+                )  # fmt: skip
     if resources.event_bus:
         yield event_bus(clients("events"), resources.event_bus)
     if resources.table:
@@ -229,21 +237,22 @@ def lifecycle(s3: Any, name: str, prefix: str) -> Check:
     )
 
 
-def put_and_delete(s3: Any, name: str, prefix: str, algorithm_name: str) -> Check:
-    """A small object put with the archiver's checksum, its checksum read back, and the
-    object deleted again (that very version: no delete marker, nothing left behind)."""
+def put_and_delete(
+    s3: Any, name: str, prefix: str, algorithm_name: str, mode: ChecksumMode = "full-object"
+) -> Check:
+    """A small object put as the archiver puts a small archive (with its checksum, or
+    with mode none without one), checked (the checksum the store kept, or with mode
+    none the bytes read back), and deleted again (that very version: no delete marker,
+    nothing left behind)."""
     algorithm = ALGORITHMS[algorithm_name]
     key = f"{prefix}ft-archiver-doctor/{uuid.uuid4().hex}.txt"
     where = f"s3://{name}/{key}"
     sent = algorithm.encode(algorithm.compute(WRITE_TEST_BODY))
+    checksum = {} if mode == "none" else {
+        "ChecksumAlgorithm": algorithm.name, algorithm.s3_field: sent
+    }  # fmt: skip
     try:
-        put = s3.put_object(
-            Bucket=name,
-            Key=key,
-            Body=WRITE_TEST_BODY,
-            ChecksumAlgorithm=algorithm.name,
-            **{algorithm.s3_field: sent},
-        )
+        put = s3.put_object(Bucket=name, Key=key, Body=WRITE_TEST_BODY, **checksum)
     except AWS_ERRORS as exc:
         return failed(
             "s3.write_test",
@@ -252,10 +261,33 @@ def put_and_delete(s3: Any, name: str, prefix: str, algorithm_name: str) -> Chec
         )
     version = {"VersionId": put["VersionId"]} if put.get("VersionId") else {}
     try:
-        check = _read_back(s3, name, key, version, algorithm.s3_field, sent, where)
+        if mode == "none":
+            check = _read_bytes_back(s3, name, key, version, where)
+        else:
+            check = _read_back(s3, name, key, version, algorithm.s3_field, sent, where)
     finally:
         left = _delete(s3, name, key, version, where)
     return left or check
+
+
+def _read_bytes_back(s3: Any, name: str, key: str, version: dict[str, str], where: str) -> Check:
+    try:
+        body = s3.get_object(Bucket=name, Key=key, **version)["Body"].read()
+    except AWS_ERRORS as exc:
+        return failed(
+            "s3.write_test",
+            f"GetObject of {where} failed: {reason(exc)}",
+            "grant s3:GetObject under the prefix (checksum mode none reads every archive back)",
+        )
+    if body != WRITE_TEST_BODY:
+        return failed(
+            "s3.write_test",
+            f"{where} read back {len(body)} bytes other than the {len(WRITE_TEST_BODY)} written",
+            "this store does not return what it stored: do not archive to it",
+        )
+    return passed(
+        "s3.write_test", f"wrote, read back and deleted {where}: the bytes read back match"
+    )
 
 
 def _delete(s3: Any, name: str, key: str, version: dict[str, str], where: str) -> Check | None:
