@@ -125,9 +125,10 @@ test: lint typecheck checkov package pytest contract
 conformance: $(STAMP) $(LS_STAMP) $(SEAWEED_STAMP)
 	$(BIN)/pytest tests/conformance
 
-# Throughput, memory and cold start against the peers; prints a Markdown table and
-# writes bench-results.json. Then the sizing and scaling runs. Takes about 30 minutes.
-bench: $(STAMP) $(LS_STAMP) $(BENCH_STAMP)
+# Throughput, memory and cold start against the peers, on LocalStack's S3 and then on
+# SeaweedFS's; prints Markdown tables (each server, side by side, the targets) and writes
+# bench-results.json. Then the sizing, scaling and unpack runs. About 45 minutes.
+bench: $(STAMP) $(LS_STAMP) $(SEAWEED_STAMP) $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python -m tests.benchmarks.run --json bench-results.json
 	$(MAKE) bench-sizing bench-scaling bench-unpack
 

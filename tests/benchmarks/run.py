@@ -2,17 +2,21 @@
 
     make bench        (or: python -m tests.benchmarks.run --json bench-results.json)
 
-LocalStack's S3 (host mode) is the target, the Together simulator the source, both on
-127.0.0.1. Scenario A caps every source connection at 25 MB/s, as an internet download
-is capped; scenario B is uncapped loopback. Every method runs as its own process, timed
-end to end (interpreter start included), median of --runs, with the peak RSS of that
-process, the client CPU its transfer took (user + system seconds per GiB, imports
-excluded) and the servers' meanwhile (LocalStack's and the simulator's, which share the
-machine's cores with it); each method's object is checked against the simulator's
-SHA-256 once.
+Two S3 servers are the target in one run, each in turn: LocalStack's S3 (host mode, the
+most AWS-like here, whose Python CompleteMultipartUpload dominates an archive) and
+SeaweedFS (``weed mini``, a native server that completes in milliseconds); the Together
+simulator is the source, all on 127.0.0.1 (with SeaweedFS, LocalStack still answers the
+result events). Scenario A caps every source connection at 25 MB/s, as an internet
+download is capped; scenario B is uncapped loopback. Every method runs as its own
+process, timed end to end (interpreter start included), median of --runs, with the peak
+RSS of that process, the client CPU its transfer took (user + system seconds per GiB,
+imports excluded) and the servers' meanwhile (the S3 server's, LocalStack's and the
+simulator's, which share the machine's cores with it); each method's object is checked
+against the simulator's SHA-256 once.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -31,6 +35,7 @@ import boto3
 
 from ft_archiver.domain.parts import parse_size
 from ft_archiver_tools.local.localstack import LocalStack
+from ft_archiver_tools.local.seaweedfs import SeaweedFS
 from ft_archiver_tools.local.simulator import Faults, TogetherSimulator
 from ft_archiver_tools.template import function_names, load_template, resource
 from tests.support.aws import aws_environment
@@ -256,31 +261,99 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+SERVERS = {"localstack": "LocalStack", "seaweedfs": "SeaweedFS"}
+
+
 class World(NamedTuple):
     env: dict[str, str]  # a method's process environment
     s3: Any
     stored: BucketInspector
     together: TogetherSimulator
-    localstack: LocalStack
+    server_pids: tuple[int, ...]  # the S3 server's, and LocalStack's for the events
 
     def servers_cpu_s(self) -> float:
-        """LocalStack's CPU seconds so far and this process's, which is the simulator's
+        """The servers' CPU seconds so far and this process's, which is the simulator's
         while a method runs (it only waits for the method otherwise)."""
-        return cpu_s(self.localstack.pid) + cpu_s(os.getpid())
+        return sum(cpu_s(pid) for pid in set(self.server_pids)) + cpu_s(os.getpid())
+
+
+def s3_of(env: dict[str, str]) -> Any:
+    """An S3 client as a method's process builds one from ``env``."""
+    return boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env.get("AWS_SESSION_TOKEN"),
+        region_name=env["AWS_DEFAULT_REGION"],
+    ).client("s3", endpoint_url=env.get("AWS_ENDPOINT_URL_S3") or env["AWS_ENDPOINT_URL"])
+
+
+def target(
+    together: TogetherSimulator, localstack: LocalStack, seaweedfs: SeaweedFS | None = None
+) -> World:
+    """The benchmark's bucket on LocalStack's S3, or with ``seaweedfs`` on it (LocalStack
+    answering the other services), and the environment of a method's process: the
+    product's own tuning, which is what is measured."""
+    aws = aws_environment(localstack.endpoint_url)
+    variables = archiver_variables(together, bus="default", tuning={})
+    env = {**os.environ, **aws, **variables, "TOGETHER_DISABLE_TQDM": "1"}
+    pids: tuple[int, ...] = (localstack.pid,)
+    if seaweedfs is not None:
+        env["AWS_ENDPOINT_URL_S3"] = seaweedfs.endpoint_url
+        # SeaweedFS reads a session token as one its own STS issued, and refuses ours
+        env.pop("AWS_SESSION_TOKEN", None)
+        pids = (seaweedfs.pid, localstack.pid)
+    s3 = s3_of(env)
+    s3.create_bucket(Bucket=BUCKET)
+    return World(env, s3, BucketInspector(s3, BUCKET), together, pids)
 
 
 @contextmanager
 def world() -> Iterator[World]:
-    """LocalStack's S3 with the benchmark's bucket, the simulator, and the environment of
-    a method's process: the product's own tuning, which is what is measured."""
+    """LocalStack's S3 with the benchmark's bucket and the simulator."""
     with LocalStack() as localstack, TogetherSimulator() as together:
-        aws = aws_environment(localstack.endpoint_url)
-        variables = archiver_variables(together, bus="default", tuning={})
-        env = {**os.environ, **aws, **variables, "TOGETHER_DISABLE_TQDM": "1"}
-        os.environ.update(aws)
-        s3 = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        yield World(env, s3, BucketInspector(s3, BUCKET), together, localstack)
+        yield target(together, localstack)
+
+
+def measure(
+    bench: World, job_id: str, expected: str, size: int, args: argparse.Namespace, label: str
+) -> dict[str, Any]:
+    """Every scenario and method on one server: the results' ``scenarios``."""
+    scenarios: dict[str, Any] = {}
+    for scenario in args.scenarios.split(","):
+        rate = args.rate if scenario == "A" else None
+        bench.together.set_faults(Faults(rate_limit_bps=rate))
+        table: dict[str, Runs] = {}
+        for method in args.methods.split(","):
+            runs = table.setdefault(method, Runs())
+            for n in range(args.runs):
+                key = f"{scenario}/{method}/{n}".replace(" ", "_").replace(":", "")
+                servers_before = bench.servers_cpu_s()
+                seconds, rss, cpu, process_cpu, phases = run_method(
+                    method, job_id, key, size, bench.env
+                )
+                servers = bench.servers_cpu_s() - servers_before
+                runs.servers_cpu_s_per_gib.append(round(servers / (size / GIB), 3))
+                runs.seconds.append(round(seconds, 2))
+                runs.peak_rss_mib.append(round(rss, 1))
+                runs.cpu_s_per_gib.append(round(cpu / (size / GIB), 3))
+                runs.process_cpu_s.append(round(process_cpu, 2))
+                runs.phases.append(phases)
+                if n == 0 and method != CEILING:
+                    runs.verified = bench.stored.sha256_of(key) == expected
+                bench.s3.delete_object(Bucket=BUCKET, Key=key)
+                print(
+                    f"{label:10} {scenario} {method:34} run {n + 1}: {seconds:6.1f} s  "
+                    f"{size / seconds / 1e6:6.1f} MB/s  peak RSS {rss:6.0f} MiB  "
+                    f"CPU {cpu / (size / GIB):5.2f} s/GiB, "
+                    f"servers {servers / (size / GIB):5.2f} s/GiB",
+                    flush=True,
+                )
+        scenarios[scenario] = {
+            "source_cap_bytes_per_s": rate,
+            "methods": {m: r.summary() for m, r in table.items()},
+        }
+    bench.together.set_faults(Faults())
+    return scenarios
 
 
 def main() -> int:
@@ -291,6 +364,7 @@ def main() -> int:
     parser.add_argument("--memory-sizes", default="256MiB,1GiB,4GiB", help="empty: none")
     parser.add_argument("--methods", default=",".join(METHODS))
     parser.add_argument("--scenarios", default="A,B")
+    parser.add_argument("--servers", default=",".join(SERVERS), help="S3 servers, in turn")
     parser.add_argument("--json", type=Path)
     parser.add_argument(
         "--cold-start-only", action="store_true", help="only each function's cold start"
@@ -303,61 +377,32 @@ def main() -> int:
             args.json.write_text(json.dumps({"cold_start": cold}, indent=2) + "\n")
         return 0
     size = parse_size(args.size)
-    methods = args.methods.split(",")
+    servers = args.servers.split(",")
+    unknown = set(servers) - set(SERVERS)
+    if unknown:
+        parser.error(f"--servers: unknown {', '.join(sorted(unknown))} (of {', '.join(SERVERS)})")
     results: dict[str, Any] = {
         "machine": f"{os.cpu_count()} cores, {platform.machine()}, {platform.platform()}",
         "size": size,
         "runs": args.runs,
-        "scenarios": {},
+        "servers": {},
     }
-    with world() as bench:
-        env, s3, stored, together = bench.env, bench.s3, bench.stored, bench.together
+    with LocalStack() as localstack, TogetherSimulator() as together:
         job = together.add_job("Lora", size=size, model_output_name="bench")
         expected = together.sha256(together.archive_for(job.id, "merged"))
-        for scenario in args.scenarios.split(","):
-            rate = args.rate if scenario == "A" else None
-            together.set_faults(Faults(rate_limit_bps=rate))
-            table: dict[str, Runs] = {}
-            for method in methods:
-                runs = table.setdefault(method, Runs())
-                for n in range(args.runs):
-                    key = f"{scenario}/{method}/{n}".replace(" ", "_").replace(":", "")
-                    servers_before = bench.servers_cpu_s()
-                    seconds, rss, cpu, process_cpu, phases = run_method(
-                        method, job.id, key, size, env
-                    )
-                    servers = bench.servers_cpu_s() - servers_before
-                    runs.servers_cpu_s_per_gib.append(round(servers / (size / GIB), 3))
-                    runs.seconds.append(round(seconds, 2))
-                    runs.peak_rss_mib.append(round(rss, 1))
-                    runs.cpu_s_per_gib.append(round(cpu / (size / GIB), 3))
-                    runs.process_cpu_s.append(round(process_cpu, 2))
-                    runs.phases.append(phases)
-                    if n == 0 and method != CEILING:
-                        runs.verified = stored.sha256_of(key) == expected
-                    s3.delete_object(Bucket=BUCKET, Key=key)
-                    rate_mb = size / seconds / 1e6
-                    print(
-                        f"{scenario} {method:34} run {n + 1}: {seconds:6.1f} s  "
-                        f"{rate_mb:6.1f} MB/s  peak RSS {rss:6.0f} MiB  "
-                        f"CPU {cpu / (size / GIB):5.2f} s/GiB, "
-                        f"servers {servers / (size / GIB):5.2f} s/GiB",
-                        flush=True,
-                    )
-            results["scenarios"][scenario] = {
-                "source_cap_bytes_per_s": rate,
-                "methods": {m: r.summary() for m, r in table.items()},
-            }
-        together.set_faults(Faults())
-        memory: dict[str, float] = {}
-        for text in filter(None, args.memory_sizes.split(",")):
-            bytes_ = parse_size(text)
-            sized = together.add_job("Lora", size=bytes_, model_output_name=f"mem-{text}")
-            rss = run_method("ft-archiver", sized.id, f"mem/{text}", bytes_, env).peak_rss_mib
-            s3.delete_object(Bucket=BUCKET, Key=f"mem/{text}")
-            memory[text] = round(rss, 1)
-            print(f"memory {text:>7}: peak RSS {rss:6.0f} MiB", flush=True)
-        results["memory_peak_rss_mib"] = memory
+        first: World | None = None
+        for server in servers:
+            with contextlib.ExitStack() as stack:
+                weed = stack.enter_context(SeaweedFS()) if server == "seaweedfs" else None
+                bench = target(together, localstack, weed)
+                results["servers"][server] = {
+                    "scenarios": measure(bench, job.id, expected, size, args, SERVERS[server])
+                }
+                if first is None and server == "localstack":
+                    first = bench
+        results["memory_peak_rss_mib"] = memory_by_size(
+            first or target(together, localstack), args.memory_sizes
+        )
     results["cold_start"] = cold_start()
     print(render(results))
     if args.json:
@@ -365,11 +410,42 @@ def main() -> int:
     return 0
 
 
+def memory_by_size(bench: World, sizes: str) -> dict[str, float]:
+    """ft-archiver's peak RSS archiving each of ``sizes`` (on LocalStack: it is the
+    client's memory, whatever the server)."""
+    memory: dict[str, float] = {}
+    for text in filter(None, sizes.split(",")):
+        bytes_ = parse_size(text)
+        sized = bench.together.add_job("Lora", size=bytes_, model_output_name=f"mem-{text}")
+        rss = run_method("ft-archiver", sized.id, f"mem/{text}", bytes_, bench.env).peak_rss_mib
+        bench.s3.delete_object(Bucket=BUCKET, Key=f"mem/{text}")
+        memory[text] = round(rss, 1)
+        print(f"memory {text:>7}: peak RSS {rss:6.0f} MiB", flush=True)
+    return memory
+
+
 def render(results: dict[str, Any]) -> str:
     size = results["size"]
     lines = [f"Machine: {results['machine']}; archive {size / MIB:,.0f} MiB; "
              f"median of {results['runs']} runs.", ""]  # fmt: skip
-    for scenario, data in results["scenarios"].items():
+    for server, measured in results["servers"].items():
+        lines += [f"## {SERVERS[server]}", ""]
+        lines += render_scenarios(measured["scenarios"], size)
+    lines += render_side_by_side(results["servers"])
+    lines += render_targets(results["servers"])
+    memory = results.get("memory_peak_rss_mib", {})
+    if memory:
+        lines += ["ft-archiver peak RSS by archive size: "
+                  + ", ".join(f"{k}: {v:.0f} MiB" for k, v in memory.items()), ""]  # fmt: skip
+    cold = results.get("cold_start")
+    if cold:
+        lines += render_cold_start(cold)
+    return "\n".join(lines)
+
+
+def render_scenarios(scenarios: dict[str, Any], size: int) -> list[str]:
+    lines: list[str] = []
+    for scenario, data in scenarios.items():
         cap = data["source_cap_bytes_per_s"]
         title = f"{cap / 1e6:.0f} MB/s per source connection" if cap else "uncapped loopback"
         methods = data["methods"]
@@ -394,14 +470,61 @@ def render(results: dict[str, Any]) -> str:
             )
         lines.append("")
         lines += render_phases(methods)
-    memory = results.get("memory_peak_rss_mib", {})
-    if memory:
-        lines += ["ft-archiver peak RSS by archive size: "
-                  + ", ".join(f"{k}: {v:.0f} MiB" for k, v in memory.items()), ""]  # fmt: skip
-    cold = results.get("cold_start")
-    if cold:
-        lines += render_cold_start(cold)
-    return "\n".join(lines)
+    return lines
+
+
+def render_side_by_side(servers: dict[str, Any]) -> list[str]:
+    """Each method's median seconds (and ft-archiver's speed-up over it) per server."""
+    names = list(servers)
+    lines = ["Side by side (median s; in brackets, that method's time over ft-archiver's "
+             "on the same server):", "",
+             "| scenario | method | " + " | ".join(SERVERS[n] for n in names) + " |",
+             "| --- | --- |" + " ---: |" * len(names)]  # fmt: skip
+    first = servers[names[0]]["scenarios"]
+    for scenario, data in first.items():
+        for method in data["methods"]:
+            cells = []
+            for name in names:
+                methods = servers[name]["scenarios"][scenario]["methods"]
+                median, ours = methods[method]["median_s"], methods.get("ft-archiver")
+                ratio = f" ({median / ours['median_s']:.2f}x)" if ours else ""
+                cells.append(f"{median:.1f}{ratio}")
+            lines.append(f"| {scenario} | {method} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+# The performance targets (README, Targets): each a ratio and its threshold.
+TARGETS = (
+    ("A", "ft-archiver at least 0.8x the in-memory ceiling", CEILING, "speed", 0.8),
+    ("B", "ft-archiver at least 1.0x upload_fileobj(GET)", "upload_fileobj(GET)", "speed", 1.0),
+    ("B", "ft-archiver's client CPU per GiB at most 1.5x the ceiling's", CEILING, "cpu", 1.5),
+)
+
+
+def render_targets(servers: dict[str, Any]) -> list[str]:
+    """Each target on each server: the ratio and whether it holds. They are judged where
+    CompleteMultipartUpload does not dominate (SeaweedFS)."""
+    lines = ["Targets (judged on SeaweedFS, where Complete takes milliseconds; on "
+             "LocalStack its Python Complete is part of every figure):", "",
+             "| target | " + " | ".join(SERVERS[n] for n in servers) + " |",
+             "| --- |" + " --- |" * len(servers)]  # fmt: skip
+    for scenario, text, peer, kind, threshold in TARGETS:
+        cells = []
+        for measured in servers.values():
+            methods = measured["scenarios"].get(scenario, {}).get("methods", {})
+            if "ft-archiver" not in methods or peer not in methods:
+                cells.append("-")
+                continue
+            ours, theirs = methods["ft-archiver"], methods[peer]
+            if kind == "speed":
+                ratio = theirs["median_s"] / ours["median_s"]
+                held = ratio >= threshold
+            else:
+                ratio = ours["median_cpu_s_per_gib"] / theirs["median_cpu_s_per_gib"]
+                held = ratio <= threshold
+            cells.append(f"{ratio:.2f}x {'holds' if held else 'MISSED'}")
+        lines.append(f"| {scenario}: {text} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 if __name__ == "__main__":
