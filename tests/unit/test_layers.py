@@ -84,6 +84,29 @@ def test_the_webhook_imports_no_transfer_engine_no_requests_and_no_ctypes() -> N
     assert loaded & set(NOT_FOR_THE_WEBHOOK) == set()
 
 
+# Every function's settings model but the webhook's (ft_archiver.settings imports each
+# model when it is first asked for), and the unpack domain.
+NOT_FOR_THE_WEBHOOK_COLD_START = (
+    "ft_archiver.settings.archiving",
+    "ft_archiver.settings.archive_steps",
+    "ft_archiver.settings.poller",
+    "ft_archiver.settings.transfer",
+    "ft_archiver.settings.unpacker",
+    "ft_archiver.domain.unpack.request",
+)
+
+
+def test_the_webhook_builds_its_own_settings_model_only() -> None:
+    loaded = loaded_by("ft_archiver.handlers.webhook")
+    assert "ft_archiver.settings.webhook" in loaded
+    assert loaded & set(NOT_FOR_THE_WEBHOOK_COLD_START) == set()
+
+
+def test_the_unpacker_does_import_its_settings_and_its_domain() -> None:
+    loaded = loaded_by("ft_archiver.handlers.unpacker")
+    assert {"ft_archiver.settings.unpacker", "ft_archiver.domain.unpack.request"} <= loaded
+
+
 def test_the_archiver_does_import_what_the_webhook_must_not() -> None:
     """The probe can see these modules: it is the webhook that does without them."""
     assert set(NOT_FOR_THE_WEBHOOK) <= loaded_by("ft_archiver.handlers.archiver")

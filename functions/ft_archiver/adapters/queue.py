@@ -6,12 +6,14 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_archiver.domain.messages import ArchiveMessage
-from ft_archiver.domain.unpack.request import UnpackMessage
 from ft_archiver.errors import StorageError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
+
+    # a type only: the unpack domain stays out of the archive side's cold start
+    from ft_archiver.domain.unpack.request import UnpackMessage
 else:
     SQSClient = Any
     MessageAttributeValueTypeDef = Any
@@ -104,7 +106,7 @@ class SqsUnpackQueue:
         self._client = client
         self._queue_url = queue_url
 
-    def send(self, message: UnpackMessage) -> str:
+    def send(self, message: "UnpackMessage") -> str:
         """SendMessage: an unpack's continuation."""
         return _send(self._client, self._queue_url, message.model_dump_json(), {}, 0)
 

@@ -5,21 +5,21 @@ first call, i.e. the execution environment's first invocation, with one
 ConfigurationError naming it (see ``ft_archiver.settings.load``). What a function
 builds from them lives in its handler module, marked ``per_environment``, so that a
 function imports the adapters it uses and no others (the webhook no transfer engine,
-no requests, no ctypes); ``reset`` forgets all of it.
+no requests, no ctypes), and its own settings model only; ``reset`` forgets all of it.
 """
 
 from collections.abc import Callable
 from functools import cache
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from ft_archiver.settings import (
-    ArchiverSettings,
-    ArchiveStepsSettings,
-    PollerSettings,
-    UnpackerSettings,
-    WebhookSettings,
-    load,
-)
+from ft_archiver.settings.base import load
+
+if TYPE_CHECKING:  # each imported by its own function only: see the module's docstring
+    from ft_archiver.settings.archive_steps import ArchiveStepsSettings
+    from ft_archiver.settings.archiving import ArchiverSettings
+    from ft_archiver.settings.poller import PollerSettings
+    from ft_archiver.settings.unpacker import UnpackerSettings
+    from ft_archiver.settings.webhook import WebhookSettings
 
 Built = TypeVar("Built")
 _forget: list[Callable[[], None]] = []
@@ -33,27 +33,37 @@ def per_environment(build: Callable[[], Built]) -> Callable[[], Built]:
 
 
 @per_environment
-def webhook_settings() -> WebhookSettings:
+def webhook_settings() -> "WebhookSettings":
+    from ft_archiver.settings.webhook import WebhookSettings
+
     return load(WebhookSettings)
 
 
 @per_environment
-def archiver_settings() -> ArchiverSettings:
+def archiver_settings() -> "ArchiverSettings":
+    from ft_archiver.settings.archiving import ArchiverSettings
+
     return load(ArchiverSettings)
 
 
 @per_environment
-def archive_steps_settings() -> ArchiveStepsSettings:
+def archive_steps_settings() -> "ArchiveStepsSettings":
+    from ft_archiver.settings.archive_steps import ArchiveStepsSettings
+
     return load(ArchiveStepsSettings)
 
 
 @per_environment
-def poller_settings() -> PollerSettings:
+def poller_settings() -> "PollerSettings":
+    from ft_archiver.settings.poller import PollerSettings
+
     return load(PollerSettings)
 
 
 @per_environment
-def unpacker_settings() -> UnpackerSettings:
+def unpacker_settings() -> "UnpackerSettings":
+    from ft_archiver.settings.unpacker import UnpackerSettings
+
     return load(UnpackerSettings)
 
 

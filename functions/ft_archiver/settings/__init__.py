@@ -33,14 +33,44 @@ boto3 reads its own variables (AWS_ENDPOINT_URL, AWS_REGION, credentials); nothi
 knows whether it talks to AWS or to an emulator.
 """
 
-from ft_archiver.settings.archive_steps import ArchiveStepsSettings
-from ft_archiver.settings.archiving import ArchiverSettings, ArchivingSettings, CliSettings
-from ft_archiver.settings.base import FunctionSettings, load
-from ft_archiver.settings.poller import PollerSettings
-from ft_archiver.settings.together import TogetherSettings
-from ft_archiver.settings.transfer import TransferSettings
-from ft_archiver.settings.unpacker import UnpackerSettings, UnpackingSettings
-from ft_archiver.settings.webhook import WebhookSettings
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ft_archiver.settings.archive_steps import ArchiveStepsSettings
+    from ft_archiver.settings.archiving import ArchiverSettings, ArchivingSettings, CliSettings
+    from ft_archiver.settings.base import FunctionSettings, load
+    from ft_archiver.settings.poller import PollerSettings
+    from ft_archiver.settings.together import TogetherSettings
+    from ft_archiver.settings.transfer import TransferSettings
+    from ft_archiver.settings.unpacker import UnpackerSettings, UnpackingSettings
+    from ft_archiver.settings.webhook import WebhookSettings
+
+# Each name's module, imported when the name is first asked for: a function loads its
+# own settings model and what it derives from, not every function's (the webhook's cold
+# start then builds no transfer or archiving model and loads no awscrt).
+_MODULE_OF = {
+    "ArchiveStepsSettings": "archive_steps",
+    "ArchiverSettings": "archiving",
+    "ArchivingSettings": "archiving",
+    "CliSettings": "archiving",
+    "FunctionSettings": "base",
+    "load": "base",
+    "PollerSettings": "poller",
+    "TogetherSettings": "together",
+    "TransferSettings": "transfer",
+    "UnpackerSettings": "unpacker",
+    "UnpackingSettings": "unpacker",
+    "WebhookSettings": "webhook",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = [
     "ArchiveStepsSettings",
