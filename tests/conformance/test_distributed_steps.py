@@ -14,7 +14,6 @@ from ft_archiver.adapters import sha256_state
 from ft_archiver.adapters.s3 import S3Store
 from ft_archiver.adapters.s3_stored import S3StoredObjects
 from ft_archiver.domain.checksums import ALGORITHMS
-from ft_archiver.domain.distributed import DistributedStart
 from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED
 from ft_archiver.domain.parts import Lanes
 from ft_archiver.errors import StorageError
@@ -28,7 +27,8 @@ from ft_archiver.service.distributed.plan_step import DistributedOptions, plan_d
 from ft_archiver.service.distributed.verify_step import read_back_sha256
 from ft_archiver.service.spans import no_span
 from ft_archiver.wiring.aws import aws_client
-from tests.support.fakes import FakeArchiveLedger, FakePartDigests, FakePublisher, FakeTogether
+from tests.support.distributed import held_start
+from tests.support.fakes import FakePartDigests, FakePublisher, FakeTogether
 from tests.support.faults import body_of, tamper
 
 from .conftest import Target
@@ -49,14 +49,8 @@ class Steps:
         self.together = FakeTogether(DATA, JOB, [])
         self.store, self.stored = S3Store(self.s3), S3StoredObjects(self.s3)
         self.digests = FakePartDigests()
-        self.ledger = FakeArchiveLedger()
-        self.ledger.claim_archive("lease-1", "owner-1", 60, 3600)
         self.publisher = FakePublisher()
-        start = DistributedStart(
-            fine_tune_id=JOB["id"], checkpoint_step=None, requested_type="default",
-            explicit_key=None, bucket=target.bucket, prefix="spread/", confine_keys=True,
-            lease_key="lease-1", owner="owner-1",
-        )  # fmt: skip
+        start, self.ledger = held_start(str(JOB["id"]), target.bucket, "spread/")
         options = TransferOptions(
             part_size=PART, part_size_floor=PART, concurrency=2, upload_concurrency=2,
             memory_budget=1 << 26, algorithm=CRC64,

@@ -20,7 +20,7 @@ import pytest
 from ft_archiver.adapters.s3 import S3Store
 from ft_archiver.adapters.s3_stored import S3StoredObjects
 from ft_archiver.domain.checksums import ALGORITHMS
-from ft_archiver.domain.distributed import CompletedUpload, DistributedStart
+from ft_archiver.domain.distributed import CompletedUpload
 from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED
 from ft_archiver.domain.parts import Lanes
 from ft_archiver.domain.requests import ArchiveRequest, Destination
@@ -38,7 +38,8 @@ from ft_archiver.service.spans import no_span
 from ft_archiver.wiring.archiver import build_archiver
 from ft_archiver.wiring.aws import aws_client
 from ft_archiver_tools.local.s3_fault_proxy import S3Fault, S3FaultProxy
-from tests.support.fakes import FakeArchiveLedger, FakePartDigests, FakePublisher, FakeTogether
+from tests.support.distributed import held_start
+from tests.support.fakes import FakePartDigests, FakePublisher, FakeTogether
 from tests.support.faults import s3_fault_proxy
 from tests.support.settings import archiver_variables, settings_from
 
@@ -294,14 +295,8 @@ class Steps:
         s3 = aws_client("s3", settings_from(archiver_variables()))
         self.store, self.stored = S3Store(s3), S3StoredObjects(s3)
         self.digests = FakePartDigests()
-        self.ledger = FakeArchiveLedger()
-        self.ledger.claim_archive("lease-1", "owner-1", 60, 3600)
         self.publisher = FakePublisher()
-        start = DistributedStart(
-            fine_tune_id=JOB["id"], checkpoint_step=None, requested_type="default",
-            explicit_key=None, bucket=harness.bucket, prefix=PREFIX, confine_keys=True,
-            lease_key="lease-1", owner="owner-1",
-        )  # fmt: skip
+        start, self.ledger = held_start(str(JOB["id"]), harness.bucket, PREFIX)
         options = TransferOptions(
             part_size=STEP_PART, part_size_floor=STEP_PART, concurrency=2,
             upload_concurrency=2, memory_budget=1 << 24, algorithm=CRC64,
