@@ -32,7 +32,8 @@ def free_port() -> int:
 
 
 class MotoServer:
-    """``python -m moto.server`` on a free loopback port; stopped on exit."""
+    """moto's server (with atomic DynamoDB requests: ``moto_process``) on a free loopback
+    port; stopped on exit."""
 
     def __init__(self, part_min_size: int | None = None) -> None:
         self.part_min_size = part_min_size
@@ -50,7 +51,13 @@ class MotoServer:
         for _ in range(5):  # another process may take the port between probe and bind
             self.port = free_port()
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "ft_archiver_tools.local.moto_process",
+                    "127.0.0.1",
+                    str(self.port),
+                ],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
