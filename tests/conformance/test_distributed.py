@@ -5,6 +5,7 @@ everything else (S3 with small parts, SQS, DynamoDB, EventBridge) is moto, as in
 serverless tests."""
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,8 @@ from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.serve import LocalDeployment
 from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver_tools.local.step_functions import step_functions_client
+from ft_archiver_tools.status.command import StatusReader
+from ft_archiver_tools.status.sources import Executions, StateTable
 from tests.support.aws import set_all
 from tests.support.sandbox import ServedSandbox, local_deployment
 from tests.support.settings import archiver_variables
@@ -133,6 +136,43 @@ def test_a_many_part_archive_completes_through_the_state_machine(distributed: Di
     assert distributed.stored.open_uploads() == []
     assert distributed.events.read(wait_s=1) == []  # one event
     assert set(distributed.part_gets(job).values()) == {1}  # each part fetched once
+
+
+def test_status_shows_the_batches_of_a_running_execution(distributed: Distributed) -> None:
+    job = new_job(distributed.together)
+    distributed.together.set_faults(Faults(rate_limit_bps=64 * 1024))  # a part a second
+    distributed.request(job)
+    [execution] = distributed.executions()[:1]
+    reader = status_reader(distributed)
+    seen = []
+    while distributed.sfn.describe_execution(executionArn=execution["executionArn"])[
+        "status"
+    ] == "RUNNING":  # fmt: skip
+        seen += [s for s in reader.read(time.time(), lambda s: s.job == job.id) if not s.finished]
+        time.sleep(0.2)
+    running = [s for s in seen if s.execution == "RUNNING" and s.batches_done is not None]
+    assert running, seen
+    assert {(s.path, s.batches, s.size, s.parts) for s in running} == {
+        ("distributed", 11, SIZE, 41)
+    }
+    done_counts = [s.batches_done or 0 for s in running]
+    assert done_counts == sorted(done_counts)
+    assert len(set(done_counts)) >= 2  # the figures moved
+    parts_done = [s.parts_done or 0 for s in running]
+    assert parts_done == sorted(parts_done)
+    shown = subprocess.run(
+        [sys.executable, "-m", "ft_archiver_tools", "status", job.id, "--json"],
+        env=dict(os.environ), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    finished = json.loads(shown.stdout)
+    assert (finished["state"], finished["bytes_done"]) == ("done", SIZE)
+    distributed.events.read()
+
+
+def status_reader(sandbox: Distributed) -> StatusReader:
+    table = StateTable(sandbox.aws.client("dynamodb"), sandbox.stack.table_name)
+    return StatusReader(table, Executions(sandbox.sfn, sandbox.machine.arn))
 
 
 def test_two_requests_for_one_archive_make_one_execution(distributed: Distributed) -> None:

@@ -525,7 +525,7 @@ def test_a_plan_is_recorded_once_per_claim_and_read_back_by_its_lease_alone(
     assert ledger.recorded_plan("plan-test", "owner-2") is None  # not this owner's lease
     with pytest.raises(StorageError):  # nor may another owner record one
         ledger.record_plan("plan-test", "owner-2", second)
-    ledger.release_archive("plan-test", "owner-1")
+    ledger.release_archive("plan-test", "owner-1", "Boom: a test failure")
     assert ledger.claim_archive("plan-test", "owner-2", lease_s=600, ttl_s=3600) == FreshStart()
     assert ledger.recorded_plan("plan-test", "owner-2") is None  # a claim starts without one
     assert ledger.record_plan("plan-test", "owner-2", second) == second

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from ft_archiver.cancellation import Cancellation
+from ft_archiver.domain.activity import ArchiveActivity
 from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.domain.checksums import Buffer, ChecksumMode
 from ft_archiver.domain.distributed import BatchItem
@@ -221,6 +222,7 @@ class FakeArchiveLedger:
     def __init__(self, log: list[str] | None = None) -> None:
         self.items: dict[str, dict[str, Any]] = {}
         self.log = log if log is not None else []
+        self.activities: list[ArchiveActivity] = []
 
     def claim_archive(self, key: str, owner: str, lease_s: float, ttl_s: int) -> Claim:
         item = self.items.get(key)
@@ -259,9 +261,13 @@ class FakeArchiveLedger:
         self.log.append("mark_published")
         self.items[key]["published"] = True
 
-    def release_archive(self, key: str, owner: str) -> None:
+    def describe_archive(self, key: str, owner: str, activity: ArchiveActivity) -> None:
+        self.activities.append(activity)
+
+    def release_archive(self, key: str, owner: str, error: str) -> None:
         self.log.append("release_archive")
         self.items[key]["status"] = "failed"
+        self.items[key]["error"] = error
         self.items[key].pop("progress", None)
 
 

@@ -1,6 +1,7 @@
 """``ft-archiver``: archive a fine-tune from any machine, list what is archived, size an
 archive before it exists (``plan``), check a set-up (``doctor``), unpack an archive into a
-model folder (``unpack``), or run the local demo.
+model folder (``unpack``), follow a deployed stack's archives (``status``), or run the
+local demo.
 
 Exit status: 0 done, 2 usage, configuration or rule error, 1 any other failure (AWS,
 Together), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM): either aborts the upload
@@ -22,6 +23,7 @@ from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
 from ft_archiver_tools.cli_plan import add_plan_parser
 from ft_archiver_tools.cli_unpack import add_unpack_parser
 from ft_archiver_tools.interrupts import graceful_interrupts
+from ft_archiver_tools.status.command import add_status_parser
 
 if TYPE_CHECKING:  # pydantic and the settings load after the signal handlers are in place
     from ft_archiver.settings import CliSettings
@@ -118,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument("--key", help="exact object key, instead of prefix + Together's name")
     archive.add_argument("--part-size", type=_size, help="e.g. 16MiB (grown for huge archives)")
     archive.add_argument(
-        "--concurrency", type=_positive, help="ranged GETs at once, 1 to 64 (default 12)"
+        "--concurrency", type=_positive, help="ranged GETs at once, 1 to 64 (default 20)"
     )
     archive.add_argument("--max-archive-gib", type=_gib, help=MAX_ARCHIVE_HELP)
     archive.add_argument("--checksum-mode", choices=CHECKSUM_MODES, help=CHECKSUM_MODE_HELP)
@@ -205,6 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_plan_parser(commands)
     add_unpack_parser(commands)
+    add_status_parser(commands)
 
     demo = commands.add_parser(
         "demo", help="archive a simulated fine-tune into a local S3 emulator, end to end"
@@ -306,6 +309,10 @@ def _run(args: argparse.Namespace) -> int:
         from ft_archiver_tools.cli_list import run_list
 
         return run_list(args, _settings(args))
+    if args.command == "status":
+        from ft_archiver_tools.status.command import run_status
+
+        return run_status(args, _settings(args))
     if args.command == "unpack":
         from ft_archiver_tools.cli_unpack import run_unpack
 

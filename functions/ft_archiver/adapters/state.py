@@ -13,11 +13,14 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ft_archiver.adapters.dynamodb import DynamoDBClient, dynamodb_error
+from ft_archiver.domain.activity import ArchiveActivity
 from ft_archiver.domain.webhook import SeenWebhook
 from ft_archiver.errors import ArchiveInProgressError, StorageError
 from ft_archiver.service.resume import Claim, FinishedArchive, FreshStart, Resume, SavedProgress
 
 RUNNING, DONE, FAILED, PAUSED = "running", "done", "failed", "paused"
+# Reserved words of DynamoDB among the attributes: named in expressions by placeholder.
+NAMES = {"#s": "status", "#e": "error"}
 
 
 def _plan_of(item: dict[str, Any], owner: str) -> dict[str, Any] | None:
@@ -101,12 +104,17 @@ class DynamoStateStore:
                 TableName=self._table,
                 Key={"pk": {"S": f"archive#{key}"}},
                 UpdateExpression="SET #s = :running, #o = :owner, lease_until = :until, "
-                "expires_at = :expires REMOVE #plan",
+                "expires_at = :expires REMOVE #plan, #e",
                 ConditionExpression=(
                     "attribute_not_exists(pk) OR #s IN (:failed, :paused) "
                     "OR (#s = :running AND lease_until < :now)"
                 ),
-                ExpressionAttributeNames={"#s": "status", "#o": "owner", "#plan": "plan"},
+                ExpressionAttributeNames={
+                    "#s": "status",
+                    "#o": "owner",
+                    "#plan": "plan",
+                    "#e": "error",
+                },
                 ExpressionAttributeValues={
                     ":running": {"S": RUNNING},
                     ":failed": {"S": FAILED},
@@ -139,8 +147,26 @@ class DynamoStateStore:
     def save_progress(self, key: str, owner: str, progress: SavedProgress) -> None:
         self._update(
             f"archive#{key}",
-            "SET progress = :p",
-            {":p": {"S": json.dumps(progress.to_document())}, ":owner": {"S": owner}},
+            "SET progress = :p, seen_at = :seen",
+            {
+                ":p": {"S": json.dumps(progress.to_document())},
+                ":seen": self._now(),
+                ":owner": {"S": owner},
+            },
+            condition="#o = :owner",
+        )
+
+    def describe_archive(self, key: str, owner: str, activity: ArchiveActivity) -> None:
+        """The first invocation of an archive starts its clock; a continuation keeps it."""
+        started = "if_not_exists(started_at, :seen)" if activity.continuation else ":seen"
+        self._update(
+            f"archive#{key}",
+            f"SET activity = :a, seen_at = :seen, started_at = {started}",
+            {
+                ":a": {"S": json.dumps(activity.to_document())},
+                ":seen": self._now(),
+                ":owner": {"S": owner},
+            },
             condition="#o = :owner",
         )
 
@@ -193,11 +219,12 @@ class DynamoStateStore:
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
         self._update(
             f"archive#{key}",
-            "SET #s = :done, detail = :d, published = :false REMOVE progress",
+            "SET #s = :done, detail = :d, published = :false, seen_at = :seen REMOVE progress",
             {
                 ":done": {"S": DONE},
                 ":d": {"S": json.dumps(detail)},
                 ":false": {"BOOL": False},
+                ":seen": self._now(),
                 ":owner": {"S": owner},
             },
             condition="#o = :owner",
@@ -211,12 +238,17 @@ class DynamoStateStore:
     def mark_published(self, key: str) -> None:
         self._update(f"archive#{key}", "SET published = :true", {":true": {"BOOL": True}})
 
-    def release_archive(self, key: str, owner: str) -> None:
+    def release_archive(self, key: str, owner: str, error: str) -> None:
         """The attempt failed and its upload was aborted: no progress survives it."""
         self._update(
             f"archive#{key}",
-            "SET #s = :failed REMOVE progress",
-            {":failed": {"S": FAILED}, ":owner": {"S": owner}},
+            "SET #s = :failed, #e = :error, seen_at = :seen REMOVE progress",
+            {
+                ":failed": {"S": FAILED},
+                ":error": {"S": error},
+                ":seen": self._now(),
+                ":owner": {"S": owner},
+            },
             condition="#o = :owner",
         )
 
@@ -239,7 +271,7 @@ class DynamoStateStore:
         values: dict[str, Any],
         condition: str | None = None,
     ) -> None:
-        names = {"#s": "status"} if "#s" in expression else {}
+        names = {name: attribute for name, attribute in NAMES.items() if name in expression}
         extra: dict[str, Any] = {}
         if condition:
             names["#o"] = "owner"
@@ -256,6 +288,9 @@ class DynamoStateStore:
             )
         except (ClientError, BotoCoreError) as exc:
             raise self._error("UpdateItem", exc) from None
+
+    def _now(self) -> dict[str, str]:
+        return {"N": f"{self._clock():.3f}"}
 
     def _error(self, action: str, exc: Exception) -> StorageError:
         return dynamodb_error(self._table, action, exc)

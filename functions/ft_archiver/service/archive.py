@@ -28,7 +28,12 @@ from ft_archiver.domain.requests import (
 from ft_archiver.errors import ArchiveInProgressError, UploadGoneError
 from ft_archiver.service.announce import Announcer
 from ft_archiver.service.archive_hooks import ArchiveHooks
-from ft_archiver.service.archive_plan import ArchivePlan, TransferOptions, plan_archive
+from ft_archiver.service.archive_plan import (
+    ArchivePlan,
+    TransferOptions,
+    activity_of,
+    plan_archive,
+)
 from ft_archiver.service.control import Archived, ArchiveOutcome, Suspended, TransferControl
 from ft_archiver.service.delegation import Delegation
 from ft_archiver.service.ports import (
@@ -48,6 +53,7 @@ from ft_archiver.service.resume import (
     Resume,
     ResumePoint,
     SavedProgress,
+    failure_line,
 )
 from ft_archiver.service.spans import Span, no_span
 from ft_archiver.service.transfer import (
@@ -123,7 +129,9 @@ class Archiver:
                 return Archived(self._announcer.already_archived(claim, claimed), False)
             lease = claimed
             plan = self._plan(download, job, destination, valid.key, control)
-            if self._delegation is not None and self._delegation.wants(plan):
+            distributed = self._delegation is not None and self._delegation.wants(plan)
+            lease.describe(activity_of(plan, distributed, control.continuation))
+            if self._delegation is not None and distributed:
                 if isinstance(claim, Resume):
                     self._abort_earlier_upload(plan, claim.progress)
                 return self._delegation.delegate(valid, destination, lease)
@@ -135,7 +143,7 @@ class Archiver:
         except ArchiveInProgressError:
             raise  # not a failure of this request: the lease holder reports the outcome
         except BaseException as exc:
-            lease.release()
+            lease.release(failure_line(type(exc).__name__, str(exc)))
             self._announcer.failed(valid.ref, checkpoint_type, exc)
             raise
         self._announcer.archived(detail, lease)

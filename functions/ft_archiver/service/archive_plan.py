@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from ft_archiver.domain.activity import DISTRIBUTED, SINGLE, ArchiveActivity
 from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.domain.checksums import CrcAlgorithm
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
@@ -79,3 +80,19 @@ def plan_archive(
         download, job, checkpoint, source, target, manifest_key(key), parts,
         options.lanes(parts.part_size),
     )  # fmt: skip
+
+
+def activity_of(plan: ArchivePlan, distributed: bool, continuation: int) -> ArchiveActivity:
+    """The archive as ``status`` shows it, from its plan."""
+    download = plan.download
+    return ArchiveActivity(
+        job=download.id,
+        step=download.checkpoint_step,
+        checkpoint=download.checkpoint,
+        key=plan.target.key,
+        size=plan.parts.size,
+        parts=plan.parts.count,
+        part_size=plan.parts.part_size,
+        path=DISTRIBUTED if distributed else SINGLE,
+        continuation=continuation,
+    )

@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ft_archiver.domain.activity import ArchiveActivity
 from ft_archiver.errors import ArchiverError
 
 log = logging.getLogger(__name__)
@@ -130,11 +131,16 @@ class ArchiveLedger(Protocol):
     def recorded_plan(self, key: str, owner: str) -> dict[str, Any] | None:
         """The plan recorded under this owner's lease, if any."""
 
+    def describe_archive(self, key: str, owner: str, activity: ArchiveActivity) -> None:
+        """What the archive is (for ``status``): after each invocation's plan."""
+
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None: ...
 
     def mark_published(self, key: str) -> None: ...
 
-    def release_archive(self, key: str, owner: str) -> None: ...
+    def release_archive(self, key: str, owner: str, error: str) -> None:
+        """``error``: what failed, one line for ``status`` (never a secret: no
+        exception of ours carries one)."""
 
 
 class NoLedger:
@@ -158,13 +164,16 @@ class NoLedger:
     def recorded_plan(self, key: str, owner: str) -> dict[str, Any] | None:
         return None
 
+    def describe_archive(self, key: str, owner: str, activity: ArchiveActivity) -> None:
+        pass
+
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
         pass
 
     def mark_published(self, key: str) -> None:
         pass
 
-    def release_archive(self, key: str, owner: str) -> None:
+    def release_archive(self, key: str, owner: str, error: str) -> None:
         pass
 
 
@@ -191,18 +200,33 @@ class Lease:
     def recorded_plan(self) -> dict[str, Any] | None:
         return self.ledger.recorded_plan(self.key, self.owner)
 
+    def describe(self, activity: ArchiveActivity) -> None:
+        """Shown by ``status`` only: a failure to write it is logged, never fatal."""
+        try:
+            self.ledger.describe_archive(self.key, self.owner, activity)
+        except ArchiverError as exc:
+            log.warning("could not describe %s for status (%s)", self.key, exc)
+
     def finish(self, detail: dict[str, Any]) -> None:
         self.ledger.finish_archive(self.key, self.owner, detail)
 
     def mark_published(self) -> None:
         self.ledger.mark_published(self.key)
 
-    def release(self) -> None:
-        """After a failure; if even that fails, the lease simply expires."""
+    def release(self, error: str) -> None:
+        """After a failure (``failure_line``); if even that fails, the lease expires."""
         try:
-            self.ledger.release_archive(self.key, self.owner)
+            self.ledger.release_archive(self.key, self.owner, error)
         except ArchiverError as exc:
             log.warning("could not release the lease on %s (%s); it expires", self.key, exc)
 
 
 UNCLAIMED = Lease(NoLedger(), "", "")
+
+FAILURE_LINE_CHARS = 500
+
+
+def failure_line(kind: str, message: str) -> str:
+    """A failure as ``status`` shows it: its kind and message, one line, bounded."""
+    text = " ".join(f"{kind}: {message}".split())
+    return text if len(text) <= FAILURE_LINE_CHARS else text[: FAILURE_LINE_CHARS - 1] + "…"

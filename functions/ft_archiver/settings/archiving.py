@@ -71,6 +71,8 @@ class CliSettings(ArchivingSettings, UnpackingSettings):
     # Where ``unpack`` puts an archive's folder and index; unset: beside the archives,
     # under ARCHIVE_PREFIX.
     unpack_prefix_setting: str | None = Field(None, validation_alias="UNPACK_PREFIX")
+    # The stack's distributed state machine, whose executions ``status`` describes.
+    state_machine_arn: str | None = Field(None, validation_alias="ARCHIVE_STATE_MACHINE_ARN")
 
     @property
     def unpack_prefix(self) -> str:

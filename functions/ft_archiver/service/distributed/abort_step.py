@@ -17,7 +17,7 @@ from ft_archiver.service.announce import Announcer
 from ft_archiver.service.distributed.common import lease_of, plan_from_record, target_of
 from ft_archiver.service.distributed.ports import PartDigests
 from ft_archiver.service.ports import ArchiveStore, StoredObject
-from ft_archiver.service.resume import ArchiveLedger
+from ft_archiver.service.resume import ArchiveLedger, failure_line
 
 
 def abort_archive(
@@ -45,10 +45,10 @@ def abort_archive(
         )
     elif plan is not None:
         store.abort_multipart(target_of(plan), plan.upload_id)
-    lease.release()
+    error_type, message, retryable = failure
+    lease.release(failure_line(error_type, message))
     if batches:
         digests.forget(start.lease_key, batches)
-    error_type, message, retryable = failure
     checkpoint_type = plan.checkpoint_type if plan is not None else start.requested_type
     announcer.failure(
         JobRef(start.fine_tune_id, start.checkpoint_step), checkpoint_type, error_type, message,
