@@ -37,15 +37,24 @@ TOGETHER3_PIN := together==3.1.1
 # its own); pinned, so that a new release's new checks do not fail CI unannounced.
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+# MkDocs and its Material theme, pinned, in a virtualenv of their own.
+DOCS_VENV := .venv-docs
+DOCS_STAMP := $(DOCS_VENV)/.installed
+export NO_MKDOCS_2_WARNING := 1
 CHECKOV_PIN := checkov==3.3.30
 
-.PHONY: install test lint typecheck pytest contract package checkov conformance localstack seaweedfs bench bench-sizing bench-scaling bench-unpack reliability demo demo-huge serve clean
+.PHONY: install test docs docs-serve lint typecheck pytest contract package checkov conformance localstack seaweedfs bench bench-sizing bench-scaling bench-unpack reliability demo demo-huge serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(DOCS_STAMP):
+	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet mkdocs==1.6.1 mkdocs-material==9.8.2
+	touch $(DOCS_STAMP)
 
 $(SAM_STAMP):
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
@@ -118,7 +127,15 @@ checkov: $(CHECKOV_STAMP)
 contract: $(STAMP) $(TOGETHER1_STAMP) $(TOGETHER3_STAMP)
 	$(BIN)/pytest tests/contract
 
-test: lint typecheck checkov package pytest contract
+test: lint typecheck checkov package docs pytest contract
+
+# The documentation site (docs/, mkdocs.yml) into site/: --strict, so a broken link, a
+# missing anchor or a page left out of the navigation fails the build.
+docs: $(DOCS_STAMP)
+	$(DOCS_VENV)/bin/mkdocs build --strict
+
+docs-serve: $(DOCS_STAMP)
+	$(DOCS_VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
 
 # Integrity against LocalStack's S3 and SeaweedFS, which both validate checksums (started
 # and stopped by the suite itself).
@@ -146,7 +163,7 @@ bench-sizing: $(STAMP) $(LS_STAMP) $(BENCH_STAMP)
 bench-scaling: $(STAMP) $(LS_STAMP)
 	$(BIN)/python -m tests.benchmarks.scaling
 
-# Fault trials: every fault kind N times, outcomes counted (README, Reliability).
+# Fault trials: every fault kind N times, outcomes counted (docs/reliability.md).
 reliability: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.reliability --trials 20
 

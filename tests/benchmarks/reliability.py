@@ -1,5 +1,5 @@
 """Fault trials: every fault kind the archiver must survive, N times each, with the
-outcome counted. Prints the README's Reliability table.
+outcome counted. Prints the Reliability table of docs/reliability.md.
 
     python -m tests.benchmarks.reliability --trials 20     (or: make reliability)
 

@@ -493,7 +493,7 @@ def render_side_by_side(servers: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-# The performance targets (README, Targets): each a ratio and its threshold.
+# The performance targets (docs/performance.md, Targets): each a ratio and its threshold.
 TARGETS = (
     ("A", "ft-archiver at least 0.8x the in-memory ceiling", CEILING, "speed", 0.8),
     ("B", "ft-archiver at least 1.0x upload_fileobj(GET)", "upload_fileobj(GET)", "speed", 1.0),

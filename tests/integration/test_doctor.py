@@ -58,7 +58,7 @@ def test_a_working_set_up_passes_every_check(world: Harness) -> None:
     # the local stack leaves out the TLS-only bucket policy on purpose (loopback is http)
     advice = [line for line in lines if line.startswith("⚠ ")]
     assert advice == [f"⚠ the policy of bucket {world.bucket} does not deny requests not made "
-                      "over TLS: add the DenyInsecureTransport statement (README: Deploy, "
+                      "over TLS: add the DenyInsecureTransport statement (docs/deploy.md: an "
                       "existing bucket)"]  # fmt: skip
     assert all(line.startswith("✓ ") for line in lines if line not in advice), done.stdout
     assert f"bucket {world.bucket} blocks every kind of public access" in done.stdout
@@ -240,7 +240,7 @@ def test_a_bucket_that_keeps_abandoned_uploads_fails(world: Harness) -> None:
     assert failures(done) == [
         f"✗ no enabled lifecycle rule of bucket {bare} aborts incomplete multipart uploads "
         f"under '{PREFIX}': an archive suspended and never resumed stays billed: add a "
-        "lifecycle rule with AbortIncompleteMultipartUpload for the prefix (README: Deploy, "
+        "lifecycle rule with AbortIncompleteMultipartUpload for the prefix (docs/deploy.md: an "
         "existing bucket)"
     ]
     assert f"versioning of bucket {bare}: never enabled" in done.stdout

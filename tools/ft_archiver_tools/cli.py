@@ -159,7 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--checkpoint-type", default="default", help="default, merged, adapter or all"
     )
     mode = backfill.add_mutually_exclusive_group()
-    mode.add_argument("--dry-run", action="store_true", help="contact Together only; write nothing")
+    mode.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write nothing: ask Together, and read the bucket for what is archived already",
+    )
     mode.add_argument(
         "--enqueue",
         action="store_true",

@@ -56,5 +56,5 @@ def lifecycle_warning(client: S3Client, bucket: str, prefix: str) -> str | None:
     return (
         f"bucket {bucket!r} has no enabled lifecycle rule that aborts incomplete multipart "
         f"uploads under {prefix!r}: an archive suspended and never resumed stays billed; "
-        "add one (README: Deploy, existing bucket)"
+        "add one (docs/deploy.md: an existing bucket)"
     )

@@ -28,7 +28,7 @@ DEFAULT_MAX_ARCHIVE_GIB = 1024
 # parts grow; emulator tests lower it (Settings.part_size_floor).
 PART_SIZE_FLOOR = 8 * MIB
 DEFAULT_PART_SIZE = 8 * MIB
-# Measured (README, Performance): with each source connection capped at 25 MB/s, as an
+# Measured (docs/performance.md): with each source connection capped at 25 MB/s, as an
 # internet download is, 20 ranged GETs moved 1 GiB faster than 12, 16 or 24 (20 x 25 MB/s
 # is more than LocalStack's S3 takes on the benchmark machine), and cost nothing
 # uncapped; with 8 UploadParts, 8 MiB parts x 28 buffers = 224 MiB.
@@ -39,7 +39,7 @@ DEFAULT_UPLOAD_CONCURRENCY = 8
 CLI_MEMORY_BUDGET = GIB
 # What a Lambda function keeps for everything but the part buffers. Measured: the
 # archiver handler's process peaks at about 100 MiB besides its buffers, the same with
-# 8 MiB and 200 MiB parts (README, Limits); the rest is headroom for the runtime, TLS
+# 8 MiB and 200 MiB parts (docs/reliability.md, Limits); the rest is headroom for the runtime, TLS
 # and Lambda counting MB where the measurement counted MiB.
 RUNTIME_RESERVE = 256 * MIB
 

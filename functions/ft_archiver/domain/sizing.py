@@ -66,7 +66,7 @@ WORK_WINDOW_S = 900 - 60
 # at once). Measured 2026-11-26 by `make bench-sizing` (python -m tests.benchmarks.sizing):
 # the archiver's process under the CPU quota of a 1,024 MB function (0.58 vCPU), 1 GiB,
 # each source connection capped at 25 MB/s, median of 3. Its S3 was LocalStack on the
-# same 2 shared cores, not AWS's (README, Sizing).
+# same 2 shared cores, not AWS's (docs/serverless.md, Sizing).
 PER_WORKER_BPS = 193 * MB
 # Bytes per second VerifySha256 reads back from S3 through SHA-256. A placeholder:
 # hashlib's SHA-256 ran at about 1.8 GiB/s on one core of the benchmark machine (SHA-NI)

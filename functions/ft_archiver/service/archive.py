@@ -1,6 +1,6 @@
 """archive(request) -> Archived | Suspended: the one use case everything else calls.
 
-It reads as the steps the README describes: rules, (claim,) plan, transfer (which
+It reads as the steps docs/index.md describes: rules, (claim,) plan, transfer (which
 verifies what S3 stored on completion), record, announce.
 """
 

@@ -172,7 +172,7 @@ def public_access(s3: Any, name: str) -> Check:
 
 def tls_only(s3: Any, name: str) -> Check:
     """The stack's own bucket denies every request not made over TLS; an existing one
-    needs that statement added (README: Deploy, existing bucket)."""
+    needs that statement added (docs/deploy.md: an existing bucket)."""
     try:
         policy = json.loads(s3.get_bucket_policy(Bucket=name)["Policy"])
     except AWS_ERRORS as exc:
@@ -185,7 +185,7 @@ def tls_only(s3: Any, name: str) -> Check:
     return advised(
         "s3.tls_only",
         f"the policy of bucket {name} does not deny requests not made over TLS",
-        "add the DenyInsecureTransport statement (README: Deploy, existing bucket)",
+        "add the DenyInsecureTransport statement (docs/deploy.md: an existing bucket)",
     )
 
 
@@ -210,7 +210,7 @@ def lifecycle(s3: Any, name: str, prefix: str) -> Check:
     """The rule the archiver's cold start also looks for (adapters/bucket_check.py)."""
     fix = (
         "add a lifecycle rule with AbortIncompleteMultipartUpload for the prefix "
-        "(README: Deploy, existing bucket)"
+        "(docs/deploy.md: an existing bucket)"
     )
     try:
         rules = s3.get_bucket_lifecycle_configuration(Bucket=name).get("Rules", [])
