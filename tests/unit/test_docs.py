@@ -5,6 +5,7 @@ of the command line is documented, with the default the code has."""
 import argparse
 import importlib
 import inspect
+import json
 import pkgutil
 import re
 from pathlib import Path
@@ -122,3 +123,27 @@ def test_the_readme_links_to_pages_that_exist() -> None:
     missing = [link for link in links if not (DOCS.parent / link).is_file()]
     assert missing == []
     assert len(readme.splitlines()) <= 300  # a front door, not the manual
+
+
+def schema_properties(node: Any) -> set[str]:
+    """Every property name anywhere in a JSON schema."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        found |= set(node.get("properties", {}))
+        for value in node.values():
+            found |= schema_properties(value)
+    elif isinstance(node, list):
+        for value in node:
+            found |= schema_properties(value)
+    return found
+
+
+SCHEMAS = sorted((DOCS.parent / "events" / "schemas").glob("*.schema.json"))
+
+
+@pytest.mark.parametrize("schema", SCHEMAS, ids=lambda path: path.name)
+def test_every_event_field_is_documented(schema: Path) -> None:
+    pages = (DOCS / "events.md").read_text() + (DOCS / "unpack.md").read_text()
+    missing = sorted(f for f in schema_properties(json.loads(schema.read_text()))
+                     if f"`{f}`" not in pages)  # fmt: skip
+    assert missing == [], f"{schema.name}: document {missing} (docs/events.md or unpack.md)"
