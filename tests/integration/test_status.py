@@ -32,8 +32,12 @@ def start_archive(harness: Harness, job: SimJob, **extra: str) -> "subprocess.Po
     )  # fmt: skip
 
 
-def status_of(harness: Harness, *args: str) -> list[dict[str, Any]]:
+def status_of(harness: Harness, *args: str, claimed: bool = True) -> list[dict[str, Any]]:
+    """``status ... --json``; with ``claimed`` False, an archive its command has not
+    claimed yet is no archive (exit 2, its one line)."""
     done = run(harness, "status", *args, "--json", STATE_TABLE_NAME=harness.stack.table_name)
+    if not claimed and done.returncode == 2 and "no archive of" in done.stderr:
+        return []
     assert done.returncode == 0, done.stderr
     return json_lines(done.stdout)
 
@@ -44,7 +48,8 @@ def test_status_follows_a_running_archive_to_its_result(harness: Harness) -> Non
     process = start_archive(harness, job)
     seen: list[dict[str, Any]] = []
     while process.poll() is None:
-        seen += [s for s in status_of(harness, job.id) if s["state"] == "running"]
+        found = status_of(harness, job.id, claimed=False)
+        seen += [s for s in found if s["state"] == "running"]
         time.sleep(0.3)
     assert process.returncode == 0, process.stderr.read() if process.stderr else ""
     moving = [s for s in seen if s["bytes_done"] is not None]
@@ -78,7 +83,7 @@ def test_a_killed_archive_shows_its_stale_lease(harness: Harness) -> None:
     process = start_archive(harness, job, FT_ARCHIVER_LEASE="1")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        found = status_of(harness, job.id) if harness.stored.open_uploads() else []
+        found = status_of(harness, job.id, claimed=False)
         if found and (found[0]["parts_done"] or 0) >= 3:
             break
         time.sleep(0.1)

@@ -37,7 +37,9 @@ def add_status_parser(commands: Any) -> None:
     )  # fmt: skip
     status.add_argument("--stack", help="read the table and state machine from this stack")
     status.add_argument(
-        "--watch", action="store_true", help="redraw until the archives shown are done or failed"
+        "--watch",
+        action="store_true",
+        help="redraw: with TARGET until it is done, failed or stale; the list until Ctrl-C",
     )
     status.add_argument(
         "--interval", type=float, default=2.0, help="seconds between redraws (default 2)"
@@ -108,6 +110,11 @@ class StatusReader:
         return sorted(found, key=_order)
 
 
+def _progress(status: "ArchiveStatus") -> tuple[Any, ...]:
+    return (status.archive, status.state, status.parts_done, status.batches_done,
+            status.execution, status.error)  # fmt: skip
+
+
 def _order(status: "ArchiveStatus") -> tuple[bool, float]:
     """In flight first, then the most recently seen."""
     return (status.finished, -(status.seen_at or status.started_at or 0.0))
@@ -126,6 +133,7 @@ def run_status(args: argparse.Namespace, settings: "CliSettings") -> int:
         recent = status.seen_at is not None and time.time() - status.seen_at <= horizon_s
         return not status.finished or recent
 
+    shown: tuple[tuple[Any, ...], ...] | None = None
     while True:
         now = time.time()
         statuses = reader.read(now, keep)
@@ -134,10 +142,15 @@ def run_status(args: argparse.Namespace, settings: "CliSettings") -> int:
                 f"no archive of {args.target} in the state table (it keeps each for 30 "
                 "days; an archive appears once its invocation has claimed it)"
             )
-        _show(statuses, now, args, sys.stdout)
+        # a terminal is redrawn each time; a log or a pipe gets a new view only on change
+        progress = tuple(_progress(s) for s in statuses)
+        if sys.stdout.isatty() or progress != shown:
+            _show(statuses, now, args, sys.stdout)
+            shown = progress
         if not args.watch:
             return 0
-        if statuses and all(s.finished or s.state == "stale" for s in statuses):
+        # one archive followed ends with it; the list is a live view until Ctrl-C
+        if target is not None and all(s.finished or s.state == "stale" for s in statuses):
             return 0 if all(s.state == "done" for s in statuses) else EXIT_FAILED
         time.sleep(args.interval)
 

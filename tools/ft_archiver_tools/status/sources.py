@@ -9,7 +9,7 @@ from ft_archiver.adapters.aws_errors import AWS_ERRORS, error_code
 from ft_archiver.adapters.dynamodb import dynamodb_error
 from ft_archiver.adapters.part_digests import DynamoPartDigests
 from ft_archiver.domain.distributed import BatchItem
-from ft_archiver.errors import StorageError
+from ft_archiver.errors import ConfigurationError, StorageError
 from ft_archiver.service.delegation import execution_name
 from ft_archiver.service.resume import Lease, NoLedger
 from ft_archiver_tools.doctor.result import reason
@@ -32,6 +32,12 @@ class StateTable:
             try:
                 page = self._client.scan(**arguments)
             except AWS_ERRORS as exc:
+                if error_code(exc) == "ResourceNotFoundException":
+                    raise ConfigurationError(
+                        f"no state table {self._table} in this account and region: check "
+                        "STATE_TABLE_NAME (the stack's StateTableName output), --stack and "
+                        "AWS_REGION"
+                    ) from None
                 raise dynamodb_error(self._table, "Scan", exc) from None
             yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
