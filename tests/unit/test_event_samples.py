@@ -63,7 +63,7 @@ def test_sample_events_satisfy_the_schema(name: str, schema: str) -> None:
     jsonschema.validate(event["detail"], json.loads((EVENTS / "schemas" / schema).read_text()))
 
 
-SAMPLE_SECRET = "whsec_ZnQtYXJjaGl2ZXIgc2FtcGxlIHNlY3JldCAwMDAx"  # documented in docs/serverless.md
+SAMPLE_SECRET = "whsec_ZnQtYXJjaGl2ZXIgc2FtcGxlIHNlY3JldCAwMDAx"  # documented in docs/webhook.md
 
 
 def test_sample_webhook_request_is_correctly_signed() -> None:
