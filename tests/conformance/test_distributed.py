@@ -160,6 +160,9 @@ def test_status_shows_the_batches_of_a_running_execution(distributed: Distribute
     assert len(set(done_counts)) >= 2  # the figures moved
     parts_done = [s.parts_done or 0 for s in running]
     assert parts_done == sorted(parts_done)
+    last_seen = [s.seen_at or 0.0 for s in running]
+    assert last_seen == sorted(last_seen)
+    assert max(last_seen) > min(last_seen)  # each batch's end marks the archive seen
     shown = subprocess.run(
         [sys.executable, "-m", "ft_archiver_tools", "status", job.id, "--json"],
         env=dict(os.environ), capture_output=True, text=True, timeout=60, check=False,

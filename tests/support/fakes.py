@@ -264,6 +264,9 @@ class FakeArchiveLedger:
     def describe_archive(self, key: str, owner: str, activity: ArchiveActivity) -> None:
         self.activities.append(activity)
 
+    def touch_archive(self, key: str, owner: str) -> None:
+        self.items.setdefault(key, {})["touched"] = True
+
     def release_archive(self, key: str, owner: str, error: str) -> None:
         self.log.append("release_archive")
         self.items[key]["status"] = "failed"

@@ -60,6 +60,13 @@ def test_a_lease_that_expired_while_running_is_stale() -> None:
     assert "stale: the lease of o expired 5s ago" in block(status, NOW)[1]
 
 
+def test_a_paused_archive_whose_continuation_never_came_is_stale() -> None:
+    waiting = item(status="paused", owner="o", lease_until=NOW - 60, activity=activity())
+    assert archive_status(waiting, NOW).state == "paused"  # its continuation is on its way
+    lost = item(status="paused", owner="o", lease_until=NOW - 901, activity=activity())
+    assert archive_status(lost, NOW).state == "stale"
+
+
 def test_a_distributed_archive_counts_recorded_parts_and_batches() -> None:
     batches = [{"first": 1, "last": 4}, {"first": 5, "last": 8}, {"first": 9, "last": 10}]
     plan = {"key": "models/m.tar.zst", "size": 100 * MIB, "parts": 10, "part_size": 10 * MIB,
@@ -111,3 +118,13 @@ def test_an_item_from_before_status_existed_still_reads() -> None:
 def test_bar() -> None:
     assert bar(0.5, width=10) == "[#####-----]  50%"
     assert bar(1.0, width=4) == "[####] 100%"
+
+
+def test_a_failure_is_stored_as_the_failure_event_names_it() -> None:
+    from ft_archiver.errors import IntegrityError
+    from ft_archiver.service.resume import failure_of
+
+    assert failure_of(IntegrityError("part 3\ndiffers")) == "IntegrityError: part 3 differs"
+    leaky = ConnectionError("https://blob.example/x?X-Amz-Signature=secret")
+    assert failure_of(leaky) == "ConnectionError"  # not ours: its message may hold anything
+    assert len(failure_of(IntegrityError("x" * 2000))) == 500

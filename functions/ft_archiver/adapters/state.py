@@ -156,9 +156,17 @@ class DynamoStateStore:
             condition="#o = :owner",
         )
 
+    def touch_archive(self, key: str, owner: str) -> None:
+        self._update(
+            f"archive#{key}",
+            "SET seen_at = :seen",
+            {":seen": self._now(), ":owner": {"S": owner}},
+            condition="#o = :owner",
+        )
+
     def describe_archive(self, key: str, owner: str, activity: ArchiveActivity) -> None:
-        """The first invocation of an archive starts its clock; a continuation keeps it."""
-        started = "if_not_exists(started_at, :seen)" if activity.continuation else ":seen"
+        """A fresh start starts the archive's clock; an invocation that resumes keeps it."""
+        started = "if_not_exists(started_at, :seen)" if activity.resumed else ":seen"
         self._update(
             f"archive#{key}",
             f"SET activity = :a, seen_at = :seen, started_at = {started}",

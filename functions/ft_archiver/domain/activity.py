@@ -23,7 +23,8 @@ class ArchiveActivity:
     parts: int
     part_size: int
     path: Path  # one function after another, or the distributed state machine
-    continuation: int  # invocations of this archive before this one
+    continuation: int  # invocations of this request before this one
+    resumed: bool  # this invocation goes on from saved progress (its clock keeps running)
 
     def to_document(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,6 +32,7 @@ from ft_archiver.observability import (
 )
 from ft_archiver.service.distributed.abort_step import abort_archive
 from ft_archiver.service.distributed.batch_step import upload_batch
+from ft_archiver.service.distributed.common import lease_of
 from ft_archiver.service.distributed.complete_step import complete_upload
 from ft_archiver.service.distributed.finish_step import finish_archive
 from ft_archiver.service.distributed.plan_step import plan_distributed
@@ -82,6 +83,7 @@ def parts(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         built.digests, built.options.lanes(plan.part_size), _remaining(context),
         built.deadline_margin_s,
     )  # fmt: skip
+    lease_of(plan.start, built.ledger).touch()  # for status: the archive was seen moving
     logger.info("batch", extra={"first": event["batch"]["first"], **progress.model_dump()})
     return progress.model_dump()
 

@@ -53,7 +53,7 @@ from ft_archiver.service.resume import (
     Resume,
     ResumePoint,
     SavedProgress,
-    failure_line,
+    failure_of,
 )
 from ft_archiver.service.spans import Span, no_span
 from ft_archiver.service.transfer import (
@@ -130,7 +130,8 @@ class Archiver:
             lease = claimed
             plan = self._plan(download, job, destination, valid.key, control)
             distributed = self._delegation is not None and self._delegation.wants(plan)
-            lease.describe(activity_of(plan, distributed, control.continuation))
+            resumed = isinstance(claim, Resume)
+            lease.describe(activity_of(plan, distributed, control.continuation, resumed))
             if self._delegation is not None and distributed:
                 if isinstance(claim, Resume):
                     self._abort_earlier_upload(plan, claim.progress)
@@ -143,7 +144,7 @@ class Archiver:
         except ArchiveInProgressError:
             raise  # not a failure of this request: the lease holder reports the outcome
         except BaseException as exc:
-            lease.release(failure_line(type(exc).__name__, str(exc)))
+            lease.release(failure_of(exc))
             self._announcer.failed(valid.ref, checkpoint_type, exc)
             raise
         self._announcer.archived(detail, lease)

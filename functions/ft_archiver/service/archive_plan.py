@@ -82,7 +82,9 @@ def plan_archive(
     )  # fmt: skip
 
 
-def activity_of(plan: ArchivePlan, distributed: bool, continuation: int) -> ArchiveActivity:
+def activity_of(
+    plan: ArchivePlan, distributed: bool, continuation: int, resumed: bool
+) -> ArchiveActivity:
     """The archive as ``status`` shows it, from its plan."""
     download = plan.download
     return ArchiveActivity(
@@ -95,4 +97,5 @@ def activity_of(plan: ArchivePlan, distributed: bool, continuation: int) -> Arch
         part_size=plan.parts.part_size,
         path=DISTRIBUTED if distributed else SINGLE,
         continuation=continuation,
+        resumed=resumed,
     )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ft_archiver.domain.activity import ArchiveActivity
-from ft_archiver.errors import ArchiverError
+from ft_archiver.errors import ArchiverError, failure_report
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,9 @@ class ArchiveLedger(Protocol):
     def describe_archive(self, key: str, owner: str, activity: ArchiveActivity) -> None:
         """What the archive is (for ``status``): after each invocation's plan."""
 
+    def touch_archive(self, key: str, owner: str) -> None:
+        """The archive was seen moving (for ``status``): a distributed batch's end."""
+
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None: ...
 
     def mark_published(self, key: str) -> None: ...
@@ -165,6 +168,9 @@ class NoLedger:
         return None
 
     def describe_archive(self, key: str, owner: str, activity: ArchiveActivity) -> None:
+        pass
+
+    def touch_archive(self, key: str, owner: str) -> None:
         pass
 
     def finish_archive(self, key: str, owner: str, detail: dict[str, Any]) -> None:
@@ -207,6 +213,13 @@ class Lease:
         except ArchiverError as exc:
             log.warning("could not describe %s for status (%s)", self.key, exc)
 
+    def touch(self) -> None:
+        """Shown by ``status`` only: a failure to write it is logged, never fatal."""
+        try:
+            self.ledger.touch_archive(self.key, self.owner)
+        except ArchiverError as exc:
+            log.warning("could not mark %s seen for status (%s)", self.key, exc)
+
     def finish(self, detail: dict[str, Any]) -> None:
         self.ledger.finish_archive(self.key, self.owner, detail)
 
@@ -224,6 +237,14 @@ class Lease:
 UNCLAIMED = Lease(NoLedger(), "", "")
 
 FAILURE_LINE_CHARS = 500
+
+
+def failure_of(exc: BaseException) -> str:
+    """``exc`` as ``status`` shows it, named as the failure event names it: our errors by
+    type and message (they carry no secret), anything else by its type only."""
+    message, _ = failure_report(exc)
+    kind = type(exc).__name__
+    return kind if message == kind else failure_line(kind, message)
 
 
 def failure_line(kind: str, message: str) -> str:

@@ -12,6 +12,7 @@ writes, so this process serves DynamoDB requests one at a time (they are short: 
 DynamoDB call waits for long) and every other service as moto does, threaded.
 """
 
+import os
 import signal
 import sys
 import threading
@@ -54,6 +55,7 @@ def _exit(signum: int, frame: FrameType | None) -> None:
 
 
 def main(host: str, port: int) -> None:
+    os.environ.setdefault("MOTO_PORT", str(port))  # moto's own URLs to itself, as its main sets
     signal.signal(signal.SIGINT, _exit)
     signal.signal(signal.SIGTERM, _exit)
     app = AtomicDynamoDB(DomainDispatcherApplication(create_backend_app))

@@ -21,6 +21,9 @@ RUNNING, PAUSED, DONE, FAILED = "running", "paused", "done", "failed"
 # nothing has taken it on yet; a redelivery or the next request will.
 STALE = "stale"
 IN_FLIGHT = (RUNNING, PAUSED, STALE)
+# A paused archive's next invocation claims it within seconds of its message (SQS delays
+# one 900 s at most): paused this long past its last lease, its continuation was lost.
+PAUSED_GRACE_S = 900.0
 # A distributed archive's execution in these states holds its lease no longer.
 EXECUTION_ENDED = ("FAILED", "TIMED_OUT", "ABORTED")
 
@@ -99,6 +102,8 @@ def archive_status(item: dict[str, Any], now: float) -> ArchiveStatus:
     state = _s(item, "status") or RUNNING
     lease_until = _n(item, "lease_until")
     if state == RUNNING and lease_until is not None and lease_until < now:
+        state = STALE
+    if state == PAUSED and lease_until is not None and lease_until < now - PAUSED_GRACE_S:
         state = STALE
     size = _int(activity.get("size") or plan.get("size"))
     part_size = _int(plan.get("part_size") or activity.get("part_size"))

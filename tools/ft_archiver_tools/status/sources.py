@@ -1,4 +1,5 @@
-"""Where ``status`` reads: the state table's archive items (Scan, or GetItem for one),
+"""Where ``status`` reads: the state table's archive items (a Scan: an archive's item is
+named by its whole request, which a job ID alone does not give),
 the digests a distributed archive's batches recorded (BatchGetItem), and its execution
 (DescribeExecution). Read-only: nothing here writes."""
 
