@@ -12,6 +12,7 @@ OUTPUTS = {
     "EventBusName": "event_bus_name",
     "StateTableName": "state_table_name",
     "ArchiveQueueUrl": "archive_queue_url",
+    "ArchiveStateMachineArn": "state_machine_arn",
 }
 PARAMETERS = {
     "ArchivePrefix": "archive_prefix",

@@ -180,9 +180,13 @@ def _reader(settings: "CliSettings", stack: str | None) -> StatusReader:
 
     table_name, machine = settings.state_table_name, settings.state_machine_arn
     if stack:
-        outputs = _stack_outputs(aws_client("cloudformation", settings), stack)
-        table_name = outputs.get("StateTableName") or table_name
-        machine = outputs.get("ArchiveStateMachineArn") or machine
+        from ft_archiver_tools.doctor.stack import read_stack
+
+        check, found = read_stack(aws_client("cloudformation", settings), stack)
+        if found is None:
+            raise ConfigurationError(f"{check.detail}: {check.fix}")
+        table_name = found.get("state_table_name") or table_name
+        machine = found.get("state_machine_arn") or machine
     if not table_name:
         raise ConfigurationError(
             "status reads the stack's state table: set STATE_TABLE_NAME (the stack's "
@@ -190,16 +194,3 @@ def _reader(settings: "CliSettings", stack: str | None) -> StatusReader:
         )
     executions = Executions(aws_client("stepfunctions", settings), machine) if machine else None
     return StatusReader(StateTable(aws_client("dynamodb", settings), table_name), executions)
-
-
-def _stack_outputs(cloudformation: Any, stack: str) -> dict[str, str]:
-    from ft_archiver.adapters.aws_errors import AWS_ERRORS
-    from ft_archiver_tools.doctor.result import reason
-
-    try:
-        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-    except AWS_ERRORS as exc:
-        raise ConfigurationError(
-            f"stack {stack} could not be read ({reason(exc)}): check its name and AWS_REGION"
-        ) from None
-    return {o["OutputKey"]: o.get("OutputValue", "") for o in described.get("Outputs", [])}
