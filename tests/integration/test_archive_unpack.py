@@ -42,6 +42,10 @@ def test_archive_then_unpack_prints_one_json_object(harness: Harness) -> None:
     for entry in index["files"]:
         assert harness.stored.sha256_of(entry["key"]) == entry["sha256"]
     assert harness.stored.manifest(manifest_key(key))["unpacked"]["folder"] == folder
+    events = {event["detail-type"]: event["detail"] for event in harness.events.read()}
+    assert events["Fine-tune Archived"]["key"] == key
+    assert events["Fine-tune Unpacked"]["id"] == job.id
+    assert events["Fine-tune Unpacked"]["folder"] == folder
 
 
 def test_archive_then_unpack_prints_both_and_a_prefix_moves_the_folder(

@@ -78,10 +78,48 @@ def test_a_missing_archive_exits_2(harness: Harness) -> None:
     )
 
 
+def test_unpack_publishes_the_stacks_event_once(harness: Harness) -> None:
+    key = archived(harness, ModelSpec(size=256 * KIB, seed=14))
+    done = run(harness, "unpack", key, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    [event] = harness.events.read()  # validated against events/schemas
+    assert event["detail-type"] == "Fine-tune Unpacked"
+    detail = event["detail"]
+    assert (detail["archive_key"], detail["folder"]) == (key, result["folder"])
+    assert detail["folder_url"] == f"s3://{harness.bucket}/{result['folder']}"
+    assert (detail["index_key"], detail["files"]) == (result["index_key"], result["files"])
+    assert detail["id"] == index_of(harness, key)["archive"]["fine_tune_id"]  # type: ignore[index]
+    assert detail["readiness"] == result["readiness"]
+    again = run(harness, "unpack", key)
+    assert again.returncode == 0, again.stderr
+    assert harness.events.read(wait_s=1) == []  # found complete: announced once
+
+
+def test_unpack_with_no_event_publishes_none(harness: Harness) -> None:
+    key = archived(harness, ModelSpec(size=256 * KIB, seed=15))
+    done = run(harness, "unpack", key, "--no-event")
+    assert done.returncode == 0, done.stderr
+    assert harness.events.read(wait_s=1) == []
+
+
+def test_a_refused_archive_publishes_a_failure_that_is_not_retried(harness: Harness) -> None:
+    key = archived(harness, ModelSpec(size=256 * KIB, seed=16, variant="symlink"))
+    done = run(harness, "unpack", key)
+    assert done.returncode == 2
+    [event] = harness.events.read()
+    assert event["detail-type"] == "Fine-tune Unpack Failed"
+    detail = event["detail"]
+    assert (detail["archive_key"], detail["retryable"]) == (key, False)
+    assert detail["error"] == done.stderr.removeprefix("ft-archiver: error: ").rstrip("\n")
+    assert detail["id"] is None  # the command line names the archive, not the fine-tune
+
+
 def test_a_name_that_is_no_archive_exits_2(harness: Harness) -> None:
     done = run(harness, "unpack", f"{PREFIX}model.zip")
     assert done.returncode == 2
     assert "does not end with .tar.zst or .tar.gz" in done.stderr
+    assert harness.events.read(wait_s=1) == []  # refused before anything is contacted
 
 
 class SlowParts(S3FaultProxy):

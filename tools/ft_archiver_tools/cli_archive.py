@@ -61,12 +61,20 @@ class ThenUnpack:
         self._unpacker: Unpacker | None = None
 
     def __call__(self, detail: ArchivedDetail) -> "Unpacked":
+        from ft_archiver.domain.unpack.request import UnpackMessage
         from ft_archiver.wiring.unpacker import build_unpacker
         from ft_archiver_tools.cli_unpack import unpack_archive
 
         if self._unpacker is None:
             self._unpacker = build_unpacker(self._settings)
-        return unpack_archive(detail.bucket, detail.key, self._settings, self._unpacker)
+        archive = UnpackMessage(
+            bucket=detail.bucket,
+            key=detail.key,
+            id=detail.id,
+            checkpoint_step=detail.checkpoint_step,
+            checkpoint_type=detail.checkpoint_type,
+        )
+        return unpack_archive(archive, self._settings, self._unpacker)
 
 
 def archive_one(

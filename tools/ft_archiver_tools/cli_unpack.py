@@ -1,5 +1,6 @@
 """``ft-archiver unpack KEY``: an archive in the bucket as a folder of the model's files,
-with its index beside it; a progress bar of the archive read, on a terminal."""
+with its index beside it; a progress bar of the archive read, on a terminal; the
+stack's unpack events on EVENT_BUS_NAME, as the UnpackFunction publishes them."""
 
 import argparse
 import json
@@ -11,6 +12,7 @@ from ft_archiver.errors import ConfigurationError, RuleError
 
 if TYPE_CHECKING:  # pydantic, the settings and the engine load only when it runs
     from ft_archiver.domain.unpack.readiness import Readiness
+    from ft_archiver.domain.unpack.request import UnpackMessage
     from ft_archiver.service.control import TransferControl
     from ft_archiver.service.unpack.unpacker import Unpacked, Unpacker
     from ft_archiver.settings import CliSettings
@@ -27,8 +29,10 @@ def add_unpack_parser(commands: Any) -> None:
         "decompresses and untars it as a stream, and writes each file as its own verified "
         "object under PREFIX + the archive's name without extension + '/', with the "
         "folder's index (NAME.files.json) beside it. A re-run after a failure finishes "
-        "the folder without uploading a verified file again. Exit 0 done, 1 failure, 2 "
-        "a refused archive (links, '..', a limit) or a usage error.",
+        "the folder without uploading a verified file again. Publishes Fine-tune "
+        "Unpacked (or Fine-tune Unpack Failed) on EVENT_BUS_NAME, as the stack's unpack "
+        "stage does. Exit 0 done, 1 failure, 2 a refused archive (links, '..', a limit) "
+        "or a usage error.",
     )
     unpack.add_argument("key", help="the archive: a key in the bucket, or s3://bucket/key")
     unpack.add_argument("--bucket", help="the archive's bucket (ARCHIVE_BUCKET)")
@@ -38,6 +42,9 @@ def add_unpack_parser(commands: Any) -> None:
         help="where the folder and its index go (UNPACK_PREFIX; default ARCHIVE_PREFIX)",
     )
     unpack.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    unpack.add_argument(
+        "--no-event", action="store_true", help="publish no EventBridge event (no bus at hand)"
+    )
     unpack.set_defaults(prefix=None)  # the archive prefix: from the environment only
 
 
@@ -80,8 +87,12 @@ def progress_control() -> "tuple[TransferControl, Callable[[], None]]":
 
 
 def run_unpack(args: argparse.Namespace, settings: "CliSettings") -> int:
+    from ft_archiver.domain.unpack.members import unpack_layout
+    from ft_archiver.domain.unpack.request import UnpackMessage
+
     bucket, key = archive_location(args.key, settings.archive_bucket)
-    print_unpacked(unpack_archive(bucket, key, settings), args.json)
+    unpack_layout(settings.unpack_prefix, key)  # a name that gives no folder: before any call
+    print_unpacked(unpack_archive(UnpackMessage(bucket=bucket, key=key), settings), args.json)
     return 0
 
 
@@ -93,19 +104,32 @@ def not_unpackable(key: str) -> str | None:
 
 
 def unpack_archive(
-    bucket: str, key: str, settings: "CliSettings", unpacker: "Unpacker | None" = None
+    archive: "UnpackMessage", settings: "CliSettings", unpacker: "Unpacker | None" = None
 ) -> "Unpacked":
     """The archive unpacked under UNPACK_PREFIX, with a progress bar on a terminal (what
-    ``unpack KEY`` and ``archive --unpack`` do); ``unpacker`` to reuse one."""
+    ``unpack KEY`` and ``archive --unpack`` do); ``unpacker`` to reuse one. As the
+    UnpackFunction: ``Fine-tune Unpacked`` once a run completes the folder (a folder
+    found complete is not announced again, as an archive found done is not), ``Fine-tune
+    Unpack Failed`` when a run that began fails (``archive`` names the fine-tune there)."""
+    from ft_archiver.service.unpack.announce import UnpackAnnouncer
     from ft_archiver.service.unpack.unpacker import UnpackRequest, without_deadline
+    from ft_archiver.wiring.options import event_publisher
     from ft_archiver.wiring.unpacker import build_unpacker
 
-    request = UnpackRequest(bucket, key, settings.unpack_prefix)
+    engine = unpacker or build_unpacker(settings)  # a refused setting: no event
+    announcer = UnpackAnnouncer(event_publisher(settings))
+    request = UnpackRequest(archive.bucket, archive.key, settings.unpack_prefix)
     control, finish_bar = progress_control()
     try:
-        return without_deadline((unpacker or build_unpacker(settings)).unpack(request, control))
-    finally:
+        unpacked = without_deadline(engine.unpack(request, control))
+    except BaseException as exc:
         finish_bar()
+        announcer.failed(archive, settings.unpack_prefix, exc)
+        raise
+    finish_bar()
+    if unpacked.transferred:
+        announcer.unpacked(unpacked)
+    return unpacked
 
 
 def unpacked_json(unpacked: "Unpacked") -> dict[str, Any]:
