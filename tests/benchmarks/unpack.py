@@ -4,12 +4,14 @@ same machine, same run.
     make bench-unpack   (or: python -m tests.benchmarks.unpack --json bench-unpack.json)
 
 A deterministic ``.tar.zst`` of a Hugging Face-shaped model (ModelArchive) is put into
-LocalStack's S3 (host mode, 127.0.0.1), tagged with its SHA-256 as ft-archiver tags a
-verified archive. Then each method runs as its own process, timed end to end
-(interpreter start included), median of --runs, with that process's own peak RSS
-(VmHWM; the by-hand path's ``zstd`` and ``tar`` apart), the client CPU it took (user +
-system seconds per GiB of archive, imports excluded; ``zstd`` and ``tar`` included) and
-the disk it used (the peak size of its temporary folder, sampled every 50 ms):
+each S3 server in turn (--servers: LocalStack's S3 in host mode, whose Python process is
+slower than either client, and SeaweedFS, a native server that is not), 127.0.0.1,
+tagged with its SHA-256 as ft-archiver tags a verified archive. Then each method runs as
+its own process, timed end to end (interpreter start included), median of --runs, with
+that process's own peak RSS (VmHWM; the by-hand path's ``zstd`` and ``tar`` apart), the
+client CPU it took (user + system seconds per GiB of archive, imports excluded; ``zstd``
+and ``tar`` included), the server's CPU meanwhile, and the disk it used (the peak size of
+its temporary folder, sampled every 50 ms):
 
 - ft-archiver: the service as ``ft-archiver unpack KEY`` runs it, default settings.
 - by hand: ``download_file`` of the archive to disk, ``zstd -dc | tar -x`` into a folder
@@ -47,6 +49,7 @@ import boto3
 from ft_archiver.domain.parts import DEFAULT_UPLOAD_CONCURRENCY, parse_size
 from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.model_archive import ModelArchive, ModelSpec
+from ft_archiver_tools.local.seaweedfs import SeaweedFS
 from tests.support.aws import aws_environment
 
 MIB = 1024 * 1024
@@ -63,10 +66,12 @@ SAMPLE_S = 0.05
 
 
 def ours(bucket: str, key: str, prefix: str, workdir: str) -> None:
-    """``ft-archiver unpack KEY --prefix PREFIX``, in process, with its defaults."""
+    """``ft-archiver unpack KEY --prefix PREFIX --no-event``, in process, with its
+    defaults (no event: the by-hand path publishes none, and the server has no bus)."""
     from ft_archiver_tools.cli import main
 
-    if main(["unpack", key, "--bucket", bucket, "--prefix", prefix, "--json"]) != 0:
+    command = ["unpack", key, "--bucket", bucket, "--prefix", prefix, "--json", "--no-event"]
+    if main(command) != 0:
         raise SystemExit(1)
 
 
@@ -193,7 +198,7 @@ def measured(name: str, bucket: str, key: str, prefix: str, workdir: str) -> dic
             "children_peak_rss_mib": PeakWatch.peak_mib, "phases": PHASES}  # fmt: skip
 
 
-# -- the parent: LocalStack, the archives, the runs --------------------------------------
+# -- the parent: the S3 servers, the archives, the runs --------------------------------------
 
 
 @dataclass
@@ -203,9 +208,18 @@ class Runs:
     children_peak_rss_mib: list[float] = field(default_factory=list)
     cpu_s_per_gib: list[float] = field(default_factory=list)
     disk_peak_mib: list[float] = field(default_factory=list)
-    servers_cpu_s_per_gib: list[float] = field(default_factory=list)  # LocalStack's
+    servers_cpu_s_per_gib: list[float] = field(default_factory=list)  # the S3 server's
     phases: list[dict[str, float]] = field(default_factory=list)
     verified: bool | None = None
+
+    def add(self, sample: "Sample", gib: float) -> None:
+        self.seconds.append(round(sample.seconds, 2))
+        self.peak_rss_mib.append(round(sample.peak_rss_mib, 1))
+        self.children_peak_rss_mib.append(round(sample.children_peak_rss_mib, 1))
+        self.cpu_s_per_gib.append(round(sample.cpu_s / gib, 3))
+        self.disk_peak_mib.append(round(sample.disk_peak_bytes / MIB, 1))
+        self.servers_cpu_s_per_gib.append(round(sample.servers_cpu_s / gib, 3))
+        self.phases.append({k: round(v, 3) for k, v in sample.phases.items()})
 
     def summary(self) -> dict[str, Any]:
         names = self.phases[0] if self.phases else {}
@@ -385,11 +399,82 @@ def attempt(
     raise AssertionError("unreachable")
 
 
+SERVERS = {"localstack": "LocalStack", "seaweedfs": "SeaweedFS"}
+
+
+@contextlib.contextmanager
+def s3_server(server: str) -> Iterator[tuple[dict[str, str], int]]:
+    """The environment of a method's process against one S3 server, and that server's
+    pid (its CPU is measured beside the clients')."""
+    with LocalStack() if server == "localstack" else SeaweedFS() as running:
+        aws = aws_environment(running.endpoint_url)
+        if server == "seaweedfs":
+            # SeaweedFS reads a session token as one its own STS issued, and refuses ours
+            aws.pop("AWS_SESSION_TOKEN", None)
+        env = {**os.environ, **aws}
+        for name in ("ARCHIVE_BUCKET", "ARCHIVE_PREFIX", "UNPACK_PREFIX", "AWS_PROFILE",
+                     "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL_S3"):  # fmt: skip
+            env.pop(name, None)
+        env.update(aws)
+        yield env, running.pid
+
+
+def s3_of(env: dict[str, str]) -> Any:
+    return boto3.session.Session(
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=env.get("AWS_SESSION_TOKEN"),
+        region_name=env["AWS_DEFAULT_REGION"],
+    ).client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
+
+
+def bench_server(server: str, sizes: list[str], methods: list[str], runs: int) -> dict[str, Any]:
+    """Every size and method on one S3 server, the methods interleaved run by run."""
+    results: dict[str, Any] = {}
+    with s3_server(server) as (env, pid):
+        s3 = s3_of(env)
+        s3.create_bucket(Bucket=BUCKET)
+        for text in sizes:
+            archive = ModelArchive(ModelSpec(size=parse_size(text), seed=18))
+            name = f"model-{text}"
+            key = f"{SOURCE}{name}.tar.zst"
+            put_archive(s3, archive, key)
+            size = archive.size
+            gib = size / GIB
+            table: dict[str, Runs] = {}
+            for n in range(runs):
+                for method in methods:
+                    runs_of = table.setdefault(method, Runs())
+                    prefix = f"out/{method.replace(' ', '-')}/"
+                    one = partial(run_method, method, key, prefix, env, pid)
+                    sample = attempt(s3, archive, key, prefix, one)
+                    if n == 0:
+                        runs_of.verified = same_files(s3, archive, f"{prefix}{name}/")
+                    empty(s3, prefix)
+                    runs_of.add(sample, gib)
+                    print(f"{SERVERS[server]:10} {text:>7} {method:12} run {n + 1}: "
+                          f"{sample.seconds:6.1f} s  {size / sample.seconds / 1e6:6.1f} MB/s  "
+                          f"peak RSS {sample.peak_rss_mib:5.0f} MiB  CPU "
+                          f"{sample.cpu_s / gib:5.2f} s/GiB  disk "
+                          f"{sample.disk_peak_bytes / MIB:6.0f} MiB  server "
+                          f"{sample.servers_cpu_s / gib:5.2f} s/GiB  {sample.phases or ''}",
+                          flush=True)  # fmt: skip
+            s3.delete_object(Bucket=BUCKET, Key=key)
+            results[text] = {
+                "archive_bytes": size,
+                "files": len(archive.files),
+                "methods": {method: runs_of.summary() for method, runs_of in table.items()},
+            }
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="256MiB,1GiB", help="the models' sizes")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--servers", default=",".join(SERVERS),
+                        help="the S3 servers, each in turn: localstack, seaweedfs")  # fmt: skip
     parser.add_argument("--json", type=Path)
     parser.add_argument("--method", help=argparse.SUPPRESS)  # a child: run one method
     parser.add_argument("child", nargs="*", help=argparse.SUPPRESS)
@@ -399,61 +484,21 @@ def main() -> int:
         figures = measured(args.method, bucket, key, prefix, workdir)
         Path(cpu_path).write_text(json.dumps(figures))
         return 0
-    methods = args.methods.split(",")
+    servers = args.servers.split(",")
+    if unknown := sorted(set(servers) - set(SERVERS)):
+        parser.error(f"--servers: unknown {', '.join(unknown)} (localstack, seaweedfs)")
     results: dict[str, Any] = {
-        "machine": f"{os.cpu_count()} cores (shared with LocalStack), {platform.machine()}, "
-        f"{platform.platform()}",
+        "machine": f"{os.cpu_count()} cores (shared with the S3 server), "
+        f"{platform.machine()}, {platform.platform()}",
         "runs": args.runs,
         "by_hand_decompressor": DECOMPRESSOR,
         "upload_concurrency": DEFAULT_UPLOAD_CONCURRENCY,
         "ratio": "by-hand wall time / ft-archiver's wall time (>= 1.0x: ft-archiver no slower)",
-        "sizes": {},
+        "servers": {
+            server: bench_server(server, args.sizes.split(","), args.methods.split(","), args.runs)
+            for server in servers
+        },
     }
-    with LocalStack() as localstack:
-        aws = aws_environment(localstack.endpoint_url)
-        os.environ.update(aws)
-        env = {**os.environ, **aws}
-        for name in ("ARCHIVE_BUCKET", "ARCHIVE_PREFIX", "UNPACK_PREFIX", "AWS_PROFILE"):
-            env.pop(name, None)
-        s3: Any = boto3.client("s3")
-        s3.create_bucket(Bucket=BUCKET)
-        for text in args.sizes.split(","):
-            archive = ModelArchive(ModelSpec(size=parse_size(text), seed=18))
-            name = f"model-{text}"
-            key = f"{SOURCE}{name}.tar.zst"
-            put_archive(s3, archive, key)
-            size = archive.size
-            gib = size / GIB
-            table: dict[str, Runs] = {}
-            for n in range(args.runs):  # the methods interleaved, run by run
-                for method in methods:
-                    runs = table.setdefault(method, Runs())
-                    prefix = f"out/{method.replace(' ', '-')}/"
-                    one = partial(run_method, method, key, prefix, env, localstack.pid)
-                    sample = attempt(s3, archive, key, prefix, one)
-                    if n == 0:
-                        runs.verified = same_files(s3, archive, f"{prefix}{name}/")
-                    empty(s3, prefix)
-                    runs.seconds.append(round(sample.seconds, 2))
-                    runs.peak_rss_mib.append(round(sample.peak_rss_mib, 1))
-                    runs.children_peak_rss_mib.append(round(sample.children_peak_rss_mib, 1))
-                    runs.cpu_s_per_gib.append(round(sample.cpu_s / (size / GIB), 3))
-                    runs.disk_peak_mib.append(round(sample.disk_peak_bytes / MIB, 1))
-                    runs.servers_cpu_s_per_gib.append(round(sample.servers_cpu_s / gib, 3))
-                    runs.phases.append({k: round(v, 3) for k, v in sample.phases.items()})
-                    print(f"{text:>7} {method:12} run {n + 1}: {sample.seconds:6.1f} s  "
-                          f"{size / sample.seconds / 1e6:6.1f} MB/s  peak RSS "
-                          f"{sample.peak_rss_mib:5.0f} MiB  CPU "
-                          f"{sample.cpu_s / (size / GIB):5.2f} s/GiB  disk "
-                          f"{sample.disk_peak_bytes / MIB:6.0f} MiB  LocalStack "
-                          f"{sample.servers_cpu_s / gib:5.2f} s/GiB  {sample.phases or ''}",
-                          flush=True)  # fmt: skip
-            s3.delete_object(Bucket=BUCKET, Key=key)
-            results["sizes"][text] = {
-                "archive_bytes": size,
-                "files": len(archive.files),
-                "methods": {method: runs.summary() for method, runs in table.items()},
-            }
     print(render(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
@@ -464,36 +509,44 @@ def render(results: dict[str, Any]) -> str:
     lines = [f"Machine: {results['machine']}; median of {results['runs']} runs; by hand: "
              f"download_file, {results['by_hand_decompressor']}, upload_file x "
              f"{results['upload_concurrency']} threads; ratio = by-hand s / ft-archiver s.",
-             "", "| archive | method | median s | MB/s | ratio | peak RSS MiB "
-             "| client CPU s/GiB | LocalStack CPU s/GiB | disk MiB | SHA-256 per file |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
-    for data in results["sizes"].values():
-        size, methods = data["archive_bytes"], data["methods"]
-        mine = methods.get(OURS)
-        for method, runs in methods.items():
-            median = runs["median_s"]
-            ratio = "-"
-            if mine and method == OURS and BY_HAND in methods:
-                ratio = f"{methods[BY_HAND]['median_s'] / median:.2f}x"
-            rss = runs["max_peak_rss_mib"]
-            children = max(runs["children_peak_rss_mib"])
-            rss_text = f"{rss:.0f}" + (f" (+{children:.0f} zstd/tar)" if children else "")
-            verified = {True: "same", False: "MISMATCH", None: "-"}[runs["verified"]]
-            lines.append(
-                f"| {size / MIB:,.0f} MiB, {data['files']} files | {method} | {median:.1f} | "
-                f"{size / median / 1e6:.1f} | {ratio} | {rss_text} | "
-                f"{runs['median_cpu_s_per_gib']:.2f} | "
-                f"{runs['median_servers_cpu_s_per_gib']:.2f} | {runs['max_disk_peak_mib']:,.0f} | "
-                f"{verified} |"
-            )
+             "", "| server | archive | method | median s | MB/s | ratio | peak RSS MiB "
+             "| client CPU s/GiB | server CPU s/GiB | disk MiB | SHA-256 per file |",
+             "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+             "| --- |"]  # fmt: skip
+    for server, sizes in results["servers"].items():
+        for data in sizes.values():
+            lines.extend(_rows(SERVERS[server], data))
     lines.append("")
-    for text, data in results["sizes"].items():
-        phases = data["methods"].get(BY_HAND, {}).get("median_phases_s")
-        if phases:
-            lines.append(f"by hand, {text} (median s): GET to disk {phases['get_s']:.1f}, "
-                         f"zstd -d | tar x {phases['extract_s']:.1f}, "
-                         f"upload_file {phases['upload_s']:.1f}")  # fmt: skip
+    for server, sizes in results["servers"].items():
+        for text, data in sizes.items():
+            phases = data["methods"].get(BY_HAND, {}).get("median_phases_s")
+            if phases:
+                lines.append(f"by hand on {SERVERS[server]}, {text} (median s): GET to disk "
+                             f"{phases['get_s']:.1f}, zstd -d | tar x {phases['extract_s']:.1f}, "
+                             f"upload_file {phases['upload_s']:.1f}")  # fmt: skip
     return "\n".join(lines)
+
+
+def _rows(server: str, data: dict[str, Any]) -> list[str]:
+    size, methods = data["archive_bytes"], data["methods"]
+    rows = []
+    for method, runs in methods.items():
+        median = runs["median_s"]
+        ratio = "-"
+        if method == OURS and BY_HAND in methods:
+            ratio = f"{methods[BY_HAND]['median_s'] / median:.2f}x"
+        children = max(runs["children_peak_rss_mib"])
+        rss = f"{runs['max_peak_rss_mib']:.0f}" + (
+            f" (+{children:.0f} zstd/tar)" if children else ""
+        )
+        verified = {True: "same", False: "MISMATCH", None: "-"}[runs["verified"]]
+        rows.append(
+            f"| {server} | {size / MIB:,.0f} MiB, {data['files']} files | {method} | "
+            f"{median:.1f} | {size / median / 1e6:.1f} | {ratio} | {rss} | "
+            f"{runs['median_cpu_s_per_gib']:.2f} | {runs['median_servers_cpu_s_per_gib']:.2f} | "
+            f"{runs['max_disk_peak_mib']:,.0f} | {verified} |"
+        )
+    return rows
 
 
 if __name__ == "__main__":
