@@ -8,16 +8,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ft_archiver.domain.unpack.layout import UnpackLayout, archive_stem, unpack_layout
 from ft_archiver.domain.unpack.members import (
     MemberPlanner,
     MemberType,
     Placement,
-    UnpackLayout,
     UnpackLimits,
-    archive_stem,
     member_path,
     member_type,
-    unpack_layout,
 )
 from ft_archiver.errors import (
     AbsoluteMemberPathError,

@@ -87,7 +87,7 @@ def progress_control() -> "tuple[TransferControl, Callable[[], None]]":
 
 
 def run_unpack(args: argparse.Namespace, settings: "CliSettings") -> int:
-    from ft_archiver.domain.unpack.members import unpack_layout
+    from ft_archiver.domain.unpack.layout import unpack_layout
     from ft_archiver.domain.unpack.request import UnpackMessage
 
     bucket, key = archive_location(args.key, settings.archive_bucket)
@@ -98,7 +98,7 @@ def run_unpack(args: argparse.Namespace, settings: "CliSettings") -> int:
 
 def not_unpackable(key: str) -> str | None:
     """Why the archive at ``key`` is not one the unpacker reads (its name), or None."""
-    from ft_archiver.domain.unpack.members import is_archive_name
+    from ft_archiver.domain.unpack.layout import is_archive_name
 
     return None if is_archive_name(key) else f"{key} is neither .tar.zst nor .tar.gz: not unpacked"
 

@@ -26,7 +26,7 @@ from ft_archiver.domain.catalog import (
 )
 from ft_archiver.domain.manifest import Manifest
 from ft_archiver.domain.naming import MANIFEST_SUFFIX
-from ft_archiver.domain.unpack.members import INDEX_SUFFIX
+from ft_archiver.domain.unpack.layout import INDEX_SUFFIX
 from ft_archiver.service.ports import BucketReader, ListedObject
 
 READERS = 8  # objects read at once

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ft_archiver.domain.events import ARCHIVED, EVENT_SOURCE
-from ft_archiver.domain.unpack.members import is_archive_name
+from ft_archiver.domain.unpack.layout import is_archive_name
 
 ADAPTER = "adapter"  # the resolved checkpoint type of a LoRA adapter's archive
 

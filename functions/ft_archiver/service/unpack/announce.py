@@ -4,7 +4,7 @@
 import logging
 
 from ft_archiver.domain.events import UNPACK_FAILED, UNPACKED, UnpackedDetail, UnpackFailedDetail
-from ft_archiver.domain.unpack.members import unpack_layout
+from ft_archiver.domain.unpack.layout import unpack_layout
 from ft_archiver.domain.unpack.request import UnpackMessage
 from ft_archiver.errors import EventPublishError, RuleError, failure_report
 from ft_archiver.service.ports import EventPublisher

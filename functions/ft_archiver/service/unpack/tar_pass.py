@@ -18,13 +18,8 @@ from ft_archiver.domain.checksums import CrcAlgorithm
 from ft_archiver.domain.unpack.budget import UnpackBudget
 from ft_archiver.domain.unpack.compression import Compression
 from ft_archiver.domain.unpack.index import IndexedFile, OpenUpload
-from ft_archiver.domain.unpack.members import (
-    MemberPlanner,
-    Placement,
-    UnpackLayout,
-    UnpackLimits,
-    member_type,
-)
+from ft_archiver.domain.unpack.layout import UnpackLayout
+from ft_archiver.domain.unpack.members import MemberPlanner, Placement, UnpackLimits, member_type
 from ft_archiver.errors import CorruptArchiveError
 from ft_archiver.service.ports import StoredObject
 from ft_archiver.service.unpack.decompression import Decompressed

@@ -49,7 +49,8 @@ from ft_archiver.domain.unpack.index import (
     UnpackIndex,
     build_index,
 )
-from ft_archiver.domain.unpack.members import Placement, UnpackLayout, UnpackLimits, unpack_layout
+from ft_archiver.domain.unpack.layout import UnpackLayout, unpack_layout
+from ft_archiver.domain.unpack.members import Placement, UnpackLimits
 from ft_archiver.domain.unpack.readiness import Readiness
 from ft_archiver.errors import (
     ArchiveMissingError,
