@@ -61,7 +61,7 @@ def unpack(harness: Harness, key: str, **overrides: Any) -> Unpacked:
     limits = overrides.pop("limits", None)
     settings = harness.settings(**overrides)
     unpacker = build_unpacker(settings, limits)
-    request = UnpackRequest(harness.bucket, key, settings.unpack_prefix)
+    request = UnpackRequest(harness.bucket, key, settings.unpack_prefix_for(key))
     return without_deadline(unpacker.unpack(request))
 
 
@@ -276,7 +276,7 @@ def test_a_run_stopped_at_its_deadline_is_resumed_at_the_next_part(
         return 0.0 if len(parts_of(second)) >= 2 else 1000.0
 
     settings = harness.settings(FT_ARCHIVER_UPLOAD_CONCURRENCY="2")
-    request = UnpackRequest(harness.bucket, key, settings.unpack_prefix)
+    request = UnpackRequest(harness.bucket, key, settings.unpack_prefix_for(key))
     stopped = build_unpacker(settings).unpack(request, TransferControl(remaining_s=remaining_s))
     assert isinstance(stopped, UnpackSuspended)
     assert stopped.index.open_upload is not None

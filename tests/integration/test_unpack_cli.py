@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+import boto3
 import pytest
 
 from ft_archiver.domain.requests import ArchiveRequest
@@ -76,6 +77,21 @@ def test_a_missing_archive_exits_2(harness: Harness) -> None:
     assert done.stderr == (
         f"ft-archiver: error: no archive at s3://{harness.bucket}/{PREFIX}nothing-here.tar.zst\n"
     )
+    assert harness.events.read(wait_s=1) == []  # nothing began: the one line says it all
+
+
+def test_the_folder_goes_beside_an_archive_outside_the_prefix(harness: Harness) -> None:
+    key = archived(harness, ModelSpec(size=256 * KIB, seed=17))
+    elsewhere = "team/imports/model.tar.zst"
+    s3 = boto3.client("s3")
+    s3.copy_object(Bucket=harness.bucket, Key=elsewhere, TaggingDirective="COPY",
+                   CopySource={"Bucket": harness.bucket, "Key": key})  # fmt: skip
+    done = run(harness, "unpack", elsewhere, "--json")
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert (result["folder"], result["index_key"]) == (
+        "team/imports/model/", "team/imports/model.files.json")  # fmt: skip
+    assert harness.stored.versions_under(f"{PREFIX}model/") == []
 
 
 def test_unpack_publishes_the_stacks_event_once(harness: Harness) -> None:

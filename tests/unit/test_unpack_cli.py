@@ -13,11 +13,15 @@ def _no_prefixes(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_the_folder_goes_beside_the_archives_unless_unpack_prefix_says() -> None:
-    assert CliSettings(ARCHIVE_PREFIX="models/").unpack_prefix == "models/"
+def test_the_folder_goes_beside_the_archive_unless_unpack_prefix_says() -> None:
+    beside = CliSettings(ARCHIVE_PREFIX="models/")
+    assert beside.unpack_prefix_for("models/a.tar.zst") == "models/"
+    assert beside.unpack_prefix_for("team/x/a.tar.zst") == "team/x/"  # not under the prefix
+    assert CliSettings().unpack_prefix_for("a.tar.zst") == ""  # at the bucket's root
     settings = CliSettings(ARCHIVE_PREFIX="models/", UNPACK_PREFIX="unpacked/")
-    assert settings.unpack_prefix == "unpacked/"
-    assert CliSettings(ARCHIVE_PREFIX="models/", UNPACK_PREFIX="").unpack_prefix == ""
+    assert settings.unpack_prefix_for("models/a.tar.zst") == "unpacked/"
+    root = CliSettings(ARCHIVE_PREFIX="models/", UNPACK_PREFIX="")
+    assert root.unpack_prefix_for("models/a.tar.zst") == ""
 
 
 @pytest.mark.parametrize(

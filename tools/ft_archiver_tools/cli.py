@@ -138,8 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument(
         "--unpack-prefix",
         dest="unpack_prefix",
-        help="with --unpack: where the folder and its index go (UNPACK_PREFIX; default "
-        "ARCHIVE_PREFIX)",
+        help="with --unpack: where the folder and its index go (UNPACK_PREFIX; default: "
+        "beside the archive)",
     )
 
     backfill = commands.add_parser(

@@ -39,7 +39,7 @@ def add_unpack_parser(commands: Any) -> None:
     unpack.add_argument(
         "--prefix",
         dest="unpack_prefix",
-        help="where the folder and its index go (UNPACK_PREFIX; default ARCHIVE_PREFIX)",
+        help="where the folder and its index go (UNPACK_PREFIX; default: beside the archive)",
     )
     unpack.add_argument("--json", action="store_true", help="print the result as one JSON object")
     unpack.add_argument(
@@ -62,16 +62,19 @@ def archive_location(key: str, bucket: str | None) -> tuple[str, str]:
     return bucket, key
 
 
-def progress_control() -> "tuple[TransferControl, Callable[[], None]]":
-    """A control that draws a progress bar of the archive read, on a terminal, and the
-    call that ends the bar's line."""
+def progress_control() -> "tuple[TransferControl, Callable[[], None], Callable[[], bool]]":
+    """A control that draws a progress bar of the archive read, on a terminal; the call
+    that ends the bar's line; and one that says whether the run got as far as reading
+    the archive (its size heard)."""
     from ft_archiver.service.control import TransferControl
     from ft_archiver_tools.progress import ProgressBar
 
     bars: list[ProgressBar] = []
+    sizes: list[int] = []
 
     class ProgressControl(TransferControl):
         def on_size(self, size: int) -> None:
+            sizes.append(size)
             if sys.stderr.isatty():
                 bars.append(ProgressBar(size))
 
@@ -83,7 +86,7 @@ def progress_control() -> "tuple[TransferControl, Callable[[], None]]":
         for bar in bars:
             bar.finish()
 
-    return ProgressControl(), finish
+    return ProgressControl(), finish, lambda: bool(sizes)
 
 
 def run_unpack(args: argparse.Namespace, settings: "CliSettings") -> int:
@@ -91,7 +94,7 @@ def run_unpack(args: argparse.Namespace, settings: "CliSettings") -> int:
     from ft_archiver.domain.unpack.request import UnpackMessage
 
     bucket, key = archive_location(args.key, settings.archive_bucket)
-    unpack_layout(settings.unpack_prefix, key)  # a name that gives no folder: before any call
+    unpack_layout(settings.unpack_prefix_for(key), key)  # no folder in the name: no call
     print_unpacked(unpack_archive(UnpackMessage(bucket=bucket, key=key), settings), args.json)
     return 0
 
@@ -110,7 +113,9 @@ def unpack_archive(
     ``unpack KEY`` and ``archive --unpack`` do); ``unpacker`` to reuse one. As the
     UnpackFunction: ``Fine-tune Unpacked`` once a run completes the folder (a folder
     found complete is not announced again, as an archive found done is not), ``Fine-tune
-    Unpack Failed`` when a run that began fails (``archive`` names the fine-tune there)."""
+    Unpack Failed`` when a run that got as far as reading the archive fails (``archive``
+    names the fine-tune there); before that nothing was written (the archive missing or
+    unverified, S3 unreachable) and the one error line says all there is."""
     from ft_archiver.service.unpack.announce import UnpackAnnouncer
     from ft_archiver.service.unpack.unpacker import UnpackRequest, without_deadline
     from ft_archiver.wiring.options import event_publisher
@@ -118,13 +123,15 @@ def unpack_archive(
 
     engine = unpacker or build_unpacker(settings)  # a refused setting: no event
     announcer = UnpackAnnouncer(event_publisher(settings))
-    request = UnpackRequest(archive.bucket, archive.key, settings.unpack_prefix)
-    control, finish_bar = progress_control()
+    prefix = settings.unpack_prefix_for(archive.key)
+    request = UnpackRequest(archive.bucket, archive.key, prefix)
+    control, finish_bar, began = progress_control()
     try:
         unpacked = without_deadline(engine.unpack(request, control))
     except BaseException as exc:
         finish_bar()
-        announcer.failed(archive, settings.unpack_prefix, exc)
+        if began():
+            announcer.failed(archive, prefix, exc)
         raise
     finish_bar()
     if unpacked.transferred:

@@ -68,15 +68,15 @@ class CliSettings(ArchivingSettings, UnpackingSettings):
 
     FUNCTION: ClassVar[str] = "ft-archiver"
 
-    # Where ``unpack`` puts an archive's folder and index; unset: beside the archives,
-    # under ARCHIVE_PREFIX.
+    # Where ``unpack`` puts an archive's folder and index; unset: beside the archive.
     unpack_prefix_setting: str | None = Field(None, validation_alias="UNPACK_PREFIX")
     # The stack's distributed state machine, whose executions ``status`` describes.
     state_machine_arn: str | None = Field(None, validation_alias="ARCHIVE_STATE_MACHINE_ARN")
 
-    @property
-    def unpack_prefix(self) -> str:
-        """UNPACK_PREFIX when set, else ARCHIVE_PREFIX."""
+    def unpack_prefix_for(self, archive_key: str) -> str:
+        """UNPACK_PREFIX when set, else the archive's own folder in the bucket (the key
+        up to its last '/'): the folder and its index go beside the archive, which is
+        under ARCHIVE_PREFIX for every archive ft-archiver names itself."""
         if self.unpack_prefix_setting is not None:
             return self.unpack_prefix_setting
-        return self.archive_prefix
+        return archive_key[: archive_key.rfind("/") + 1]
