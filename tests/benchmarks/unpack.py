@@ -50,6 +50,7 @@ from ft_archiver.domain.parts import DEFAULT_UPLOAD_CONCURRENCY, parse_size
 from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.model_archive import ModelArchive, ModelSpec
 from ft_archiver_tools.local.seaweedfs import SeaweedFS
+from tests.benchmarks.run import s3_of
 from tests.support.aws import aws_environment
 
 MIB = 1024 * 1024
@@ -417,15 +418,6 @@ def s3_server(server: str) -> Iterator[tuple[dict[str, str], int]]:
             env.pop(name, None)
         env.update(aws)
         yield env, running.pid
-
-
-def s3_of(env: dict[str, str]) -> Any:
-    return boto3.session.Session(
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-        aws_session_token=env.get("AWS_SESSION_TOKEN"),
-        region_name=env["AWS_DEFAULT_REGION"],
-    ).client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
 
 
 def bench_server(server: str, sizes: list[str], methods: list[str], runs: int) -> dict[str, Any]:
