@@ -52,10 +52,10 @@ class UnpackTopology(ServedSandbox):
         archived = self.archive(job, "default")
         return job, str(archived["detail"]["key"])
 
-    def archive(self, job: SimJob, checkpoint_type: str) -> dict[str, Any]:
+    def archive(self, job: SimJob, checkpoint_type: str, key: str | None = None) -> dict[str, Any]:
         """ArchiverFunction's run on the job's request; its Fine-tune Archived event."""
         message = ArchiveMessage(id=job.id, checkpoint_type=checkpoint_type, origin="backfill",
-                                 received_at=time.time())  # fmt: skip
+                                 received_at=time.time(), key=key)  # fmt: skip
         self.sqs.send_message(QueueUrl=self.stack.queue_url, MessageBody=message.model_dump_json())
         [delivery] = self.local.deliver(wait_s=0)
         assert not delivery.failed
@@ -125,6 +125,24 @@ def test_an_archived_merged_model_is_unpacked_by_the_stack(topology: UnpackTopol
     assert detail["bytes"] == sum(entry["size"] for entry in index["files"])
     assert detail["readiness"]["vllm_runai_streamer"]["ready"] is True
     assert topology.queued(topology.unpack.queue_url) == 0
+
+
+def test_archives_of_one_name_in_two_folders_unpack_into_two_folders(
+    topology: UnpackTopology,
+) -> None:
+    """Explicit keys live in folders under the prefix: models/a/m and models/b/m must not
+    share the folder models/m/."""
+    spec = ModelSpec(size=256 * KIB, seed=19)
+    run = time.time_ns()
+    keys = [f"{topology.stack.prefix}{team}-{run}/m.tar.zst" for team in ("a", "b")]
+    for key in keys:
+        job = topology.together.add_job("Lora", model=spec, model_output_name="acme/m")
+        assert topology.archive(job, "default", key)["detail"]["key"] == key
+        [delivery] = topology.run_unpacker()
+        assert not delivery.failed
+    for key in keys:
+        assert_unpacked(topology, spec, key)  # each beside its archive
+    assert topology.stored.versions_under(f"{topology.stack.prefix}m/") == []
 
 
 def test_a_full_models_archive_is_unpacked_too(topology: UnpackTopology) -> None:

@@ -8,7 +8,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ft_archiver.domain.unpack.layout import UnpackLayout, archive_stem, unpack_layout
+from ft_archiver.domain.unpack.layout import (
+    UnpackLayout,
+    archive_stem,
+    folder_prefix,
+    unpack_layout,
+)
 from ft_archiver.domain.unpack.members import (
     MemberPlanner,
     MemberType,
@@ -453,3 +458,24 @@ def test_any_archive_is_refused_or_lands_inside_its_folder_once(
         while parent + "/" != FOLDER:
             assert parent not in files
             parent = posixpath.dirname(parent)
+
+
+@pytest.mark.parametrize(
+    ("key", "archive_prefix", "unpack_prefix", "expected"),
+    [
+        ("models/x.tar.zst", "models/", None, "models/"),  # beside the archive
+        ("x.tar.zst", "", None, ""),
+        ("models/x.tar.zst", "models/", "unpacked/", "unpacked/"),
+        ("models/a/x.tar.zst", "models/", "unpacked/", "unpacked/a/"),  # a/x and b/x apart
+        ("models/b/x.tar.zst", "models/", "unpacked/", "unpacked/b/"),
+        ("models/a/x.tar.zst", "models/", "models/", "models/a/"),  # the stack's default
+        ("team/x.tar.zst", "", "unpacked/", "unpacked/team/"),
+        ("other/x.tar.zst", "models/", "unpacked/", "unpacked/"),  # not under the prefix
+        ("models-a/x.tar.zst", "models-", "u/", "u/a/"),  # a prefix without '/'
+        ("models-x.tar.zst", "models-", "u/", "u/"),
+    ],
+)
+def test_the_folder_keeps_the_archives_sub_folders(
+    key: str, archive_prefix: str, unpack_prefix: str | None, expected: str
+) -> None:
+    assert folder_prefix(key, archive_prefix, unpack_prefix) == expected

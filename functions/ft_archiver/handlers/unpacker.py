@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from ft_archiver.adapters.queue import SqsUnpackQueue
+from ft_archiver.domain.unpack.layout import folder_prefix
 from ft_archiver.domain.unpack.request import UnpackMessage, parse_unpack_body, why_not_unpacked
 from ft_archiver.errors import ArchiverError
 from ft_archiver.handlers import dependencies
@@ -68,11 +69,12 @@ def unpack_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
         remaining_s=lambda: lambda_context.get_remaining_time_in_millis() / 1000,
         continuation=message.continuations,
     )
-    request = UnpackRequest(message.bucket, message.key, settings.unpack_prefix)
+    prefix = folder_prefix(message.key, settings.archive_prefix, settings.unpack_prefix)
+    request = UnpackRequest(message.bucket, message.key, prefix)
     try:
         outcome = unpacker().unpack(request, control)
     except Exception as exc:
-        if _failed(record, message, settings.unpack_prefix, exc):
+        if _failed(record, message, prefix, exc):
             raise
         return  # deleted: a refused archive fails the same way every time
     if isinstance(outcome, UnpackSuspended):

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from ft_archiver.domain.distributed_defaults import DEFAULT_FAN_OUT_THRESHOLD_GIB
 from ft_archiver.domain.parts import DEFAULT_CONCURRENCY, DEFAULT_MAX_ARCHIVE_GIB, GIB
+from ft_archiver.domain.unpack.layout import folder_prefix
 from ft_archiver.settings.base import TOGETHER_KEY, ArchivePrefix
 from ft_archiver.settings.together import TogetherSettings
 from ft_archiver.settings.transfer import TransferSettings
@@ -74,9 +75,6 @@ class CliSettings(ArchivingSettings, UnpackingSettings):
     state_machine_arn: str | None = Field(None, validation_alias="ARCHIVE_STATE_MACHINE_ARN")
 
     def unpack_prefix_for(self, archive_key: str) -> str:
-        """UNPACK_PREFIX when set, else the archive's own folder in the bucket (the key
-        up to its last '/'): the folder and its index go beside the archive, which is
-        under ARCHIVE_PREFIX for every archive ft-archiver names itself."""
-        if self.unpack_prefix_setting is not None:
-            return self.unpack_prefix_setting
-        return archive_key[: archive_key.rfind("/") + 1]
+        """Where the archive's folder goes (domain/unpack/layout.py ``folder_prefix``):
+        under UNPACK_PREFIX when set, else beside the archive."""
+        return folder_prefix(archive_key, self.archive_prefix, self.unpack_prefix_setting)

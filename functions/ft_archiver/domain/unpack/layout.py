@@ -99,6 +99,20 @@ class UnpackLayout:
         return key
 
 
+def folder_prefix(archive_key: str, archive_prefix: str, unpack_prefix: str | None) -> str:
+    """Where the folder of the archive at ``archive_key`` goes: beside the archive when
+    ``unpack_prefix`` is None; else under ``unpack_prefix``, keeping the sub-folders the
+    archive's key has below ``archive_prefix``, so that ``models/a/x.tar.zst`` and
+    ``models/b/x.tar.zst`` never share the folder ``x/``."""
+    beside = archive_key[: archive_key.rfind("/") + 1]
+    if unpack_prefix is None:
+        return beside
+    if not archive_key.startswith(archive_prefix):
+        return unpack_prefix
+    below = beside[len(archive_prefix) :] if beside.startswith(archive_prefix) else ""
+    return unpack_prefix + below
+
+
 def unpack_layout(unpack_prefix: str, archive_name: str) -> UnpackLayout:
     """The layout of the archive ``archive_name`` unpacked under ``unpack_prefix``."""
     return UnpackLayout(unpack_prefix, archive_stem(archive_name))
