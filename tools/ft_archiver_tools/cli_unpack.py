@@ -109,8 +109,9 @@ def not_unpackable(key: str) -> str | None:
 def unpack_archive(
     archive: "UnpackMessage", settings: "CliSettings", unpacker: "Unpacker | None" = None
 ) -> "Unpacked":
-    """The archive unpacked under UNPACK_PREFIX, with a progress bar on a terminal (what
-    ``unpack KEY`` and ``archive --unpack`` do); ``unpacker`` to reuse one. As the
+    """The archive unpacked into its folder (``unpack_prefix_for``), with a progress bar
+    on a terminal (what ``unpack KEY`` and ``archive --unpack`` do); ``unpacker`` to
+    reuse one. As the
     UnpackFunction: ``Fine-tune Unpacked`` once a run completes the folder (a folder
     found complete is not announced again, as an archive found done is not), ``Fine-tune
     Unpack Failed`` when a run that got as far as reading the archive fails (``archive``
