@@ -786,7 +786,12 @@ def test_an_archive_past_the_continuation_limit_fails_cleanly_and_can_be_asked_a
     assert [json.loads(d.body)["continuations"] for d in consumed] == [0, 1]
     assert topology.queued() == 0
     assert topology.queued(topology.stack.dead_letter_queue_url) == 0
-    [event] = topology.events.read()
+    events = topology.events.read()
+    # On a loaded machine an invocation's start can eat its first part's time: that one
+    # fails retryably and is retried, which is not what this test is about.
+    retried = [e for e in events if e["detail"].get("retryable") is True]
+    assert all(e["detail"]["error_type"] == "NoProgressError" for e in retried), retried
+    [event] = [e for e in events if e not in retried]
     failed = event["detail"]
     assert (event["detail-type"], failed["error_type"], failed["retryable"]) == (
         "Fine-tune Archive Failed", "ContinuationLimitError", False,
