@@ -60,7 +60,9 @@ def test_status_follows_a_running_archive_to_its_result(harness: Harness) -> Non
     assert (running["size"], running["parts"], running["part_size"]) == (SIZE, 16, 256 * 1024)
     assert running["key"].startswith(harness.prefix)
     assert running["owner"]
-    assert 0 < running["fraction"] < 1
+    # the last sample may fall after the last part, while Complete runs: every part done
+    assert 0 < running["fraction"] <= 1
+    assert any(0 < s["fraction"] < 1 for s in moving), moving  # and some while parts moved
     assert running["rate_bps"] > 0
     assert running["seen_s_ago"] < 30
     [finished] = status_of(harness, job.id)
