@@ -281,6 +281,48 @@ class UnpackedArchiveMismatchError(IntegrityError):
     ``sha256`` tag: the files made from them were removed. Another attempt reads again."""
 
 
+class ImportRefusedError(RuleError):
+    """The folder is not one Custom Model Import takes (an adapter, a verdict not ready,
+    an incomplete index): refused before any call to Bedrock."""
+
+
+class ModelImportError(OperationalError):
+    """Base of the import stage's operational failures (Bedrock's answers)."""
+
+
+class ImportQuotaError(ModelImportError):
+    """Bedrock refused for a quota (one import job at a time per region, or the
+    imported models per account): waited out, not failed."""
+
+    retryable = True
+
+
+class ImportConflictError(ModelImportError):
+    """Bedrock's ConflictException: the job name or the model name is taken."""
+
+
+class ImportRejectedError(ModelImportError):
+    """Bedrock refused the request (ValidationException, AccessDeniedException,
+    ResourceNotFoundException): asking again gets the same answer."""
+
+
+class ImportUnavailableError(ModelImportError):
+    """Bedrock throttled or failed past every retry."""
+
+    retryable = True
+
+
+class ImportJobFailedError(ModelImportError):
+    """The import job ended Failed; the message is Bedrock's failureMessage."""
+
+
+class ImportTimeoutError(ModelImportError):
+    """The import waited past FT_ARCHIVER_IMPORT_MAX_WAIT_HOURS (a running job or a
+    quota in the way): given up; asking again may succeed."""
+
+    retryable = True
+
+
 def failure_report(exc: BaseException) -> tuple[str, bool]:
     """What a failure event says of ``exc``: its message and whether another attempt may
     succeed. Ours carry no secret; anything else is named by its type only (its message

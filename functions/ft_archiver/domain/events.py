@@ -12,6 +12,8 @@ ARCHIVED = "Fine-tune Archived"
 ARCHIVE_FAILED = "Fine-tune Archive Failed"
 UNPACKED = "Fine-tune Unpacked"
 UNPACK_FAILED = "Fine-tune Unpack Failed"
+IMPORTED = "Fine-tune Imported"
+IMPORT_FAILED = "Fine-tune Import Failed"
 
 
 class ArchivedDetail(BaseModel):
@@ -113,11 +115,64 @@ class UnpackFailedDetail(BaseModel):
     retryable: bool
 
 
+class ImportedDetail(BaseModel):
+    """Detail of ``Fine-tune Imported``: the folder is a model Bedrock serves.
+    ``model_id`` is what InvokeModel and Converse take (the imported model's ARN)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: Literal["bedrock"] = "bedrock"
+    id: str | None
+    checkpoint_step: int | None
+    checkpoint_type: str | None
+    bucket: str
+    archive_key: str
+    archive_sha256: str | None
+    folder_url: str
+    index_key: str
+    job_arn: str
+    job_name: str
+    imported_model_name: str
+    imported_model_arn: str
+    model_id: str
+    model_architecture: str | None
+    instruct_supported: bool | None
+    custom_model_units_per_copy: int | None
+    custom_model_units_version: str | None
+    duration_s: float | None  # the job's, from its creation to its end, when Bedrock says
+
+
+class ImportFailedDetail(BaseModel):
+    """Detail of ``Fine-tune Import Failed``: the job failed (``error`` is Bedrock's
+    failureMessage), or the folder was refused before any call, or the import waited
+    past its limit. ``retryable`` False: asking again gets the same answer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: Literal["bedrock"] = "bedrock"
+    id: str | None
+    checkpoint_step: int | None
+    checkpoint_type: str | None
+    bucket: str
+    archive_key: str
+    archive_sha256: str | None
+    folder_url: str
+    index_key: str
+    job_arn: str | None  # None when no job was started
+    job_name: str | None
+    imported_model_name: str | None
+    error_type: str
+    error: str
+    retryable: bool
+
+
 SCHEMA_FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "fine-tune-archived.schema.json": (ARCHIVED, ArchivedDetail),
     "fine-tune-archive-failed.schema.json": (ARCHIVE_FAILED, ArchiveFailedDetail),
     "fine-tune-unpacked.schema.json": (UNPACKED, UnpackedDetail),
     "fine-tune-unpack-failed.schema.json": (UNPACK_FAILED, UnpackFailedDetail),
+    "fine-tune-imported.schema.json": (IMPORTED, ImportedDetail),
+    "fine-tune-import-failed.schema.json": (IMPORT_FAILED, ImportFailedDetail),
 }
 
 
