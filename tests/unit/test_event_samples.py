@@ -10,11 +10,15 @@ from pydantic import BaseModel
 from ft_archiver.domain.events import (
     ARCHIVE_FAILED,
     ARCHIVED,
+    IMPORT_FAILED,
+    IMPORTED,
     SCHEMA_FILES,
     UNPACK_FAILED,
     UNPACKED,
     ArchivedDetail,
     ArchiveFailedDetail,
+    ImportedDetail,
+    ImportFailedDetail,
     UnpackedDetail,
     UnpackFailedDetail,
     detail_schema,
@@ -30,6 +34,8 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
         ("fine-tune-archive-failed.json", ARCHIVE_FAILED, ArchiveFailedDetail),
         ("fine-tune-unpacked.json", UNPACKED, UnpackedDetail),
         ("fine-tune-unpack-failed.json", UNPACK_FAILED, UnpackFailedDetail),
+        ("fine-tune-imported.json", IMPORTED, ImportedDetail),
+        ("fine-tune-import-failed.json", IMPORT_FAILED, ImportFailedDetail),
     ],
 )
 def test_sample_event_matches_the_model(
@@ -56,6 +62,8 @@ def test_published_schema_is_the_models_schema(name: str) -> None:
         ("fine-tune-archive-failed.json", "fine-tune-archive-failed.schema.json"),
         ("fine-tune-unpacked.json", "fine-tune-unpacked.schema.json"),
         ("fine-tune-unpack-failed.json", "fine-tune-unpack-failed.schema.json"),
+        ("fine-tune-imported.json", "fine-tune-imported.schema.json"),
+        ("fine-tune-import-failed.json", "fine-tune-import-failed.schema.json"),
     ],
 )
 def test_sample_events_satisfy_the_schema(name: str, schema: str) -> None:
