@@ -115,9 +115,8 @@ class UnpackFailedDetail(BaseModel):
     retryable: bool
 
 
-class ImportedDetail(BaseModel):
-    """Detail of ``Fine-tune Imported``: the folder is a model Bedrock serves.
-    ``model_id`` is what InvokeModel and Converse take (the imported model's ARN)."""
+class _ImportOf(BaseModel):
+    """What both import events say of the folder imported and where it came from."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -130,6 +129,12 @@ class ImportedDetail(BaseModel):
     archive_sha256: str | None
     folder_url: str
     index_key: str
+
+
+class ImportedDetail(_ImportOf):
+    """Detail of ``Fine-tune Imported``: the folder is a model Bedrock serves.
+    ``model_id`` is what InvokeModel takes (the imported model's ARN)."""
+
     job_arn: str
     job_name: str
     imported_model_name: str
@@ -142,22 +147,11 @@ class ImportedDetail(BaseModel):
     duration_s: float | None  # the job's, from its creation to its end, when Bedrock says
 
 
-class ImportFailedDetail(BaseModel):
+class ImportFailedDetail(_ImportOf):
     """Detail of ``Fine-tune Import Failed``: the job failed (``error`` is Bedrock's
     failureMessage), or the folder was refused before any call, or the import waited
     past its limit. ``retryable`` False: asking again gets the same answer."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    target: Literal["bedrock"] = "bedrock"
-    id: str | None
-    checkpoint_step: int | None
-    checkpoint_type: str | None
-    bucket: str
-    archive_key: str
-    archive_sha256: str | None
-    folder_url: str
-    index_key: str
     job_arn: str | None  # None when no job was started
     job_name: str | None
     imported_model_name: str | None

@@ -47,6 +47,19 @@ class ImportSource(BaseModel):
     def folder_url(self) -> str:
         return f"s3://{self.bucket}/{self.folder}"
 
+    def event_fields(self) -> dict[str, Any]:
+        """What both import events say of the folder (domain/events.py's _ImportOf)."""
+        return {
+            "id": self.id,
+            "checkpoint_step": self.checkpoint_step,
+            "checkpoint_type": self.checkpoint_type,
+            "bucket": self.bucket,
+            "archive_key": self.archive_key,
+            "archive_sha256": self.archive_sha256,
+            "folder_url": self.folder_url,
+            "index_key": self.index_key,
+        }
+
     @classmethod
     def of_unpacked(cls, detail: UnpackedDetail) -> "ImportSource":
         return cls(

@@ -100,14 +100,7 @@ def imported_detail(
         round((job.ended - job.created).total_seconds(), 3) if job.created and job.ended else None
     )
     return ImportedDetail(
-        id=source.id,
-        checkpoint_step=source.checkpoint_step,
-        checkpoint_type=source.checkpoint_type,
-        bucket=source.bucket,
-        archive_key=source.archive_key,
-        archive_sha256=source.archive_sha256,
-        folder_url=source.folder_url,
-        index_key=source.index_key,
+        **source.event_fields(),
         job_arn=job.arn,
         job_name=job.name,
         imported_model_name=(model.name if model else job.model_name) or job.name,
@@ -126,14 +119,7 @@ def import_failed_detail(
 ) -> ImportFailedDetail:
     error, retryable = failure_report(exc)
     return ImportFailedDetail(
-        id=source.id,
-        checkpoint_step=source.checkpoint_step,
-        checkpoint_type=source.checkpoint_type,
-        bucket=source.bucket,
-        archive_key=source.archive_key,
-        archive_sha256=source.archive_sha256,
-        folder_url=source.folder_url,
-        index_key=source.index_key,
+        **source.event_fields(),
         job_arn=job_arn,
         job_name=names.job_name,
         imported_model_name=names.model_name,
