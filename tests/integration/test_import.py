@@ -109,6 +109,7 @@ def test_a_ready_folder_is_imported_and_announced_once(stage: Stage) -> None:
     outcomes = run_to_end(importer, stage.message())
     assert isinstance(outcomes[0], Waiting)
     assert outcomes[0].started
+    assert outcomes[0].models_in_account == 0  # counted before the start, for the quota warning
     assert [type(o).__name__ for o in outcomes] == ["Waiting", "Waiting", "Waiting", "Finished"]
     end = outcomes[-1]
     assert isinstance(end, Finished)
