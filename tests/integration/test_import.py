@@ -209,3 +209,30 @@ def test_a_throttled_bedrock_is_retried_by_botocore(stage: Stage) -> None:
     outcome = stage.importer().advance(stage.message())
     assert isinstance(outcome, Waiting)
     assert outcome.started
+
+
+def test_an_import_given_up_for_its_wait_can_be_asked_again(stage: Stage) -> None:
+    importer = stage.importer()
+    stale = stage.message("run-1").model_copy(update={"first_seen_s": time.time() - 25 * 3600})
+    given_up = importer.advance(stale)
+    assert isinstance(given_up, Finished)
+    assert given_up.announced
+    assert given_up.result.error_type == "ImportTimeoutError"  # type: ignore[union-attr]
+    assert stage.fake.requests == []
+    # The same run again finds its own announced record: nothing more.
+    again = importer.advance(stale)
+    assert isinstance(again, Finished)
+    assert not again.announced
+    # A new run (asked again) supersedes the retryable end and imports.
+    end = run_to_end(importer, stage.message("run-2"))[-1]
+    assert isinstance(end, Finished)
+    assert end.announced
+    assert [e["detail-type"] for e in stage.events()] == [IMPORT_FAILED, IMPORTED]
+
+
+def test_a_refusal_is_not_superseded_by_another_delivery(stage: Stage) -> None:
+    adapter = stage.source.model_copy(update={"checkpoint_type": "adapter"})
+    importer = stage.importer()
+    for run in ("run-1", "run-2"):
+        importer.advance(ImportMessage(source=adapter, run_id=run, first_seen_s=time.time()))
+    assert [e["detail-type"] for e in stage.events()] == [IMPORT_FAILED]

@@ -43,6 +43,12 @@ class S3ImportRecords:
         except AWS_ERRORS as exc:
             raise storage_error("PutObject", bucket, key, exc) from None
 
+    def remove(self, bucket: str, key: str) -> None:
+        try:
+            self._s3.delete_object(Bucket=bucket, Key=key)
+        except AWS_ERRORS as exc:
+            raise storage_error("DeleteObject", bucket, key, exc) from None
+
     def _put(self, bucket: str, key: str, record: ImportRecord, condition: dict[str, Any]) -> None:
         self._s3.put_object(
             Bucket=bucket,

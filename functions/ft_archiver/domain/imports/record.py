@@ -34,6 +34,18 @@ class ImportRecord(BaseModel):
         import)."""
         return self.archive_sha256 == archive_sha256
 
+    def superseded_by(self, run_id: str) -> bool:
+        """Whether a new run may try again: the end was a retryable failure (the wait
+        was given up), already announced, and the run is another one. Its record is
+        removed and the import asked again: the same token finds the same job if one
+        was started, so nothing is imported twice."""
+        return (
+            isinstance(self.result, ImportFailedDetail)
+            and self.result.retryable
+            and self.announced
+            and self.run_id != run_id
+        )
+
 
 def record_key(index_key: str) -> str:
     """``models/x.files.json`` -> ``models/x.import.json``."""

@@ -149,7 +149,10 @@ class Importer:
         key = record_key(source.index_key)
         record = self._records.read(source.bucket, key)
         if record is not None and record.for_archive(source.archive_sha256):
-            return self._finished_before(message, key, record)
+            if not record.superseded_by(message.run_id):
+                return self._finished_before(message, key, record)
+            log.info("the import of %s gave up before: asked again", source.folder_url)
+            self._records.remove(source.bucket, key)
         names = import_names(
             source.bucket, source.folder, source.archive_sha256, self.options.role_arn
         )

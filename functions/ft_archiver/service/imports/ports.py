@@ -58,3 +58,6 @@ class ImportRecords(Protocol):
 
     def put(self, bucket: str, key: str, record: ImportRecord) -> None:
         """Replace the record (its winner marks it announced)."""
+
+    def remove(self, bucket: str, key: str) -> None:
+        """Delete the record: a retryable end that a new run supersedes."""
