@@ -113,12 +113,10 @@ def import_tags(source: ImportSource) -> list[dict[str, str]]:
     return [{"key": key, "value": tag_value(value)} for key, value in tags.items() if value]
 
 
-def create_job_request(
-    source: ImportSource, names: ImportNames, role_arn: str, kms_key_id: str | None = None
-) -> dict[str, Any]:
+def create_job_request(source: ImportSource, names: ImportNames, role_arn: str) -> dict[str, Any]:
     """CreateModelImportJob's parameters, exactly as sent (the dry run prints them)."""
     tags = import_tags(source)
-    request: dict[str, Any] = {
+    return {
         "jobName": names.job_name,
         "importedModelName": names.model_name,
         "roleArn": role_arn,
@@ -127,6 +125,3 @@ def create_job_request(
         "importedModelTags": tags,
         "clientRequestToken": names.client_request_token,
     }
-    if kms_key_id:
-        request["importedModelKmsKeyId"] = kms_key_id
-    return request

@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class ImportOptions:
     role_arn: str  # the service role Bedrock assumes to read the folder
-    kms_key_id: str | None = None  # the imported model's key; None: AWS's own
     max_wait_s: float = 24 * 3600
     poll_first_s: int = 60
     quota_first_s: int = 300
@@ -87,7 +86,7 @@ def plan_import(
     refused = why_not_importable(source)
     if refused is not None:
         raise ImportRefusedError(refused)
-    return names, create_job_request(source, names, options.role_arn, options.kms_key_id)
+    return names, create_job_request(source, names, options.role_arn)
 
 
 def imported_detail(
