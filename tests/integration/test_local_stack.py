@@ -12,12 +12,18 @@ from ft_archiver.settings import (
     ArchiverSettings,
     ArchiveStepsSettings,
     FunctionSettings,
+    ImporterSettings,
     PollerSettings,
     UnpackerSettings,
     WebhookSettings,
 )
 from ft_archiver_tools.local.aws import MotoServer
-from ft_archiver_tools.local.resources import LocalResources, LocalUnpackStage, deploy_local
+from ft_archiver_tools.local.resources import (
+    LocalImportStage,
+    LocalResources,
+    LocalUnpackStage,
+    deploy_local,
+)
 from ft_archiver_tools.template import (
     Evaluator,
     function_environment,
@@ -33,14 +39,15 @@ TEMPLATE = load_template()
 
 @pytest.fixture(scope="module")
 def stack(aws: MotoServer) -> LocalResources:
-    """Unpack=true, so that every function of the template is there to compare."""
+    """Unpack=true and Import=bedrock, so that every function of the template is there
+    to compare."""
     name = f"stack-{uuid.uuid4().hex[:8]}"
     return deploy_local(
         aws,
         name,
         together_api_key="k",
         together_base_url="http://127.0.0.1:1/v1",
-        parameters={"Unpack": "true"},
+        parameters={"Unpack": "true", "Import": "bedrock"},
     )
 
 
@@ -49,10 +56,16 @@ def _unpack(stack: LocalResources) -> LocalUnpackStage:
     return stack.unpack
 
 
+def _imports(stack: LocalResources) -> LocalImportStage:
+    assert stack.imports is not None
+    return stack.imports
+
+
 def props(logical_id: str) -> dict[str, Any]:
     placeholders = {
         "ArchiveDeadLetterQueue.Arn": "arn:dlq",
         "UnpackDeadLetterQueue.Arn": "arn:udlq",
+        "ImportDeadLetterQueue.Arn": "arn:idlq",
     }
     evaluator = Evaluator(TEMPLATE, placeholders)
     resolved: dict[str, Any] = evaluator.resolve(resource(TEMPLATE, logical_id))
@@ -187,11 +200,84 @@ def test_the_template_rules_refuse_unpack_without_full_object_checksums(
         )
 
 
+def test_the_import_queue_matches_the_template(aws: MotoServer, stack: LocalResources) -> None:
+    sqs = aws.client("sqs")
+    imports = _imports(stack)
+    attributes = sqs.get_queue_attributes(QueueUrl=imports.queue_url, AttributeNames=["All"])[
+        "Attributes"
+    ]
+    declared = props("ImportQueue")
+    assert attributes["VisibilityTimeout"] == str(declared["VisibilityTimeout"])
+    assert declared["VisibilityTimeout"] >= 6 * resource(TEMPLATE, "ImportFunction")["Timeout"]
+    assert "FifoQueue" not in declared  # per-message DelaySeconds: FIFO queues refuse them
+    redrive = json.loads(attributes["RedrivePolicy"])
+    dlq_arn = sqs.get_queue_attributes(
+        QueueUrl=imports.dead_letter_queue_url, AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    assert redrive["deadLetterTargetArn"] == dlq_arn
+
+
+def test_the_bedrock_role_is_created_as_the_template_declares(
+    aws: MotoServer, stack: LocalResources
+) -> None:
+    role_name = _imports(stack).role_arn.rsplit("/", 1)[1]
+    role = aws.client("iam").get_role(RoleName=role_name)["Role"]
+    [trusted] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trusted["Principal"] == {"Service": "bedrock.amazonaws.com"}
+    assert trusted["Condition"]["StringEquals"] == {"aws:SourceAccount": "123456789012"}
+    assert trusted["Condition"]["ArnEquals"] == {
+        "aws:SourceArn": "arn:aws:bedrock:us-east-1:123456789012:model-import-job/*"
+    }
+    names = aws.client("iam").list_role_policies(RoleName=role_name)["PolicyNames"]
+    assert names == ["read-unpacked-folders"]  # no KMS statement without KmsKeyArn
+
+
+def _unpacked_entry(stack: LocalResources, folder: str, ready: bool) -> dict[str, Any]:
+    detail = {"bucket": stack.bucket, "folder": folder,
+              "readiness": {"bedrock_custom_model_import": {"ready": ready}}}  # fmt: skip
+    return {"Source": "ft-archiver", "DetailType": "Fine-tune Unpacked",
+            "EventBusName": stack.bus_name, "Detail": json.dumps(detail)}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("folder", "ready", "delivered"),
+    [
+        ("models/a/", True, True),
+        ("models/b/", False, False),
+        ("elsewhere/c/", True, False),
+    ],
+)
+def test_the_import_rule_delivers_the_folders_bedrock_will_take_only(
+    aws: MotoServer, stack: LocalResources, folder: str, ready: bool, delivered: bool
+) -> None:
+    events, sqs = aws.client("events"), aws.client("sqs")
+    imports = _imports(stack)
+    entry = _unpacked_entry(stack, folder, ready)
+    assert events.put_events(Entries=[entry])["FailedEntryCount"] == 0
+    received = sqs.receive_message(QueueUrl=imports.queue_url, WaitTimeSeconds=1).get(
+        "Messages", []
+    )
+    for message in received:
+        sqs.delete_message(QueueUrl=imports.queue_url, ReceiptHandle=message["ReceiptHandle"])
+    folders = [json.loads(message["Body"])["detail"]["folder"] for message in received]
+    assert folders == ([folder] if delivered else [])
+
+
+def test_the_template_rules_refuse_import_without_unpack(aws: MotoServer) -> None:
+    name = f"rules-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ValueError, match=r"ImportNeedsUnpack: .* Unpack=true"):
+        deploy_local(aws, name, together_api_key="k", together_base_url="http://127.0.0.1:1/v1",
+                     parameters={"Import": "bedrock"})  # fmt: skip
+    assert aws.client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", []) == []
+
+
 def test_with_unpack_left_off_there_is_no_unpack_stage(aws: MotoServer) -> None:
     name = f"stack-{uuid.uuid4().hex[:8]}"
     off = deploy_local(aws, name, together_api_key="k", together_base_url="http://127.0.0.1:1/v1")
     assert off.unpack is None
+    assert off.imports is None
     assert "UnpackFunction" not in off.environments
+    assert "ImportFunction" not in off.environments
     queues = aws.client("sqs").list_queues(QueueNamePrefix=name).get("QueueUrls", [])
     assert not [url for url in queues if "unpack" in url]
 
@@ -270,6 +356,7 @@ SETTINGS: dict[str, type[FunctionSettings]] = {
         PollerSettings,
         ArchiveStepsSettings,
         UnpackerSettings,
+        ImporterSettings,
     )
 }
 
@@ -317,6 +404,12 @@ def test_the_deployed_environment_is_a_valid_configuration(
         assert settings.archive_bucket == stack.bucket
         assert settings.unpack_prefix == settings.archive_prefix == stack.prefix
         return
+    if isinstance(settings, ImporterSettings):  # no table; its own queue; Bedrock's role
+        assert settings.import_queue_url == _imports(stack).queue_url
+        assert settings.import_role_arn == _imports(stack).role_arn
+        assert settings.archive_bucket == stack.bucket
+        assert settings.unpack_prefix == stack.prefix
+        return
     assert settings.state_table_name == stack.table_name
     # The state machine's steps send nothing to ArchiveQueue; every other function does.
     queue = None if function == "ArchiveStepsFunction" else stack.queue_url
@@ -339,14 +432,24 @@ def _statements(function: str) -> list[dict[str, Any]]:
     return statements(TEMPLATE, function)
 
 
+# Actions granted on "*": X-Ray's take no resource; CreateModelImportJob creates what it
+# would name, and ListImportedModels lists the account's.
+ON_EVERY_RESOURCE = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "bedrock:CreateModelImportJob",
+    "bedrock:ListImportedModels",
+}
+
+
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_iam_names_actions_and_resources(function: str) -> None:
     for statement in _statements(function):
         actions = statement["Action"]
         for action in actions if isinstance(actions, list) else [actions]:
             assert "*" not in action, action
-        if statement["Resource"] == "*":  # only X-Ray's, whose actions take no resource
-            assert all(action.startswith("xray:") for action in actions), actions
+        if statement["Resource"] == "*":
+            assert set(actions) <= ON_EVERY_RESOURCE, actions
 
 
 def test_poller_runs_on_a_schedule_that_can_be_switched_off() -> None:

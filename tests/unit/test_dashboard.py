@@ -24,7 +24,8 @@ AWS_METRICS = {
                                        "ExecutionsFailed", "ExecutionsTimedOut",
                                        "ExecutionsAborted"}),
 }  # fmt: skip
-SWITCHES = ("WebhookEnabled", "Unpack")
+SWITCHES = {"WebhookEnabled": ("true", "false"), "Unpack": ("true", "false"),
+            "Import": ("none", "bedrock")}  # fmt: skip
 
 
 def emitted_metrics() -> set[str]:
@@ -85,8 +86,7 @@ def metrics_of(body: dict[str, Any]) -> list[tuple[str, str, tuple[str, ...]]]:
 
 
 COMBINATIONS = [
-    dict(zip(SWITCHES, values, strict=True))
-    for values in itertools.product(("true", "false"), repeat=len(SWITCHES))
+    dict(zip(SWITCHES, values, strict=True)) for values in itertools.product(*SWITCHES.values())
 ]
 
 

@@ -24,7 +24,8 @@ def _property(function: str, name: str) -> Any:
     return resource(TEMPLATE, function).get(name, GLOBALS.get(name))
 
 
-MISSING_IS_AN_ANSWER = "ft_archiver.adapters.s3_unpack"
+# Adapters that read a missing key as an answer: the unpacker's reads, the import record.
+MISSING_IS_AN_ANSWER = ("ft_archiver.adapters.s3_unpack", "ft_archiver.adapters.s3_import_record")
 
 
 def platform_actions(
@@ -45,9 +46,17 @@ def platform_actions(
     # upload needs kms:Decrypt as well as kms:GenerateDataKey (S3's SSE-KMS page).
     # S3 answers a GetObject/HeadObject of a missing key with 403 to a caller without
     # s3:ListBucket (S3's HeadObject and GetObject pages): code that takes a missing
-    # key as an answer (the unpacker's reads, ``s3_unpack``) needs it.
+    # key as an answer (MISSING_IS_AN_ANSWER) needs it.
     if any(site.startswith(MISSING_IS_AN_ANSWER) for site in sites.get("s3:GetObject", [])):
         needed.add("s3:ListBucket")
+    # CreateModelImportJob passes the service role (iam:PassRole, IAM user guide:
+    # "Granting a user permissions to pass a role to an AWS service") and tags the job
+    # and the model as it creates them (jobTags, importedModelTags). Many services
+    # authorise tags on create by the TagResource action too; for Bedrock that is not
+    # confirmed offline, so bedrock:TagResource is granted on the stack's jobs and
+    # models only (docs/permissions.md says so).
+    if "bedrock:CreateModelImportJob" in code:
+        needed |= {"iam:PassRole", "bedrock:TagResource"}
     if "s3:PutObject" in code:
         needed |= {"kms:GenerateDataKey", "kms:Decrypt"}
     elif "s3:GetObject" in code:
@@ -185,7 +194,7 @@ def test_queue_actions_only_on_the_functions_own_queue(function: str) -> None:
             assert statement["Resource"] == own
 
 
-@pytest.mark.parametrize("function", ["ArchiverFunction", "UnpackFunction"])
+@pytest.mark.parametrize("function", ["ArchiverFunction", "UnpackFunction", "ImportFunction"])
 def test_a_consumers_event_source_polls_its_queue_with_its_own_statement(function: str) -> None:
     for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"):
         [statement] = _with(function, action)

@@ -2,7 +2,7 @@
 reads AWS_ENDPOINT_URL_BEDROCK, which points it at the local fake)."""
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -15,6 +15,11 @@ from ft_archiver.errors import (
     ModelImportError,
 )
 from ft_archiver.service.imports.ports import ImportedModel, ImportJob
+
+if TYPE_CHECKING:
+    from mypy_boto3_bedrock import BedrockClient
+else:
+    BedrockClient = Any
 
 # Bedrock's modelled errors (botocore's service model), by what the stage does next.
 QUOTA_CODES = frozenset({"ServiceQuotaExceededException"})
@@ -43,7 +48,7 @@ def _time(value: Any) -> datetime | None:
 
 
 class BedrockModelImports:
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: BedrockClient) -> None:
         self._bedrock = client
 
     def start(self, request: dict[str, Any]) -> str:

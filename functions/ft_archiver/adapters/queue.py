@@ -1,4 +1,4 @@
-"""ArchiveQueue and UnpackQueue over boto3 SQS."""
+"""ArchiveQueue, UnpackQueue and ImportQueue over boto3 SQS."""
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageAttributeValueTypeDef
 
-    # a type only: the unpack domain stays out of the archive side's cold start
+    # types only: the unpack and import domains stay out of the archive side's cold start
+    from ft_archiver.domain.imports.message import ImportMessage
     from ft_archiver.domain.unpack.request import UnpackMessage
 else:
     SQSClient = Any
@@ -109,6 +110,20 @@ class SqsUnpackQueue:
     def send(self, message: "UnpackMessage") -> str:
         """SendMessage: an unpack's continuation."""
         return _send(self._client, self._queue_url, message.model_dump_json(), {}, 0)
+
+    def retry_later(self, receipt_handle: str, delay_s: int) -> None:
+        """Make a received message visible again after ``delay_s`` seconds."""
+        _retry_later(self._client, self._queue_url, receipt_handle, delay_s)
+
+
+class SqsImportQueue:
+    def __init__(self, client: SQSClient, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def send(self, message: "ImportMessage", delay_s: int) -> str:
+        """SendMessage: the next look at an import, ``delay_s`` (at most 900) from now."""
+        return _send(self._client, self._queue_url, message.model_dump_json(), {}, delay_s)
 
     def retry_later(self, receipt_handle: str, delay_s: int) -> None:
         """Make a received message visible again after ``delay_s`` seconds."""

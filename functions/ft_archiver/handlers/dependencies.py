@@ -17,6 +17,7 @@ from ft_archiver.settings.base import load
 if TYPE_CHECKING:  # each imported by its own function only: see the module's docstring
     from ft_archiver.settings.archive_steps import ArchiveStepsSettings
     from ft_archiver.settings.archiving import ArchiverSettings
+    from ft_archiver.settings.importer import ImporterSettings
     from ft_archiver.settings.poller import PollerSettings
     from ft_archiver.settings.unpacker import UnpackerSettings
     from ft_archiver.settings.webhook import WebhookSettings
@@ -65,6 +66,13 @@ def unpacker_settings() -> "UnpackerSettings":
     from ft_archiver.settings.unpacker import UnpackerSettings
 
     return load(UnpackerSettings)
+
+
+@per_environment
+def importer_settings() -> "ImporterSettings":
+    from ft_archiver.settings.importer import ImporterSettings
+
+    return load(ImporterSettings)
 
 
 def reset() -> None:

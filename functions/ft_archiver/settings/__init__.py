@@ -15,6 +15,8 @@ queue.
     │   │                            deadline margin, continuations
     │   └── UnpackingSettings        how often an unpack records its progress
     │       └── UnpackerSettings     bucket, prefix, unpack prefix, unpack queue required
+    ├── ImportingSettings            the import role, the bus, the pace of the looks
+    │   └── ImporterSettings         bucket, unpack prefix, import queue, role required
     └── TogetherSettings             the Together API key (or its secret), the base URL
         ├── PollerSettings           the queue, the table, what to archive of each job
         └── ArchivingSettings        (and TransferSettings) download lanes, leases, the
@@ -22,11 +24,12 @@ queue.
             ├── ArchiverSettings     bucket, prefix, table, queue required; the lease
             │                        wait; the state machine and the size that goes to it
             ├── ArchiveStepsSettings the distributed archive's steps: workers, batches
-            └── CliSettings          (and UnpackingSettings) everything optional
+            └── CliSettings          (and UnpackingSettings, ImportingSettings)
+                                     everything optional
 
 A module each: ``base`` (FunctionSettings, and ``load`` with its one-line report),
 ``webhook``, ``together``, ``poller``, ``archive_steps``, ``transfer``, ``unpacker``,
-and ``archiving`` (ArchivingSettings and the two that read it, ArchiverSettings and
+``importer``, and ``archiving`` (ArchivingSettings and the two that read it, ArchiverSettings and
 CliSettings).
 
 boto3 reads its own variables (AWS_ENDPOINT_URL, AWS_REGION, credentials); nothing here
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from ft_archiver.settings.archive_steps import ArchiveStepsSettings
     from ft_archiver.settings.archiving import ArchiverSettings, ArchivingSettings, CliSettings
     from ft_archiver.settings.base import FunctionSettings, load
+    from ft_archiver.settings.importer import ImporterSettings, ImportingSettings
     from ft_archiver.settings.poller import PollerSettings
     from ft_archiver.settings.together import TogetherSettings
     from ft_archiver.settings.transfer import TransferSettings
@@ -55,6 +59,8 @@ _MODULE_OF = {
     "ArchivingSettings": "archiving",
     "CliSettings": "archiving",
     "FunctionSettings": "base",
+    "ImporterSettings": "importer",
+    "ImportingSettings": "importer",
     "load": "base",
     "PollerSettings": "poller",
     "TogetherSettings": "together",
@@ -78,6 +84,8 @@ __all__ = [
     "ArchivingSettings",
     "CliSettings",
     "FunctionSettings",
+    "ImporterSettings",
+    "ImportingSettings",
     "PollerSettings",
     "TogetherSettings",
     "TransferSettings",

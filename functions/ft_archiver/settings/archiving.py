@@ -8,6 +8,7 @@ from ft_archiver.domain.distributed_defaults import DEFAULT_FAN_OUT_THRESHOLD_GI
 from ft_archiver.domain.parts import DEFAULT_CONCURRENCY, DEFAULT_MAX_ARCHIVE_GIB, GIB
 from ft_archiver.domain.unpack.layout import folder_prefix
 from ft_archiver.settings.base import TOGETHER_KEY, ArchivePrefix
+from ft_archiver.settings.importer import ImportingSettings
 from ft_archiver.settings.together import TogetherSettings
 from ft_archiver.settings.transfer import TransferSettings
 from ft_archiver.settings.unpacker import UnpackingSettings
@@ -62,7 +63,7 @@ class ArchiverSettings(ArchivingSettings):
         return int(self.fan_out_threshold_gib * GIB)
 
 
-class CliSettings(ArchivingSettings, UnpackingSettings):
+class CliSettings(ArchivingSettings, UnpackingSettings, ImportingSettings):
     """The command line: every resource optional. The bucket (or --bucket) is checked by
     the commands that need it, the Together key when Together is first asked, the queue
     by ``backfill --enqueue``; without STATE_TABLE_NAME archives are not idempotent."""

@@ -3,7 +3,8 @@ template itself so the two cannot drift; ``tests/integration/test_local_stack.py
 reads every setting back and compares it with the template.
 
 Not reproduced locally, on purpose: the TLS-only bucket policy (loopback is plain HTTP,
-and moto does not evaluate bucket policies), IAM (moto does not enforce it), the
+and moto does not evaluate bucket policies), the functions' roles (moto does not enforce
+IAM; only the role Bedrock assumes is created, so that ``doctor`` can find it), the
 functions themselves (``ft-archiver serve`` runs their handlers in-process), and the
 CloudWatch alarms (no Lambda metrics exist locally to feed them).
 """
@@ -36,6 +37,7 @@ class LocalResources:
     webhook_secret: str
     environments: dict[str, dict[str, str]]  # function logical id -> its environment
     unpack: "LocalUnpackStage | None" = None  # Unpack=true only
+    imports: "LocalImportStage | None" = None  # Import=bedrock only
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,17 @@ class LocalUnpackStage:
     dead_letter_queue_url: str
     rule_name: str
     prefix: str  # UNPACK_PREFIX: where the folders go
+
+
+@dataclass(frozen=True)
+class LocalImportStage:
+    """ImportQueue, its DLQ, the rule that feeds it, and the role Bedrock assumes."""
+
+    queue_url: str
+    queue_arn: str
+    dead_letter_queue_url: str
+    rule_name: str
+    role_arn: str  # IMPORT_ROLE_ARN
 
 
 def new_webhook_secret() -> str:
@@ -102,6 +115,11 @@ def deploy_local(
         if evaluator.condition("UnpackOn")
         else None
     )
+    imports = (
+        _import_stage(server, template, evaluator, name)
+        if evaluator.condition("ImportOn")
+        else None
+    )
 
     environments = {
         function: {
@@ -122,6 +140,7 @@ def deploy_local(
         webhook_secret=webhook_secret,
         environments=environments,
         unpack=unpack,
+        imports=imports,
     )
 
 
@@ -141,22 +160,24 @@ def _present(template: dict[str, Any], evaluator: Evaluator, logical_id: str) ->
     return condition is None or evaluator.condition(condition)
 
 
-def _unpack_stage(
-    server: MotoServer, template: dict[str, Any], evaluator: Evaluator, name: str
-) -> LocalUnpackStage:
-    """UnpackQueue behind an EventBridge rule, as the template has them (moto delivers a
-    matching event to an SQS target; the queue policy is IAM, which moto does not enforce)."""
+def _queue_behind_rule(
+    server: MotoServer, template: dict[str, Any], evaluator: Evaluator, name: str, stage: str
+) -> tuple[str, str, str, str]:
+    """``{stage}Queue`` and its DLQ behind ``{stage}Rule``, as the template has them (moto
+    delivers a matching event to an SQS target; the queue policy is IAM, which moto does
+    not enforce): the queue's URL and ARN, the DLQ's URL, the rule's name."""
     values = evaluator.values
+    suffix = stage.lower()
     dlq_url, dlq_arn = _queue(
-        server, template, evaluator, "UnpackDeadLetterQueue", f"{name}-unpack-dlq"
+        server, template, evaluator, f"{stage}DeadLetterQueue", f"{name}-{suffix}-dlq"
     )
-    values["UnpackDeadLetterQueue"] = dlq_url
-    values["UnpackDeadLetterQueue.Arn"] = dlq_arn
-    queue_url, queue_arn = _queue(server, template, evaluator, "UnpackQueue", f"{name}-unpack")
-    values["UnpackQueue"] = queue_url
-    values["UnpackQueue.Arn"] = queue_arn
-    props = evaluator.resolve(resource(template, "UnpackRule"))
-    rule = f"{name}-unpack"
+    values[f"{stage}DeadLetterQueue"] = dlq_url
+    values[f"{stage}DeadLetterQueue.Arn"] = dlq_arn
+    queue_url, queue_arn = _queue(server, template, evaluator, f"{stage}Queue", f"{name}-{suffix}")
+    values[f"{stage}Queue"] = queue_url
+    values[f"{stage}Queue.Arn"] = queue_arn
+    props = evaluator.resolve(resource(template, f"{stage}Rule"))
+    rule = f"{name}-{suffix}"
     events = server.client("events")
     events.put_rule(
         Name=rule,
@@ -166,14 +187,61 @@ def _unpack_stage(
         Description=props["Description"],
     )
     events.put_targets(Rule=rule, EventBusName=props["EventBusName"], Targets=props["Targets"])
-    unpack_prefix = evaluator.resolve(function_environment(template, "UnpackFunction"))
+    return queue_url, queue_arn, dlq_url, rule
+
+
+def _unpack_stage(
+    server: MotoServer, template: dict[str, Any], evaluator: Evaluator, name: str
+) -> LocalUnpackStage:
+    queue_url, queue_arn, dlq_url, rule = _queue_behind_rule(
+        server, template, evaluator, name, "Unpack"
+    )
+    environment = evaluator.resolve(function_environment(template, "UnpackFunction"))
     return LocalUnpackStage(
         queue_url=queue_url,
         queue_arn=queue_arn,
         dead_letter_queue_url=dlq_url,
         rule_name=rule,
-        prefix=str(unpack_prefix["UNPACK_PREFIX"]),
+        prefix=str(environment["UNPACK_PREFIX"]),
     )
+
+
+def _import_stage(
+    server: MotoServer, template: dict[str, Any], evaluator: Evaluator, name: str
+) -> LocalImportStage:
+    """ImportQueue behind its rule, and the service role Bedrock assumes, created in
+    moto's IAM with the template's trust and statements (moto enforces neither)."""
+    role_arn = _role(server, template, evaluator, "BedrockImportRole", f"{name}-bedrock-import")
+    evaluator.values["BedrockImportRole.Arn"] = role_arn
+    queue_url, queue_arn, dlq_url, rule = _queue_behind_rule(
+        server, template, evaluator, name, "Import"
+    )
+    return LocalImportStage(
+        queue_url=queue_url,
+        queue_arn=queue_arn,
+        dead_letter_queue_url=dlq_url,
+        rule_name=rule,
+        role_arn=role_arn,
+    )
+
+
+def _role(
+    server: MotoServer, template: dict[str, Any], evaluator: Evaluator, logical_id: str, name: str
+) -> str:
+    props = evaluator.resolve(resource(template, logical_id))
+    iam = server.client("iam")
+    arn = iam.create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
+    )["Role"]["Arn"]
+    for policy in props.get("Policies", []):
+        if policy is None:  # an !If that chose AWS::NoValue
+            continue
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName=policy["PolicyName"],
+            PolicyDocument=json.dumps(policy["PolicyDocument"]),
+        )
+    return str(arn)
 
 
 def _bucket(server: MotoServer, template: dict[str, Any], evaluator: Evaluator, name: str) -> str:

@@ -58,3 +58,14 @@ def parse_import_body(body: str, message_id: str, now_s: float) -> ImportMessage
         source = ImportSource.of_unpacked(detail)
         return ImportMessage(source=source, run_id=message_id, first_seen_s=now_s)
     return ImportMessage.model_validate(document)
+
+
+def why_not_imported(message: ImportMessage, bucket: str, unpack_prefix: str) -> str | None:
+    """Why the function leaves this folder alone (one line for the log), or None. The
+    stack's rule selects the same; this holds to it for a message sent by hand."""
+    source = message.source
+    if source.bucket != bucket:
+        return f"{source.folder_url} is not in the stack's bucket {bucket}"
+    if not source.folder.startswith(unpack_prefix):
+        return f"{source.folder_url} is not under the unpack prefix {unpack_prefix}"
+    return None
