@@ -6,7 +6,10 @@ hands it the same event a Lambda Function URL would; a poller feeds ArchiveQueue
 messages to the archiver handler one at a time, as Lambda's SQS event source mapping
 with batch size 1 and ReportBatchItemFailures does, and, with ``Unpack=true``,
 UnpackQueue's messages (which moto's EventBridge rule delivers) to the unpacker handler
-the same way. The handlers see the environment the template gives them.
+the same way; with ``Import=bedrock`` ImportQueue's to the import handler, which talks
+to a fake Bedrock (``local/bedrock``, reached through AWS_ENDPOINT_URL_BEDROCK) that reads
+the folders from moto's S3. The handlers see the environment the template gives them,
+with the import's looks paced in seconds instead of minutes (IMPORT_PACE).
 
 As in Lambda, a message the archiver reports failed comes back when its visibility
 expires: the mapping leaves alone a delay the handler set itself (ChangeMessageVisibility).
@@ -32,9 +35,16 @@ from ft_archiver_tools.local.aws import REGION, TEST_CREDENTIALS, MotoServer
 from ft_archiver_tools.local.resources import LocalResources, deploy_local
 
 if TYPE_CHECKING:
+    from ft_archiver_tools.local.bedrock.server import FakeBedrock
     from ft_archiver_tools.local.step_functions import LocalStateMachine
 
 POWERTOOLS_LOCAL = {"POWERTOOLS_TRACE_DISABLED": "true", "POWERTOOLS_DEV": "false"}
+# The import's looks a second apart, and a quota waited out in two (60 s and 300 s in
+# the stack): the fake Bedrock finishes a job after a number of looks, not of minutes.
+IMPORT_PACE = {"FT_ARCHIVER_IMPORT_POLL_EVERY": "1", "FT_ARCHIVER_IMPORT_QUOTA_WAIT": "2"}
+
+
+IMPORT_TIMEOUT_S = 60  # ImportFunction's Timeout
 
 
 def run_step(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -153,6 +163,13 @@ def run_unpacker(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return output
 
 
+def run_importer(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from ft_archiver.handlers import importer
+
+    output: dict[str, Any] = importer.handler(event, context)
+    return output
+
+
 @dataclass(frozen=True)
 class EventSource:
     """One SQS event source mapping: its queue and the function it invokes."""
@@ -230,8 +247,12 @@ class LocalDeployment:
         step_functions_endpoint: str | None = None,
         step_workers: int = 4,
         step_timeout_s: float = 900,
+        bedrock_polls_to_finish: int = 2,
     ) -> None:
         self.aws = MotoServer(part_min_size=part_min_size)
+        # Import=bedrock: the fake Bedrock, made at start (it reads moto's S3).
+        self.bedrock: FakeBedrock | None = None
+        self._bedrock_polls_to_finish = bedrock_polls_to_finish
         # LocalStack's Step Functions runs ArchiveStateMachine when given (the rest stays
         # in moto): ``step_workers`` threads serve its tasks with a ``step_timeout_s``
         # deadline each, as ArchiveStepsFunction's invocations would.
@@ -286,8 +307,16 @@ class LocalDeployment:
             "AWS_ENDPOINT_URL": self.aws.endpoint_url,
             **POWERTOOLS_LOCAL,
             **{k: v for env in self.stack.environments.values() for k, v in env.items()},
-            **self.extra_environment,
         }
+        if self.stack.imports is not None:
+            from ft_archiver_tools.local.bedrock.server import FakeBedrock
+
+            self.bedrock = FakeBedrock(
+                s3_client=self.aws.client("s3"), polls_to_finish=self._bedrock_polls_to_finish
+            ).start()
+            environment["AWS_ENDPOINT_URL_BEDROCK"] = self.bedrock.endpoint_url
+            environment.update(IMPORT_PACE)
+        environment.update(self.extra_environment)
         if self.step_functions_endpoint:
             from ft_archiver_tools.local.step_functions import LocalStateMachine
 
@@ -324,6 +353,8 @@ class LocalDeployment:
         self._stop.set()
         if self.state_machine is not None:
             self.state_machine.stop()
+        if self.bedrock is not None:
+            self.bedrock.stop()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -412,16 +443,26 @@ class LocalDeployment:
         return EventSource(unpack.queue_url, unpack.queue_arn, "UnpackFunction",
                            run_unpacker, self.unpacker_timeout_s)  # fmt: skip
 
+    @property
+    def import_source(self) -> EventSource | None:
+        """ImportQueue's mapping, with Import=bedrock."""
+        assert self.stack is not None
+        imports = self.stack.imports
+        if imports is None:
+            return None
+        return EventSource(imports.queue_url, imports.queue_arn, "ImportFunction",
+                           run_importer, IMPORT_TIMEOUT_S)  # fmt: skip
+
     def poll_forever(self) -> None:
         """The mappings one after the other: one invocation at a time in this process."""
         while not self._stop.is_set():
             try:
-                unpack = self.unpack_source
-                made = self.deliver(wait_s=0 if unpack else 1)
-                if unpack is not None:
-                    made += self.deliver_from(unpack, wait_s=0)
-                    if not made:
-                        self._stop.wait(0.5)
+                stages = [s for s in (self.unpack_source, self.import_source) if s is not None]
+                made = self.deliver(wait_s=0 if stages else 1)
+                for stage in stages:
+                    made += self.deliver_from(stage, wait_s=0)
+                if stages and not made:
+                    self._stop.wait(0.5)
             except Exception as exc:  # moto gone or refusing: say so once a second, go on
                 if self._stop.is_set():
                     return
@@ -441,6 +482,12 @@ class LocalDeployment:
         source = self.unpack_source
         assert source is not None, "the stack was deployed without Unpack=true"
         return self.deliver_from(source, wait_s, timeout_s)
+
+    def deliver_import(self, wait_s: int = 0) -> list[Delivery]:
+        """Receive at most one ImportQueue message and run the import handler on it."""
+        source = self.import_source
+        assert source is not None, "the stack was deployed without Import=bedrock"
+        return self.deliver_from(source, wait_s)
 
     def deliver_from(
         self, source: EventSource, wait_s: int = 0, timeout_s: float | None = None
