@@ -20,6 +20,7 @@ from ft_archiver import __version__
 from ft_archiver.domain.checksums import CHECKSUM_MODES
 from ft_archiver.domain.parts import parse_size
 from ft_archiver.errors import ArchiverError, ConfigurationError, RuleError
+from ft_archiver_tools.cli_import import add_import_parser
 from ft_archiver_tools.cli_plan import add_plan_parser
 from ft_archiver_tools.cli_unpack import add_unpack_parser
 from ft_archiver_tools.interrupts import graceful_interrupts
@@ -141,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --unpack: where the folder and its index go (UNPACK_PREFIX; default: "
         "beside the archive)",
     )
+    archive.add_argument(
+        "--import",
+        dest="then_import",
+        action="store_true",
+        help="with --unpack: then import the folder into Bedrock and wait for the job, as "
+        "`import KEY --wait` does (IMPORT_ROLE_ARN names the service role)",
+    )
 
     backfill = commands.add_parser(
         "backfill",
@@ -211,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_plan_parser(commands)
     add_unpack_parser(commands)
+    add_import_parser(commands)
     add_status_parser(commands)
 
     demo = commands.add_parser(
@@ -273,6 +282,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             aborted = "; the upload was aborted" if uploads else ""
             if args.command == "unpack":
                 aborted += " and the folder's index says incomplete"
+            if args.command == "import":
+                aborted = (
+                    "; an import job already started runs on in Bedrock: the same command "
+                    "with --wait follows it"
+                )
             return _fail(interrupts.exit_code, f"{interrupts.word}{aborted}")
         except BrokenPipeError:  # `ft-archiver list | head`: the reader has all it wanted
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -321,6 +335,10 @@ def _run(args: argparse.Namespace) -> int:
         from ft_archiver_tools.cli_unpack import run_unpack
 
         return run_unpack(args, _settings(args))
+    if args.command == "import":
+        from ft_archiver_tools.cli_import import run_import
+
+        return run_import(args, _settings(args))
     from ft_archiver_tools.cli_archive import run_archive, run_backfill
 
     if args.command == "backfill":

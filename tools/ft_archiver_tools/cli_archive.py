@@ -54,11 +54,14 @@ class _ProgressControl(TransferControl):
 
 class ThenUnpack:
     """``archive --unpack``: each archive, once verified, unpacked as ``ft-archiver
-    unpack KEY`` does it (cli_unpack's code), one unpacker for all of them."""
+    unpack KEY`` does it (cli_unpack's code), one unpacker for all of them; with
+    ``then_import`` (``--import``), the folder then imported into Bedrock and followed to
+    its end, as ``ft-archiver import KEY --wait`` does it."""
 
-    def __init__(self, settings: CliSettings) -> None:
+    def __init__(self, settings: CliSettings, then_import: bool = False) -> None:
         self._settings = settings
         self._unpacker: Unpacker | None = None
+        self.then_import = then_import
 
     def __call__(self, detail: ArchivedDetail) -> "Unpacked":
         from ft_archiver.domain.unpack.request import UnpackMessage
@@ -76,6 +79,14 @@ class ThenUnpack:
         )
         return unpack_archive(archive, self._settings, self._unpacker)
 
+    def imported(self, unpacked: "Unpacked", as_json: bool) -> int:
+        """The folder imported; the import command's exit status."""
+        from ft_archiver.domain.imports.request import ImportSource
+        from ft_archiver_tools.cli_import import import_folder
+
+        source = ImportSource.of_index(unpacked.index, unpacked.index_key)
+        return import_folder(source, self._settings, wait=True, as_json=as_json)
+
 
 def archive_one(
     archiver: Archiver,
@@ -83,9 +94,11 @@ def archive_one(
     where: Destination,
     as_json: bool,
     then_unpack: ThenUnpack | None = None,
-) -> ArchivedDetail:
+) -> int:
     """Archive with a progress bar on a terminal, and print the result; with
-    ``then_unpack``, unpack it and print that too (with ``as_json``, one object)."""
+    ``then_unpack``, unpack it and print that too (with ``as_json``, one object), and
+    import the folder if it says so (with ``as_json``, the import's object on a line of
+    its own). The exit status: the import's, else 0."""
     control = _ProgressControl()
     try:
         archived = without_deadline(archiver.archive(request, where, control))
@@ -94,14 +107,16 @@ def archive_one(
             control.bar.finish()
     if then_unpack is None:
         print_archived(archived.detail, as_json, archived.transferred)
-    else:
-        unpack_after(archived.detail, archived.transferred, as_json, then_unpack)
-    return archived.detail
+        return 0
+    unpacked = unpack_after(archived.detail, archived.transferred, as_json, then_unpack)
+    if unpacked is None or not then_unpack.then_import:
+        return 0
+    return then_unpack.imported(unpacked, as_json)
 
 
 def unpack_after(
     detail: ArchivedDetail, transferred: bool, as_json: bool, then_unpack: ThenUnpack
-) -> None:
+) -> "Unpacked | None":
     """The archive's result, then its unpack's: printed one after the other, or one JSON
     object (the event detail with ``unpack``, the unpack's result or null, and
     ``unpack_note``, why not), printed even when the unpack fails, which then raises."""
@@ -115,7 +130,7 @@ def unpack_after(
             print_with_unpack(detail, None, skipped)
         else:
             print(skipped, flush=True)
-        return
+        return None
     try:
         unpacked = then_unpack(detail)
     except Exception as exc:
@@ -126,6 +141,7 @@ def unpack_after(
         print_with_unpack(detail, unpacked_json(unpacked), None)
     else:
         print_unpacked(unpacked, False)
+    return unpacked
 
 
 def print_with_unpack(
@@ -176,26 +192,32 @@ def run_archive(args: argparse.Namespace, settings: CliSettings) -> int:
 
     if getattr(args, "unpack_prefix", None) is not None and not args.unpack:
         raise RuleError("--unpack-prefix says where --unpack puts the folder: add --unpack")
+    if getattr(args, "then_import", False) and not args.unpack:
+        raise RuleError("--import imports the unpacked folder: add --unpack")
     where = destination(settings)
-    then_unpack = ThenUnpack(settings) if getattr(args, "unpack", False) else None
+    then_unpack = (
+        ThenUnpack(settings, getattr(args, "then_import", False))
+        if getattr(args, "unpack", False)
+        else None
+    )
     if not wants_selection(args):
         request = ArchiveRequest(args.id, args.checkpoint_step, args.checkpoint_type, args.key)
         validate_request(request)  # a bad ID or type is the first thing said, before AWS
-        archive_one(build_archiver(settings), request, where, args.json, then_unpack)
-        return 0
+        return archive_one(build_archiver(settings), request, where, args.json, then_unpack)
     if args.key is not None:
         raise RuleError("--key names one object; a selection makes several: drop --key")
     targets = selected_targets(args, settings)
     archiver = build_archiver(settings)
     failed = 0
+    worst = 0  # an import's status (1 failed, 2 refused)
     for target in targets:
         request = ArchiveRequest(target.id, target.checkpoint_step, target.checkpoint_type)
         try:
-            archive_one(archiver, request, where, args.json, then_unpack)
+            worst = max(worst, archive_one(archiver, request, where, args.json, then_unpack))
         except ArchiverError as exc:
             failed += 1
             print(f"ft-archiver: error: {exc}", file=sys.stderr)
-    return EXIT_FAILURE if failed else 0
+    return EXIT_FAILURE if failed else worst
 
 
 def run_backfill(args: argparse.Namespace, settings: CliSettings) -> int:

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ft_archiver.domain.events import UnpackedDetail
 from ft_archiver.domain.imports.names import ImportNames
+from ft_archiver.domain.unpack.index import UnpackIndex
 from ft_archiver.domain.unpack.readiness import Readiness
 
 # botocore's model, CreateModelImportJob's modelDataSource.s3DataSource.s3Uri.
@@ -72,6 +73,24 @@ class ImportSource(BaseModel):
             checkpoint_step=detail.checkpoint_step,
             checkpoint_type=detail.checkpoint_type,
             readiness=detail.readiness,
+        )
+
+    @classmethod
+    def of_index(cls, index: UnpackIndex, index_key: str) -> "ImportSource":
+        """The folder as its index (``{folder}.files.json``) describes it: what the
+        command line imports, the same fields the Fine-tune Unpacked event carries.
+        An incomplete index has no readiness verdict, and is refused for it."""
+        archive = index.archive
+        return cls(
+            bucket=index.bucket,
+            folder=index.folder,
+            index_key=index_key,
+            archive_key=archive.key,
+            archive_sha256=archive.sha256,
+            id=archive.fine_tune_id,
+            checkpoint_step=archive.checkpoint_step,
+            checkpoint_type=archive.checkpoint_type,
+            readiness=index.readiness if index.status == "complete" else None,
         )
 
 
