@@ -12,6 +12,7 @@ import pytest
 
 from ft_archiver_tools.doctor.aws import put_and_delete
 from ft_archiver_tools.local.aws import MotoServer, free_port
+from ft_archiver_tools.local.bedrock.server import FakeBedrock
 from ft_archiver_tools.local.s3_fault_proxy import S3FaultProxy
 from ft_archiver_tools.local.simulator import Faults, Shapes, SimJob, TogetherSimulator
 
@@ -463,3 +464,75 @@ def test_an_unreadable_key_secret_fails_with_its_fix(world: Harness) -> None:
     assert line.startswith("✗ secret 'no-such-secret' could not be read (")
     assert line.endswith(": grant secretsmanager:GetSecretValue on it, or set TOGETHER_API_KEY")
     assert world.together.log == []  # no key: Together is not asked
+
+
+# -- the import checks (IMPORT_ROLE_ARN set) ------------------------------------------------
+
+BEDROCK_TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "bedrock.amazonaws.com"},
+    "Action": "sts:AssumeRole",
+    "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}},
+}]}  # fmt: skip
+LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+    "Action": "sts:AssumeRole",
+}]}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bedrock(aws: MotoServer) -> Iterator[FakeBedrock]:
+    with FakeBedrock() as fake:
+        yield fake
+
+
+def _role(aws: MotoServer, trust: dict[str, Any]) -> str:
+    name = f"import-{uuid.uuid4().hex[:8]}"
+    role = aws.client("iam").create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))
+    return str(role["Role"]["Arn"])
+
+
+def _import_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in done.stdout.splitlines() if "Custom Model Import" in line
+            or "import role" in line or "ListImportedModels" in line]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("trust", "mark", "says"),
+    [
+        (BEDROCK_TRUST, "✓", "trusts bedrock.amazonaws.com for this account"),
+        ({**BEDROCK_TRUST, "Statement": [{**BEDROCK_TRUST["Statement"][0], "Condition": {}}]},
+         "⚠", "trusts bedrock.amazonaws.com from any account"),
+        (LAMBDA_TRUST, "✗", "does not trust bedrock.amazonaws.com"),
+        (None, "✗", "does not exist"),
+    ],
+)  # fmt: skip
+def test_the_import_role_and_region_are_checked(
+    world: Harness, aws: MotoServer, bedrock: FakeBedrock,
+    trust: dict[str, Any] | None, mark: str, says: str,
+) -> None:  # fmt: skip
+    role = _role(aws, trust) if trust else "arn:aws:iam::123456789012:role/no-such-role"
+    done = doctor(world, IMPORT_ROLE_ARN=role, AWS_ENDPOINT_URL_BEDROCK=bedrock.endpoint_url)
+    region, role_line = _import_lines(done)
+    assert region.startswith("✓ Custom Model Import answers in us-east-1: ")
+    assert role_line.startswith(f"{mark} import role {role} ")
+    assert says in role_line
+    assert done.returncode == (1 if mark == "✗" else 0), done.stdout
+
+
+def test_a_region_without_custom_model_import_fails(world: Harness, aws: MotoServer) -> None:
+    role = _role(aws, BEDROCK_TRUST)
+    done = doctor(world, IMPORT_ROLE_ARN=role, AWS_ENDPOINT_URL_BEDROCK="http://127.0.0.1:1",
+                  AWS_DEFAULT_REGION="eu-north-1", FT_ARCHIVER_MAX_ATTEMPTS="1")  # fmt: skip
+    assert done.returncode == 1
+    [region] = [line for line in failures(done) if "ListImportedModels" in line]
+    assert "in eu-north-1" in region
+    assert "AWS lists Custom Model Import in us-east-1, us-west-2 only" in region
+
+
+def test_without_an_import_role_nothing_of_bedrock_is_asked(
+    world: Harness, bedrock: FakeBedrock
+) -> None:
+    before = len(bedrock.requests)
+    done = doctor(world, AWS_ENDPOINT_URL_BEDROCK=bedrock.endpoint_url)
+    assert _import_lines(done) == []
+    assert len(bedrock.requests) == before

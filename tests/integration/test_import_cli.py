@@ -111,9 +111,7 @@ def test_a_dry_run_prints_the_exact_request_and_calls_nothing(
     assert len(bedrock.requests) == before
 
 
-def test_a_failed_job_exits_1_with_bedrocks_message(
-    harness: Harness, bedrock: FakeBedrock
-) -> None:
+def test_a_failed_job_exits_1_with_bedrocks_message(harness: Harness, bedrock: FakeBedrock) -> None:
     key = unpacked(harness, bedrock, "broken", seed=64)
     bedrock.fail_next_job("The model's config.json could not be read (the fake's message)")
     done = importing(harness, bedrock, "import", key, "--wait")

@@ -18,6 +18,7 @@ from ft_archiver.errors import ConfigurationError
 from ft_archiver.settings import CliSettings
 from ft_archiver.wiring.aws import aws_client, aws_region, secret
 from ft_archiver_tools.doctor.aws import Resources, aws_checks, identity
+from ft_archiver_tools.doctor.bedrock import bedrock_checks
 from ft_archiver_tools.doctor.report import Report
 from ft_archiver_tools.doctor.result import Check, failed
 from ft_archiver_tools.doctor.stack import read_stack
@@ -43,8 +44,14 @@ def run_doctor(args: argparse.Namespace, settings: CliSettings) -> int:
     _check_together(report, settings, args.stack)
     clients = partial(aws_client, settings=settings)
     if stack_read:
+        heard: list[Check] = []
         for check in aws_checks(clients, _resources(settings, region), args.write_test):
-            report.add(check)
+            heard.append(check)
+            report.add(check)  # each line as it is found
+        if heard[0].ok and settings.import_role_arn:  # who is asking is known
+            role, quota = settings.import_role_arn, settings.imported_model_quota
+            for check in bedrock_checks(clients, region, role, quota):
+                report.add(check)
     else:  # which resources to look at is not known: who is asking, at least
         report.add(identity(clients("sts"), region))
     return 0 if report.finish() else EXIT_FAILURE

@@ -13,6 +13,7 @@ OUTPUTS = {
     "StateTableName": "state_table_name",
     "ArchiveQueueUrl": "archive_queue_url",
     "ArchiveStateMachineArn": "state_machine_arn",
+    "ImportRoleArn": "import_role_arn",
 }
 PARAMETERS = {
     "ArchivePrefix": "archive_prefix",
