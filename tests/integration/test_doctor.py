@@ -468,12 +468,12 @@ def test_an_unreadable_key_secret_fails_with_its_fix(world: Harness) -> None:
 
 # -- the import checks (IMPORT_ROLE_ARN set) ------------------------------------------------
 
-BEDROCK_TRUST = {"Version": "2012-10-17", "Statement": [{
+BEDROCK_TRUST: dict[str, Any] = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "bedrock.amazonaws.com"},
     "Action": "sts:AssumeRole",
     "Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}},
 }]}  # fmt: skip
-LAMBDA_TRUST = {"Version": "2012-10-17", "Statement": [{
+LAMBDA_TRUST: dict[str, Any] = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
     "Action": "sts:AssumeRole",
 }]}  # fmt: skip

@@ -176,3 +176,33 @@ def test_a_bedrock_that_is_down_is_one_line_and_exit_1(
     assert line.startswith("ft-archiver: error: Bedrock ")
     assert harness.events.read(wait_s=1) == []
     assert harness.stored.versions_under(f"{PREFIX}acme--down.import.json") == []
+
+
+def test_status_shows_the_archive_and_its_import_job(
+    harness: Harness, bedrock: FakeBedrock
+) -> None:
+    job = harness.together.add_job("Lora", model=ModelSpec(size=256 * KIB, seed=67),
+                                   model_output_name="acme/shown")  # fmt: skip
+    table = {"STATE_TABLE_NAME": harness.stack.table_name}
+    done = importing(harness, bedrock, "archive", job.id, "--unpack", "--import", **table)
+    assert done.returncode == 0, done.stderr
+    key = f"{PREFIX}acme--shown.tar.zst"
+    shown = importing(harness, bedrock, "status", key, "--json", **table)
+    assert shown.returncode == 0, shown.stderr
+    archive, imported = [json.loads(line) for line in shown.stdout.splitlines()]
+    assert (archive["key"], archive["state"]) == (key, "done")
+    assert imported["kind"] == "import_job"
+    assert imported["job_name"].startswith("acme-shown-")
+    assert imported["status"] == "Completed"
+    assert imported["imported_model_arn"] in bedrock.models
+    text = importing(harness, bedrock, "status", key, **table)
+    assert text.returncode == 0, text.stderr
+    [row] = [line for line in text.stdout.splitlines() if line.startswith("Completed ")]
+    assert imported["job_name"] in row
+    without_role = importing(harness, bedrock, "status", key, IMPORT_ROLE_ARN="", **table)
+    assert "IMPORT" not in without_role.stdout  # no role: Bedrock is not asked
+    down = importing(harness, bedrock, "status", key, AWS_ENDPOINT_URL_BEDROCK="http://127.0.0.1:1",
+                     FT_ARCHIVER_MAX_ATTEMPTS="1", **table)  # fmt: skip
+    assert down.returncode == 1
+    [line] = down.stderr.splitlines()
+    assert line.startswith("ft-archiver: error: Bedrock ListModelImportJobs failed: ")

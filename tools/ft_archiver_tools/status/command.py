@@ -13,6 +13,7 @@ from ft_archiver.errors import ConfigurationError, RuleError
 
 if TYPE_CHECKING:  # the settings and boto3 load only when it runs
     from ft_archiver.settings import CliSettings
+    from ft_archiver_tools.status.imports import ImportJobRow, ImportJobs
     from ft_archiver_tools.status.model import ArchiveStatus
     from ft_archiver_tools.status.sources import Executions, StateTable
 
@@ -85,9 +86,15 @@ def parse_target(text: str) -> Target:
 
 
 class StatusReader:
-    def __init__(self, table: "StateTable", executions: "Executions | None") -> None:
+    def __init__(
+        self,
+        table: "StateTable",
+        executions: "Executions | None",
+        imports: "ImportJobs | None" = None,
+    ) -> None:
         self._table = table
         self._executions = executions
+        self.imports = imports  # with an import role: Bedrock's import jobs too
 
     def read(self, now: float, keep: Callable[["ArchiveStatus"], bool]) -> list["ArchiveStatus"]:
         from ft_archiver.domain.activity import DISTRIBUTED
@@ -137,15 +144,20 @@ def run_status(args: argparse.Namespace, settings: "CliSettings") -> int:
     while True:
         now = time.time()
         statuses = reader.read(now, keep)
+        jobs = (
+            reader.imports.since(now - horizon_s, _job_name_part(target))
+            if reader.imports is not None
+            else []
+        )
         if target is not None and not statuses:
             raise RuleError(
                 f"no archive of {args.target} in the state table (it keeps each for 30 "
                 "days; an archive appears once its invocation has claimed it)"
             )
         # a terminal is redrawn each time; a log or a pipe gets a new view only on change
-        progress = tuple(_progress(s) for s in statuses)
+        progress = tuple(_progress(s) for s in statuses) + tuple((j.arn, j.status) for j in jobs)
         if sys.stdout.isatty() or progress != shown:
-            _show(statuses, now, args, sys.stdout)
+            _show(statuses, now, args, sys.stdout, jobs if reader.imports is not None else None)
             shown = progress
         if not args.watch:
             return 0
@@ -155,12 +167,34 @@ def run_status(args: argparse.Namespace, settings: "CliSettings") -> int:
         time.sleep(args.interval)
 
 
-def _show(statuses: list["ArchiveStatus"], now: float, args: argparse.Namespace, out: Any) -> None:
+def _job_name_part(target: Target | None) -> str | None:
+    """What an archive's import job name contains (domain/imports/names.py: the folder's
+    name, slugged), for ``status KEY``; None for a job ID or the whole list."""
+    if target is None or target.key is None:
+        return None
+    from ft_archiver.domain.imports.names import name_stem
+    from ft_archiver.domain.unpack.layout import archive_stem, is_archive_name
+
+    if not is_archive_name(target.key):  # never unpacked, so never imported
+        return None
+    return name_stem(archive_stem(target.key) + "/")
+
+
+def _show(
+    statuses: list["ArchiveStatus"],
+    now: float,
+    args: argparse.Namespace,
+    out: Any,
+    jobs: "list[ImportJobRow] | None" = None,
+) -> None:
+    from ft_archiver_tools.status.imports import import_lines
     from ft_archiver_tools.status.render import block, table
 
     if args.json:
         for status in statuses:
             out.write(json.dumps(status.to_document(now)) + "\n")
+        for job in jobs or []:
+            out.write(json.dumps(job.to_document()) + "\n")
         out.flush()
         return
     if args.target is not None:
@@ -169,6 +203,8 @@ def _show(statuses: list["ArchiveStatus"], now: float, args: argparse.Namespace,
         lines = table(statuses, now)
     else:
         lines = [f"no archive in flight, and none finished in the last {args.hours:g} h"]
+    if jobs is not None:
+        lines += ["", *import_lines(jobs, now, args.hours)]
     redraw = CLEAR if args.watch and out.isatty() else ""
     out.write(redraw + "\n".join(lines) + "\n")
     out.flush()
@@ -179,6 +215,7 @@ def _reader(settings: "CliSettings", stack: str | None) -> StatusReader:
     from ft_archiver_tools.status.sources import Executions, StateTable
 
     table_name, machine = settings.state_table_name, settings.state_machine_arn
+    role = settings.import_role_arn
     if stack:
         from ft_archiver_tools.doctor.stack import read_stack
 
@@ -187,10 +224,15 @@ def _reader(settings: "CliSettings", stack: str | None) -> StatusReader:
             raise ConfigurationError(f"{check.detail}: {check.fix}")
         table_name = found.get("state_table_name") or table_name
         machine = found.get("state_machine_arn") or machine
+        role = found.get("import_role_arn") or role
     if not table_name:
         raise ConfigurationError(
             "status reads the stack's state table: set STATE_TABLE_NAME (the stack's "
             "StateTableName output) or pass --stack NAME"
         )
+    from ft_archiver_tools.status.imports import ImportJobs
+
     executions = Executions(aws_client("stepfunctions", settings), machine) if machine else None
-    return StatusReader(StateTable(aws_client("dynamodb", settings), table_name), executions)
+    imports = ImportJobs(aws_client("bedrock", settings)) if role else None
+    table = StateTable(aws_client("dynamodb", settings), table_name)
+    return StatusReader(table, executions, imports)

@@ -51,11 +51,15 @@ def source_digest(bucket: str, folder: str, archive_sha256: str | None) -> str:
     return hashlib.sha256(f"s3://{bucket}/{folder}".encode()).hexdigest()
 
 
-def model_name(folder: str, digest: str) -> str:
+def name_stem(folder: str) -> str:
+    """The name before its digest: the folder's name slugged and cut to fit (what
+    ``status KEY`` looks for among the jobs)."""
     slug = _NOT_ALNUM.sub("-", folder_name(folder).lower()).strip("-")
-    room = NAME_MAX - 1 - DIGEST_CHARS
-    slug = slug[:room].rstrip("-") or "model"
-    return f"{slug}-{digest[:DIGEST_CHARS]}"
+    return slug[: NAME_MAX - 1 - DIGEST_CHARS].rstrip("-") or "model"
+
+
+def model_name(folder: str, digest: str) -> str:
+    return f"{name_stem(folder)}-{digest[:DIGEST_CHARS]}"
 
 
 def import_names(
