@@ -1,5 +1,5 @@
 """``ft-archiver demo`` as a new user runs it (smaller): both triggers, both verified,
-both unpacked by the stack's unpack stage."""
+both unpacked by the stack's unpack stage and imported by its import stage."""
 
 import subprocess
 import sys
@@ -19,5 +19,7 @@ def test_demo_archives_one_job_by_webhook_and_one_by_the_poller() -> None:
     assert done.stdout.count("each matches the simulator") == 2
     assert "1. webhook" in done.stdout
     assert "2. poller" in done.stdout
-    assert done.stdout.rstrip().endswith("both verified and unpacked, events out")
+    # Import=bedrock: each folder imported into the fake Bedrock, which holds the model
+    assert done.stdout.count("(held by Bedrock)") == 2
+    assert done.stdout.rstrip().endswith("both verified, unpacked and imported, events out")
     assert "Traceback" not in done.stderr

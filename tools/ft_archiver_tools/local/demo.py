@@ -3,12 +3,15 @@
 A moto server holds template.yaml's resources, the Together simulator plays Together.
 Both triggers run: a signed webhook for one job, and the poller, ticking as its schedule
 would, for a job that completes while it watches (Together itself sends no webhooks).
-The stack runs with ``Unpack=true``: each fine-tune is a real Hugging Face-shaped model
-archive, which the archiver handler archives off ArchiveQueue and the unpacker handler,
-fed by the stack's rule through UnpackQueue, turns into a folder of the model's files, as
-Lambda's event source mappings would run them. The events are read back from an SQS
-target of a rule on the bus. Each archive's SHA-256, and each unpacked file's, is checked
-against the simulator's.
+The stack runs with ``Unpack=true`` and ``Import=bedrock``: each fine-tune is a real
+Hugging Face-shaped model archive, which the archiver handler archives off ArchiveQueue;
+the unpacker handler, fed by the stack's rule through UnpackQueue, turns it into a
+folder of the model's files; and the import handler, fed by the next rule through
+ImportQueue, imports the folder into a fake Bedrock (botocore's service model enforced
+on every request) and follows the job to Fine-tune Imported, as Lambda's event source
+mappings would run them. The events are read back from an SQS target of a rule on the
+bus. Each archive's SHA-256, and each unpacked file's, is checked against the
+simulator's.
 """
 
 import hashlib
@@ -34,6 +37,7 @@ def _step(text: str) -> None:
 
 ARCHIVE_OUTCOMES = ("Fine-tune Archived", "Fine-tune Archive Failed")
 UNPACK_OUTCOMES = ("Fine-tune Unpacked", "Fine-tune Unpack Failed")
+IMPORT_OUTCOMES = ("Fine-tune Imported", "Fine-tune Import Failed")
 
 
 def _wait_for_event(
@@ -129,14 +133,16 @@ def run_demo(size: int) -> int:
         LocalDeployment(
             together.api_key, together.base_url, name="ft-archiver-demo",
             extra_environment=QUIET, schedule_every_s=POLL_EVERY_S,
-            parameters={"Unpack": "true"},
+            parameters={"Unpack": "true", "Import": "bedrock"},
         ) as deployment,
     ):  # fmt: skip
         stack = deployment.stack
         assert stack is not None
         print(f"    moto: {deployment.aws.endpoint_url}   together: {together.base_url}")
         print(f"    bucket {stack.bucket}, queues + DLQs, table {stack.table_name}, "
-              f"poller every {POLL_EVERY_S:.0f} s, Unpack=true")  # fmt: skip
+              f"poller every {POLL_EVERY_S:.0f} s, Unpack=true, Import=bedrock")  # fmt: skip
+        assert deployment.bedrock is not None
+        print(f"    fake Bedrock (Custom Model Import): {deployment.bedrock.endpoint_url}")
         capture = capture_events(deployment.aws, stack.bus_name, "ft-archiver-demo-capture")
 
         spec = ModelSpec(size=size, seed=1)
@@ -166,8 +172,8 @@ def run_demo(size: int) -> int:
         print("    it completes in 3 s; the next poll lists it, queues it, and it is archived")
         if not _archived_and_unpacked(deployment, together, capture, watched, polled):
             return 1
-        _step("done: one archive by webhook, one by the poller, both verified and unpacked, "
-              "events out")  # fmt: skip
+        _step("done: one archive by webhook, one by the poller, both verified, unpacked and "
+              "imported, events out")  # fmt: skip
         return 0
 
 
@@ -186,4 +192,31 @@ def _archived_and_unpacked(deployment: LocalDeployment, together: TogetherSimula
         "   the stack's rule hands the event to UnpackQueue; the unpacker writes the model's files"
     )
     events = _wait_for_event(deployment, capture, job.id, UNPACK_OUTCOMES, seen, timeout_s=600)
-    return _verify_unpacked(deployment, together, spec, events)
+    if not _verify_unpacked(deployment, together, spec, events):
+        return False
+    _step("   the next rule hands Fine-tune Unpacked to ImportQueue; the import function calls "
+          "CreateModelImportJob and looks again until Bedrock is done")  # fmt: skip
+    events = _wait_for_event(deployment, capture, job.id, IMPORT_OUTCOMES, seen, timeout_s=120)
+    return _verify_imported(deployment, events)
+
+
+def _verify_imported(deployment: LocalDeployment, events: list[dict[str, Any]]) -> bool:
+    """One Fine-tune Imported, of a model the fake Bedrock holds, every request it saw
+    valid by botocore's model."""
+    imported = [e for e in events if e.get("detail-type") == "Fine-tune Imported"]
+    fake = deployment.bedrock
+    assert fake is not None
+    if len(imported) != 1 or fake.refused:
+        _step("FAILED: no Fine-tune Imported event arrived, or Bedrock refused a request")
+        print(json.dumps([e for e in events if e.get("detail-type") in IMPORT_OUTCOMES]
+                         + [r._asdict() for r in fake.refused], indent=2, default=str))  # fmt: skip
+        return False
+    detail = imported[0]["detail"]
+    looks = sum(1 for call in fake.requests if call.operation == "GetModelImportJob"
+                and call.params.get("jobIdentifier") == detail["job_arn"])  # fmt: skip
+    held = detail["imported_model_arn"] in fake.models
+    print(f"    job:        {detail['job_name']} ({looks} looks at it, none waiting in a function)")
+    print(f"    model:      {detail['imported_model_arn']} "
+          f"({'held by Bedrock' if held else 'MISSING'})")  # fmt: skip
+    print(f"    invoke:     aws bedrock-runtime invoke-model --model-id {detail['model_id']} ...")
+    return held
