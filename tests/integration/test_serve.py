@@ -49,11 +49,14 @@ def test_serve_stops_cleanly_and_takes_moto_with_it(how: str) -> None:
     assert not port_open(port), "moto outlived serve"
 
 
-def test_serve_with_unpack_archives_and_unpacks_a_webhooks_job() -> None:
+@pytest.mark.parametrize("stage", ["--unpack", "--import"])
+def test_serve_with_a_stage_archives_and_unpacks_a_webhooks_job(stage: str) -> None:
     """``serve --unpack``: the sample job sent by ``send-webhook`` as the banner says is
-    archived, then unpacked by the stack's unpack stage; both events are printed."""
+    archived, then unpacked by the stack's unpack stage; both events are printed.
+    ``serve --import``: then imported into the fake Bedrock too, a third event."""
+    last = "Fine-tune Imported" if stage == "--import" else "Fine-tune Unpacked"
     serve = subprocess.Popen(
-        [sys.executable, "-m", "ft_archiver_tools", "serve", "--unpack", "--sample-size", "1MiB"],
+        [sys.executable, "-m", "ft_archiver_tools", "serve", stage, "--sample-size", "1MiB"],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     assert serve.stdout is not None
@@ -71,13 +74,15 @@ def test_serve_with_unpack_archives_and_unpacks_a_webhooks_job() -> None:
         while not any("Ctrl-C stops everything" in line for line in seen):
             seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
         assert any(line.startswith("unpack queue/DLQ") for line in seen)
+        imports = [line for line in seen if line.startswith("import queue/DLQ")]
+        assert len(imports) == (1 if stage == "--import" else 0)
         [command] = [line.split() for line in seen if "ft-archiver send-webhook" in line]
         sent = subprocess.run(
             [sys.executable, "-m", "ft_archiver_tools", *command[1:]],
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert sent.returncode == 0, sent.stdout + sent.stderr
-        while not any("Fine-tune Unpacked" in line for line in seen):
+        while not any(last in line for line in seen):
             seen.append(lines.get(timeout=max(0.1, deadline - time.monotonic())))
     finally:
         serve.send_signal(signal.SIGTERM)
@@ -87,4 +92,7 @@ def test_serve_with_unpack_archives_and_unpacks_a_webhooks_job() -> None:
     [unpacked] = [line for line in seen if "event  Fine-tune Unpacked" in line]
     assert archived.rstrip().endswith("/models/acme--sample.tar.zst")
     assert unpacked.rstrip().endswith("/models/acme--sample/")
+    if stage == "--import":
+        [imported] = [line for line in seen if "event  Fine-tune Imported" in line]
+        assert ":imported-model/" in imported
     assert serve.returncode == 0

@@ -244,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--unpack", action="store_true",
         help="deploy with Unpack=true: each archived model is also unpacked into a folder",
     )  # fmt: skip
+    serve.add_argument(
+        "--import", dest="then_import", action="store_true",
+        help="deploy with Import=bedrock (and Unpack=true): each folder is also imported "
+        "into a fake Bedrock",
+    )  # fmt: skip
 
     send = commands.add_parser("send-webhook", help="POST a signed job-completion webhook")
     send.add_argument("url", help="the webhook endpoint")
@@ -309,7 +314,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from ft_archiver_tools.local.serve_command import run_serve
 
-        return run_serve(args.sample_size, unpack=args.unpack)
+        return run_serve(args.sample_size, unpack=args.unpack, imports=args.then_import)
     if args.command == "send-webhook":
         from ft_archiver_tools.local.serve_command import run_send_webhook
 

@@ -26,21 +26,34 @@ def _show_events(deployment: LocalDeployment, queue_url: str, stop: threading.Ev
         with contextlib.suppress(Exception):  # moto stopping under us at Ctrl-C
             for event in read_events(deployment.aws, queue_url, wait_s=1):
                 detail = event.get("detail", {})
-                what = detail.get("filename") or detail.get("folder_url") or detail.get("error")
+                what = (detail.get("imported_model_arn") or detail.get("filename")
+                        or detail.get("folder_url") or detail.get("error"))  # fmt: skip
                 print(
                     f"event  {event.get('detail-type')}: {detail.get('id')} -> {what}", flush=True
                 )
 
 
-def run_serve(sample_size: int, stop: threading.Event | None = None, unpack: bool = False) -> int:
-    """``unpack``: the stack deployed with Unpack=true, its unpack stage polled too."""
+def run_serve(
+    sample_size: int,
+    stop: threading.Event | None = None,
+    unpack: bool = False,
+    imports: bool = False,
+) -> int:
+    """``unpack``: the stack deployed with Unpack=true, its unpack stage polled too;
+    ``imports``: with Import=bedrock as well (and Unpack=true, which it needs), against
+    the fake Bedrock."""
     stop = stop or threading.Event()
+    unpack = unpack or imports
+    parameters = {
+        "Unpack": "true" if unpack else "false",
+        "Import": "bedrock" if imports else "none",
+    }
     with (
         TogetherSimulator() as together,
         LocalDeployment(
             together.api_key, together.base_url, name="ft-archiver-local",
             schedule_every_s=POLL_EVERY_S,
-            parameters={"Unpack": "true" if unpack else "false"},
+            parameters=parameters,
         ) as deployment,
     ):  # fmt: skip
         stack = deployment.stack
@@ -61,6 +74,9 @@ def run_serve(sample_size: int, stop: threading.Event | None = None, unpack: boo
         if (unpacking := stack.unpack) is not None:
             print(f"unpack queue/DLQ  {unpacking.queue_url} / {unpacking.dead_letter_queue_url}")
             print(f"unpacked folders  under {unpacking.prefix}")
+        if (importing := stack.imports) is not None and deployment.bedrock is not None:
+            print(f"import queue/DLQ  {importing.queue_url} / {importing.dead_letter_queue_url}")
+            print(f"Bedrock (fake)    {deployment.bedrock.endpoint_url}, role {importing.role_arn}")
         print(f"poller            every {POLL_EVERY_S:.0f} s (the template's PollSchedule)")
         print(f"sample LoRA job   {job.id} ({sample_size / MIB:,.0f} MiB, completed)")
         print(f"watched LoRA job  {later.id}: completes in {COMPLETES_AFTER_S:.0f} s; the "
@@ -74,6 +90,9 @@ def run_serve(sample_size: int, stop: threading.Event | None = None, unpack: boo
             "EVENT_BUS_NAME": stack.bus_name, "STATE_TABLE_NAME": stack.table_name,
             "ARCHIVE_QUEUE_URL": stack.queue_url,
         }  # fmt: skip
+        if stack.imports is not None and deployment.bedrock is not None:
+            variables["AWS_ENDPOINT_URL_BEDROCK"] = deployment.bedrock.endpoint_url
+            variables["IMPORT_ROLE_ARN"] = stack.imports.role_arn
         print("  export " + " ".join(f"{name}={value}" for name, value in variables.items()))
         print("  ft-archiver list;  ft-archiver backfill --dry-run")
         print("\nor send a webhook:")
