@@ -3,9 +3,12 @@ command against moto (S3, EventBridge) and the fake Bedrock, which enforces boto
 own service model on every request and reads the folder from moto's S3."""
 
 import json
+import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 
+import boto3
 import pytest
 
 from ft_archiver.domain.imports.record import record_key
@@ -13,7 +16,7 @@ from ft_archiver_tools.local.aws import MotoServer
 from ft_archiver_tools.local.bedrock.server import FakeBedrock
 from ft_archiver_tools.local.model_archive import ModelSpec
 
-from .harness import PREFIX, Harness, run
+from .harness import PREFIX, Harness, cli_env, run
 
 KIB = 1024
 ROLE = "arn:aws:iam::123456789012:role/ft-archiver-bedrock-import"
@@ -41,6 +44,15 @@ def unpacked(harness: Harness, bedrock: FakeBedrock, name: str, seed: int) -> st
     assert done.returncode == 0, done.stderr
     harness.events.read()  # the archive's and the unpack's events
     return f"{PREFIX}acme--{name}.tar.zst"
+
+
+def settle(bedrock: FakeBedrock) -> None:
+    """Every job the fake runs taken to its end, as Bedrock would in time."""
+    client = boto3.client("bedrock", endpoint_url=bedrock.endpoint_url, region_name=bedrock.region)
+    for arn, job in bedrock.jobs.items():
+        while job.status == "InProgress":
+            client.get_model_import_job(jobIdentifier=arn)
+            job = bedrock.jobs[arn]
 
 
 def creates(bedrock: FakeBedrock, folder_url: str) -> list[dict[str, object]]:
@@ -206,3 +218,35 @@ def test_status_shows_the_archive_and_its_import_job(
     assert down.returncode == 1
     [line] = down.stderr.splitlines()
     assert line.startswith("ft-archiver: error: Bedrock ListModelImportJobs failed: ")
+
+
+@pytest.mark.parametrize(
+    ("sent", "code", "word"),
+    [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")],
+)
+def test_a_stopped_wait_leaves_the_job_running_and_says_so(
+    harness: Harness, bedrock: FakeBedrock, sent: signal.Signals, code: int, word: str
+) -> None:
+    key = unpacked(harness, bedrock, f"stopped-{code}", seed=68 + code)
+    settle(bedrock)  # the region's one job slot free (an earlier case left its job running)
+    variables = {"AWS_ENDPOINT_URL_BEDROCK": bedrock.endpoint_url, "IMPORT_ROLE_ARN": ROLE,
+                 "FT_ARCHIVER_IMPORT_POLL_EVERY": "30"}  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ft_archiver_tools", "import", key, "--wait"],
+        env=cli_env(harness, **variables), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    assert process.stderr is not None
+    progress = process.stderr.readline()  # the first look: the job started, InProgress
+    assert " InProgress [" in progress
+    process.send_signal(sent)
+    _, rest = process.communicate(timeout=30)
+    assert process.returncode == code
+    [line] = rest.splitlines()
+    assert line == (f"ft-archiver: error: {word}; an import job already started runs on in "
+                    "Bedrock: the same command with --wait follows it")  # fmt: skip
+    folder = f"s3://{harness.bucket}/{PREFIX}acme--stopped-{code}/"
+    [job] = [j for j in bedrock.jobs.values()
+             if j.model_data_source["s3DataSource"]["s3Uri"] == folder]  # fmt: skip
+    assert job.status == "InProgress"  # left to Bedrock, not cancelled
+    assert harness.events.read(wait_s=1) == []
