@@ -20,7 +20,7 @@ from ft_archiver.adapters.queue import SqsImportQueue
 from ft_archiver.domain.events import ImportedDetail
 from ft_archiver.domain.imports.message import parse_import_body, why_not_imported
 from ft_archiver.handlers import dependencies
-from ft_archiver.handlers.redelivery import retry_later
+from ft_archiver.handlers.redelivery import first_line, retry_later
 from ft_archiver.observability import logger, metrics, tracer
 from ft_archiver.service.imports.importer import Deferred, Finished, Importer, Waiting
 from ft_archiver.wiring.aws import aws_client
@@ -47,7 +47,7 @@ def import_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
     try:
         message = parse_import_body(record.body, record.message_id, time.time())
     except ValueError as exc:  # retried, then dead-lettered, where it can be read
-        logger.error("malformed import request", extra={"error": _first_line(exc),
+        logger.error("malformed import request", extra={"error": first_line(exc),
                                                          **_retry_later(record)})  # fmt: skip
         raise
     logger.set_correlation_id(message.correlation_id)
@@ -61,7 +61,7 @@ def import_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
         outcome = importer().advance(message)
     except Exception as exc:  # retryable: throttled, Bedrock or S3 unavailable, a publish
         logger.warning("import look failed; the message will be retried",
-                       extra={"error": _first_line(exc), **_retry_later(record)})  # fmt: skip
+                       extra={"error": first_line(exc), **_retry_later(record)})  # fmt: skip
         raise
     if isinstance(outcome, Finished):
         _finished(outcome)
@@ -108,10 +108,6 @@ def _finished(outcome: Finished) -> None:
 
 def _retry_later(record: SQSRecord) -> dict[str, Any]:
     return retry_later(record, import_queue, "ImportRetries")
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 @logger.inject_lambda_context(clear_state=True)

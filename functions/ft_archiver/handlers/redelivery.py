@@ -1,5 +1,6 @@
 """A failed SQS message brought back sooner than its queue's visibility timeout: what the
-archiver and the unpacker do alike (the delay itself: domain/redelivery.py)."""
+archiver, the unpacker and the importer do alike (the delay itself: domain/redelivery.py),
+and the one line they log of the error."""
 
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -34,3 +35,8 @@ def retry_later(record: SQSRecord, queue: Callable[[], RetryQueue], metric: str)
         logger.warning("the retry delay was not set", extra={"error": str(exc)})
         return {"receive_count": receives, "retry_in_s": None}
     return {"receive_count": receives, "retry_in_s": delay}
+
+
+def first_line(exc: Exception) -> str:
+    """The error's first line, for a log field (its type when it says nothing)."""
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

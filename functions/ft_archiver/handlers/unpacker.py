@@ -18,7 +18,7 @@ from ft_archiver.domain.unpack.layout import folder_prefix
 from ft_archiver.domain.unpack.request import UnpackMessage, parse_unpack_body, why_not_unpacked
 from ft_archiver.errors import ArchiverError
 from ft_archiver.handlers import dependencies
-from ft_archiver.handlers.redelivery import retry_later
+from ft_archiver.handlers.redelivery import first_line, retry_later
 from ft_archiver.observability import logger, metrics, tracer
 from ft_archiver.service.control import TransferControl
 from ft_archiver.service.unpack.announce import UnpackAnnouncer
@@ -53,7 +53,7 @@ def unpack_record(record: SQSRecord, lambda_context: LambdaContext) -> None:
     try:
         message = parse_unpack_body(record.body)
     except ValueError as exc:  # retried, then dead-lettered, where it can be read
-        logger.error("malformed unpack request", extra={"error": _first_line(exc),
+        logger.error("malformed unpack request", extra={"error": first_line(exc),
                                                          **_retry_later(record)})  # fmt: skip
         raise
     logger.set_correlation_id(message.correlation_id)
@@ -112,10 +112,6 @@ def _continue(message: UnpackMessage, suspended: UnpackSuspended) -> None:
 
 def _retry_later(record: SQSRecord) -> dict[str, Any]:
     return retry_later(record, unpack_queue, "UnpackRetries")
-
-
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 @logger.inject_lambda_context(clear_state=True)
