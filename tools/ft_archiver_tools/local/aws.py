@@ -39,6 +39,7 @@ class MotoServer:
         self.part_min_size = part_min_size
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
+        self.credentials: tuple[str, str, str | None] = ("testing", "testing", None)
 
     @property
     def endpoint_url(self) -> str:
@@ -112,12 +113,16 @@ class MotoServer:
         self.stop()
 
     def client(self, service: str) -> Any:
+        """A client signed with ``credentials``: moto's test keys, unless a test that
+        has moto enforce IAM set others (key, secret, session token or None)."""
+        key, secret, token = self.credentials
         return boto3.client(
             service,  # type: ignore[call-overload]
             endpoint_url=self.endpoint_url,
             region_name=REGION,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",  # noqa: S106
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
         )
 
 

@@ -12,7 +12,7 @@ CloudWatch alarms (no Lambda metrics exist locally to feed them).
 import base64
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ft_archiver_tools.local.aws import MotoServer
@@ -38,6 +38,9 @@ class LocalResources:
     environments: dict[str, dict[str, str]]  # function logical id -> its environment
     unpack: "LocalUnpackStage | None" = None  # Unpack=true only
     imports: "LocalImportStage | None" = None  # Import=bedrock only
+    # every value the template was resolved with: parameters, pseudo-parameters and the
+    # physical ids made here (what a test resolves the template's statements against)
+    values: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,7 @@ def deploy_local(
         environments=environments,
         unpack=unpack,
         imports=imports,
+        values=dict(values),
     )
 
 
