@@ -3,8 +3,9 @@ template itself so the two cannot drift; ``tests/integration/test_local_stack.py
 reads every setting back and compares it with the template.
 
 Not reproduced locally, on purpose: the TLS-only bucket policy (loopback is plain HTTP,
-and moto does not evaluate bucket policies), the functions' roles (moto does not enforce
-IAM; only the role Bedrock assumes is created, so that ``doctor`` can find it), the
+and moto does not evaluate bucket policies), the functions' roles (only the role Bedrock
+assumes is created, so that ``doctor`` can find it; tests/support/enforced.py builds the
+others from the template for the run in which moto enforces IAM), the
 functions themselves (``ft-archiver serve`` runs their handlers in-process), and the
 CloudWatch alarms (no Lambda metrics exist locally to feed them).
 """
