@@ -10,6 +10,7 @@ import pytest
 from ft_archiver.adapters import sha256_state
 from ft_archiver.adapters.events import EventBridgePublisher
 from ft_archiver.adapters.s3 import S3Store
+from ft_archiver.adapters.s3_held import S3HeldArchives
 from ft_archiver.domain.checksums import ALGORITHMS, ChecksumMode
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import StorageError
@@ -43,7 +44,11 @@ def archiver(settings: CliSettings, **extra: Any) -> tuple[Archiver, Any]:
     publisher = EventBridgePublisher(aws_client("events", settings), settings.event_bus_name)
     store = S3Store(s3, settings.checksum_mode)
     options = transfer_options(settings)
-    return Archiver(together_client(settings), store, publisher, options, sha256_state, **extra), s3
+    held = S3HeldArchives(s3, settings.checksum_mode)
+    the_archiver = Archiver(
+        together_client(settings), store, publisher, options, sha256_state, held, **extra
+    )
+    return the_archiver, s3
 
 
 def archive(target: Target, together: TogetherSimulator, mode: ChecksumMode, size: int) -> Any:

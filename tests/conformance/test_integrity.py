@@ -9,6 +9,7 @@ import pytest
 from ft_archiver.adapters import sha256_state
 from ft_archiver.adapters.events import EventBridgePublisher
 from ft_archiver.adapters.s3 import S3Store
+from ft_archiver.adapters.s3_held import S3HeldArchives
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.requests import ArchiveRequest, Destination
 from ft_archiver.errors import StorageError
@@ -39,7 +40,11 @@ def archiver(target: Target) -> tuple[Archiver, Any]:
     s3 = aws_client("s3", settings, 12)
     publisher = EventBridgePublisher(aws_client("events", settings), settings.event_bus_name)
     options = transfer_options(settings)
-    return Archiver(together_client(settings), S3Store(s3), publisher, options, sha256_state), s3
+    held = S3HeldArchives(s3)
+    the_archiver = Archiver(
+        together_client(settings), S3Store(s3), publisher, options, sha256_state, held
+    )
+    return the_archiver, s3
 
 
 def run(target: Target, together: TogetherSimulator, size: int) -> tuple[Any, str]:
@@ -187,6 +192,7 @@ def test_an_archive_resumed_over_several_invocations_completes_with_the_right_ch
             EventBridgePublisher(aws_client("events", settings), "default"),
             transfer_options(settings),
             sha256_state,
+            S3HeldArchives(aws_client("s3", settings)),
             ledger=ledger,
             deadline_margin_s=1.5,
         )

@@ -30,11 +30,13 @@ class Harness(Sandbox):
     def settings(self, **overrides: str | int | float) -> CliSettings:
         return settings_from(self.variables(IN_PROCESS, **overrides))
 
-    def archive(self, request: ArchiveRequest, **overrides: str | int | float) -> ArchivedDetail:
+    def archive(
+        self, request: ArchiveRequest, force: bool = False, **overrides: str | int | float
+    ) -> ArchivedDetail:
         settings = self.settings(**overrides)
         archiver = build_archiver(settings)
-        outcome = archiver.archive(request, Destination(self.bucket, settings.archive_prefix))
-        return without_deadline(outcome).detail
+        where = Destination(self.bucket, settings.archive_prefix)
+        return without_deadline(archiver.archive(request, where, force=force)).detail
 
     def assert_archived(
         self, detail: ArchivedDetail, archive: SimArchive, key: str

@@ -79,26 +79,75 @@ def versions(harness: Harness, key: str) -> list[str]:
 # -- never replaced ----------------------------------------------------------------------
 
 
+def fetched(harness: Harness, job_id: str) -> list[str | None]:
+    """The ranges of the archive's bytes read from Together, its size probe aside."""
+    archive = harness.together.archive_for(job_id, "merged")
+    return [r.range for r in harness.together.blob_requests(archive) if r.range != "bytes=0-1"]
+
+
+def assert_refused_and_left(harness: Harness, key: str, version: str, body: bytes) -> str:
+    """The archive was refused, the object left as it was, nothing beside it; the message."""
+    assert versions(harness, key) == [version]
+    assert body_of(harness, key) == body
+    assert harness.stored.keys() == [key]  # no manifest beside it
+    assert harness.stored.open_uploads() == []
+    failed = harness.failure_event()
+    assert (failed["error_type"], failed["retryable"]) == ("ArchiveConflictError", False)
+    assert key in failed["error"]
+    return str(failed["error"])
+
+
 @SIZES
-def test_an_object_at_the_key_is_never_replaced_by_another_archive(
+def test_another_object_at_the_key_is_refused_before_a_byte_is_sent(
     harness: Harness, size: int
 ) -> None:
+    """HeadObject before CreateMultipartUpload: another size is another object, refused
+    at once with the key named; no part read from Together, no upload begun."""
     job = harness.together.add_job("Lora", size=size, model_output_name=f"taken-{size}")
     key = f"{PREFIX}taken-{size}.tar.zst"
     version = occupy(harness, key)
     with pytest.raises(ArchiveConflictError) as refused:
         harness.archive(ArchiveRequest(job.id))
     message = str(refused.value)
-    assert f"s3://{harness.bucket}/{key} already holds another object" in message
-    assert "PreconditionFailed" in message  # moto's 412 to If-None-Match
+    assert f"s3://{harness.bucket}/{key} already holds another object (15 bytes" in message
+    assert "nothing was sent" in message
     assert refused.value.retryable is False
-    assert versions(harness, key) == [version]
-    assert body_of(harness, key) == b"another archive"
-    assert harness.stored.keys() == [key]  # no manifest beside it
+    assert fetched(harness, job.id) == []
+    assert_refused_and_left(harness, key, version, b"another archive")
+
+
+def test_another_fine_tunes_archive_of_the_same_size_is_refused_before_a_byte_is_sent(
+    harness: Harness,
+) -> None:
+    """Its metadata names another archive: refused at once, whatever its size."""
+    size = 3 * PART + 5
+    other = harness.together.add_job("Lora", size=size, model_output_name="first-owner")
+    kept = harness.archive(ArchiveRequest(other.id, key=f"{PREFIX}shared.tar.zst"))
+    harness.events.read()
+    job = harness.together.add_job("Lora", size=size, model_output_name="second-owner")
+    before = harness.stored.keys()
+    with pytest.raises(ArchiveConflictError, match=f"the archive of {other.id}"):
+        harness.archive(ArchiveRequest(job.id, key=kept.key))
+    assert fetched(harness, job.id) == []
+    assert harness.stored.keys() == before
+    assert versions(harness, kept.key) == [kept.version_id]
     assert harness.stored.open_uploads() == []
-    failed = harness.failure_event()
-    assert (failed["error_type"], failed["retryable"]) == ("ArchiveConflictError", False)
-    assert key in failed["error"]
+
+
+@SIZES
+def test_an_object_of_the_same_size_is_refused_by_the_conditional_write(
+    harness: Harness, size: int
+) -> None:
+    """Without metadata naming an archive, only the bytes can tell: the transfer runs and
+    S3's If-None-Match refuses Complete (or PutObject) with 412."""
+    job = harness.together.add_job("Lora", size=size, model_output_name=f"blind-{size}")
+    key = f"{PREFIX}blind-{size}.tar.zst"
+    body = bytes(size)
+    version = occupy(harness, key, body)
+    with pytest.raises(ArchiveConflictError) as refused:
+        harness.archive(ArchiveRequest(job.id))
+    assert "PreconditionFailed" in str(refused.value)  # moto's 412 to If-None-Match
+    assert_refused_and_left(harness, key, version, body)
 
 
 def test_an_explicit_key_cannot_replace_the_archive_another_job_keeps_there(
@@ -126,16 +175,34 @@ def test_an_explicit_key_cannot_replace_the_archive_another_job_keeps_there(
 
 
 @SIZES
-def test_the_same_archive_again_without_a_state_table_is_the_one_object_it_was(
+def test_the_same_archive_again_without_a_state_table_is_found_verified_and_not_sent(
     harness: Harness, size: int
 ) -> None:
-    """Without a ledger (the command line without STATE_TABLE_NAME) the archive is moved
-    again; the key already holds these very bytes, so S3's refusal is no conflict."""
+    """Without a ledger (the command line without STATE_TABLE_NAME) the key and the
+    manifest beside it are the answer: no byte read from Together, no second event."""
     job = harness.together.add_job("Lora", size=size, model_output_name=f"again-{size}")
+    first = harness.archive(ArchiveRequest(job.id))
+    harness.events.read()
+    reads = fetched(harness, job.id)
+    second = harness.archive(ArchiveRequest(job.id))
+    assert second == first.model_copy(update={"duration_s": 0.0})
+    assert fetched(harness, job.id) == reads
+    assert harness.events.read() == []
+    assert versions(harness, first.key) == [first.version_id]
+    assert harness.stored.open_uploads() == []
+
+
+@SIZES
+def test_force_archives_it_again_into_the_one_object_it_was(harness: Harness, size: int) -> None:
+    """``--force``: moved again, and the key already holds these very bytes, so S3's
+    refusal is no conflict; the manifest is written again and the event sent again."""
+    job = harness.together.add_job("Lora", size=size, model_output_name=f"forced-{size}")
     archive = harness.together.archive_for(job.id, "merged")
     first = harness.archive(ArchiveRequest(job.id))
     harness.events.read()
-    second = harness.archive(ArchiveRequest(job.id))
+    reads = len(fetched(harness, job.id))
+    second = harness.archive(ArchiveRequest(job.id), force=True)
+    assert len(fetched(harness, job.id)) == 2 * reads
     assert versions(harness, first.key) == [first.version_id]
     assert (second.etag, second.version_id) == (first.etag, first.version_id)
     assert second.sha256 == first.sha256 == harness.together.sha256(archive)
@@ -144,6 +211,22 @@ def test_the_same_archive_again_without_a_state_table_is_the_one_object_it_was(
         first.sha256
     )
     assert harness.stored.open_uploads() == []
+    assert [e["detail-type"] for e in harness.events.read()] == ["Fine-tune Archived"]
+
+
+def test_an_archive_whose_manifest_is_gone_is_proven_by_its_bytes(harness: Harness) -> None:
+    """This archive's metadata and size, but no manifest: an earlier run stopped between
+    Complete and its manifest. Transferred again; Complete finds these very bytes."""
+    job = harness.together.add_job("Lora", size=3 * PART + 5, model_output_name="unexplained")
+    first = harness.archive(ArchiveRequest(job.id))
+    harness.events.read()
+    manifest_key = f"{first.key}.manifest.json"
+    harness.stored.client.delete_object(Bucket=harness.bucket, Key=manifest_key)
+    reads = len(fetched(harness, job.id))
+    second = harness.archive(ArchiveRequest(job.id))
+    assert len(fetched(harness, job.id)) == 2 * reads
+    assert (second.etag, second.version_id) == (first.etag, first.version_id)
+    assert harness.stored.manifest(manifest_key)["result"]["sha256"] == first.sha256
     assert [e["detail-type"] for e in harness.events.read()] == ["Fine-tune Archived"]
 
 

@@ -50,6 +50,7 @@ FUNCTION_ROLE_TEXT_ONLY: dict[tuple[str, ...], str] = {
 }
 TEXT_ONLY: dict[tuple[str, tuple[str, ...]], str] = {
     **{(f, k): why for f in ENFORCED for k, why in FUNCTION_ROLE_TEXT_ONLY.items()},
+    ("ArchiverFunction", ("s3:ListBucket",)): MISSING_KEY,
     ("UnpackFunction", ("s3:ListBucket",)): MISSING_KEY,
     ("ImportFunction", ("s3:ListBucket",)): MISSING_KEY,
     ("ArchiverFunction", ("states:StartExecution",)):

@@ -14,9 +14,11 @@ from pydantic import BaseModel
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.activity import ArchiveActivity
 from ft_archiver.domain.checkpoints import DownloadSpec
-from ft_archiver.domain.checksums import Buffer, ChecksumMode
+from ft_archiver.domain.checksums import Buffer, ChecksumMode, CrcAlgorithm
 from ft_archiver.domain.distributed import BatchItem
+from ft_archiver.domain.held import HeldObject
 from ft_archiver.domain.job import Checkpoint, FineTuneJob
+from ft_archiver.domain.manifest import Manifest
 from ft_archiver.domain.webhook import SeenWebhook
 from ft_archiver.errors import StorageError, TogetherUnavailableError, UploadGoneError
 from ft_archiver.service.distributed.ports import PartDigest
@@ -80,7 +82,9 @@ class FakeUpload:
         self.completed = self.completed_upload = True
         self.store.objects[self.spec.key] = data
         self.store.specs[self.spec.key] = self.spec
-        return StoredObject(self.spec.bucket, self.spec.key, '"etag-x"', "v-multipart")
+        stored = StoredObject(self.spec.bucket, self.spec.key, '"etag-x"', "v-multipart")
+        self.store.written[self.spec.key] = stored
+        return stored
 
 
 class FakeStore:
@@ -89,6 +93,7 @@ class FakeStore:
     def __init__(self, log: list[str] | None = None) -> None:
         self.objects: dict[str, bytes] = {}
         self.specs: dict[str, ObjectSpec] = {}
+        self.written: dict[str, StoredObject] = {}
         self.uploads: list[FakeUpload] = []
         self.fail_part: int | None = None
         self.fail_put_key: str | None = None
@@ -107,7 +112,8 @@ class FakeStore:
         assert crc == spec.algorithm.compute(body)
         self.objects[spec.key] = bytes(body)
         self.specs[spec.key] = spec
-        return StoredObject(spec.bucket, spec.key, '"etag-single"', "v-single")
+        self.written[spec.key] = StoredObject(spec.bucket, spec.key, '"etag-single"', "v-single")
+        return self.written[spec.key]
 
     def start_multipart(self, spec: ObjectSpec) -> FakeUpload:
         upload = FakeUpload(self, spec)
@@ -136,6 +142,18 @@ class FakeStore:
         if data is None or len(data) != size or spec.algorithm.compute(data) != crc:
             return None
         return StoredObject(spec.bucket, spec.key, '"etag-x"', "v-multipart")
+
+    def held(self, bucket: str, key: str, algorithm: CrcAlgorithm) -> HeldObject | None:
+        """HeldArchives: the object as HeadObject would describe it."""
+        if key not in self.objects:
+            return None
+        data, stored, spec = self.objects[key], self.written[key], self.specs[key]
+        checksum = algorithm.encode(algorithm.compute(data))
+        return HeldObject(len(data), stored.etag, stored.version_id, spec.metadata, checksum)
+
+    def manifest(self, bucket: str, key: str) -> Manifest | None:
+        document = self.objects.get(key)
+        return None if document is None else Manifest.model_validate_json(document)
 
     def read_into(self, stored: StoredObject, start: int, into: memoryview) -> None:
         into[:] = self.objects[stored.key][start : start + len(into)]

@@ -10,7 +10,7 @@ from ft_archiver.adapters import sha256_state
 from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.events import ARCHIVE_FAILED, ARCHIVED
 from ft_archiver.domain.requests import ArchiveRequest, Destination
-from ft_archiver.errors import ContinuationLimitError
+from ft_archiver.errors import ArchiveConflictError, ContinuationLimitError
 from ft_archiver.service.archive import Archiver, TransferOptions
 from ft_archiver.service.control import (
     Archived,
@@ -40,7 +40,7 @@ class World:
         self.ledger = FakeArchiveLedger()
         self.archiver = Archiver(
             FakeTogether(data, JOB, []), self.store, self.publisher, OPTIONS, sha256_state,
-            ledger=self.ledger, deadline_margin_s=1.0, max_continuations=LIMIT,
+            self.store, ledger=self.ledger, deadline_margin_s=1.0, max_continuations=LIMIT,
         )  # fmt: skip
 
     def archive(self, continuation: int, remaining_s: Callable[[], float]) -> ArchiveOutcome:
@@ -110,7 +110,7 @@ def test_an_archive_begun_here_and_then_handed_on_aborts_its_upload() -> None:
     executions = Executions()
     world.archiver = Archiver(
         FakeTogether(bytes(i % 251 for i in range(3000)), JOB, []), world.store,
-        world.publisher, OPTIONS, sha256_state, ledger=world.ledger,
+        world.publisher, OPTIONS, sha256_state, world.store, ledger=world.ledger,
         delegation=Delegation(executions, threshold_bytes=0),
     )  # fmt: skip
     outcome = world.archive(continuation=1, remaining_s=lambda: 60.0)
@@ -118,3 +118,21 @@ def test_an_archive_begun_here_and_then_handed_on_aborts_its_upload() -> None:
     assert len(executions.started) == 1
     assert begun.aborted  # not left open for the bucket's 2-day rule
     assert world.publisher.events == []  # the execution reports the outcome
+
+
+def test_a_paused_archive_whose_key_was_taken_meanwhile_is_refused_and_its_upload_aborted() -> None:
+    """The look before the first part also runs on a continuation: another object put at
+    the key between two invocations refuses the archive, and the open upload is aborted
+    rather than left for the bucket's rule."""
+    world = World()
+    checks = itertools.count()
+    world.archive(continuation=0, remaining_s=lambda: 60.0 - 60 * (next(checks) >= 2))
+    [begun] = world.store.uploads
+    assert world.status == "paused"
+    spec = begun.spec
+    world.store.put_object(spec, b"someone else's", spec.algorithm.compute(b"someone else's"))
+    with pytest.raises(ArchiveConflictError, match="already holds another object"):
+        world.archive(continuation=1, remaining_s=lambda: 60.0)
+    assert begun.aborted
+    assert world.status == "failed"
+    assert [detail_type for detail_type, _ in world.publisher.events] == [ARCHIVE_FAILED]

@@ -49,7 +49,8 @@ class World:
         self.publisher = FakePublisher(self.log)
         self.ledger = FakeArchiveLedger(self.log)
         self.archiver = Archiver(
-            self.together, self.store, self.publisher, OPTIONS, sha256_state, ledger=self.ledger,
+            self.together, self.store, self.publisher, OPTIONS, sha256_state, self.store,
+            ledger=self.ledger,
             clock=lambda: WHEN,
         )  # fmt: skip
 

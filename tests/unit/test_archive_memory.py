@@ -18,7 +18,7 @@ def test_a_part_that_cannot_fit_the_buffers_fails_cleanly_before_the_upload() ->
     store, publisher, ledger = FakeStore(), FakePublisher(), FakeArchiveLedger()
     options = replace(OPTIONS, memory_budget=OPTIONS.part_size - 1)
     data = bytes(3 * OPTIONS.part_size)
-    archiver = Archiver(FakeTogether(data, JOB, []), store, publisher, options, sha256_state,
+    archiver = Archiver(FakeTogether(data, JOB, []), store, publisher, options, sha256_state, store,
                         ledger=ledger)  # fmt: skip
     with pytest.raises(ConfigurationError, match="needs ArchiverMemorySize"):
         archiver.archive(ArchiveRequest(str(JOB["id"])), Destination("b", "models/"))

@@ -24,8 +24,13 @@ def _property(function: str, name: str) -> Any:
     return resource(TEMPLATE, function).get(name, GLOBALS.get(name))
 
 
-# Adapters that read a missing key as an answer: the unpacker's reads, the import record.
-MISSING_IS_AN_ANSWER = ("ft_archiver.adapters.s3_unpack", "ft_archiver.adapters.s3_import_record")
+# Adapters that read a missing key as an answer: the archiver's look at its key, the
+# unpacker's reads, the import record.
+MISSING_IS_AN_ANSWER = (
+    "ft_archiver.adapters.s3_held",
+    "ft_archiver.adapters.s3_unpack",
+    "ft_archiver.adapters.s3_import_record",
+)
 
 
 def platform_actions(

@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help="print the event detail as one JSON object"
     )
     archive.add_argument(
+        "--force",
+        action="store_true",
+        help="transfer and announce again an archive found verified at its key (the bytes "
+        "must be the same: another object is never replaced)",
+    )
+    archive.add_argument(
         "--unpack",
         action="store_true",
         help="then unpack each .tar.zst/.tar.gz archive as `unpack KEY` does",

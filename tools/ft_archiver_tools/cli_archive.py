@@ -94,6 +94,7 @@ def archive_one(
     where: Destination,
     as_json: bool,
     then_unpack: ThenUnpack | None = None,
+    force: bool = False,
 ) -> int:
     """Archive with a progress bar on a terminal, and print the result; with
     ``then_unpack``, unpack it and print that too (with ``as_json``, one object), and
@@ -101,7 +102,7 @@ def archive_one(
     its own). The exit status: the import's, else 0."""
     control = _ProgressControl()
     try:
-        archived = without_deadline(archiver.archive(request, where, control))
+        archived = without_deadline(archiver.archive(request, where, control, force=force))
     finally:
         if control.bar is not None:
             control.bar.finish()
@@ -154,9 +155,9 @@ def print_with_unpack(
 def print_archived(detail: ArchivedDetail, as_json: bool, transferred: bool = True) -> None:
     if as_json:
         print(detail.model_dump_json(), flush=True)
-    elif not transferred:  # the state table knew it: nothing was moved, no rate to show
+    elif not transferred:  # found archived (state table, or key and manifest): no rate
         print(f"already archived {detail.filename}: {detail.size:,} bytes, "
-              f"sha256 {detail.sha256}", flush=True)  # fmt: skip
+              f"sha256 {detail.sha256} (nothing sent, no event)", flush=True)  # fmt: skip
     else:
         rate = detail.size / detail.duration_s / 2**20 if detail.duration_s else 0.0
         print(
@@ -203,7 +204,9 @@ def run_archive(args: argparse.Namespace, settings: CliSettings) -> int:
     if not wants_selection(args):
         request = ArchiveRequest(args.id, args.checkpoint_step, args.checkpoint_type, args.key)
         validate_request(request)  # a bad ID or type is the first thing said, before AWS
-        return archive_one(build_archiver(settings), request, where, args.json, then_unpack)
+        return archive_one(
+            build_archiver(settings), request, where, args.json, then_unpack, args.force
+        )
     if args.key is not None:
         raise RuleError("--key names one object; a selection makes several: drop --key")
     targets = selected_targets(args, settings)
@@ -213,7 +216,8 @@ def run_archive(args: argparse.Namespace, settings: CliSettings) -> int:
     for target in targets:
         request = ArchiveRequest(target.id, target.checkpoint_step, target.checkpoint_type)
         try:
-            worst = max(worst, archive_one(archiver, request, where, args.json, then_unpack))
+            outcome = archive_one(archiver, request, where, args.json, then_unpack, args.force)
+            worst = max(worst, outcome)
         except ArchiverError as exc:
             failed += 1
             print(f"ft-archiver: error: {exc}", file=sys.stderr)

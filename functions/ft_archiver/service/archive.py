@@ -1,7 +1,9 @@
 """archive(request) -> Archived | Suspended: the one use case everything else calls.
 
-It reads as the steps docs/index.md describes: rules, (claim,) plan, transfer (which
-verifies what S3 stored on completion), record, announce.
+It reads as the steps docs/index.md describes: rules, (claim,) plan, a look at the key
+(domain/held.py: another object is refused before any byte is sent, this archive found
+verified is the answer), transfer (which verifies what S3 stored on completion), record,
+announce.
 """
 
 import logging
@@ -16,6 +18,7 @@ from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checkpoints import DownloadSpec, parse_checkpoint_type, resolve_download
 from ft_archiver.domain.checksums import PROOF_OF_MODE
 from ft_archiver.domain.events import ArchivedDetail
+from ft_archiver.domain.held import Adopted, Refused, Unproven, WantedArchive, judge_held
 from ft_archiver.domain.job import FineTuneJob
 from ft_archiver.domain.manifest import build_manifest, checkpoint_entry
 from ft_archiver.domain.requests import (
@@ -25,7 +28,7 @@ from ft_archiver.domain.requests import (
     idempotency_key,
     validate_request,
 )
-from ft_archiver.errors import ArchiveInProgressError, UploadGoneError
+from ft_archiver.errors import ArchiveConflictError, ArchiveInProgressError, UploadGoneError
 from ft_archiver.service.announce import Announcer
 from ft_archiver.service.archive_hooks import ArchiveHooks
 from ft_archiver.service.archive_plan import (
@@ -41,6 +44,7 @@ from ft_archiver.service.ports import (
     Digests,
     EventPublisher,
     FineTuneSource,
+    HeldArchives,
 )
 from ft_archiver.service.provenance import write_manifest
 from ft_archiver.service.resume import (
@@ -75,6 +79,7 @@ class Archiver:
         publisher: EventPublisher,
         options: TransferOptions,
         digests: Digests,
+        held: HeldArchives,
         ledger: ArchiveLedger | None = None,
         span: Span = no_span,
         lease_s: float = 960.0,
@@ -89,6 +94,7 @@ class Archiver:
         self._announcer = Announcer(publisher, span)
         self._options = options
         self._digests = digests
+        self._held = held
         self._ledger = ledger or NoLedger()
         self._span = span
         self._lease_s = lease_s
@@ -103,6 +109,7 @@ class Archiver:
         request: ArchiveRequest,
         destination: Destination,
         control: TransferControl | None = None,
+        force: bool = False,
     ) -> ArchiveOutcome:
         """Archive one fine-tune. Rule errors found before any lookup raise without an
         event; any failure after that publishes ``Fine-tune Archive Failed`` and re-raises.
@@ -115,7 +122,11 @@ class Archiver:
         ``max_continuations``, the deadline fails the archive instead
         (ContinuationLimitError: upload aborted, failure event). With a delegation, an
         archive at or above its threshold is handed to the distributed state machine
-        (Delegated), which keeps the lease and announces the outcome."""
+        (Delegated), which keeps the lease and announces the outcome.
+
+        Before any byte is sent, the key is looked at: another object there is refused
+        (ArchiveConflictError); this archive found verified beside its manifest is the
+        answer (Archived, not transferred, no event), unless ``force``."""
         control = control or TransferControl()
         valid = validate_request(request, destination.prefix if destination.confine_keys else None)
         checkpoint_type = valid.requested_type  # the resolved one once known
@@ -129,6 +140,11 @@ class Archiver:
                 return Archived(self._announcer.already_archived(claim, claimed), False)
             lease = claimed
             plan = self._plan(download, job, destination, valid.key, control)
+            found = self._look(plan, claim, force)
+            if found is not None:
+                lease.finish(found.model_dump(mode="json"))
+                lease.mark_published()  # its event went out with the run that wrote it
+                return Archived(found, False)
             distributed = self._delegation is not None and self._delegation.wants(plan)
             resumed = isinstance(claim, Resume)
             lease.describe(activity_of(plan, distributed, control.continuation, resumed))
@@ -149,6 +165,37 @@ class Archiver:
             raise
         self._announcer.archived(detail, lease)
         return Archived(detail)
+
+    def _look(self, plan: ArchivePlan, claim: Claim, force: bool) -> ArchivedDetail | None:
+        """The key before the first part: the archive found there verified, or None to
+        transfer; another object is refused. Either way an upload an earlier invocation
+        left open is aborted, since no part of it will be sent."""
+        target = plan.target
+        with self._span("s3.look"):
+            held = self._held.held(target.bucket, target.key, target.algorithm)
+            manifest = None
+            if held is not None and held.size == plan.source.size:
+                manifest = self._held.manifest(target.bucket, plan.manifest_key)
+        wanted = WantedArchive(
+            target.bucket, target.key, plan.source.size, target.metadata, target.algorithm.name
+        )
+        verdict = judge_held(wanted, held, manifest, plan.manifest_key, force)
+        where = f"s3://{target.bucket}/{target.key}"
+        if isinstance(verdict, Unproven):
+            log.info("%s holds %s: the transfer's conditional Complete decides", where,
+                     verdict.reason)  # fmt: skip
+        if not isinstance(verdict, Refused | Adopted):
+            return None
+        if isinstance(claim, Resume):
+            self._abort_earlier_upload(plan, claim.progress)
+        if isinstance(verdict, Refused):
+            raise ArchiveConflictError(
+                f"{where} already holds another object ({verdict.reason}): ft-archiver "
+                "never replaces an object. Archive to another key, or remove that object "
+                f"(and its {plan.manifest_key.rsplit('/', 1)[-1]}) first; nothing was sent"
+            )
+        log.info("already archived as %s (verified, beside its manifest): nothing sent", where)
+        return verdict.detail
 
     def _abort_earlier_upload(self, plan: ArchivePlan, progress: SavedProgress) -> None:
         """An archive this path had begun and now hands on (the threshold was lowered

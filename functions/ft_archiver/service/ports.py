@@ -15,7 +15,9 @@ from pydantic import BaseModel
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checkpoints import DownloadSpec
 from ft_archiver.domain.checksums import Buffer, ChecksumMode, CrcAlgorithm
+from ft_archiver.domain.held import HeldObject
 from ft_archiver.domain.job import Checkpoint, FineTuneJob, JobSummary
+from ft_archiver.domain.manifest import Manifest
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.domain.webhook import SeenWebhook
 
@@ -164,6 +166,16 @@ class ArchiveStore(ObjectStore, Protocol):
         """Remove this version of the object; log, never raise, if that fails. An
         ``adopted`` object is left in place (logged): ft-archiver deletes only what it
         wrote."""
+
+
+class HeldArchives(Protocol):
+    """What an archive's key holds before the archive is written (domain/held.py)."""
+
+    def held(self, bucket: str, key: str, algorithm: CrcAlgorithm) -> HeldObject | None:
+        """The object at the key (HeadObject), None if there is none."""
+
+    def manifest(self, bucket: str, key: str) -> Manifest | None:
+        """The manifest at ``key``; None if there is none or it is not one."""
 
 
 class ArchiveCheck(Protocol):

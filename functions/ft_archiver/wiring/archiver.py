@@ -2,6 +2,7 @@
 
 from ft_archiver.adapters import sha256_state
 from ft_archiver.adapters.s3 import S3Store
+from ft_archiver.adapters.s3_held import S3HeldArchives
 from ft_archiver.adapters.together.client import log_unexpected
 from ft_archiver.service.archive import Archiver
 from ft_archiver.service.delegation import Delegation
@@ -15,12 +16,14 @@ from ft_archiver.wiring.together import Unexpected, together_client
 def build_archiver(
     settings: ArchivingSettings, span: Span = no_span, on_unexpected: Unexpected = log_unexpected
 ) -> Archiver:
+    s3 = transfer_s3_client(settings)
     return Archiver(
         together=together_client(settings, on_unexpected),
-        store=S3Store(transfer_s3_client(settings), settings.checksum_mode),
+        store=S3Store(s3, settings.checksum_mode),
         publisher=event_publisher(settings),
         options=transfer_options(settings),
         digests=sha256_state,
+        held=S3HeldArchives(s3, settings.checksum_mode),
         ledger=state_store(settings),
         span=span,
         deadline_margin_s=settings.deadline_margin_s,
