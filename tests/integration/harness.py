@@ -31,7 +31,7 @@ class Harness(Sandbox):
         return settings_from(self.variables(IN_PROCESS, **overrides))
 
     def archive(
-        self, request: ArchiveRequest, force: bool = False, **overrides: str | int | float
+        self, request: ArchiveRequest, *, force: bool = False, **overrides: str | int | float
     ) -> ArchivedDetail:
         settings = self.settings(**overrides)
         archiver = build_archiver(settings)
