@@ -235,10 +235,10 @@ def test_the_same_archive_again_with_a_state_table_is_answered_from_it(
 ) -> None:
     job = harness.together.add_job("Lora", size=3 * PART, model_output_name="ledger")
     archive = harness.together.archive_for(job.id, "merged")
-    table = {"STATE_TABLE_NAME": harness.stack.table_name}
-    first = harness.archive(ArchiveRequest(job.id), **table)
+    table = harness.stack.table_name
+    first = harness.archive(ArchiveRequest(job.id), STATE_TABLE_NAME=table)
     fetched = len(harness.together.blob_requests(archive))
-    second = harness.archive(ArchiveRequest(job.id), **table)
+    second = harness.archive(ArchiveRequest(job.id), STATE_TABLE_NAME=table)
     assert second == first
     assert len(harness.together.blob_requests(archive)) == fetched  # nothing moved again
     assert versions(harness, first.key) == [first.version_id]
