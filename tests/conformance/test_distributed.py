@@ -24,7 +24,9 @@ from ft_archiver_tools.local.simulator import Faults, SimJob, TogetherSimulator
 from ft_archiver_tools.local.step_functions import step_functions_client
 from ft_archiver_tools.status.command import StatusReader
 from ft_archiver_tools.status.sources import Executions, StateTable
+from ft_archiver_tools.template import load_template
 from tests.support.aws import set_all
+from tests.support.iam import actions, as_list, statements
 from tests.support.sandbox import ServedSandbox, local_deployment
 from tests.support.settings import archiver_variables
 
@@ -110,6 +112,20 @@ def distributed(
     together.set_faults(Faults())
 
 
+def granted_child_label() -> str:
+    """The Map Run label in the state machine role's grant on its child executions,
+    ``execution:{machine}/{label}:*`` (the one such grant)."""
+    template = load_template()
+    [children] = [
+        resource
+        for statement in statements(template, "ArchiveStateMachine")
+        if "states:DescribeExecution" in actions(statement)
+        for resource in as_list(statement["Resource"])
+    ]
+    machine_and_label = str(children["Fn::Sub"]).split(":execution:")[1].removesuffix(":*")
+    return machine_and_label.split("/", 1)[1]
+
+
 def new_job(together: TogetherSimulator, size: int = SIZE) -> SimJob:
     return together.add_job("Lora", size=size, model_output_name=f"huge-{time.time_ns()}")
 
@@ -136,6 +152,13 @@ def test_a_many_part_archive_completes_through_the_state_machine(distributed: Di
     assert distributed.stored.open_uploads() == []
     assert distributed.events.read(wait_s=1) == []  # one event
     assert set(distributed.part_gets(job).values()) == {1}  # each part fetched once
+    # The Map Run's children are named after the Map state's Label, as template.yaml
+    # grants DescribeExecution/StopExecution on them (one grant, the Label's).
+    [run] = distributed.sfn.list_map_runs(executionArn=execution["executionArn"])["mapRuns"]
+    machine_name = distributed.machine.arn.rsplit(":", 1)[1]
+    assert run["mapRunArn"].split(":mapRun:")[1].split(":")[0] == (
+        f"{machine_name}/{granted_child_label()}"
+    )
 
 
 def test_status_shows_the_batches_of_a_running_execution(distributed: Distributed) -> None:

@@ -162,10 +162,13 @@ def test_every_distributed_map_may_start_describe_and_stop_its_child_executions(
     state: str, definition: dict[str, Any]
 ) -> None:
     """A Distributed Map runs each batch as a child execution of this machine, named
-    ``execution:{machine}/{label}:{id}`` (the Map Run's label: AWS's IAM page for
-    Distributed Map states writes it ``{mapStateName}``). A grant on
-    ``execution:{machine}:*`` matches the parent executions only: in a real account the
-    Map Run could neither watch nor stop its children."""
+    ``execution:{machine}/{label}:{id}``, the label being the state's ``Label`` (without
+    one, AWS generates a UUID: Step Functions guide, "Viewing a Distributed Map Run
+    execution"; AWS's IAM page for Distributed Map states writes ``{mapStateName}``,
+    the label the console sets by default). So exactly the Label's children are
+    granted, not the state name's too. A grant on ``execution:{machine}:*`` matches the
+    parent executions only: in a real account the Map Run could neither watch nor stop
+    its children."""
     label = definition.get("Label")
     assert label, f"{state}: without a Label AWS generates one, and no grant can name it"
     machine = _machine_name()
@@ -174,9 +177,7 @@ def test_every_distributed_map_may_start_describe_and_stop_its_child_executions(
     assert {"Fn::Sub": f"{STATES_ARN}:stateMachine:{machine}"} in _granting(
         "states:StartExecution", found
     )
-    children = [
-        {"Fn::Sub": f"{STATES_ARN}:execution:{machine}/{segment}:*"} for segment in (label, state)
-    ]
+    children = [{"Fn::Sub": f"{STATES_ARN}:execution:{machine}/{label}:*"}]
     for action in ("states:DescribeExecution", "states:StopExecution"):
         resources = _granting(action, found)
         assert sorted(map(json.dumps, resources)) == sorted(map(json.dumps, children)), action
