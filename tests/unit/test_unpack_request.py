@@ -8,7 +8,7 @@ import pytest
 
 from ft_archiver.domain.unpack.index import OpenUpload
 from ft_archiver.domain.unpack.request import UnpackMessage, parse_unpack_body, why_not_unpacked
-from ft_archiver.service.unpack.checkpoints import ProgressCheckpoints
+from ft_archiver.service.unpack.folder_index import ProgressCheckpoints
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 

@@ -35,23 +35,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 
-from ft_archiver import __version__
 from ft_archiver.domain.catalog import step_of
 from ft_archiver.domain.checksums import CrcAlgorithm
 from ft_archiver.domain.unpack.budget import plan_unpack_budget
 from ft_archiver.domain.unpack.compression import Compression, compression_of
-from ft_archiver.domain.unpack.index import (
-    IndexedFile,
-    IndexStatus,
-    OpenUpload,
-    SourceArchive,
-    UnpackIndex,
-    build_index,
-)
+from ft_archiver.domain.unpack.index import IndexedFile, OpenUpload, SourceArchive, UnpackIndex
 from ft_archiver.domain.unpack.layout import UnpackLayout, unpack_layout
 from ft_archiver.domain.unpack.members import Placement, UnpackLimits
-from ft_archiver.domain.unpack.readiness import Readiness
+from ft_archiver.domain.unpack.resume import EarlierRun, earlier_run, reusable
 from ft_archiver.errors import (
     ArchiveMissingError,
     ContinuationLimitError,
@@ -61,9 +54,8 @@ from ft_archiver.errors import (
 )
 from ft_archiver.service.control import TransferControl
 from ft_archiver.service.ports import ArchiveStore, Digests, StoredObject
-from ft_archiver.service.unpack.checkpoints import ProgressCheckpoints
 from ft_archiver.service.unpack.file_writer import FileWriter, WriterOptions, file_spec
-from ft_archiver.service.unpack.index_store import read_index, write_index
+from ft_archiver.service.unpack.folder_index import ProgressCheckpoints, RunIndex, read_index
 from ft_archiver.service.unpack.manifest_pointer import ManifestPointer, point_manifest
 from ft_archiver.service.unpack.ports import ArchiveObjects, StoredArchive, UnpackedObjects
 from ft_archiver.service.unpack.tar_pass import PassSuspended, TarPass
@@ -169,59 +161,41 @@ class Unpacker:
         layout = unpack_layout(request.prefix, request.key)
         archive = self._verified_archive(request)
         source = _source(archive)
-        earlier = read_index(self._unpacked, request.bucket, layout.index_key)
-        trusted = self._trusted(earlier, source, layout)
-        if earlier is not None and self._still_complete(request.bucket, earlier, trusted):
-            pointer = self._point(earlier, layout.index_key)
-            return Unpacked(earlier, layout.index_key, 0, len(earlier.files), False,
-                            time.monotonic() - started, pointer)  # fmt: skip
-        left_open = earlier.open_upload if earlier is not None else None
-        open_upload = left_open if trusted is not None else None
-        if left_open is not None and open_upload is None:  # of other bytes: of no use
-            self._abort(request.bucket, left_open)
-        untaken = open_upload
-
-        def verified() -> list[IndexedFile]:
-            seen = {entry.key for entry in tar_pass.files}
-            return tar_pass.files + [e for e in (trusted or {}).values() if e.key not in seen]
-
-        def record_progress(upload: OpenUpload | None) -> None:
-            still_open = upload or (None if tar_pass.took_open_upload else untaken)
-            index = self._index("incomplete", request, layout, source, verified(), None,
-                                None, still_open)  # fmt: skip
-            write_index(self._store, request.bucket, layout.index_key, index,
-                        self._options.algorithm)  # fmt: skip
-
-        checkpoints = ProgressCheckpoints(record_progress, self._options.checkpoint_every_s)
-        tar_pass = self._pass(request, archive, layout, trusted or {}, open_upload, control,
-                              checkpoints)  # fmt: skip
-
+        earlier = self._earlier_run(request.bucket, layout, source)
+        if earlier.index is not None and self._still_complete(request.bucket, earlier):
+            return Unpacked(earlier.index, layout.index_key, 0, len(earlier.index.files),
+                            False, time.monotonic() - started,
+                            self._point(earlier.index, layout.index_key))  # fmt: skip
+        index = RunIndex(self._store, request.bucket, layout, source, self._options.algorithm,
+                         earlier, self._clock)  # fmt: skip
+        tar_pass = self._pass(request, archive, layout, earlier, control, index)
         try:
-            digest = tar_pass.run()
-            _check_digest(source, digest)
+            _check_digest(source, tar_pass.run())
         except PassSuspended as stopped:
-            still_open = stopped.upload or (None if tar_pass.took_open_upload else untaken)
-            index = self._index("incomplete", request, layout, source, verified(), None,
-                                None, still_open)  # fmt: skip
-            write_index(self._store, request.bucket, layout.index_key, index,
-                        self._options.algorithm)  # fmt: skip
-            return UnpackSuspended(index, layout.index_key, len(tar_pass.written),
-                                   tar_pass.kept)  # fmt: skip
+            return UnpackSuspended(index.suspended(stopped.upload), layout.index_key,
+                                   len(tar_pass.written), tar_pass.kept)  # fmt: skip
         except (UnpackRefusedError, UnpackedArchiveMismatchError):
-            self._abort_untaken(request.bucket, untaken, tar_pass)
+            self._abort_untaken(request.bucket, earlier, tar_pass)
             self._remove(tar_pass.written)
             raise
         except BaseException as exc:
-            self._abort_untaken(request.bucket, untaken, tar_pass)
-            self._write_incomplete(request, layout, source, verified(), exc)
+            self._abort_untaken(request.bucket, earlier, tar_pass)
+            index.failed(exc)
             raise
-        self._abort_untaken(request.bucket, untaken, tar_pass)
-        index = self._index("complete", request, layout, source, tar_pass.files,
-                            tar_pass.model.readiness())  # fmt: skip
-        write_index(self._store, request.bucket, layout.index_key, index, self._options.algorithm)
-        pointer = self._point(index, layout.index_key)
-        return Unpacked(index, layout.index_key, len(tar_pass.written), tar_pass.kept, True,
+        self._abort_untaken(request.bucket, earlier, tar_pass)
+        done = index.complete(tar_pass.files, tar_pass.model.readiness())
+        pointer = self._point(done, layout.index_key)
+        return Unpacked(done, layout.index_key, len(tar_pass.written), tar_pass.kept, True,
                         time.monotonic() - started, pointer)  # fmt: skip
+
+    def _earlier_run(self, bucket: str, layout: UnpackLayout, source: SourceArchive) -> EarlierRun:
+        """What the earlier run's index proves; an upload it left open of other bytes is
+        of no use to anyone, and aborted now."""
+        found = read_index(self._unpacked, bucket, layout.index_key)
+        earlier = earlier_run(found, source, layout.folder, self._options.algorithm.name)
+        if earlier.stale_upload is not None:
+            self._abort(bucket, earlier.stale_upload)
+        return earlier
 
     def _point(self, index: UnpackIndex, index_key: str) -> ManifestPointer:
         """The archive's manifest points at the complete index (a failure to write it
@@ -234,58 +208,52 @@ class Unpacker:
         request: UnpackRequest,
         archive: StoredArchive,
         layout: UnpackLayout,
-        trusted: dict[str, IndexedFile],
-        open_upload: OpenUpload | None,
+        earlier: EarlierRun,
         control: TransferControl,
-        checkpoints: ProgressCheckpoints,
+        index: RunIndex,
     ) -> TarPass:
         """The pass over the archive, its writer, and what it asks of the earlier run."""
         options = self._options
         budget = plan_unpack_budget(options.memory_budget, options.part_size)
         control.on_size(archive.size)
         resumable = self._digests.resumable()
-
-        def should_suspend() -> bool:
-            remaining_s = control.remaining_s
-            if remaining_s is None or not resumable:
-                return False
-            if remaining_s() >= options.deadline_margin_s:
-                return False
-            _check_continuations(options.max_continuations, control.continuation)
-            return True
-
+        deadline = Deadline(control, resumable, options.deadline_margin_s,
+                            options.max_continuations)  # fmt: skip
+        checkpoints = ProgressCheckpoints(index.progress, options.checkpoint_every_s)
         writer = FileWriter(
             self._store,
             self._digests,
             WriterOptions(request.bucket, options.algorithm, options.part_size,
                           options.part_size_floor, options.upload_concurrency, budget),
             control.cancel,
-            should_suspend=should_suspend,
+            should_suspend=deadline.reached,
             # a part's record holds the SHA-256 state: only where it can be resumed
-            on_part=checkpoints.part_stored if resumable else lambda upload: None,
+            on_part=checkpoints.part_stored if resumable else _no_record,
         )  # fmt: skip
-
-        def read(start: int, into: memoryview) -> None:
-            self._archives.read_into(archive.stored, start, into)
-
-        def earlier_file(placement: Placement) -> IndexedFile | None:
-            entry = trusted.get(placement.key)
-            if entry is None or (entry.path, entry.size) != (placement.path, placement.size):
-                return None
-            return self._confirmed(request.bucket, entry)
-
-        return TarPass(
-            read, archive.size, _compression(request.key, archive), layout, options.limits,
-            budget, writer, options.algorithm, earlier_file, control.cancel,
-            control.on_progress, options.read_attempts,
-            open_upload=open_upload, should_suspend=should_suspend,
+        tar_pass = TarPass(
+            partial(self._archives.read_into, archive.stored), archive.size,
+            _compression(request.key, archive), layout, options.limits, budget, writer,
+            options.algorithm, partial(self._earlier_file, request.bucket, earlier),
+            control.cancel, control.on_progress, options.read_attempts,
+            open_upload=earlier.resumed_upload, should_suspend=deadline.reached,
             on_file_stored=checkpoints.file_stored,
         )  # fmt: skip
+        index.follow(tar_pass)
+        return tar_pass
 
-    def _abort_untaken(self, bucket: str, upload: OpenUpload | None, tar_pass: TarPass) -> None:
+    def _earlier_file(
+        self, bucket: str, earlier: EarlierRun, placement: Placement
+    ) -> IndexedFile | None:
+        """The earlier run's file for this member, if it may stand for it and S3 holds it."""
+        entry = earlier.trusted.get(placement.key)
+        if entry is None or not reusable(entry, placement):
+            return None
+        return self._confirmed(bucket, entry)
+
+    def _abort_untaken(self, bucket: str, earlier: EarlierRun, tar_pass: TarPass) -> None:
         """The upload an earlier run left open, if this run did not take it up."""
-        if upload is not None and not tar_pass.took_open_upload:
-            self._abort(bucket, upload)
+        if earlier.resumed_upload is not None and not tar_pass.took_open_upload:
+            self._abort(bucket, earlier.resumed_upload)
 
     def _abort(self, bucket: str, upload: OpenUpload) -> None:
         spec = file_spec(bucket, upload.key, upload.path, self._options.algorithm)
@@ -304,26 +272,11 @@ class Unpacker:
             )
         return archive
 
-    def _trusted(
-        self, earlier: UnpackIndex | None, source: SourceArchive, layout: UnpackLayout
-    ) -> dict[str, IndexedFile] | None:
-        """The files an earlier run verified, if it read these very bytes into this
-        folder with this checksum; None otherwise."""
-        if earlier is None or not earlier.archive.same_as(source):
-            return None
-        if earlier.folder != layout.folder:
-            return None
-        if earlier.checksum_algorithm != self._options.algorithm.name:
-            return None
-        return {entry.key: entry for entry in earlier.files}
-
-    def _still_complete(
-        self, bucket: str, earlier: UnpackIndex, trusted: dict[str, IndexedFile] | None
-    ) -> bool:
+    def _still_complete(self, bucket: str, earlier: EarlierRun) -> bool:
         """A complete index of these bytes whose every file S3 still holds as listed."""
-        if earlier.status != "complete" or trusted is None:
+        if not earlier.complete or earlier.index is None:
             return False
-        return all(self._confirmed(bucket, entry) for entry in earlier.files)
+        return all(self._confirmed(bucket, entry) for entry in earlier.index.files)
 
     def _confirmed(self, bucket: str, entry: IndexedFile) -> IndexedFile | None:
         """The entry, if S3 holds its key with its size and checksum (HeadObject)."""
@@ -338,41 +291,32 @@ class Unpacker:
         for stored in written:
             self._store.delete(stored)
 
-    def _write_incomplete(
-        self,
-        request: UnpackRequest,
-        layout: UnpackLayout,
-        source: SourceArchive,
-        verified: list[IndexedFile],
-        exc: BaseException,
-    ) -> None:
-        error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        index = self._index("incomplete", request, layout, source, verified, None, error)
-        try:
-            write_index(
-                self._store, request.bucket, layout.index_key, index, self._options.algorithm
-            )
-        except Exception as failed:  # the unpack's own error is the one to report
-            log.error("could not write the incomplete index s3://%s/%s (%s)",
-                      request.bucket, layout.index_key, failed)  # fmt: skip
 
-    def _index(
-        self,
-        status: IndexStatus,
-        request: UnpackRequest,
-        layout: UnpackLayout,
-        source: SourceArchive,
-        files: list[IndexedFile],
-        readiness: Readiness | None,
-        error: str | None = None,
-        open_upload: OpenUpload | None = None,
-    ) -> UnpackIndex:
-        return build_index(
-            status=status, bucket=request.bucket, folder=layout.folder, archive=source,
-            checksum_algorithm=self._options.algorithm.name, files=files,
-            readiness=readiness, error=error, unpacked_by=f"ft-archiver {__version__}",
-            updated_at=self._clock(), open_upload=open_upload,
-        )  # fmt: skip
+class Deadline:
+    """Whether the run should stop taking parts and files: with a deadline (the control's
+    ``remaining_s``) that is within the margin, where the SHA-256 can be resumed. Past
+    the continuation limit it raises instead (ContinuationLimitError)."""
+
+    def __init__(
+        self, control: TransferControl, resumable: bool, margin_s: float, limit: int | None
+    ) -> None:
+        self._control = control
+        self._resumable = resumable
+        self._margin_s = margin_s
+        self._limit = limit
+
+    def reached(self) -> bool:
+        remaining_s = self._control.remaining_s
+        if remaining_s is None or not self._resumable:
+            return False
+        if remaining_s() >= self._margin_s:
+            return False
+        _check_continuations(self._limit, self._control.continuation)
+        return True
+
+
+def _no_record(upload: OpenUpload) -> None:
+    """Where the SHA-256 state cannot be saved, a part's progress is not recorded."""
 
 
 def _source(archive: StoredArchive) -> SourceArchive:
