@@ -14,8 +14,12 @@ from ft_archiver.domain.checksums import ALGORITHMS
 from ft_archiver.domain.unpack.budget import UnpackBudget
 from ft_archiver.errors import CorruptArchiveError, IntegrityError, TransferCancelledError
 from ft_archiver.service.ports import StoredObject
-from ft_archiver.service.unpack.file_writer import FileWriter, WriterOptions, content_type
-from ft_archiver.service.unpack.stream_parts import StreamParts
+from ft_archiver.service.unpack.file_writer import (
+    FileWriter,
+    StreamParts,
+    WriterOptions,
+    content_type,
+)
 from tests.support.fakes import FakeStore
 
 CRC = ALGORITHMS["CRC64NVME"]

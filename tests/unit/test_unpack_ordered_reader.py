@@ -11,7 +11,7 @@ import time
 import pytest
 
 from ft_archiver.errors import StorageAccessDeniedError, StorageError
-from ft_archiver.service.unpack.ordered_reader import OrderedRangeReader
+from ft_archiver.service.unpack.archive_stream import OrderedRangeReader
 
 DATA = random.Random(7).randbytes(100_003)
 

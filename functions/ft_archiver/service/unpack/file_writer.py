@@ -1,5 +1,9 @@
-"""Each file of the tar stream as its own verified S3 object, through the archive's own
-transfer engine (service/transfer.py): no second multipart writer.
+"""Each file of the tar stream as its own verified S3 object (``FileWriter``), through
+the archive's own transfer engine (service/transfer.py): no second multipart writer.
+The engine asks a ``RangeReader`` for each part by its offset. An archive answers with a
+ranged GET in any order; a file inside a tar stream can only be read front to back. Run
+with a single download lane, the engine asks for the parts in order, so the stream
+answers each by reading on (``StreamParts``): the one multipart writer serves both.
 
 A file of at most one part goes up in one PutObject, a larger one as a multipart upload
 whose parts are read from the stream in order by one lane and uploaded by several, in
@@ -13,26 +17,118 @@ At a deadline (``should_suspend``) a multipart file stops taking parts, its uplo
 open and ``FileSuspended`` says where it stopped; the next run resumes it at its next
 part, reading over the parts S3 holds, with the SHA-256 state and CRC saved then. The
 same record of the upload goes to ``on_part`` after each part, for the progress that a
-run killed without warning leaves (service/unpack/checkpoints.py).
+run killed without warning leaves (service/unpack/folder_index.py).
 """
 
 import base64
 import logging
 import mimetypes
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from ft_archiver.cancellation import Cancellation
 from ft_archiver.domain.checksums import CrcAlgorithm
 from ft_archiver.domain.parts import Lanes, PartPlan, plan_parts
 from ft_archiver.domain.unpack.budget import UnpackBudget
 from ft_archiver.domain.unpack.index import OpenUpload
-from ft_archiver.errors import UploadGoneError
+from ft_archiver.errors import (
+    CorruptArchiveError,
+    IntegrityError,
+    TransferCancelledError,
+    UploadGoneError,
+)
 from ft_archiver.service.control import Suspended
 from ft_archiver.service.ports import Digests, ObjectSpec, ObjectStore, StoredObject
 from ft_archiver.service.resume import ResumePoint
 from ft_archiver.service.transfer import TransferResult, transfer_multipart, transfer_single
-from ft_archiver.service.unpack.stream_parts import ByteStream, HeadWanted, StreamParts, no_head
+
+# Read from the stream at most this much at a time, so that a cancel is seen between.
+READ_STEP = 1024 * 1024
+
+
+class ByteStream(Protocol):
+    """What tarfile's ``extractfile`` gives for a member in a stream."""
+
+    def readinto(self, buffer: memoryview, /) -> int | None: ...
+
+
+# How many of a file's first bytes to keep, given those kept so far: a .safetensors
+# header says its own length in its first 8 bytes.
+HeadWanted = Callable[[bytearray], int]
+
+
+def no_head(head: bytearray) -> int:
+    return 0
+
+
+class StreamParts:
+    """Parts of ``size`` bytes of ``stream``, asked for in order. A part that starts
+    past the position (a resumed upload skips the parts S3 holds) is reached by reading
+    over the bytes before it. The file's first bytes are kept (``head``), as many as
+    ``head_wanted`` asks for: what a check of the file reads (a .safetensors header, a
+    config.json) without a second pass."""
+
+    def __init__(self, stream: ByteStream, size: int, head_wanted: HeadWanted = no_head) -> None:
+        self._stream = stream
+        self.size = size
+        self._head_wanted = head_wanted
+        self.head = bytearray()
+        self.position = 0
+
+    def __call__(self, start: int, into: memoryview, cancel: Cancellation) -> None:
+        if start < self.position:
+            raise IntegrityError(
+                f"part at byte {start:,} asked after byte {self.position:,}: a stream "
+                "cannot go back"
+            )
+        if start + len(into) > self.size:
+            raise IntegrityError(f"part at byte {start:,} ends past the file's {self.size:,}")
+        if start > self.position:
+            self.skip(start - self.position, cancel)
+        self._fill(into, cancel)
+
+    def skip(self, count: int, cancel: Cancellation) -> None:
+        """Read over ``count`` bytes (kept only as far as the head wants them)."""
+        scratch = bytearray(min(READ_STEP, count))
+        while count:
+            view = memoryview(scratch)[: min(len(scratch), count)]
+            self._fill(view, cancel)
+            count -= len(view)
+
+    def skip_rest(self, cancel: Cancellation) -> None:
+        self.skip(self.size - self.position, cancel)
+
+    def _fill(self, into: memoryview, cancel: Cancellation) -> None:
+        filled = 0
+        while filled < len(into):
+            if cancel.is_set():
+                raise TransferCancelledError("the unpack was stopped")
+            step = into[filled : filled + READ_STEP]
+            try:
+                count = self._stream.readinto(step)
+            except tarfile.TarError as exc:  # tarfile's "unexpected end of data"
+                raise CorruptArchiveError(f"the archive is cut short ({exc})") from None
+            if not count:  # the tar said more: the archive is cut short
+                raise CorruptArchiveError(
+                    f"the archive's file ended after {self.position + filled:,} of its "
+                    f"{self.size:,} bytes"
+                )
+            self._keep_head(step[:count], self.position + filled)
+            filled += count
+        self.position += filled
+
+    def _keep_head(self, data: memoryview, at: int) -> None:
+        taken = 0
+        while at + taken == len(self.head) and taken < len(data):
+            wanted = min(self._head_wanted(self.head), self.size) - len(self.head)
+            if wanted <= 0:
+                return
+            piece = data[taken : taken + wanted]
+            self.head += piece
+            taken += len(piece)
+
 
 log = logging.getLogger(__name__)
 OCTETS = "application/octet-stream"

@@ -15,7 +15,7 @@ from ft_archiver.domain.unpack.safetensors import (
     safetensors_header,
     safetensors_header_length,
 )
-from ft_archiver.service.unpack.stream_parts import HeadWanted, no_head
+from ft_archiver.service.unpack.file_writer import HeadWanted, no_head
 
 CONFIG, ADAPTER_CONFIG, TOKENIZER_CONFIG = (
     "config.json", "adapter_config.json", "tokenizer_config.json",

@@ -22,11 +22,14 @@ from ft_archiver.domain.unpack.layout import UnpackLayout
 from ft_archiver.domain.unpack.members import MemberPlanner, Placement, UnpackLimits, member_type
 from ft_archiver.errors import CorruptArchiveError
 from ft_archiver.service.ports import StoredObject
-from ft_archiver.service.unpack.decompression import Decompressed
-from ft_archiver.service.unpack.file_writer import FileSuspended, FileWriter
+from ft_archiver.service.unpack.archive_stream import ChunkRead, Decompressed, OrderedRangeReader
+from ft_archiver.service.unpack.file_writer import (
+    ByteStream,
+    FileSuspended,
+    FileWriter,
+    StreamParts,
+)
 from ft_archiver.service.unpack.model_files import ModelFiles
-from ft_archiver.service.unpack.ordered_reader import ChunkRead, OrderedRangeReader
-from ft_archiver.service.unpack.stream_parts import ByteStream, StreamParts
 
 # What tarfile asks of the decompressed stream at a time (its default is 10 KiB).
 TAR_READ_SIZE = 1024 * 1024

@@ -24,7 +24,7 @@ verified files and resumes that upload at its next part. Past ``max_continuation
 deadlines it fails instead.
 
 While it runs, the index is written ``incomplete`` now and then with the progress
-(service/unpack/checkpoints.py): a run killed without warning leaves its verified files
+(service/unpack/folder_index.py): a run killed without warning leaves its verified files
 and its open upload to the next, which resumes that upload at its next part too. A run
 that fails aborts the upload of the file it is in (nothing is left open that no index
 names), so a re-run uploads that one file again, and only that one.
