@@ -47,6 +47,7 @@ from typing import Any
 import boto3
 
 from ft_archiver.domain.parts import DEFAULT_UPLOAD_CONCURRENCY, parse_size
+from ft_archiver.domain.unpack.layout import folder_prefix, unpack_layout
 from ft_archiver_tools.local.localstack import LocalStack
 from ft_archiver_tools.local.model_archive import ModelArchive, ModelSpec
 from ft_archiver_tools.local.seaweedfs import SeaweedFS
@@ -92,7 +93,6 @@ def by_hand(bucket: str, key: str, prefix: str, workdir: str) -> None:
     PHASES["get_s"] = time.perf_counter() - started
     extract(archive, folder)
     PHASES["extract_s"] = time.perf_counter() - started - PHASES["get_s"]
-    name = Path(key).name.removesuffix(".tar.zst")
     files = [path for path in folder.rglob("*") if path.is_file()]
     # The archive's single top-level folder is stripped, as ft-archiver strips it.
     tops = {path.relative_to(folder).parts[0] for path in files}
@@ -103,7 +103,7 @@ def by_hand(bucket: str, key: str, prefix: str, workdir: str) -> None:
     )
 
     def send(path: Path) -> None:
-        target = f"{prefix}{name}/{path.relative_to(base).as_posix()}"
+        target = f"{folder_of(key, prefix)}{path.relative_to(base).as_posix()}"
         s3.upload_file(str(path), bucket, target, ExtraArgs={"ChecksumAlgorithm": "CRC64NVME"},
                        Config=TransferConfig())  # fmt: skip
 
@@ -344,6 +344,13 @@ def put_archive(s3: Any, archive: ModelArchive, key: str) -> None:
     s3.put_object_tagging(Bucket=BUCKET, Key=key, Tagging=tags)
 
 
+def folder_of(key: str, prefix: str) -> str:
+    """Where ``unpack KEY --prefix PREFIX`` puts the archive's folder, without an
+    ARCHIVE_PREFIX (domain/unpack/layout.py): the key's sub-folders kept under the
+    prefix. The by-hand path writes to the same folder."""
+    return unpack_layout(folder_prefix(key, "", prefix), Path(key).name).folder
+
+
 def keys_under(s3: Any, prefix: str) -> list[str]:
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix=prefix)
     return [item["Key"] for page in pages for item in page.get("Contents", [])]
@@ -441,7 +448,7 @@ def bench_server(server: str, sizes: list[str], methods: list[str], runs: int) -
                     one = partial(run_method, method, key, prefix, env, pid)
                     sample = attempt(s3, archive, key, prefix, one)
                     if n == 0:
-                        runs_of.verified = same_files(s3, archive, f"{prefix}{name}/")
+                        runs_of.verified = same_files(s3, archive, folder_of(key, prefix))
                     empty(s3, prefix)
                     runs_of.add(sample, gib)
                     print(f"{SERVERS[server]:10} {text:>7} {method:12} run {n + 1}: "
