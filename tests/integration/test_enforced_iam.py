@@ -1,7 +1,7 @@
 """Each function's real handler, end to end, under its own template role in a moto server
 that enforces IAM (tests/support/enforced.py says what moto evaluates). A call the role
 does not allow fails the test with the action and the resource named. Then the mutation
-check: each statement removed in turn must make its function's run hear a denial, or be
+check: each statement removed in turn must make one of its runs hear a denial, or be
 one of TEXT_ONLY, which says why moto cannot see it (and whose text test proves it)."""
 
 import contextlib
@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,7 +20,7 @@ from ft_archiver.adapters.aws_errors import error_code
 from ft_archiver.domain.messages import ArchiveMessage
 from ft_archiver.handlers import dependencies
 from ft_archiver_tools.local.model_archive import ModelSpec
-from ft_archiver_tools.local.serve import LocalDeployment
+from ft_archiver_tools.local.serve import LocalDeployment, run_step
 from ft_archiver_tools.local.simulator import TogetherSimulator
 from ft_archiver_tools.local.webhook_sender import send_webhook
 from tests.support.aws import set_all
@@ -28,13 +29,24 @@ from tests.support.events import EventCapture
 from tests.support.iam import Statement, actions
 from tests.support.sandbox import local_deployment
 from tests.support.settings import archiver_variables
+from tests.support.steps_walk import walk_archive_steps
 
 MIB = 1024 * 1024
+ROOT = Path(__file__).resolve().parents[2]  # the repository
 ENFORCED = ["WebhookFunction", "ArchiverFunction", "PollerFunction", "UnpackFunction",
-            "ImportFunction"]  # fmt: skip
-# Each role mutated, and the run that must notice: the function's own; Bedrock's
-# service role, the import's (the fake reads the folder with it).
-MUTATED = {**{function: function for function in ENFORCED}, "BedrockImportRole": "ImportFunction"}
+            "ImportFunction", "ArchiveStepsFunction"]  # fmt: skip
+# Each role mutated, and the runs that must notice: the function's own; the archiver's,
+# the huge archive's too (its StartExecution); Bedrock's service role, the import's (the
+# fake reads the folder with it).
+MUTATED: dict[str, tuple[str, ...]] = {
+    **{function: (function,) for function in ENFORCED},
+    "ArchiverFunction": ("ArchiverFunction", "ArchiveStepsFunction"),
+    "BedrockImportRole": ("ImportFunction",),
+}
+# An archive of 2 MiB is huge here: the archiver hands it to the state machine, whose
+# batches are two 256 KiB parts each.
+DISTRIBUTED = {"FT_ARCHIVER_FAN_OUT_THRESHOLD_GIB": str(1 / 1024),
+               "FT_ARCHIVER_DISTRIBUTED_BATCH_SIZE": "512KiB"}  # fmt: skip
 # Statements moto cannot see removed, by their role and their sorted actions: why, and
 # where the text proves them instead.
 LOGS = "Lambda writes the logs; locally they go to stdout (test_permissions: own group)"
@@ -53,9 +65,6 @@ TEXT_ONLY: dict[tuple[str, tuple[str, ...]], str] = {
     ("ArchiverFunction", ("s3:ListBucket",)): MISSING_KEY,
     ("UnpackFunction", ("s3:ListBucket",)): MISSING_KEY,
     ("ImportFunction", ("s3:ListBucket",)): MISSING_KEY,
-    ("ArchiverFunction", ("states:StartExecution",)):
-        "only an archive of FanOutThreshold goes to the state machine, which runs on "
-        "LocalStack (tests/conformance/test_distributed.py)",
     ("ImportFunction", ("bedrock:CreateModelImportJob", "bedrock:ListImportedModels")): BEDROCK,
     ("ImportFunction", ("bedrock:GetImportedModel", "bedrock:GetModelImportJob",
                         "bedrock:TagResource")): BEDROCK,
@@ -94,8 +103,9 @@ class Enforced:
         self.runs: dict[str, Callable[[], bool]] = {
             "WebhookFunction": self.webhook, "ArchiverFunction": self.archiver,
             "PollerFunction": self.poller, "UnpackFunction": self.unpacker,
-            "ImportFunction": self.importer,
+            "ImportFunction": self.importer, "ArchiveStepsFunction": self.archive_steps,
         }  # fmt: skip
+        self.machine_arn = self._state_machine()
         with self.iam.as_function("PollerFunction"):
             dependencies.reset()
             self.local.tick_poller()  # the poller's first tick: its baseline
@@ -159,6 +169,48 @@ class Enforced:
         self.last_denials = heard
         self._drain_all()
         return bool(first.get("ok")) and second.get("archives_enqueued") == 1
+
+    def _state_machine(self) -> str:
+        """ArchiveStateMachine in moto, at the ARN the archiver's environment names: moto
+        records its executions and runs none (the test walks the tasks)."""
+        arn = str(self.local.environment["ARCHIVE_STATE_MACHINE_ARN"])
+        definition = (ROOT / "infra" / "archive.asl.json").read_text()
+        self.local.aws.client("stepfunctions").create_state_machine(
+            name=arn.rpartition(":")[2], definition=definition,
+            roleArn="arn:aws:iam::123456789012:role/ArchiveStateMachineRole",
+        )  # fmt: skip
+        return arn
+
+    def archive_steps(self) -> bool:
+        """A huge archive: the archiver, under its role as granted now, hands it to the
+        state machine; each of the machine's tasks then runs as ArchiveStepsFunction
+        under its role."""
+        job_id = self.archive_message(ModelSpec(size=2 * MIB, seed=int(time.time_ns() % 1000)))
+        with pytest.MonkeyPatch.context() as patch:
+            set_all(patch.setenv, DISTRIBUTED)
+            with self._as("ArchiverFunction") as handed:
+                self.local.deliver(wait_s=1)
+            self.last_denials = list(handed)
+            execution = self._execution_of(job_id)
+            finished = False
+            if execution is not None:
+                with self._as("ArchiveStepsFunction") as stepped:
+                    finished = walk_archive_steps(
+                        run_step, execution["input"], execution["startDate"].isoformat()
+                    )
+                self.last_denials += stepped
+        done = self.events.read(detail_type="Fine-tune Archived", job_id=job_id)
+        self._drain_all()
+        return finished and len(done) == 1
+
+    def _execution_of(self, job_id: str) -> dict[str, Any] | None:
+        """The execution the archiver started for the job, if it did (read as the test)."""
+        sfn = self.local.aws.client("stepfunctions")
+        for listed in sfn.list_executions(stateMachineArn=self.machine_arn)["executions"]:
+            execution = sfn.describe_execution(executionArn=listed["executionArn"])
+            if json.loads(execution["input"])["fine_tune_id"] == job_id:
+                return dict(execution)
+        return None
 
     def _archived_for_unpack(self) -> str:
         """A new archive, made with the archiver's full role; its job ID."""
@@ -273,18 +325,20 @@ def _key(statement: Statement) -> tuple[str, ...]:
 
 
 def test_removing_any_statement_moto_can_see_makes_a_denial(enforced: Enforced) -> None:
-    """Each statement of each enforced role removed in turn: the run must hear a denial
-    of one of its actions (or fail), unless the statement is TEXT_ONLY, and a TEXT_ONLY
+    """Each statement of each enforced role removed in turn: one of its runs must hear a
+    denial of one of its actions (or fail), unless the statement is TEXT_ONLY, and a TEXT_ONLY
     statement must indeed go unseen (so that the list stays true)."""
     proven: dict[str, list[tuple[str, ...]]] = {}
     unseen: dict[str, list[tuple[str, ...]]] = {}
-    for function, run in MUTATED.items():
+    for function, runs in MUTATED.items():
         statements = enforced.iam.grant(function)
         for number, statement in enumerate(statements):
             enforced.iam.grant(function, without=number)
-            ok, denied = enforced.run(run)
             operations = {op for action in actions(statement) for op in operations_of(action)}
-            seen = not ok or any(denial.action in operations for denial in denied)
+            seen = False
+            for run in runs:
+                ok, denied = enforced.run(run)
+                seen = seen or not ok or any(denial.action in operations for denial in denied)
             (proven if seen else unseen).setdefault(function, []).append(_key(statement))
         enforced.iam.grant(function)
     report = {"proven by enforcement": sum(map(len, proven.values())),
