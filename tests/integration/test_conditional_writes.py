@@ -244,6 +244,27 @@ def test_the_same_archive_again_with_a_state_table_is_answered_from_it(
     assert versions(harness, first.key) == [first.version_id]
 
 
+def test_force_sets_the_state_tables_finished_record_aside_too(harness: Harness) -> None:
+    """``--force`` with a state table: its record of the finished archive is claimed
+    afresh instead of answering; moved and announced again, then finished again, and a
+    later run without force is answered from it once more."""
+    job = harness.together.add_job("Lora", size=3 * PART, model_output_name="ledger-forced")
+    archive = harness.together.archive_for(job.id, "merged")
+    table = harness.stack.table_name
+    first = harness.archive(ArchiveRequest(job.id), STATE_TABLE_NAME=table)
+    harness.events.read()
+    fetched = len(harness.together.blob_requests(archive))
+    forced = harness.archive(ArchiveRequest(job.id), force=True, STATE_TABLE_NAME=table)
+    assert len(harness.together.blob_requests(archive)) == 2 * fetched
+    assert (forced.version_id, forced.sha256) == (first.version_id, first.sha256)
+    assert [e["detail"]["id"] for e in harness.events.read()] == [job.id]
+    again = harness.archive(ArchiveRequest(job.id), STATE_TABLE_NAME=table)
+    assert again == forced
+    assert len(harness.together.blob_requests(archive)) == 2 * fetched
+    assert harness.events.read() == []
+    assert versions(harness, first.key) == [first.version_id]
+
+
 # -- after a write that failed -----------------------------------------------------------
 
 

@@ -242,9 +242,11 @@ class FakeArchiveLedger:
         self.log = log if log is not None else []
         self.activities: list[ArchiveActivity] = []
 
-    def claim_archive(self, key: str, owner: str, lease_s: float, ttl_s: int) -> Claim:
+    def claim_archive(
+        self, key: str, owner: str, lease_s: float, ttl_s: int, reopen: bool = False
+    ) -> Claim:
         item = self.items.get(key)
-        if item is not None and item["status"] == "done":
+        if item is not None and item["status"] == "done" and not reopen:
             return FinishedArchive(item["detail"], item["published"])
         progress: SavedProgress | None = (item or {}).get("progress")
         self.items[key] = {"status": "running", "owner": owner}

@@ -134,8 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     archive.add_argument(
         "--force",
         action="store_true",
-        help="transfer and announce again an archive found verified at its key (the bytes "
-        "must be the same: another object is never replaced)",
+        help="transfer and announce again an archive found verified at its key or recorded "
+        "finished in the state table (the bytes must be the same: another object is never "
+        "replaced)",
     )
     archive.add_argument(
         "--unpack",

@@ -94,20 +94,24 @@ class DynamoStateStore:
 
     # -- archives ----------------------------------------------------------------------
 
-    def claim_archive(self, key: str, owner: str, lease_s: float, ttl_s: int) -> Claim:
+    def claim_archive(
+        self, key: str, owner: str, lease_s: float, ttl_s: int, reopen: bool = False
+    ) -> Claim:
         """Take the lease: a fresh start, the progress an earlier invocation saved, or a
-        finished archive (nothing to do but maybe publish). ArchiveInProgressError:
-        another caller holds a live lease."""
+        finished archive (nothing to do but maybe publish; with ``reopen``, a fresh
+        start over it: finishing removed its progress). ArchiveInProgressError: another
+        caller holds a live lease. Only a finished archive has a detail and a published
+        flag, so removing them is a no-op on every other claim."""
         now = self._clock()
+        taken = "#s IN (:failed, :paused, :done)" if reopen else "#s IN (:failed, :paused)"
         try:
             response = self._client.update_item(
                 TableName=self._table,
                 Key={"pk": {"S": f"archive#{key}"}},
                 UpdateExpression="SET #s = :running, #o = :owner, lease_until = :until, "
-                "expires_at = :expires REMOVE #plan, #e",
+                "expires_at = :expires REMOVE #plan, #e, detail, published",
                 ConditionExpression=(
-                    "attribute_not_exists(pk) OR #s IN (:failed, :paused) "
-                    "OR (#s = :running AND lease_until < :now)"
+                    f"attribute_not_exists(pk) OR {taken} OR (#s = :running AND lease_until < :now)"
                 ),
                 ExpressionAttributeNames={
                     "#s": "status",
@@ -119,6 +123,7 @@ class DynamoStateStore:
                     ":running": {"S": RUNNING},
                     ":failed": {"S": FAILED},
                     ":paused": {"S": PAUSED},
+                    **({":done": {"S": DONE}} if reopen else {}),
                     ":owner": {"S": owner},
                     ":until": {"N": f"{now + lease_s:.3f}"},
                     ":expires": {"N": str(int(now) + ttl_s)},

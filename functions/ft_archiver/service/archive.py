@@ -126,7 +126,9 @@ class Archiver:
 
         Before any byte is sent, the key is looked at: another object there is refused
         (ArchiveConflictError); this archive found verified beside its manifest is the
-        answer (Archived, not transferred, no event), unless ``force``."""
+        answer (Archived, not transferred, no event). ``force`` sets both answers aside,
+        the ledger's finished record and the verified object: the archive is made and
+        announced again."""
         control = control or TransferControl()
         valid = validate_request(request, destination.prefix if destination.confine_keys else None)
         checkpoint_type = valid.requested_type  # the resolved one once known
@@ -135,7 +137,7 @@ class Archiver:
             started = time.monotonic()
             job, download = self._rules(valid)
             checkpoint_type = download.checkpoint
-            claimed, claim = self._claim(download, destination, valid.key)
+            claimed, claim = self._claim(download, destination, valid.key, force)
             if isinstance(claim, FinishedArchive):
                 return Archived(self._announcer.already_archived(claim, claimed), False)
             lease = claimed
@@ -210,13 +212,17 @@ class Archiver:
         return job, resolve_download(valid.ref, requested, job.training_type)
 
     def _claim(
-        self, download: DownloadSpec, destination: Destination, explicit_key: str | None
+        self,
+        download: DownloadSpec,
+        destination: Destination,
+        explicit_key: str | None,
+        force: bool,
     ) -> tuple[Lease, Claim]:
         lease = Lease(
             self._ledger, idempotency_key(download, destination, explicit_key), uuid.uuid4().hex
         )
         claim = self._ledger.claim_archive(
-            lease.key, lease.owner, self._lease_s, self._ledger_ttl_s
+            lease.key, lease.owner, self._lease_s, self._ledger_ttl_s, reopen=force
         )
         return lease, claim
 

@@ -114,8 +114,12 @@ class ArchiveLedger(Protocol):
     """Idempotency, leases and progress: one archiver per request at a time, one success
     event per archive, and the point a later invocation resumes from."""
 
-    def claim_archive(self, key: str, owner: str, lease_s: float, ttl_s: int) -> Claim:
-        """Raises ArchiveInProgressError while another owner holds a live lease."""
+    def claim_archive(
+        self, key: str, owner: str, lease_s: float, ttl_s: int, reopen: bool = False
+    ) -> Claim:
+        """Raises ArchiveInProgressError while another owner holds a live lease.
+        ``reopen`` (``--force``): a finished archive is claimed afresh, its result and
+        the note that its event went out dropped, instead of answered."""
 
     def save_progress(self, key: str, owner: str, progress: SavedProgress) -> None: ...
 
@@ -149,7 +153,9 @@ class ArchiveLedger(Protocol):
 class NoLedger:
     """The ledger of a run without a state table: it remembers nothing."""
 
-    def claim_archive(self, key: str, owner: str, lease_s: float, ttl_s: int) -> Claim:
+    def claim_archive(
+        self, key: str, owner: str, lease_s: float, ttl_s: int, reopen: bool = False
+    ) -> Claim:
         return FreshStart()
 
     def save_progress(self, key: str, owner: str, progress: SavedProgress) -> None:
