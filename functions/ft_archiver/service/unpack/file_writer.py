@@ -13,11 +13,12 @@ object carries its SHA-256: in its metadata when it went up in one request, and,
 archive does, in its ``sha256`` tag, which is written only once S3 holds the verified
 object. A failure aborts the open upload (the engine's PartUpload does).
 
-At a deadline (``should_suspend``) a multipart file stops taking parts, its upload is left
-open and ``FileSuspended`` says where it stopped; the next run resumes it at its next
-part, reading over the parts S3 holds, with the SHA-256 state and CRC saved then. The
-same record of the upload goes to ``on_part`` after each part, for the progress that a
-run killed without warning leaves (service/unpack/folder_index.py).
+At a deadline (``should_suspend``: the run's ``Deadline``, below) a multipart file stops
+taking parts, its upload is left open and ``FileSuspended`` says where it stopped; the
+next run resumes it at its next part, reading over the parts S3 holds, with the SHA-256
+state and CRC saved then. The same record of the upload goes to ``on_part`` after each
+part, for the progress that a run killed without warning leaves
+(service/unpack/folder_index.py).
 """
 
 import base64
@@ -34,12 +35,13 @@ from ft_archiver.domain.parts import Lanes, PartPlan, plan_parts
 from ft_archiver.domain.unpack.budget import UnpackBudget
 from ft_archiver.domain.unpack.index import OpenUpload
 from ft_archiver.errors import (
+    ContinuationLimitError,
     CorruptArchiveError,
     IntegrityError,
     TransferCancelledError,
     UploadGoneError,
 )
-from ft_archiver.service.control import Suspended
+from ft_archiver.service.control import Suspended, TransferControl
 from ft_archiver.service.ports import Digests, ObjectSpec, ObjectStore, StoredObject
 from ft_archiver.service.resume import ResumePoint
 from ft_archiver.service.transfer import TransferResult, transfer_multipart, transfer_single
@@ -328,3 +330,40 @@ def _open_upload(key: str, path: str, plan: PartPlan, point: ResumePoint) -> Ope
         digest_state=base64.b64encode(point.digest_state).decode("ascii"),
         prefix_crc=point.prefix_crc,
     )
+
+
+class Deadline:
+    """Whether the run should stop taking parts and files: with a deadline (the control's
+    ``remaining_s``) that is within the margin, where the SHA-256 can be resumed. Past
+    the continuation limit it raises instead (ContinuationLimitError). The writer asks it
+    between parts, the pass between files (``should_suspend``)."""
+
+    def __init__(
+        self, control: TransferControl, resumable: bool, margin_s: float, limit: int | None
+    ) -> None:
+        self._control = control
+        self._resumable = resumable
+        self._margin_s = margin_s
+        self._limit = limit
+
+    def reached(self) -> bool:
+        remaining_s = self._control.remaining_s
+        if remaining_s is None or not self._resumable:
+            return False
+        if remaining_s() >= self._margin_s:
+            return False
+        _check_continuations(self._limit, self._control.continuation)
+        return True
+
+
+def _check_continuations(limit: int | None, continuation: int) -> None:
+    """At a deadline: raise when the unpack has used up its continuations (the file under
+    way is aborted, the files verified stay in the incomplete index)."""
+    if limit is not None and continuation >= limit:
+        raise ContinuationLimitError(
+            f"the unpack needs more than {limit} continuations (the stack's "
+            f"MaxContinuations, FT_ARCHIVER_MAX_CONTINUATIONS): invocation "
+            f"{continuation + 1} reached its deadline; the files verified so far stay "
+            "listed in the incomplete index, and a new run (ft-archiver unpack KEY) "
+            "finishes the folder without uploading them again"
+        )

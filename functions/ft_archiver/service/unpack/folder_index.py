@@ -2,6 +2,7 @@
 run wrote, and written by this run as it goes. The index is the one object the unpacker
 replaces: it describes the folder as it is now.
 
+``EarlierFiles`` is what an earlier run's index lists, checked against the bucket.
 ``RunIndex`` is this run's: ``incomplete`` while it runs (now and then with its progress,
 at a deadline with the upload it stopped in, after a failure with the error), then
 ``complete`` with the readiness verdicts. What it lists and which upload it names follow
@@ -35,9 +36,11 @@ from ft_archiver.domain.unpack.index import (
     build_index,
 )
 from ft_archiver.domain.unpack.layout import UnpackLayout
+from ft_archiver.domain.unpack.members import Placement
 from ft_archiver.domain.unpack.readiness import Readiness
-from ft_archiver.domain.unpack.resume import EarlierRun, left_open, verified_files
+from ft_archiver.domain.unpack.resume import EarlierRun, left_open, reusable, verified_files
 from ft_archiver.service.ports import ObjectSpec, ObjectStore, StoredObject
+from ft_archiver.service.unpack.file_writer import file_spec
 from ft_archiver.service.unpack.ports import UnpackedObjects
 
 log = logging.getLogger(__name__)
@@ -63,6 +66,43 @@ def write_index(
     body = index.model_dump_json(indent=2).encode("utf-8")
     spec = ObjectSpec(bucket, key, INDEX_CONTENT_TYPE, {}, algorithm)
     return store.put_object(spec, body, algorithm.compute(body), overwrite=True)
+
+
+class EarlierFiles:
+    """The files an earlier run verified, as the bucket holds them now: an entry of its
+    index stands for a file only while S3 holds its key with its size and checksum
+    (HeadObject); which entries may stand for a member at all is domain/unpack/resume.py."""
+
+    def __init__(
+        self, objects: UnpackedObjects, bucket: str, earlier: EarlierRun, algorithm: CrcAlgorithm
+    ) -> None:
+        self._objects = objects
+        self._bucket = bucket
+        self._earlier = earlier
+        self._algorithm = algorithm
+
+    def standing_for(self, placement: Placement) -> IndexedFile | None:
+        """The earlier run's file for this member, if it may stand for it and S3 holds it."""
+        entry = self._earlier.trusted.get(placement.key)
+        if entry is None or not reusable(entry, placement):
+            return None
+        return self._confirmed(entry)
+
+    def still_complete(self) -> bool:
+        """A complete index of these bytes whose every file S3 still holds as listed."""
+        index = self._earlier.index
+        if not self._earlier.complete or index is None:
+            return False
+        return all(self._confirmed(entry) for entry in index.files)
+
+    def _confirmed(self, entry: IndexedFile) -> IndexedFile | None:
+        spec = file_spec(self._bucket, entry.key, entry.path, self._algorithm)
+        found = self._objects.find_verified(
+            spec, entry.size, self._algorithm.decode(entry.checksum)
+        )
+        if found is None:
+            return None
+        return entry.model_copy(update={"version_id": found.version_id})
 
 
 class PassProgress(Protocol):

@@ -41,21 +41,25 @@ from ft_archiver.domain.catalog import step_of
 from ft_archiver.domain.checksums import CrcAlgorithm
 from ft_archiver.domain.unpack.budget import plan_unpack_budget
 from ft_archiver.domain.unpack.compression import Compression, compression_of
-from ft_archiver.domain.unpack.index import IndexedFile, OpenUpload, SourceArchive, UnpackIndex
+from ft_archiver.domain.unpack.index import OpenUpload, SourceArchive, UnpackIndex
 from ft_archiver.domain.unpack.layout import UnpackLayout, unpack_layout
-from ft_archiver.domain.unpack.members import Placement, UnpackLimits
-from ft_archiver.domain.unpack.resume import EarlierRun, earlier_run, reusable
+from ft_archiver.domain.unpack.members import UnpackLimits
+from ft_archiver.domain.unpack.resume import EarlierRun, earlier_run
 from ft_archiver.errors import (
     ArchiveMissingError,
-    ContinuationLimitError,
     UnpackedArchiveMismatchError,
     UnpackRefusedError,
     UnverifiedArchiveError,
 )
 from ft_archiver.service.control import TransferControl
 from ft_archiver.service.ports import ArchiveStore, Digests, StoredObject
-from ft_archiver.service.unpack.file_writer import FileWriter, WriterOptions, file_spec
-from ft_archiver.service.unpack.folder_index import ProgressCheckpoints, RunIndex, read_index
+from ft_archiver.service.unpack.file_writer import Deadline, FileWriter, WriterOptions, file_spec
+from ft_archiver.service.unpack.folder_index import (
+    EarlierFiles,
+    ProgressCheckpoints,
+    RunIndex,
+    read_index,
+)
 from ft_archiver.service.unpack.manifest_pointer import ManifestPointer, point_manifest
 from ft_archiver.service.unpack.ports import ArchiveObjects, StoredArchive, UnpackedObjects
 from ft_archiver.service.unpack.tar_pass import PassSuspended, TarPass
@@ -162,13 +166,15 @@ class Unpacker:
         archive = self._verified_archive(request)
         source = _source(archive)
         earlier = self._earlier_run(request.bucket, layout, source)
-        if earlier.index is not None and self._still_complete(request.bucket, earlier):
+        earlier_files = EarlierFiles(self._unpacked, request.bucket, earlier,
+                                     self._options.algorithm)  # fmt: skip
+        if earlier.index is not None and earlier_files.still_complete():
             return Unpacked(earlier.index, layout.index_key, 0, len(earlier.index.files),
                             False, time.monotonic() - started,
                             self._point(earlier.index, layout.index_key))  # fmt: skip
         index = RunIndex(self._store, request.bucket, layout, source, self._options.algorithm,
                          earlier, self._clock)  # fmt: skip
-        tar_pass = self._pass(request, archive, layout, earlier, control, index)
+        tar_pass = self._pass(request, archive, layout, earlier, earlier_files, control, index)
         try:
             _check_digest(source, tar_pass.run())
         except PassSuspended as stopped:
@@ -209,6 +215,7 @@ class Unpacker:
         archive: StoredArchive,
         layout: UnpackLayout,
         earlier: EarlierRun,
+        earlier_files: EarlierFiles,
         control: TransferControl,
         index: RunIndex,
     ) -> TarPass:
@@ -233,22 +240,13 @@ class Unpacker:
         tar_pass = TarPass(
             partial(self._archives.read_into, archive.stored), archive.size,
             _compression(request.key, archive), layout, options.limits, budget, writer,
-            options.algorithm, partial(self._earlier_file, request.bucket, earlier),
+            options.algorithm, earlier_files.standing_for,
             control.cancel, control.on_progress, options.read_attempts,
             open_upload=earlier.resumed_upload, should_suspend=deadline.reached,
             on_file_stored=checkpoints.file_stored,
         )  # fmt: skip
         index.follow(tar_pass)
         return tar_pass
-
-    def _earlier_file(
-        self, bucket: str, earlier: EarlierRun, placement: Placement
-    ) -> IndexedFile | None:
-        """The earlier run's file for this member, if it may stand for it and S3 holds it."""
-        entry = earlier.trusted.get(placement.key)
-        if entry is None or not reusable(entry, placement):
-            return None
-        return self._confirmed(bucket, entry)
 
     def _abort_untaken(self, bucket: str, earlier: EarlierRun, tar_pass: TarPass) -> None:
         """The upload an earlier run left open, if this run did not take it up."""
@@ -272,47 +270,9 @@ class Unpacker:
             )
         return archive
 
-    def _still_complete(self, bucket: str, earlier: EarlierRun) -> bool:
-        """A complete index of these bytes whose every file S3 still holds as listed."""
-        if not earlier.complete or earlier.index is None:
-            return False
-        return all(self._confirmed(bucket, entry) for entry in earlier.index.files)
-
-    def _confirmed(self, bucket: str, entry: IndexedFile) -> IndexedFile | None:
-        """The entry, if S3 holds its key with its size and checksum (HeadObject)."""
-        algorithm = self._options.algorithm
-        spec = file_spec(bucket, entry.key, entry.path, algorithm)
-        found = self._unpacked.find_verified(spec, entry.size, algorithm.decode(entry.checksum))
-        if found is None:
-            return None
-        return entry.model_copy(update={"version_id": found.version_id})
-
     def _remove(self, written: list[StoredObject]) -> None:
         for stored in written:
             self._store.delete(stored)
-
-
-class Deadline:
-    """Whether the run should stop taking parts and files: with a deadline (the control's
-    ``remaining_s``) that is within the margin, where the SHA-256 can be resumed. Past
-    the continuation limit it raises instead (ContinuationLimitError)."""
-
-    def __init__(
-        self, control: TransferControl, resumable: bool, margin_s: float, limit: int | None
-    ) -> None:
-        self._control = control
-        self._resumable = resumable
-        self._margin_s = margin_s
-        self._limit = limit
-
-    def reached(self) -> bool:
-        remaining_s = self._control.remaining_s
-        if remaining_s is None or not self._resumable:
-            return False
-        if remaining_s() >= self._margin_s:
-            return False
-        _check_continuations(self._limit, self._control.continuation)
-        return True
 
 
 def _no_record(upload: OpenUpload) -> None:
@@ -349,17 +309,4 @@ def _check_digest(source: SourceArchive, digest: str) -> None:
         raise UnpackedArchiveMismatchError(
             f"s3://{source.bucket}/{source.key} read back as SHA-256 {digest}, but its "
             f"sha256 tag says {source.sha256}; the files this run wrote were removed"
-        )
-
-
-def _check_continuations(limit: int | None, continuation: int) -> None:
-    """At a deadline: raise when the unpack has used up its continuations (the file under
-    way is aborted, the files verified stay in the incomplete index)."""
-    if limit is not None and continuation >= limit:
-        raise ContinuationLimitError(
-            f"the unpack needs more than {limit} continuations (the stack's "
-            f"MaxContinuations, FT_ARCHIVER_MAX_CONTINUATIONS): invocation "
-            f"{continuation + 1} reached its deadline; the files verified so far stay "
-            "listed in the incomplete index, and a new run (ft-archiver unpack KEY) "
-            "finishes the folder without uploading them again"
         )
